@@ -1,0 +1,35 @@
+"""LlamaIndex ``BaseChatStore`` subclasses work with no glue: messages are
+converted to and from ``llama_index.core.llms.ChatMessage``.
+
+Imported only when a LlamaIndex store is under test (llama-index-core installed).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from llama_index.core.llms import ChatMessage as LlamaChatMessage
+
+from pytest_chatstore.adapters import as_chat_message
+from pytest_chatstore.contract import ChatMessage
+
+
+class LlamaIndexAdapter:
+    """Converts to LlamaIndex messages. Roles must be LlamaIndex ``MessageRole`` values."""
+
+    name = "llama-index"
+
+    def handles(self, store: object) -> bool:
+        from llama_index.core.storage.chat_store import BaseChatStore
+
+        return isinstance(store, BaseChatStore)
+
+    def to_store(self, message: ChatMessage) -> LlamaChatMessage:
+        return LlamaChatMessage(
+            role=message.role,
+            content=message.content,
+            additional_kwargs=copy.deepcopy(message.additional_kwargs),
+        )
+
+    def from_store(self, obj: object) -> ChatMessage:
+        return as_chat_message(obj)

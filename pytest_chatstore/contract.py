@@ -1,0 +1,153 @@
+"""The chat-store contract: the message type and the store protocol.
+
+Each sentence of a method docstring below is a promise the conformance suite
+checks; the clause ID that checks it is given in brackets. ``docs/spec.md``
+lists the same clauses with their levels and troubleshooting hints.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+JSONValue = Any
+"""A JSON-native value: ``None``, ``bool``, ``int``, ``float``, ``str``, lists
+and ``str``-keyed dicts of those. (Spelled ``Any`` because mypy cannot check a
+recursive alias against real-world ``dict[str, Any]`` payloads.)"""
+
+
+@dataclass(eq=True)
+class ChatMessage:
+    """One chat message, compared by value.
+
+    ``role`` is a free-form string (``"user"``, ``"assistant"``, ``"system"``,
+    ``"tool"``...), ``content`` the text, ``additional_kwargs`` any JSON-native
+    dict (tool calls, ids, metadata). A store may return any object with these
+    three attributes; the kit compares them by value.
+    """
+
+    role: str
+    content: str
+    additional_kwargs: dict[str, JSONValue] = field(default_factory=dict)
+
+    def copy(self) -> ChatMessage:
+        """Return a deep copy: changing it never changes this message."""
+        return ChatMessage(self.role, self.content, copy.deepcopy(self.additional_kwargs))
+
+
+@runtime_checkable
+class MessageLike(Protocol):
+    """Anything with the three message attributes (LlamaIndex's ``ChatMessage`` too)."""
+
+    @property
+    def role(self) -> Any: ...
+
+    @property
+    def content(self) -> Any: ...
+
+    @property
+    def additional_kwargs(self) -> Any: ...
+
+
+class ChatStore(Protocol):
+    """A store of conversations: per key, an ordered list of messages.
+
+    Semantics are those of a dict of Python lists. Any non-empty ``str`` is a
+    key [KEY-003]; different strings are different conversations [KEY-004].
+    """
+
+    def set_messages(self, key: str, messages: Sequence[ChatMessage]) -> None:
+        """Replace the whole conversation at ``key`` with ``messages`` [SET-001].
+
+        After ``set_messages(key, [])`` the key holds no messages [SET-002].
+        Later changes to the ``messages`` list or to its messages change nothing
+        in the store [OWN-002].
+        """
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        """Return the conversation's messages in the order the operations produced [ORD-001].
+
+        An unknown key gives ``[]`` [ORD-002]. Every message comes back equal in
+        role, content and additional_kwargs to what was stored [FID-001, FID-002,
+        FID-003]; long conversations lose nothing [FID-004]. Changing the returned
+        list or its messages changes nothing in the store [OWN-001].
+        """
+        ...
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        """Append ``message``, or insert it as ``list.insert(idx, message)`` would.
+
+        Without ``idx`` the message goes last [INS-001]. With ``idx`` the result
+        is exactly ``list.insert(idx, message)``, negative and out-of-range
+        indices included [INS-002]. Changing the message afterwards changes
+        nothing in the store [OWN-003].
+        """
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        """Remove every message at ``key`` [DLA-001].
+
+        Return ``None`` or exactly the removed messages [DLA-002].
+        """
+        ...
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Remove and return the message at ``idx``, as ``list.pop(idx)`` would.
+
+        For ``0 <= idx < len`` the message at ``idx`` is removed and returned,
+        and the others keep their order [DEL-001]. An index ``>= len`` or an
+        unknown key returns ``None`` and changes nothing [DEL-002]. A negative
+        index never removes any message other than the one ``list.pop(idx)``
+        would, and never raises [DEL-003]; ideally it removes exactly that one
+        (``None`` below ``-len``) [DEL-004].
+        """
+        ...
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        """Remove and return the last message [DLL-001].
+
+        Return ``None`` for an unknown or emptied conversation [DLL-002].
+        """
+        ...
+
+    def get_keys(self) -> list[str]:
+        """List every key holding at least one message, each once, in any order.
+
+        Nothing the store did not write is listed [KEY-001]. A conversation
+        emptied by deletes or by ``set_messages(key, [])`` is not listed [KEY-002].
+        """
+        ...
+
+
+class AsyncChatStore(Protocol):
+    """The optional async twins. Each answers as its sync twin [PAR-001], and
+    sync and async calls see one and the same store [PAR-002]."""
+
+    async def aset_messages(self, key: str, messages: Sequence[ChatMessage]) -> None:
+        """Async ``set_messages``."""
+
+    async def aget_messages(self, key: str) -> list[ChatMessage]:
+        """Async ``get_messages``."""
+        ...
+
+    async def async_add_message(
+        self, key: str, message: ChatMessage, idx: int | None = None
+    ) -> None:
+        """Async ``add_message``."""
+
+    async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
+        """Async ``delete_messages``."""
+        ...
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        """Async ``delete_message``."""
+        ...
+
+    async def adelete_last_message(self, key: str) -> ChatMessage | None:
+        """Async ``delete_last_message``."""
+        ...
+
+    async def aget_keys(self) -> list[str]:
+        """Async ``get_keys``."""
+        ...

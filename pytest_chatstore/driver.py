@@ -1,0 +1,176 @@
+"""The driver: one uniform, logged, time-limited way to call any store.
+
+A :class:`StoreDriver` wraps one store built for one test example. Every call
+goes through the :class:`~pytest_chatstore.runner.Runner` (so a hang becomes a
+failure), converts messages with the store's adapter, checks the shape of what
+comes back (a message, not raw bytes; a ``str`` key, not bytes) and is written
+to :attr:`StoreDriver.log`, which failure reports print as the sequence that
+led to the failure.
+"""
+
+from __future__ import annotations
+
+import inspect
+import reprlib
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from pytest_chatstore.adapters import Adapter, NotAMessage
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.runner import Runner
+
+OPERATIONS: dict[str, tuple[str, str]] = {
+    "set": ("set_messages", "aset_messages"),
+    "get": ("get_messages", "aget_messages"),
+    "add": ("add_message", "async_add_message"),
+    "delete_all": ("delete_messages", "adelete_messages"),
+    "delete": ("delete_message", "adelete_message"),
+    "delete_last": ("delete_last_message", "adelete_last_message"),
+    "keys": ("get_keys", "aget_keys"),
+}
+"""Operation -> (sync method name, async method name), as LlamaIndex names them."""
+
+_METHOD_CAPABILITIES = {
+    "delete": "delete_message",
+    "delete_last": "delete_last",
+    "delete_all": "delete_all",
+    "keys": "keys",
+}
+
+class _ShortRepr(reprlib.Repr):
+    def repr_ChatMessage(self, obj: ChatMessage, level: int) -> str:  # noqa: N802 - reprlib's naming
+        fields = (self.repr1(obj.role, level - 1), self.repr1(obj.content, level - 1))
+        kwargs = f", {self.repr1(obj.additional_kwargs, level - 1)}" if obj.additional_kwargs else ""
+        return f"ChatMessage({fields[0]}, {fields[1]}{kwargs})"
+
+
+_repr = _ShortRepr()
+_repr.maxstring = 60
+_repr.maxother = 80
+_repr.maxlist = 8
+_repr.maxdict = 4
+_repr.maxlevel = 5
+
+
+def short(value: object) -> str:
+    """A repr short enough for a failure report (1 MB contents are elided)."""
+    return _repr.repr(value)
+
+
+def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str]:
+    """The capabilities ``store`` shows: methods present, ``idx`` accepted, async twins, factory args."""
+    caps = {name for name in accepts if name in ("ttl", "clock")}
+    present = {op for op, (sync, _) in OPERATIONS.items() if callable(getattr(store, sync, None))}
+    caps |= {cap for op, cap in _METHOD_CAPABILITIES.items() if op in present}
+    add = getattr(store, "add_message", None)
+    if add is not None:
+        try:
+            if "idx" in inspect.signature(add).parameters:
+                caps.add("insert")
+        except (TypeError, ValueError):
+            pass
+    if present and all(
+        inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in present
+    ):
+        caps.add("async")
+    return frozenset(caps)
+
+
+class StoreDriver:
+    """Calls one store under test; see the module docstring."""
+
+    def __init__(
+        self, store: Any, adapter: Adapter, runner: Runner, capabilities: frozenset[str], clause: str
+    ) -> None:
+        self.store = store
+        self.adapter = adapter
+        self.runner = runner
+        self.capabilities = capabilities
+        self.clause = clause
+        """The clause being checked: a store exception, a hang or a non-message answer fails it."""
+        self.log: list[str] = []
+
+    def expect(self, what: str, expected: object, actual: object) -> None:
+        """Fail :attr:`clause` unless ``actual == expected``."""
+        __tracebackhide__ = True
+        if actual != expected:
+            from pytest_chatstore.report import fail
+
+            fail(self.clause, what, expected=expected, actual=actual, log=self.log)
+
+    def violation(self, what: str) -> NoReturn:
+        """Fail :attr:`clause` with ``what`` and the operation log."""
+        __tracebackhide__ = True
+        from pytest_chatstore.report import fail
+
+        fail(self.clause, what, log=self.log)
+
+    # -- raw calls -------------------------------------------------------------
+    def call(self, op: str, *args: Any, use_async: bool = False, raw: bool = False, **kwargs: Any) -> Any:
+        """Call the store's method for ``op`` with already-converted arguments; log and return the raw result.
+
+        An exception from the store (or a hang) fails :attr:`clause`, unless
+        ``raw`` is set, in which case it propagates (for bad-input checks).
+        """
+        __tracebackhide__ = True
+        sync_name, async_name = OPERATIONS[op]
+        name = async_name if use_async else sync_name
+        shown = ", ".join([*(short(a) for a in args), *(f"{k}={short(v)}" for k, v in kwargs.items())])
+        entry = f"{'await ' if use_async else ''}store.{name}({shown})"
+        self.log.append(entry)
+        method = getattr(self.store, name)
+        try:
+            result = self.runner.run(method, *args, **kwargs) if use_async else self.runner.call(method, *args, **kwargs)
+        except Exception as exc:
+            self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
+            if raw:
+                raise
+            self.violation(f"{entry} raised {type(exc).__name__}: {exc}")
+        self.log[-1] = f"{entry} -> {short(result)}"
+        return result
+
+    # -- converted calls ---------------------------------------------------------
+    def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
+        self.call("set", key, [self.adapter.to_store(m) for m in messages], use_async=use_async)
+
+    def get_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage]:
+        return self.messages_from(self.call("get", key, use_async=use_async), "get_messages")
+
+    def add_message(
+        self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False
+    ) -> None:
+        extra = {} if idx is None else {"idx": idx}
+        self.call("add", key, self.adapter.to_store(message), use_async=use_async, **extra)
+
+    def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:
+        result = self.call("delete_all", key, use_async=use_async)
+        return None if result is None else self.messages_from(result, "delete_messages")
+
+    def delete_message(self, key: str, idx: int, *, use_async: bool = False) -> ChatMessage | None:
+        return self._message(self.call("delete", key, idx, use_async=use_async))
+
+    def delete_last_message(self, key: str, *, use_async: bool = False) -> ChatMessage | None:
+        return self._message(self.call("delete_last", key, use_async=use_async))
+
+    def get_keys(self, *, use_async: bool = False) -> list[str]:
+        __tracebackhide__ = True
+        result = self.call("keys", use_async=use_async)
+        if not isinstance(result, (list, tuple)):
+            self.violation(f"get_keys returned {type(result).__name__}, not a list: {short(result)}")
+        for key in result:
+            if not isinstance(key, str):
+                self.violation(f"get_keys returned a {type(key).__name__} key, not str: {short(key)}")
+        return list(result)
+
+    def _message(self, obj: object) -> ChatMessage | None:
+        __tracebackhide__ = True
+        try:
+            return None if obj is None else self.adapter.from_store(obj)
+        except NotAMessage as exc:
+            self.violation(str(exc))
+
+    def messages_from(self, result: object, name: str) -> list[ChatMessage]:
+        __tracebackhide__ = True
+        if not isinstance(result, (list, tuple)):
+            self.violation(f"{name} returned {type(result).__name__}, not a list: {short(result)}")
+        return [m for m in (self._message(obj) for obj in result) if m is not None]

@@ -1,0 +1,99 @@
+"""Run store calls with a time limit, so a backend that hangs cannot hang the run.
+
+Every call to a store under test goes through a :class:`Runner`: a daemon
+worker thread with its own event loop. The caller waits at most ``timeout``
+seconds; a call still running then is abandoned (its thread is a daemon and
+never blocks interpreter exit) and :class:`OperationTimeout` is raised, which
+the suite reports as a failure of the clause being checked. The next call gets
+a fresh worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class OperationTimeout(AssertionError):
+    """A store call did not return within the per-operation time limit."""
+
+
+_Job = tuple["Future[Any]", Callable[["_Worker"], Any]]
+
+
+class _Worker:
+    def __init__(self) -> None:
+        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.thread = threading.Thread(target=self._serve, name="chatstore-runner", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self.loop)
+        try:
+            while (job := self.jobs.get()) is not None:
+                future, fn = job
+                if future.set_running_or_notify_cancel():
+                    try:
+                        future.set_result(fn(self))
+                    except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
+                        future.set_exception(exc)
+        finally:
+            self.loop.close()
+
+
+class Runner:
+    """Runs callables and coroutines on a worker thread under a time limit."""
+
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        self._worker: _Worker | None = None
+
+    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""
+        return self._submit(lambda _worker: fn(*args, **kwargs), _name(fn))
+
+    def run(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Await ``fn(*args, **kwargs)`` on the worker's event loop, under the same limit."""
+
+        def in_loop(worker: _Worker) -> T:
+            assert worker.loop is not None
+            return worker.loop.run_until_complete(_as_coroutine(fn(*args, **kwargs)))
+
+        return self._submit(in_loop, _name(fn))
+
+    def _submit(self, job: Callable[[_Worker], T], name: str) -> T:
+        if self._worker is None:
+            self._worker = _Worker()
+        future: Future[T] = Future()
+        self._worker.jobs.put((future, job))
+        try:
+            return future.result(timeout=self.timeout)
+        except FutureTimeout:
+            self._worker = None  # abandon the stuck thread; the next call starts afresh
+            raise OperationTimeout(
+                f"{name}() did not return within {self.timeout:g} s "
+                "(the per-operation limit, --chatstore-timeout)"
+            ) from None
+
+    def close(self) -> None:
+        """Stop the worker (if it is not stuck) and let its event loop close."""
+        if self._worker is not None:
+            self._worker.jobs.put(None)
+            self._worker = None
+
+
+async def _as_coroutine(awaitable: Awaitable[T]) -> T:
+    return await awaitable
+
+
+def _name(fn: Callable[..., Any]) -> str:
+    return getattr(fn, "__name__", repr(fn))

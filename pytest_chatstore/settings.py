@@ -1,0 +1,94 @@
+"""The kit's settings, resolved one way: command line, then environment, then ini, then default.
+
+An invalid value raises :class:`SettingError` naming where it came from.
+This module reads values through two small callables so it can be tested
+without pytest.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from pytest_chatstore.harness import PROFILES
+from pytest_chatstore.targets import Target, TargetError, parse_target
+
+
+class SettingError(Exception):
+    """A setting has an invalid value; the message names the setting and its source."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    targets: tuple[Target, ...]
+    only: bool
+    timeout: float
+    profile: str
+
+
+GetOption = Callable[[str], object]
+GetIni = Callable[[str], object]
+
+
+def _pick(option: object, env_name: str, ini: object, environ: Mapping[str, str]) -> tuple[object, str] | None:
+    if option not in (None, [], False):
+        return option, "command line"
+    if environ.get(env_name):
+        return environ[env_name], f"environment {env_name}"
+    if ini not in (None, "", [], False):
+        return ini, "ini"
+    return None
+
+
+def resolve(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Read every setting; raise :class:`SettingError` on the first invalid one."""
+    targets: list[Target] = []
+    picked = _pick(get_option("chatstore"), "CHATSTORE", get_ini("chatstore"), environ)
+    if picked is not None:
+        value, source = picked
+        specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
+        label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
+        for spec in (s for s in specs if s.strip()):
+            try:
+                targets.append(parse_target(spec, label))
+            except TargetError as exc:
+                raise SettingError(str(exc)) from None
+
+    only = _pick(get_option("chatstore_only"), "CHATSTORE_ONLY", get_ini("chatstore_only"), environ)
+    only_value = False if only is None else _as_bool(*only, name="chatstore-only")
+
+    timeout_picked = _pick(get_option("chatstore_timeout"), "CHATSTORE_TIMEOUT", get_ini("chatstore_timeout"), environ)
+    timeout = 10.0
+    if timeout_picked is not None:
+        raw, source = timeout_picked
+        try:
+            timeout = float(str(raw))
+        except ValueError:
+            raise SettingError(f"chatstore-timeout from {source}: {raw!r} is not a number of seconds") from None
+        if not timeout > 0:
+            raise SettingError(f"chatstore-timeout from {source}: must be positive, got {raw!r}")
+
+    profile_picked = _pick(
+        get_option("chatstore_hypothesis"), "CHATSTORE_HYPOTHESIS", get_ini("chatstore_hypothesis"), environ
+    )
+    profile = "ci" if environ.get("CI") else "default"
+    if profile_picked is not None:
+        profile, source = str(profile_picked[0]), profile_picked[1]
+        if profile not in PROFILES:
+            raise SettingError(
+                f"chatstore-hypothesis from {source}: unknown profile {profile!r}; choose from {', '.join(PROFILES)}"
+            )
+    return Settings(tuple(targets), only_value, timeout, profile)
+
+
+def _as_bool(value: object, source: str, *, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise SettingError(f"{name} from {source}: {value!r} is not a boolean")

@@ -1,0 +1,70 @@
+"""Hypothesis strategies for keys, messages and operations.
+
+Generated values stay JSON-native (no tuples, no non-string dict keys, no
+bytes, no lone surrogates, no NaN), so a persistent store is never failed for
+a coercion JSON itself would make. Roles are the four every ecosystem knows,
+so LlamaIndex's ``MessageRole`` accepts them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from pytest_chatstore.contract import ChatMessage
+
+ROLES = ("user", "assistant", "system", "tool")
+
+TRICKY_KEYS = (
+    "a", "A", "a:b", "a:*", "*", "?", "[ab]", "a b", " a", "a ", "a/b", "a\\b",
+    "ключ", "会话", "🙂", "\t", "a" * 300,
+)
+"""Keys that break naive backends: case, glob characters, separators, whitespace, Unicode, length."""
+
+_text_chars = st.characters(exclude_categories=["Cs"])  # no lone surrogates: not encodable as UTF-8
+
+texts = st.text(_text_chars, max_size=40)
+keys = st.one_of(st.sampled_from(TRICKY_KEYS), st.text(_text_chars, min_size=1, max_size=30))
+
+json_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**53), max_value=2**53),  # exact in every JSON implementation
+    st.floats(allow_nan=False, allow_infinity=False),
+    texts,
+)
+json_values: st.SearchStrategy[Any] = st.recursive(
+    json_scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(texts, inner, max_size=4),
+    max_leaves=12,
+)
+additional_kwargs = st.dictionaries(texts, json_values, max_size=4)
+
+messages = st.builds(
+    ChatMessage,
+    role=st.sampled_from(ROLES),
+    content=texts,
+    additional_kwargs=additional_kwargs,
+)
+"""Any message: Unicode content (empty and whitespace included), nested JSON kwargs."""
+
+simple_messages = st.builds(
+    ChatMessage,
+    role=st.sampled_from(ROLES),
+    content=st.text("abcxyz", max_size=3),
+    additional_kwargs=st.just({}),
+)
+"""Small messages for sequence-heavy tests, where readability of a failure matters most."""
+
+message_lists = st.lists(messages, max_size=6)
+
+
+def indices(max_abs: int = 8) -> st.SearchStrategy[int]:
+    """Indices for insert and delete: negative, in range and out of range."""
+    return st.integers(min_value=-max_abs, max_value=max_abs)
+
+
+def distinct_keys(n: int) -> st.SearchStrategy[list[str]]:
+    """``n`` different keys, tricky ones likely."""
+    return st.lists(keys, min_size=n, max_size=n, unique=True)

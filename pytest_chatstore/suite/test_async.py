@@ -1,0 +1,50 @@
+"""Async parity: the async twins answer as the sync methods, on one and the same store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import answer, clause, op_strategy, run_op
+
+KEYS = ["a", "b"]
+
+
+@clause("PAR-001")
+def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("PAR-001")
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities)
+
+    @chatstore.settings()
+    @given(ops=st.lists(ops, min_size=1, max_size=12))
+    def check(ops: list[tuple[Any, ...]]) -> None:
+        with chatstore.fresh() as sync_store, chatstore.fresh() as async_store:
+            for op in ops:
+                sync_answer = answer(sync_store, op)
+                async_store.log.extend(f"(sync twin) {entry}" for entry in sync_store.log[-1:])
+                async_store.expect(f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's", sync_answer, answer(async_store, op, use_async=True))
+
+    check()
+
+
+@clause("PAR-002")
+def test_PAR_002_sync_and_async_share_one_store(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("PAR-002")
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities)
+
+    @chatstore.settings()
+    @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=12))
+    def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as store:
+            for op, use_async in steps:
+                run_op(store, model, op, use_async=use_async, python_negatives=False)
+            for key in KEYS:
+                store.expect(f"sync read of {key!r} after mixed calls", model.get_messages(key), store.get_messages(key))
+                store.expect(f"async read of {key!r} after mixed calls", model.get_messages(key), store.get_messages(key, use_async=True))
+
+    check()

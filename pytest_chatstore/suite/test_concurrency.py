@@ -1,0 +1,204 @@
+"""Concurrency: threads and asyncio tasks on one key lose nothing and stay linearizable.
+
+Workloads are fixed in size (no store can make them grow), every thread is a
+daemon joined under the per-operation limit, and the workload of each round is
+drawn from a seeded generator, so a run is reproducible up to the scheduler.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.suite import clause
+
+KEY = "conversation"
+WRITERS = 4
+PER_WRITER = 50
+ROUNDS = 25
+
+
+def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]]) -> None:
+    """Run ``bodies`` in daemon threads started together; fail the clause on an error or a hang."""
+    __tracebackhide__ = True
+    gate = threading.Barrier(len(bodies))
+    errors: list[BaseException] = []
+
+    def run(body: Callable[[], None]) -> None:
+        gate.wait()
+        try:
+            body()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(b,), daemon=True) for b in bodies]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + store.runner.timeout * 4
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in threads):
+        store.violation(f"{len(bodies)} threads did not finish within {store.runner.timeout * 4:g} s")
+    if errors:
+        store.violation(f"a thread's call raised {type(errors[0]).__name__}: {errors[0]}")
+
+
+def _contents(store: StoreDriver, messages: object) -> list[str]:
+    return [m.content for m in store.messages_from(messages, "get_messages")]
+
+
+@clause("CON-001")
+def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
+    with chatstore.fresh() as store:
+        def writer(t: int) -> Callable[[], None]:
+            messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)]
+            return lambda: [store.store.add_message(KEY, m) for m in messages] and None
+
+        _in_threads(store, [writer(t) for t in range(WRITERS)])
+        store.log.append(f"({WRITERS} threads each appended {PER_WRITER} messages 'w<thread>-<n>' to {KEY!r})")
+        _check_appends(store, _contents(store, store.store.get_messages(KEY)), WRITERS)
+
+
+def _check_appends(store: StoreDriver, got: list[str], writers: int) -> None:
+    __tracebackhide__ = True
+    expected = writers * PER_WRITER
+    if len(got) > expected:
+        store.violation(f"the conversation holds {len(got)} messages after {expected} appends (duplicates)")
+    for t in range(writers):
+        own = [c for c in got if c.startswith(f"w{t}-")]
+        store.expect(f"writer {t}'s messages, in the order read back", [f"w{t}-{j}" for j in range(PER_WRITER)], own)
+
+
+@clause("CON-002")
+def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("CON-002")
+    total = WRITERS * 30
+    with chatstore.fresh() as store:
+        store.set_messages(KEY, [ChatMessage("user", f"m{i}") for i in range(total)])
+        removed: list[list[Any]] = [[] for _ in range(WRITERS)]
+
+        def deleter(t: int) -> Callable[[], None]:
+            def body() -> None:
+                for _ in range(total // WRITERS + 10):
+                    result = store.store.delete_last_message(KEY)
+                    if result is not None:
+                        removed[t].append(result)
+            return body
+
+        _in_threads(store, [deleter(t) for t in range(WRITERS)])
+        store.log.append(f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)")
+        got = sorted(c for batch in removed for c in _contents(store, batch))
+        store.expect("messages returned by the deletes, sorted", sorted(f"m{i}" for i in range(total)), got)
+        store.expect("messages left", [], store.get_messages(KEY))
+
+
+@clause("CON-003")
+def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("CON-003")
+    import asyncio
+
+    tasks = 8
+    with chatstore.fresh() as store:
+        batches = [[store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)] for t in range(tasks)]
+
+        async def burst() -> None:
+            async def writer(batch: list[Any]) -> None:
+                for m in batch:
+                    await store.store.async_add_message(KEY, m)
+
+            await asyncio.gather(*(writer(b) for b in batches))
+
+        store.log.append(f"({tasks} asyncio tasks each awaited async_add_message {PER_WRITER} times on {KEY!r})")
+        try:
+            store.runner.run(burst)
+        except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
+            store.violation(f"the tasks raised {type(exc).__name__}: {exc}")
+        _check_appends(store, _contents(store, store.store.get_messages(KEY)), tasks)
+
+
+# -- linearizability -------------------------------------------------------------
+
+State = tuple[str, ...]
+
+
+def _step(state: State, op: tuple[Any, ...]) -> tuple[State, Any]:
+    """The sequential model on one key, messages named by their unique content."""
+    kind = op[0]
+    if kind == "append":
+        return (*state, op[1]), None
+    if kind == "insert":
+        items = list(state)
+        items.insert(op[1], op[2])
+        return tuple(items), None
+    if kind == "delete":
+        if 0 <= op[1] < len(state):
+            return state[: op[1]] + state[op[1] + 1 :], state[op[1]]
+        return state, None
+    return state, state  # get
+
+
+def _workload(rng: random.Random, thread: int, length: int) -> list[tuple[Any, ...]]:
+    ops: list[tuple[Any, ...]] = []
+    for j in range(length):
+        name = f"t{thread}-{j}"
+        ops.append(rng.choice([("append", name), ("insert", rng.randint(-2, 3), name), ("delete", rng.randint(0, 3)), ("get",)]))
+    return ops
+
+
+@clause("CON-004")
+def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("CON-004")
+    threads, length = 3, 5
+    for round_ in range(ROUNDS):
+        rng = random.Random(round_)
+        workloads = [_workload(rng, t, length) for t in range(threads)]
+        initial = ("init-0", "init-1", "init-2")
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, [ChatMessage("user", c) for c in initial])
+            history: list[Event] = []
+            lock = threading.Lock()
+
+            def worker(t: int, ops: list[tuple[Any, ...]]) -> Callable[[], None]:
+                def body() -> None:
+                    for op in ops:
+                        start = time.perf_counter_ns()
+                        result = _call(store, op)
+                        end = time.perf_counter_ns()
+                        with lock:
+                            history.append(Event(t, start, end, op, result))
+                return body
+
+            _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)])
+            verdict = check_linearizable(history, initial, _step)
+            if not verdict.ok:
+                history.sort(key=lambda e: e.start)
+                store.log[:] = [f"(round {round_}, starting from {list(initial)!r})"] + [
+                    f"thread {e.thread} [{(e.start - history[0].start) / 1000:.0f}-{(e.end - history[0].start) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
+                    for e in history
+                ]
+                store.violation(
+                    f"no sequential order explains these {len(history)} concurrent calls "
+                    f"(at most {len(verdict.order)} could be placed)"
+                )
+
+
+def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
+    kind = op[0]
+    raw = store.store
+    if kind == "append":
+        raw.add_message(KEY, store.adapter.to_store(ChatMessage("user", op[1])))
+        return None
+    if kind == "insert":
+        raw.add_message(KEY, store.adapter.to_store(ChatMessage("user", op[2])), idx=op[1])
+        return None
+    if kind == "delete":
+        got = raw.delete_message(KEY, op[1])
+        return None if got is None else store.adapter.from_store(got).content
+    return tuple(_contents(store, raw.get_messages(KEY)))

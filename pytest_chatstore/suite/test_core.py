@@ -1,0 +1,255 @@
+"""Core list semantics: order, replace, insert, delete by index, delete last, delete all."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_chatstore import strategies as cst
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import clause, op_strategy, run_op
+
+KEY = "conversation"
+
+
+@clause("FRE-001")
+def test_FRE_001_fresh_store_is_empty(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(key=cst.keys, messages=st.lists(cst.simple_messages, min_size=1, max_size=3))
+    def check(key: str, messages: list[ChatMessage]) -> None:
+        with chatstore.fresh() as first:
+            first.set_messages(key, messages)
+            with chatstore.fresh(check_empty=False) as second:
+                second.clause = "FRE-001"
+                second.expect(f"a second fresh store sees the first store's {key!r}", [], second.get_messages(key))
+                if "keys" in second.capabilities:
+                    second.expect("a second fresh store lists the first store's keys", [], second.get_keys())
+
+    check()
+
+
+@clause("ORD-001")
+def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
+    ops = op_strategy([KEY], with_index=False, capabilities=chatstore.capabilities)
+
+    @chatstore.settings()
+    @given(ops=st.lists(ops, max_size=12))
+    def check(ops: list[tuple[object, ...]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as store:
+            for op in ops:
+                run_op(store, model, op)
+                store.expect(f"messages after {op[0]}", model.get_messages(KEY), store.get_messages(KEY))
+
+    check()
+
+
+@clause("ORD-002")
+def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(key=cst.keys)
+    def check(key: str) -> None:
+        with chatstore.fresh(check_empty=False) as store:
+            store.expect(f"get_messages({key!r}) on a key never written", [], store.call("get", key))
+
+    check()
+
+
+@clause("SET-001")
+def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(before=cst.message_lists, after=st.lists(cst.messages, min_size=1, max_size=6))
+    def check(before: list[ChatMessage], after: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, before)
+            store.set_messages(KEY, after)
+            store.expect("messages after a second set_messages", after, store.get_messages(KEY))
+
+    check()
+
+
+@clause("SET-002")
+def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(before=st.lists(cst.simple_messages, min_size=1, max_size=4))
+    def check(before: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, before)
+            store.set_messages(KEY, [])
+            store.expect("messages after set_messages(key, [])", [], store.get_messages(KEY))
+
+    check()
+
+
+@clause("INS-001")
+def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(before=cst.message_lists, added=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(before: list[ChatMessage], added: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            for message in added:
+                store.add_message(KEY, message)
+            store.expect("messages after appends", before + added, store.get_messages(KEY))
+
+    check()
+
+
+@clause("INS-002")
+def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("INS-002")
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.simple_messages, max_size=5), idx=cst.indices(), message=cst.messages)
+    def check(before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
+        expected = list(before)
+        expected.insert(idx, message)
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            store.add_message(KEY, message, idx)
+            store.expect(f"messages after add_message(key, m, idx={idx}) on {len(before)} messages", expected, store.get_messages(KEY))
+
+    check()
+
+
+@clause("DEL-001")
+def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DEL-001")
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.messages, min_size=1, max_size=6), data=st.data())
+    def check(before: list[ChatMessage], data: st.DataObject) -> None:
+        idx = data.draw(st.integers(0, len(before) - 1), label="idx")
+        expected = list(before)
+        removed = expected.pop(idx)
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, before)
+            store.expect(f"delete_message(key, {idx}) return value", removed, store.delete_message(KEY, idx))
+            store.expect(f"messages left after delete_message(key, {idx})", expected, store.get_messages(KEY))
+
+    check()
+
+
+@clause("DEL-002")
+def test_DEL_002_delete_out_of_range_changes_nothing(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DEL-002")
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.simple_messages, max_size=4), beyond=st.integers(0, 5))
+    def check(before: list[ChatMessage], beyond: int) -> None:
+        idx = len(before) + beyond
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            store.expect(f"delete_message(key, {idx}) on {len(before)} messages", None, store.delete_message(KEY, idx))
+            store.expect("messages after an out-of-range delete", before, store.get_messages(KEY))
+            store.expect("delete_message on an unknown key", None, store.delete_message("unknown " + KEY, 0))
+            store.expect("the unknown key after delete_message", [], store.get_messages("unknown " + KEY))
+
+    check()
+
+
+def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> None:
+    __tracebackhide__ = True
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.simple_messages, max_size=5), idx=st.integers(-7, -1))
+    def check(before: list[ChatMessage], idx: int) -> None:
+        expected = list(before)
+        removed = expected.pop(idx) if -len(before) <= idx else None
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            got = store.delete_message(KEY, idx)
+            left = store.get_messages(KEY)
+            if not python_semantics and got is None:
+                store.expect(f"messages after delete_message(key, {idx}) answered None", before, left)
+                return
+            store.expect(f"delete_message(key, {idx}) on {len(before)} messages", removed, got)
+            store.expect(f"messages after delete_message(key, {idx})", expected, left)
+
+    check()
+
+
+@clause("DEL-003")
+def test_DEL_003_negative_delete_is_safe(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DEL-003")
+    _negative_delete(chatstore, python_semantics=False)
+
+
+@clause("DEL-004")
+def test_DEL_004_negative_delete_is_list_pop(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DEL-004")
+    _negative_delete(chatstore, python_semantics=True)
+
+
+@clause("DLL-001")
+def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DLL-001")
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.messages, min_size=1, max_size=6))
+    def check(before: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, before)
+            store.expect("delete_last_message return value", before[-1], store.delete_last_message(KEY))
+            store.expect("messages after delete_last_message", before[:-1], store.get_messages(KEY))
+
+    check()
+
+
+@clause("DLL-002")
+def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DLL-002")
+
+    @chatstore.settings()
+    @given(before=st.lists(cst.simple_messages, max_size=3))
+    def check(before: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.expect("delete_last_message on an unknown key", None, store.delete_last_message(KEY))
+            if before:
+                store.set_messages(KEY, before)
+                for _ in before:
+                    store.delete_last_message(KEY)
+                store.expect("delete_last_message on an emptied key", None, store.delete_last_message(KEY))
+
+    check()
+
+
+@clause("DLA-001")
+def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DLA-001")
+
+    @chatstore.settings()
+    @given(before=cst.message_lists)
+    def check(before: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            store.delete_messages(KEY)
+            store.expect("messages after delete_messages", [], store.get_messages(KEY))
+
+    check()
+
+
+@clause("DLA-002")
+def test_DLA_002_delete_all_returns_removed(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("DLA-002")
+
+    @chatstore.settings()
+    @given(before=cst.message_lists)
+    def check(before: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            if before:
+                store.set_messages(KEY, before)
+            got = store.call("delete_all", KEY)
+            if got is not None:
+                if not isinstance(got, list):
+                    store.violation(f"delete_messages returned {type(got).__name__}, not None or a list")
+                store.expect("delete_messages return value", before, store.messages_from(got, "delete_messages"))
+
+    check()

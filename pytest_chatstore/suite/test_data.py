@@ -1,0 +1,291 @@
+"""Keys, fidelity of what is stored, ownership of objects crossing the API, and bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_chatstore import strategies as cst
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import clause, op_strategy, run_op
+
+KEY = "conversation"
+SAMPLE = ChatMessage("user", "hello", {"trace": {"id": 1}})
+
+# -- keys ----------------------------------------------------------------------
+
+
+@clause("KEY-001")
+def test_KEY_001_get_keys_lists_exactly_the_written_keys(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("KEY-001")
+
+    @chatstore.settings()
+    @given(names=cst.distinct_keys(3), data=st.data())
+    def check(names: list[str], data: st.DataObject) -> None:
+        writes = st.tuples(st.just("add"), st.sampled_from(names), cst.simple_messages, st.none())
+        ops = data.draw(st.lists(writes, min_size=1, max_size=8), label="ops")
+        model = ChatModel()
+        with chatstore.fresh() as store:
+            for op in ops:
+                run_op(store, model, op)
+            listed = store.get_keys()
+            if len(listed) != len(set(listed)):
+                store.violation(f"get_keys listed a key more than once: {listed!r}")
+            store.expect("keys listed (sorted)", model.get_keys(), sorted(listed))
+
+    check()
+
+
+@clause("KEY-002")
+def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("KEY-002")
+    ops = op_strategy(["a", "b"], with_index=True, capabilities=chatstore.capabilities)
+
+    @chatstore.settings()
+    @given(ops=st.lists(ops, max_size=12))
+    def check(ops: list[tuple[Any, ...]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as store:
+            for op in ops:
+                run_op(store, model, op)
+            store.expect("keys listed (sorted) after writes and deletes", model.get_keys(), sorted(store.get_keys()))
+
+    check()
+
+
+@clause("KEY-003")
+def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(key=cst.keys, messages=st.lists(cst.simple_messages, min_size=2, max_size=3))
+    def check(key: str, messages: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(key, messages[:1])
+            store.add_message(key, messages[1])
+            store.expect(f"messages at key {key!r}", messages[:2], store.get_messages(key))
+            if "keys" in store.capabilities:
+                store.expect("keys listed", [key], store.get_keys())
+            if "delete_last" in store.capabilities:
+                store.expect(f"delete_last_message({key!r})", messages[1], store.delete_last_message(key))
+
+    check()
+
+
+@clause("KEY-004")
+def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreUnderTest) -> None:
+    lookalikes = st.sampled_from(
+        [["a", "A"], ["a", " a", "a "], ["a", "a:b", "a:*"], ["*", "?", "[ab]", "a"], ["a/b", "a\\b"], ["é", "e\u0301"]]
+    )
+
+    @chatstore.settings()
+    @given(names=st.one_of(lookalikes, cst.distinct_keys(3)))
+    def check(names: list[str]) -> None:
+        with chatstore.fresh() as store:
+            for i, name in enumerate(names):
+                store.add_message(name, ChatMessage("user", f"message for key #{i}"))
+            for i, name in enumerate(names):
+                store.expect(f"messages at {name!r}", [ChatMessage("user", f"message for key #{i}")], store.get_messages(name))
+
+    check()
+
+
+# -- fidelity ------------------------------------------------------------------
+
+flat_kwargs = st.dictionaries(cst.texts, cst.json_scalars, max_size=4)
+
+
+@clause("FID-001")
+def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
+    message = st.builds(ChatMessage, role=st.sampled_from(cst.ROLES), content=cst.texts, additional_kwargs=flat_kwargs)
+
+    @chatstore.settings()
+    @given(messages=st.lists(message, min_size=1, max_size=5))
+    def check(messages: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, messages[:1])
+            for m in messages[1:]:
+                store.add_message(KEY, m)
+            store.expect("messages read back", messages, store.get_messages(KEY))
+
+    check()
+
+
+@clause("FID-002")
+def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
+    megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
+    contents = ["", " ", "\n\t  \r\n", "  padded  ", "é🙂\u200b\u2028文字", megabyte, "ü" * (1 << 19) + "🙂" * 1000]
+    with chatstore.fresh() as store:
+        for content in contents:
+            message = ChatMessage("assistant", content)
+            store.set_messages(KEY, [message])
+            got = store.get_messages(KEY)
+            store.expect(f"content of {len(content)} characters read back", [message], got)
+
+    @chatstore.settings()
+    @given(content=st.text(st.characters(exclude_categories=["Cs"]), max_size=200))
+    def check(content: str) -> None:
+        with chatstore.fresh() as store:
+            store.add_message(KEY, ChatMessage("user", content))
+            store.expect("content read back", [ChatMessage("user", content)], store.get_messages(KEY))
+
+    check()
+
+
+@clause("FID-003")
+def test_FID_003_nested_additional_kwargs(chatstore: StoreUnderTest) -> None:
+    nested = st.dictionaries(cst.texts, cst.json_values, min_size=1, max_size=4)
+
+    @chatstore.settings()
+    @given(kwargs=nested)
+    def check(kwargs: dict[str, Any]) -> None:
+        message = ChatMessage("assistant", "with kwargs", kwargs)
+        with chatstore.fresh() as store:
+            store.add_message(KEY, message)
+            store.expect("additional_kwargs read back", [message], store.get_messages(KEY))
+
+    check()
+    tool_call = {"tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "f", "arguments": '{"x": [1, 2.5, null]}'}}]}
+    with chatstore.fresh() as store:
+        message = ChatMessage("assistant", "", tool_call)
+        store.add_message(KEY, message)
+        store.expect("a tool call read back", [message], store.get_messages(KEY))
+
+
+@clause("FID-004")
+def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> None:
+    appended = [ChatMessage("user", f"appended {i}") for i in range(2000)]
+    replaced = [ChatMessage("assistant", f"set {i}", {"i": i}) for i in range(5000)]
+    with chatstore.fresh() as store:
+        for m in appended:
+            store.add_message(KEY, m)
+        got = store.get_messages(KEY)
+        if got != appended:
+            store.log[:] = [f"(2000 add_message calls: 'appended 0' .. 'appended 1999'; {len(got)} came back)"]
+            store.expect("2000 appended messages read back", appended, got)
+        store.set_messages(KEY, replaced)
+        store.expect("5000 messages given to set_messages read back", replaced, store.get_messages(KEY))
+
+
+# -- ownership -----------------------------------------------------------------
+
+
+def _tamper(message: Any) -> None:
+    """Change a message the way careless caller code would."""
+    message.additional_kwargs["tampered"] = True
+    try:
+        message.content = "tampered"
+    except Exception:  # noqa: BLE001 - some message types are immutable; the dict change suffices
+        pass
+
+
+@clause("OWN-001")
+def test_OWN_001_returned_lists_are_copies(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(messages: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, messages)
+            returned = store.call("get", KEY)
+            _tamper(returned[0])
+            returned.append(returned[0])
+            store.expect("messages after changing a list get_messages returned", messages, store.get_messages(KEY))
+
+    check()
+
+
+@clause("OWN-002")
+def test_OWN_002_given_lists_are_copied(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(messages: list[ChatMessage]) -> None:
+        with chatstore.fresh() as store:
+            given_list = [store.adapter.to_store(m) for m in messages]
+            store.call("set", KEY, given_list)
+            _tamper(given_list[0])
+            given_list.append(given_list[0])
+            store.expect("messages after changing the list given to set_messages", messages, store.get_messages(KEY))
+
+    check()
+
+
+@clause("OWN-003")
+def test_OWN_003_added_messages_are_copied(chatstore: StoreUnderTest) -> None:
+    @chatstore.settings()
+    @given(message=cst.messages)
+    def check(message: ChatMessage) -> None:
+        with chatstore.fresh() as store:
+            given_message = store.adapter.to_store(message)
+            store.call("add", KEY, given_message)
+            _tamper(given_message)
+            store.expect("messages after changing a message given to add_message", [message], store.get_messages(KEY))
+
+    check()
+
+
+# -- bad input -----------------------------------------------------------------
+
+BAD_KEYS: list[Any] = [1, None, b"key", 1.5, ("a",), ["a"]]
+BAD_INDICES: list[Any] = ["1", 1.0, 0.5, b"0", [0]]
+"""Not indices. (``None`` is one for ``delete_message`` only: for ``add_message`` it means append.)"""
+NOT_MESSAGES: list[Any] = ["hello", {"role": "user", "content": "hi"}, None, 42, b"{}", ["user", "hi"]]
+
+
+def _refused(store: StoreDriver, what: str, op: str, *args: Any, **kwargs: Any) -> None:
+    """Call ``op`` expecting TypeError or ValueError; fail the clause on success or any other error."""
+    __tracebackhide__ = True
+    try:
+        store.call(op, *args, raw=True, **kwargs)
+    except (TypeError, ValueError):
+        return
+    except Exception as exc:  # noqa: BLE001 - reported as the violation it is
+        store.violation(f"{what} raised {type(exc).__name__}, not TypeError or ValueError")
+    store.violation(f"{what} was accepted")
+
+
+def _unchanged(store: StoreDriver, before: list[ChatMessage]) -> None:
+    __tracebackhide__ = True
+    store.expect("the existing conversation after refused input", before, store.get_messages(KEY))
+    if "keys" in store.capabilities:
+        store.expect("keys listed after refused input", [KEY], store.get_keys())
+
+
+@clause("BAD-001")
+def test_BAD_001_non_string_keys_are_refused(chatstore: StoreUnderTest) -> None:
+    for bad in BAD_KEYS:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, [SAMPLE])
+            message = store.adapter.to_store(SAMPLE)
+            _refused(store, f"set_messages({bad!r}, [m])", "set", bad, [message])
+            _refused(store, f"add_message({bad!r}, m)", "add", bad, message)
+            _refused(store, f"get_messages({bad!r})", "get", bad)
+            _unchanged(store, [SAMPLE])
+            store.expect(f"messages at str({bad!r})", [], store.get_messages(str(bad)))
+
+
+@clause("BAD-002")
+def test_BAD_002_non_int_indices_are_refused(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("BAD-002")
+    for bad in BAD_INDICES:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, [SAMPLE])
+            _refused(store, f"add_message(key, m, idx={bad!r})", "add", KEY, store.adapter.to_store(SAMPLE), idx=bad)
+            if "delete_message" in store.capabilities:
+                for not_index in (bad, None):
+                    _refused(store, f"delete_message(key, {not_index!r})", "delete", KEY, not_index)
+            _unchanged(store, [SAMPLE])
+
+
+@clause("BAD-003")
+def test_BAD_003_non_messages_are_refused(chatstore: StoreUnderTest) -> None:
+    for bad in NOT_MESSAGES:
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, [SAMPLE])
+            good = store.adapter.to_store(ChatMessage("user", "good"))
+            _refused(store, f"add_message(key, {bad!r})", "add", KEY, bad)
+            _refused(store, f"set_messages(key, [good, {bad!r}])", "set", KEY, [good, bad])
+            _refused(store, f"set_messages(key, [{bad!r}, good])", "set", KEY, [bad, good])
+            _unchanged(store, [SAMPLE])

@@ -1,0 +1,109 @@
+"""Model-based testing: a Hypothesis state machine drives the store and the model in lockstep.
+
+Three keys (drawn per run, tricky ones likely), every operation the store
+has, sync and async calls mixed, and after every step the full state is
+compared. Only MUST-level behaviour is enforced here: a negative-index delete
+may answer ``None`` (DEL-003), and a conversation emptied by deletes may stay
+listed (KEY-002 is a SHOULD with its own test).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+
+from pytest_chatstore import strategies as cst
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import clause, run_op
+
+which = st.integers(0, 2)
+modes = st.booleans()
+
+
+class ChatStoreMachine(RuleBasedStateMachine):
+    """Store and model side by side; see the module docstring."""
+
+    sut: StoreUnderTest  # set on a subclass per target, see the test below
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.exits = contextlib.ExitStack()
+        self.store = self.exits.enter_context(self.sut.fresh())
+        self.caps = self.store.capabilities
+        self.model = ChatModel()
+        self.keys: list[str] = []
+        self.ever_written: set[str] = set()
+
+    def teardown(self) -> None:
+        self.exits.close()
+
+    def _do(self, op: tuple[Any, ...], use_async: bool) -> None:
+        if op[0] in ("set", "add"):
+            self.ever_written.add(op[1])
+        run_op(self.store, self.model, op, use_async=use_async and "async" in self.caps, python_negatives=False)
+
+    @initialize(keys=cst.distinct_keys(3))
+    def choose_keys(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    @rule(k=which, messages=st.lists(cst.messages, max_size=4), use_async=modes)
+    def set_messages(self, k: int, messages: list[ChatMessage], use_async: bool) -> None:
+        self._do(("set", self.keys[k], messages), use_async)
+
+    @rule(k=which, message=cst.messages, use_async=modes)
+    def append(self, k: int, message: ChatMessage, use_async: bool) -> None:
+        self._do(("add", self.keys[k], message, None), use_async)
+
+    @precondition(lambda self: "insert" in self.caps)
+    @rule(k=which, message=cst.simple_messages, idx=cst.indices(), use_async=modes)
+    def insert(self, k: int, message: ChatMessage, idx: int, use_async: bool) -> None:
+        self._do(("add", self.keys[k], message, idx), use_async)
+
+    @rule(k=which, use_async=modes)
+    def get(self, k: int, use_async: bool) -> None:
+        self._do(("get", self.keys[k]), use_async)
+
+    @precondition(lambda self: "delete_message" in self.caps)
+    @rule(k=which, idx=cst.indices(), use_async=modes)
+    def delete(self, k: int, idx: int, use_async: bool) -> None:
+        self._do(("delete", self.keys[k], idx), use_async)
+
+    @precondition(lambda self: "delete_last" in self.caps)
+    @rule(k=which, use_async=modes)
+    def delete_last(self, k: int, use_async: bool) -> None:
+        self._do(("delete_last", self.keys[k]), use_async)
+
+    @precondition(lambda self: "delete_all" in self.caps)
+    @rule(k=which, use_async=modes)
+    def delete_all(self, k: int, use_async: bool) -> None:
+        self._do(("delete_all", self.keys[k]), use_async)
+
+    @precondition(lambda self: "keys" in self.caps)
+    @rule(use_async=modes)
+    def get_keys(self, use_async: bool) -> None:
+        listed = self.store.get_keys(use_async=use_async and "async" in self.caps)
+        self._check_listing(listed)
+
+    def _check_listing(self, listed: list[str]) -> None:
+        if len(listed) != len(set(listed)):
+            self.store.violation(f"get_keys listed a key more than once: {listed!r}")
+        missing = set(self.model.get_keys()) - set(listed)
+        foreign = set(listed) - self.ever_written
+        if missing or foreign:
+            self.store.violation(f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}")
+
+    @invariant()
+    def state_agrees(self) -> None:
+        for key in self.keys:
+            self.store.expect(f"full state: messages at {key!r}", self.model.get_messages(key), self.store.get_messages(key))
+
+
+@clause("MDL-001")
+def test_MDL_001_store_agrees_with_model(chatstore: StoreUnderTest) -> None:
+    machine = type("ChatStoreMachine", (ChatStoreMachine,), {"sut": chatstore})
+    run_state_machine_as_test(machine, settings=chatstore.settings("machine"))

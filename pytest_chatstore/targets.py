@@ -1,0 +1,109 @@
+"""Targets: what the suite runs against, and how a fresh store is built from one.
+
+A target is a ``MODULE:ATTR`` string naming a class or a callable (the
+*factory*), or a factory handed over by a ``chatstore_factory`` fixture. For
+every test example the kit calls the factory with the keyword arguments it
+accepts, chosen by parameter name from :data:`INJECTABLE` (``ttl``, ``clock``,
+``redis_url``). A factory may return the store, be a generator function that
+yields it (code after the ``yield`` is the tear-down), or return a context
+manager whose ``__enter__`` gives the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import inspect
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+INJECTABLE = ("ttl", "clock", "redis_url")
+"""Keyword arguments the kit passes to a factory that names them."""
+
+
+class TargetError(Exception):
+    """A target string or factory the kit cannot use; the message says why and where it came from."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """A factory of stores and where it came from."""
+
+    name: str
+    """Short name for test IDs and reports (the ``ATTR`` part, or the fixture name)."""
+    spec: str
+    """What the user wrote (``mypkg.stores:MyStore``) or ``fixture:chatstore_factory``."""
+    source: str
+    """Where it came from: ``--chatstore``, ``ini chatstore``, ``env CHATSTORE`` or a fixture."""
+    factory: Callable[..., Any] = field(compare=False)
+    accepts: frozenset[str] = frozenset()
+    """The names from :data:`INJECTABLE` the factory accepts."""
+
+
+def parse_target(spec: str, source: str) -> Target:
+    """Resolve ``MODULE:ATTR`` (``ATTR`` may be dotted) into a :class:`Target`.
+
+    Raises :class:`TargetError` naming ``spec`` and ``source`` when the string is
+    malformed, the module cannot be imported, the attribute is missing, or it is
+    not callable.
+    """
+    where = f"{source} {spec!r}"
+    module_name, sep, attr_path = spec.strip().partition(":")
+    if not sep or not module_name or not attr_path:
+        raise TargetError(f"{where}: expected MODULE:ATTR, for example mypkg.stores:MyStore")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see
+        raise TargetError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+    for part in attr_path.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise TargetError(f"{where}: {module_name!r} has no attribute {attr_path!r}") from None
+    return target_from_factory(obj, name=attr_path.rpartition(".")[2], spec=spec, source=source)
+
+
+def target_from_factory(factory: object, *, name: str, spec: str, source: str) -> Target:
+    """Wrap a callable in a :class:`Target`, reading which injectable names it accepts."""
+    if not callable(factory):
+        raise TargetError(f"{source} {spec!r}: {factory!r} is not a class or a callable")
+    return Target(name=name, spec=spec, source=source, factory=factory, accepts=accepted_parameters(factory))
+
+
+def accepted_parameters(factory: Callable[..., Any]) -> frozenset[str]:
+    """The names from :data:`INJECTABLE` that ``factory`` takes as keyword arguments.
+
+    Only explicitly named parameters count: a ``**kwargs`` catch-all is not
+    taken as a promise to understand ``ttl``.
+    """
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return frozenset()
+    usable = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return frozenset(n for n, p in params.items() if n in INJECTABLE and p.kind in usable)
+
+
+@contextlib.contextmanager
+def build_store(target: Target, **kwargs: Any) -> Iterator[Any]:
+    """Build one store from ``target``, passing only the ``kwargs`` it accepts; tear it down after.
+
+    ``kwargs`` the factory does not accept are dropped; the suite asks for a
+    capability before relying on one.
+    """
+    given = {k: v for k, v in kwargs.items() if k in target.accepts}
+    made = target.factory(**given)
+    if inspect.isgenerator(made):
+        with contextlib.contextmanager(lambda: made)() as store:
+            yield store
+    elif _is_context_manager(made):
+        with made as store:
+            yield store
+    else:
+        yield made
+
+
+def _is_context_manager(obj: object) -> bool:
+    # A store that happens to be a context manager is still the store itself.
+    return hasattr(obj, "__enter__") and hasattr(obj, "__exit__") and not hasattr(obj, "get_messages")

@@ -1,0 +1,1 @@
+"""Reference chat stores that pass every clause of the pytest-chatstore spec."""
