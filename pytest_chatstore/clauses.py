@@ -38,6 +38,8 @@ CAPABILITIES: dict[str, str] = {
     "delete_all": "the store has `delete_messages(key)`",
     "keys": "the store has `get_keys()`",
     "async": "the store has the async twins (`aget_messages`, `async_add_message`, ...)",
+    "async_insert": "`async_add_message` accepts `idx` (LlamaIndex's base class does not; the kit then "
+    "inserts through the sync method)",
     "ttl": "the factory accepts `ttl` (seconds)",
     "clock": "the factory accepts `clock` (a zero-argument callable returning seconds)",
 }
@@ -45,41 +47,55 @@ CAPABILITIES: dict[str, str] = {
 
 _CLAUSES = (
     Clause(
-        "FRE-001", "MUST", "core",
+        "FRE-001",
+        "MUST",
+        "core",
         "A store built by the factory starts empty: no keys, no messages.",
         "The factory hands out shared state. Build a new store (or clear a dedicated "
         "namespace) on every call, or yield the store and clean up after it.",
     ),
     Clause(
-        "ORD-001", "MUST", "core",
+        "ORD-001",
+        "MUST",
+        "core",
         "`get_messages` returns the messages in the order the operations produced.",
         "Check that appends go to the end and that reads do not sort, reverse or "
         "deduplicate. Stores built on sets or unordered tables need an explicit position column.",
     ),
     Clause(
-        "ORD-002", "MUST", "core",
+        "ORD-002",
+        "MUST",
+        "core",
         "`get_messages` on an unknown key returns `[]`.",
         "Return an empty list, not `None`, and do not raise `KeyError`.",
     ),
     Clause(
-        "SET-001", "MUST", "core",
+        "SET-001",
+        "MUST",
+        "core",
         "`set_messages` replaces the whole conversation with the given messages.",
         "Delete the old messages before writing the new ones, in one transaction; "
         "appending instead of replacing is the usual cause.",
     ),
     Clause(
-        "SET-002", "MUST", "core",
+        "SET-002",
+        "MUST",
+        "core",
         "After `set_messages(key, [])` the key holds no messages.",
         "An empty list must clear the conversation; some stores skip the write "
         "when the list is empty and keep the old messages.",
     ),
     Clause(
-        "INS-001", "MUST", "core",
+        "INS-001",
+        "MUST",
+        "core",
         "`add_message(key, m)` appends `m` at the end of the conversation.",
         "Use the backend's append (RPUSH, INSERT with the next position); LPUSH reverses the order.",
     ),
     Clause(
-        "INS-002", "MUST", "core",
+        "INS-002",
+        "MUST",
+        "core",
         "`add_message(key, m, idx=i)` behaves exactly like `list.insert(i, m)`, "
         "negative and out-of-range indices included.",
         "`list.insert` clamps: `i >= len` appends, `i <= -len` prepends, and `-1` "
@@ -87,7 +103,9 @@ _CLAUSES = (
         ("insert",),
     ),
     Clause(
-        "DEL-001", "MUST", "core",
+        "DEL-001",
+        "MUST",
+        "core",
         "`delete_message(key, i)` for `0 <= i < len` removes and returns the message "
         "at `i`, equal to what was stored, and the other messages keep their order.",
         "Return the decoded message (not raw bytes or JSON text) and keep the order "
@@ -95,15 +113,17 @@ _CLAUSES = (
         ("delete_message",),
     ),
     Clause(
-        "DEL-002", "MUST", "core",
-        "`delete_message(key, i)` with `i >= len`, or on an unknown key, returns "
-        "`None` and changes nothing.",
-        "Check the bounds before deleting; do not raise `IndexError` or `KeyError`, "
-        "and do not create the key.",
+        "DEL-002",
+        "MUST",
+        "core",
+        "`delete_message(key, i)` with `i >= len`, or on an unknown key, returns `None` and changes nothing.",
+        "Check the bounds before deleting; do not raise `IndexError` or `KeyError`, and do not create the key.",
         ("delete_message",),
     ),
     Clause(
-        "DEL-003", "MUST", "core",
+        "DEL-003",
+        "MUST",
+        "core",
         "`delete_message(key, i)` with a negative `i` never raises and never removes "
         "any message other than the one `list.pop(i)` would.",
         "Either support negative indices like a Python list or return `None` for "
@@ -111,133 +131,175 @@ _CLAUSES = (
         ("delete_message",),
     ),
     Clause(
-        "DEL-004", "SHOULD", "core",
+        "DEL-004",
+        "SHOULD",
+        "core",
         "`delete_message(key, i)` with `-len <= i < 0` removes and returns that message "
         "as `list.pop(i)` would; below `-len` it returns `None`.",
         "Normalise `i += len` when `i < 0` before deleting.",
         ("delete_message",),
     ),
     Clause(
-        "DLL-001", "MUST", "core",
+        "DLL-001",
+        "MUST",
+        "core",
         "`delete_last_message(key)` removes and returns the last message.",
         "Remove from the tail (RPOP), not the head, and return the decoded message.",
         ("delete_last",),
     ),
     Clause(
-        "DLL-002", "MUST", "core",
+        "DLL-002",
+        "MUST",
+        "core",
         "`delete_last_message(key)` returns `None` for an unknown or emptied conversation.",
         "Do not raise `IndexError` on an empty list.",
         ("delete_last",),
     ),
     Clause(
-        "DLA-001", "MUST", "core",
+        "DLA-001",
+        "MUST",
+        "core",
         "`delete_messages(key)` removes every message of the conversation.",
         "Delete the whole conversation, not only the first or last message.",
         ("delete_all",),
     ),
     Clause(
-        "DLA-002", "MUST", "core",
+        "DLA-002",
+        "MUST",
+        "core",
         "`delete_messages(key)` returns `None` or exactly the removed messages, in order.",
         "Return `None`, or the list that was removed; not a count, not raw bytes.",
         ("delete_all",),
     ),
     Clause(
-        "KEY-001", "MUST", "keys",
-        "`get_keys` lists every key that holds at least one message, each once, and "
-        "nothing the store did not write.",
+        "KEY-001",
+        "MUST",
+        "keys",
+        "`get_keys` lists every key that holds at least one message, each once, and nothing the store did not write.",
         "Scope listing to the store's own namespace, strip the namespace prefix, "
         "decode bytes to `str`, and deduplicate.",
         ("keys",),
     ),
     Clause(
-        "KEY-002", "SHOULD", "keys",
-        "`get_keys` does not list a conversation emptied by deletes or by "
-        "`set_messages(key, [])`.",
+        "KEY-002",
+        "SHOULD",
+        "keys",
+        "`get_keys` does not list a conversation emptied by deletes or by `set_messages(key, [])`.",
         "Drop the key (or its row) when its last message goes.",
         ("keys",),
     ),
     Clause(
-        "KEY-003", "MUST", "keys",
+        "KEY-003",
+        "MUST",
+        "keys",
         "Any non-empty string is a key: Unicode, whitespace, `:` `*` `?` `[` `]` `/` `\\`, "
         "any case, long keys; it round-trips through every operation.",
         "Do not interpret the key: escape glob characters when scanning, encode it "
         "as UTF-8, and do not strip or lower-case it.",
     ),
     Clause(
-        "KEY-004", "MUST", "keys",
+        "KEY-004",
+        "MUST",
+        "keys",
         "Different strings are different conversations.",
         "Keys differing in case, whitespace or a prefix must not share storage; "
         "check key normalisation and prefix matching (`a` vs `a:b`).",
     ),
     Clause(
-        "FID-001", "MUST", "fidelity",
+        "FID-001",
+        "MUST",
+        "fidelity",
         "Role, content and `additional_kwargs` of every message come back equal to what was stored.",
         "Serialise all three fields; a store that keeps only role and content drops tool calls.",
     ),
     Clause(
-        "FID-002", "MUST", "fidelity",
+        "FID-002",
+        "MUST",
+        "fidelity",
         "Content comes back unchanged: Unicode, empty, whitespace-only, and large (at least 1 MB).",
         "Do not strip content, do not truncate to a column size, and encode as UTF-8.",
     ),
     Clause(
-        "FID-003", "MUST", "fidelity",
+        "FID-003",
+        "MUST",
+        "fidelity",
         "Nested JSON-compatible `additional_kwargs` come back equal: nested dicts and "
         "lists, Unicode keys, numbers, booleans and nulls.",
         "Store `additional_kwargs` as JSON, not `str(dict)`; keep ints as ints.",
     ),
     Clause(
-        "FID-004", "MUST", "fidelity",
+        "FID-004",
+        "MUST",
+        "fidelity",
         "Long conversations (thousands of messages) lose nothing.",
         "Read the whole list (LRANGE 0 -1, no LIMIT), and do not cap the conversation silently.",
     ),
     Clause(
-        "OWN-001", "MUST", "ownership",
+        "OWN-001",
+        "MUST",
+        "ownership",
         "Changing a list returned by `get_messages`, or its messages, changes nothing in the store.",
         "Return copies: a fresh list of fresh messages, not the stored objects.",
     ),
     Clause(
-        "OWN-002", "MUST", "ownership",
+        "OWN-002",
+        "MUST",
+        "ownership",
         "Changing a list given to `set_messages`, or its messages, afterwards changes nothing in the store.",
         "Copy the list and the messages (including `additional_kwargs`) when storing them.",
     ),
     Clause(
-        "OWN-003", "MUST", "ownership",
+        "OWN-003",
+        "MUST",
+        "ownership",
         "Changing a message after `add_message` stored it changes nothing in the store.",
         "Copy the message (including `additional_kwargs`) when storing it.",
     ),
     Clause(
-        "PAR-001", "MUST", "async",
+        "PAR-001",
+        "MUST",
+        "async",
         "Each async method answers exactly as its sync twin would.",
         "Make the async twins run the same logic as the sync ones (same scripts, same decoding).",
         ("async",),
     ),
     Clause(
-        "PAR-002", "MUST", "async",
+        "PAR-002",
+        "MUST",
+        "async",
         "Sync and async calls see one and the same store.",
         "The async client must point at the same database and namespace as the sync one.",
         ("async",),
     ),
     Clause(
-        "CON-001", "MUST", "concurrency",
+        "CON-001",
+        "MUST",
+        "concurrency",
         "Threads appending to one key at once lose no message and keep each writer's own order.",
         "Guard read-modify-write sequences with a lock or do them atomically in the "
         "backend (a transaction, a Lua script); get-then-set loses messages.",
     ),
     Clause(
-        "CON-002", "MUST", "concurrency",
+        "CON-002",
+        "MUST",
+        "concurrency",
         "Threads deleting from one key at once remove each message once: every removed "
         "message is returned to exactly one caller.",
         "Make read-then-delete atomic; two callers must not both get the same last message.",
         ("delete_last",),
     ),
     Clause(
-        "CON-003", "MUST", "concurrency",
+        "CON-003",
+        "MUST",
+        "concurrency",
         "asyncio tasks appending to one key at once lose no message and keep each task's own order.",
         "Do not read-modify-write across an `await`; make the append one atomic backend call.",
         ("async",),
     ),
     Clause(
-        "CON-004", "MUST", "concurrency",
+        "CON-004",
+        "MUST",
+        "concurrency",
         "Concurrent histories of append, insert, delete and read from several threads "
         "are linearizable against the model.",
         "Every operation must take effect atomically at one instant between its call "
@@ -245,24 +307,32 @@ _CLAUSES = (
         ("insert", "delete_message"),
     ),
     Clause(
-        "BAD-001", "SHOULD", "input",
+        "BAD-001",
+        "SHOULD",
+        "input",
         "A key that is not a `str` is refused with `TypeError` or `ValueError`, and the store is unchanged.",
         "Validate the key type before touching the backend; `str(key)` silently merges `1` and `'1'`.",
     ),
     Clause(
-        "BAD-002", "SHOULD", "input",
+        "BAD-002",
+        "SHOULD",
+        "input",
         "An `idx` that is not an `int` is refused with `TypeError` or `ValueError`, and the store is unchanged.",
         "Check `isinstance(idx, int)` before using it; floats and strings must not be truncated or parsed.",
         ("insert",),
     ),
     Clause(
-        "BAD-003", "SHOULD", "input",
+        "BAD-003",
+        "SHOULD",
+        "input",
         "An object that is not a message is refused with `TypeError` or `ValueError`, and the "
         "store is unchanged; a `set_messages` with one bad element writes nothing.",
         "Validate every message before writing any of them.",
     ),
     Clause(
-        "MDL-001", "MUST", "model",
+        "MDL-001",
+        "MUST",
+        "model",
         "Under any interleaving of operations on several keys, sync and async mixed, every "
         "return value and the full state agree with the reference model.",
         "Read the printed step sequence: replay it against your store and compare with "

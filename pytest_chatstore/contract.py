@@ -131,9 +131,7 @@ class AsyncChatStore(Protocol):
         """Async ``get_messages``."""
         ...
 
-    async def async_add_message(
-        self, key: str, message: ChatMessage, idx: int | None = None
-    ) -> None:
+    async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Async ``add_message``."""
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:

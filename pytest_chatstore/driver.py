@@ -37,8 +37,9 @@ _METHOD_CAPABILITIES = {
     "keys": "keys",
 }
 
+
 class _ShortRepr(reprlib.Repr):
-    def repr_ChatMessage(self, obj: ChatMessage, level: int) -> str:  # noqa: N802 - reprlib's naming
+    def repr_ChatMessage(self, obj: ChatMessage, level: int) -> str:
         fields = (self.repr1(obj.role, level - 1), self.repr1(obj.content, level - 1))
         kwargs = f", {self.repr1(obj.additional_kwargs, level - 1)}" if obj.additional_kwargs else ""
         return f"ChatMessage({fields[0]}, {fields[1]}{kwargs})"
@@ -62,26 +63,26 @@ def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str
     caps = {name for name in accepts if name in ("ttl", "clock")}
     present = {op for op, (sync, _) in OPERATIONS.items() if callable(getattr(store, sync, None))}
     caps |= {cap for op, cap in _METHOD_CAPABILITIES.items() if op in present}
-    add = getattr(store, "add_message", None)
-    if add is not None:
-        try:
-            if "idx" in inspect.signature(add).parameters:
-                caps.add("insert")
-        except (TypeError, ValueError):
-            pass
-    if present and all(
-        inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in present
-    ):
+    if _takes_idx(getattr(store, "add_message", None)):
+        caps.add("insert")
+    if present and all(inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in present):
         caps.add("async")
+        if _takes_idx(getattr(store, "async_add_message", None)):
+            caps.add("async_insert")
     return frozenset(caps)
+
+
+def _takes_idx(method: object) -> bool:
+    try:
+        return callable(method) and "idx" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 class StoreDriver:
     """Calls one store under test; see the module docstring."""
 
-    def __init__(
-        self, store: Any, adapter: Adapter, runner: Runner, capabilities: frozenset[str], clause: str
-    ) -> None:
+    def __init__(self, store: Any, adapter: Adapter, runner: Runner, capabilities: frozenset[str], clause: str) -> None:
         self.store = store
         self.adapter = adapter
         self.runner = runner
@@ -120,7 +121,9 @@ class StoreDriver:
         self.log.append(entry)
         method = getattr(self.store, name)
         try:
-            result = self.runner.run(method, *args, **kwargs) if use_async else self.runner.call(method, *args, **kwargs)
+            result = (
+                self.runner.run(method, *args, **kwargs) if use_async else self.runner.call(method, *args, **kwargs)
+            )
         except Exception as exc:
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
             if raw:
@@ -136,10 +139,10 @@ class StoreDriver:
     def get_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage]:
         return self.messages_from(self.call("get", key, use_async=use_async), "get_messages")
 
-    def add_message(
-        self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False
-    ) -> None:
-        extra = {} if idx is None else {"idx": idx}
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False) -> None:
+        extra: dict[str, Any] = {} if idx is None else {"idx": idx}
+        if idx is not None and "async_insert" not in self.capabilities:
+            use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         self.call("add", key, self.adapter.to_store(message), use_async=use_async, **extra)
 
     def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any, Literal
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CAPABILITIES, CLAUSES
@@ -28,7 +28,7 @@ Kind = Literal["property", "machine", "heavy"]
 PROFILES: dict[str, dict[Kind, dict[str, Any]]] = {
     "default": {
         "property": {"max_examples": 30},
-        "machine": {"max_examples": 40, "stateful_step_count": 30},
+        "machine": {"max_examples": 250, "stateful_step_count": 50},
         "heavy": {"max_examples": 2},
     },
     "thorough": {
@@ -40,8 +40,11 @@ PROFILES: dict[str, dict[Kind, dict[str, Any]]] = {
 PROFILES["ci"] = PROFILES["default"]
 """Examples per test kind. ``ci`` has the default's counts but is derandomized (see :func:`hypothesis_settings`)."""
 
-_COMMON = {
+_COMMON: dict[str, Any] = {
     "deadline": None,  # speed is measured by benchmarks, not by timed tests
+    # The explain phase re-runs a failure under tracing: ~12 s per failure with nested JSON
+    # messages, and the kit's own report already shows the operations that failed.
+    "phases": [p for p in Phase if p is not Phase.explain],
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 }
 
@@ -90,7 +93,7 @@ class StoreUnderTest:
         building = build_store(self.target, **kwargs)
         try:
             store = self.runner.call(building.__enter__)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {exc}")
         try:
             driver = StoreDriver(
@@ -120,4 +123,3 @@ def _check_empty(driver: StoreDriver) -> None:
         driver.expect(f"a freshly built store already holds messages at {key!r}", [], driver.get_messages(key))
     driver.clause = clause
     driver.log.clear()
-

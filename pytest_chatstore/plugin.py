@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_chatstore.report import Outcome, summary_lines
-from pytest_chatstore.settings import Settings, SettingError, resolve
+from pytest_chatstore.settings import SettingError, Settings, resolve
 from pytest_chatstore.targets import Target, target_from_factory
 
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -24,27 +24,37 @@ FACTORY_FIXTURE = "chatstore_factory"
 
 settings_key = pytest.StashKey[Settings]()
 sources_key = pytest.StashKey[dict[str, str]]()
+directories_key = pytest.StashKey[dict[Path, pytest.Directory]]()
 suite_source_key = pytest.StashKey[str]()  # on an injected suite module: "targets" or "fixture"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("chatstore", "chat-store conformance (pytest-chatstore)")
     group.addoption(
-        "--chatstore", action="append", default=[], metavar="MODULE:ATTR",
+        "--chatstore",
+        action="append",
+        default=[],
+        metavar="MODULE:ATTR",
         help="run the conformance suite against this store class or factory (repeatable). "
         "Env CHATSTORE, ini chatstore.",
     )
     group.addoption(
-        "--chatstore-only", action="store_true", default=False,
+        "--chatstore-only",
+        action="store_true",
+        default=False,
         help="collect only the conformance suite, not the project's own tests. Ini chatstore_only.",
     )
     group.addoption(
-        "--chatstore-timeout", default=None, metavar="SECONDS",
+        "--chatstore-timeout",
+        default=None,
+        metavar="SECONDS",
         help="per-operation time limit; a store call taking longer fails its clause (default 10). "
         "Env CHATSTORE_TIMEOUT, ini chatstore_timeout.",
     )
     group.addoption(
-        "--chatstore-hypothesis", default=None, metavar="PROFILE",
+        "--chatstore-hypothesis",
+        default=None,
+        metavar="PROFILE",
         help="example budget: default, ci (derandomized; the default when CI is set) or thorough. "
         "Env CHATSTORE_HYPOTHESIS, ini chatstore_hypothesis.",
     )
@@ -59,18 +69,28 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "chatstore_clause(id): the conformance test that checks spec clause `id` (pytest-chatstore)"
     )
     try:
-        config.stash[settings_key] = resolve(config.getoption, config.getini)
+        config.stash[settings_key] = resolve(config.getoption, config.getini, search_dir=config.invocation_params.dir)
     except SettingError as exc:
         raise pytest.UsageError(f"pytest-chatstore: {exc}") from None
     config.stash[sources_key] = {}
+    config.stash[directories_key] = {}
     config.pluginmanager.register(_Recorder(config), "chatstore-recorder")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """With ``--chatstore-only``, nothing of the project is collected (or imported)."""
-    if config.stash[settings_key].only and collection_path != config.rootpath:
+    """With ``--chatstore-only``, no file of the project is collected (or imported).
+
+    Directories are still walked, importing nothing, so that a ``chatstore_factory``
+    fixture in a nested conftest stays attached to its directory.
+    """
+    if config.stash[settings_key].only and not collection_path.is_dir():
         return True
     return None
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    if isinstance(collector, pytest.Directory):
+        collector.config.stash[directories_key][collector.path] = collector
 
 
 def _factory_homes(config: pytest.Config) -> list[Path | None]:
@@ -86,7 +106,7 @@ def _factory_homes(config: pytest.Config) -> list[Path | None]:
     return homes
 
 
-def _inject(session: pytest.Session, parent: pytest.Session | pytest.Dir, source: str) -> list[pytest.Item]:
+def _inject(session: pytest.Session, parent: pytest.Session | pytest.Directory, source: str) -> list[pytest.Item]:
     prefix = "" if isinstance(parent, pytest.Session) else parent.nodeid + "/"
     items: list[pytest.Item] = []
     for name in SUITE_FILES:
@@ -102,12 +122,16 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     suite: list[pytest.Item] = []
     if settings.targets:
         suite += _inject(session, session, "targets")
+    directories = config.stash[directories_key]
     for home in _factory_homes(config):
-        parent = session if home is None or home == config.rootpath else pytest.Dir.from_parent(session, path=home)
-        suite += _inject(session, parent, "fixture")
+        if home is None or home == config.rootpath:
+            suite += _inject(session, session, "fixture")
+        elif home in directories:  # a conftest's fixtures are visible only under its own directory
+            suite += _inject(session, directories[home], "fixture")
     for item in suite:
         clause_mark = item.get_closest_marker("chatstore_clause")
-        target = getattr(item, "callspec", None) and item.callspec.params.get("chatstore")
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("chatstore") if callspec is not None else None
         if clause_mark is not None and isinstance(target, Target):
             item.user_properties += [("chatstore_clause", clause_mark.args[0]), ("chatstore_target", target.name)]
             config.stash[sources_key][target.name] = target.source

@@ -80,8 +80,7 @@ class Runner:
         except FutureTimeout:
             self._worker = None  # abandon the stuck thread; the next call starts afresh
             raise OperationTimeout(
-                f"{name}() did not return within {self.timeout:g} s "
-                "(the per-operation limit, --chatstore-timeout)"
+                f"{name}() did not return within {self.timeout:g} s (the per-operation limit, --chatstore-timeout)"
             ) from None
 
     def close(self) -> None:

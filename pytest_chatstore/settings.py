@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from pytest_chatstore.harness import PROFILES
 from pytest_chatstore.targets import Target, TargetError, parse_target
@@ -42,8 +43,13 @@ def _pick(option: object, env_name: str, ini: object, environ: Mapping[str, str]
     return None
 
 
-def resolve(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str] = os.environ) -> Settings:
-    """Read every setting; raise :class:`SettingError` on the first invalid one."""
+def resolve(
+    get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str] = os.environ, search_dir: Path | None = None
+) -> Settings:
+    """Read every setting; raise :class:`SettingError` on the first invalid one.
+
+    ``search_dir`` is where target modules are also looked for (see :func:`parse_target`).
+    """
     targets: list[Target] = []
     picked = _pick(get_option("chatstore"), "CHATSTORE", get_ini("chatstore"), environ)
     if picked is not None:
@@ -52,7 +58,7 @@ def resolve(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str] =
         label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
         for spec in (s for s in specs if s.strip()):
             try:
-                targets.append(parse_target(spec, label))
+                targets.append(parse_target(spec, label, search_dir))
             except TargetError as exc:
                 raise SettingError(str(exc)) from None
 

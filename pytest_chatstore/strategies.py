@@ -17,8 +17,23 @@ from pytest_chatstore.contract import ChatMessage
 ROLES = ("user", "assistant", "system", "tool")
 
 TRICKY_KEYS = (
-    "a", "A", "a:b", "a:*", "*", "?", "[ab]", "a b", " a", "a ", "a/b", "a\\b",
-    "ключ", "会话", "🙂", "\t", "a" * 300,
+    "a",
+    "A",
+    "a:b",
+    "a:*",
+    "*",
+    "?",
+    "[ab]",
+    "a b",
+    " a",
+    "a ",
+    "a/b",
+    "a\\b",
+    "ключ",
+    "会话",
+    "🙂",
+    "\t",
+    "a" * 300,
 )
 """Keys that break naive backends: case, glob characters, separators, whitespace, Unicode, length."""
 
@@ -60,9 +75,22 @@ simple_messages = st.builds(
 message_lists = st.lists(messages, max_size=6)
 
 
+def distinct_lists(min_size: int = 0, max_size: int = 5) -> st.SearchStrategy[list[ChatMessage]]:
+    """Lists of messages with pairwise different content, so that any reordering shows."""
+    return st.lists(simple_messages, min_size=min_size, max_size=max_size, unique_by=lambda m: m.content)
+
+
+def numbered(message: ChatMessage, n: int) -> ChatMessage:
+    """``message`` with ``#n`` appended to its content: unique per step, so order bugs cannot hide."""
+    return ChatMessage(message.role, f"{message.content}#{n}", message.additional_kwargs)
+
+
 def indices(max_abs: int = 8) -> st.SearchStrategy[int]:
-    """Indices for insert and delete: negative, in range and out of range."""
-    return st.integers(min_value=-max_abs, max_value=max_abs)
+    """Indices for insert and delete: negative, in range and out of range.
+
+    The boundaries (0, 1, -1), where most list bugs live, come up most often.
+    """
+    return st.one_of(st.sampled_from([0, 1, -1]), st.integers(-2, 2), st.integers(-max_abs, max_abs))
 
 
 def distinct_keys(n: int) -> st.SearchStrategy[list[str]]:

@@ -14,8 +14,10 @@ from __future__ import annotations
 import contextlib
 import importlib
 import inspect
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 INJECTABLE = ("ttl", "clock", "redis_url")
@@ -41,9 +43,11 @@ class Target:
     """The names from :data:`INJECTABLE` the factory accepts."""
 
 
-def parse_target(spec: str, source: str) -> Target:
+def parse_target(spec: str, source: str, search_dir: Path | None = None) -> Target:
     """Resolve ``MODULE:ATTR`` (``ATTR`` may be dotted) into a :class:`Target`.
 
+    A module that is not importable as installed is looked for in
+    ``search_dir`` too (pytest's invocation directory), as ``python -m`` would.
     Raises :class:`TargetError` naming ``spec`` and ``source`` when the string is
     malformed, the module cannot be imported, the attribute is missing, or it is
     not callable.
@@ -53,8 +57,8 @@ def parse_target(spec: str, source: str) -> Target:
     if not sep or not module_name or not attr_path:
         raise TargetError(f"{where}: expected MODULE:ATTR, for example mypkg.stores:MyStore")
     try:
-        obj: Any = importlib.import_module(module_name)
-    except Exception as exc:  # noqa: BLE001 - any import failure is the user's to see
+        obj: Any = _import(module_name, search_dir)
+    except Exception as exc:
         raise TargetError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
     for part in attr_path.split("."):
         try:
@@ -62,6 +66,17 @@ def parse_target(spec: str, source: str) -> Target:
         except AttributeError:
             raise TargetError(f"{where}: {module_name!r} has no attribute {attr_path!r}") from None
     return target_from_factory(obj, name=attr_path.rpartition(".")[2], spec=spec, source=source)
+
+
+def _import(module_name: str, search_dir: Path | None) -> Any:
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        top = module_name.partition(".")[0]
+        if exc.name != top or search_dir is None or str(search_dir) in sys.path:
+            raise
+        sys.path.insert(0, str(search_dir))
+        return importlib.import_module(module_name)
 
 
 def target_from_factory(factory: object, *, name: str, spec: str, source: str) -> Target:

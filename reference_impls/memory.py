@@ -20,9 +20,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from reference_impls._validate import check_index, check_key, copy_message, copy_messages
-
 from pytest_chatstore.contract import ChatMessage
+from reference_impls._validate import check_index, check_key, copy_message, copy_messages
 
 
 @dataclass

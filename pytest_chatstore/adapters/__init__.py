@@ -81,8 +81,7 @@ def _llamaindex() -> Adapter:
 def _is_llamaindex_store(store: object) -> bool:
     # Look at the class's ancestry by name so that loading the kit never imports llama-index.
     return any(
-        cls.__name__ == "BaseChatStore" and cls.__module__.startswith("llama_index.")
-        for cls in type(store).__mro__
+        cls.__name__ == "BaseChatStore" and cls.__module__.startswith("llama_index.") for cls in type(store).__mro__
     )
 
 

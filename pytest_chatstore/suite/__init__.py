@@ -9,6 +9,7 @@ operation to a store and to the model and compares the answers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -51,6 +52,20 @@ def op_strategy(keys: list[str], *, with_index: bool, capabilities: frozenset[st
     return st.one_of(ops)
 
 
+def number_op(op: Op, n: int) -> Op:
+    """``op`` with its messages made unique to step ``n`` (``#n`` appended to their content)."""
+    if op[0] == "add":
+        return (op[0], op[1], cst.numbered(op[2], n), *op[3:])
+    if op[0] == "set":
+        return (op[0], op[1], [cst.numbered(m, n * 100 + i) for i, m in enumerate(op[2])])
+    return op
+
+
+def numbered_ops(ops: list[Op]) -> list[Op]:
+    """Every message in ``ops`` made unique, so that no order bug can hide behind equal messages."""
+    return [number_op(op, n) for n, op in enumerate(ops)]
+
+
 def answer(driver: StoreDriver, op: Op, *, use_async: bool = False) -> Any:
     """Apply ``op`` to the store and return its answer, converted (keys sorted)."""
     __tracebackhide__ = True
@@ -64,13 +79,13 @@ def answer(driver: StoreDriver, op: Op, *, use_async: bool = False) -> Any:
         if len(listed) != len(set(listed)):
             driver.violation(f"get_keys listed a key more than once: {listed!r}")
         return sorted(listed)
-    method = {
+    methods: dict[str, Callable[..., Any]] = {
         "get": driver.get_messages,
         "delete_all": driver.delete_messages,
         "delete_last": driver.delete_last_message,
         "delete": driver.delete_message,
-    }[name]
-    return method(*args, use_async=use_async)
+    }
+    return methods[name](*args, use_async=use_async)
 
 
 def expected_answer(model: ChatModel, op: Op) -> Any:
@@ -82,13 +97,13 @@ def expected_answer(model: ChatModel, op: Op) -> Any:
         return model.add_message(args[0], args[1], args[2])
     if name == "keys":
         return model.get_keys()
-    method = {
+    methods: dict[str, Callable[..., Any]] = {
         "get": model.get_messages,
         "delete_all": model.delete_messages,
         "delete_last": model.delete_last_message,
         "delete": model.delete_message,
-    }[name]
-    return method(*args)
+    }
+    return methods[name](*args)
 
 
 def run_op(

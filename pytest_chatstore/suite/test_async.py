@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import answer, clause, op_strategy, run_op
+from pytest_chatstore.suite import answer, clause, numbered_ops, op_strategy, run_op
 
 KEYS = ["a", "b"]
 
@@ -23,10 +23,14 @@ def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
     @given(ops=st.lists(ops, min_size=1, max_size=12))
     def check(ops: list[tuple[Any, ...]]) -> None:
         with chatstore.fresh() as sync_store, chatstore.fresh() as async_store:
-            for op in ops:
+            for op in numbered_ops(ops):
                 sync_answer = answer(sync_store, op)
                 async_store.log.extend(f"(sync twin) {entry}" for entry in sync_store.log[-1:])
-                async_store.expect(f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's", sync_answer, answer(async_store, op, use_async=True))
+                async_store.expect(
+                    f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's",
+                    sync_answer,
+                    answer(async_store, op, use_async=True),
+                )
 
     check()
 
@@ -40,11 +44,18 @@ def test_PAR_002_sync_and_async_share_one_store(chatstore: StoreUnderTest) -> No
     @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=12))
     def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
         model = ChatModel()
+        ops = numbered_ops([op for op, _ in steps])
         with chatstore.fresh() as store:
-            for op, use_async in steps:
+            for op, (_, use_async) in zip(ops, steps, strict=True):
                 run_op(store, model, op, use_async=use_async, python_negatives=False)
             for key in KEYS:
-                store.expect(f"sync read of {key!r} after mixed calls", model.get_messages(key), store.get_messages(key))
-                store.expect(f"async read of {key!r} after mixed calls", model.get_messages(key), store.get_messages(key, use_async=True))
+                store.expect(
+                    f"sync read of {key!r} after mixed calls", model.get_messages(key), store.get_messages(key)
+                )
+                store.expect(
+                    f"async read of {key!r} after mixed calls",
+                    model.get_messages(key),
+                    store.get_messages(key, use_async=True),
+                )
 
     check()

@@ -57,9 +57,15 @@ def _contents(store: StoreDriver, messages: object) -> list[str]:
 @clause("CON-001")
 def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
     with chatstore.fresh() as store:
+
         def writer(t: int) -> Callable[[], None]:
             messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)]
-            return lambda: [store.store.add_message(KEY, m) for m in messages] and None
+
+            def body() -> None:
+                for m in messages:
+                    store.store.add_message(KEY, m)
+
+            return body
 
         _in_threads(store, [writer(t) for t in range(WRITERS)])
         store.log.append(f"({WRITERS} threads each appended {PER_WRITER} messages 'w<thread>-<n>' to {KEY!r})")
@@ -90,10 +96,13 @@ def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnd
                     result = store.store.delete_last_message(KEY)
                     if result is not None:
                         removed[t].append(result)
+
             return body
 
         _in_threads(store, [deleter(t) for t in range(WRITERS)])
-        store.log.append(f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)")
+        store.log.append(
+            f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)"
+        )
         got = sorted(c for batch in removed for c in _contents(store, batch))
         store.expect("messages returned by the deletes, sorted", sorted(f"m{i}" for i in range(total)), got)
         store.expect("messages left", [], store.get_messages(KEY))
@@ -106,7 +115,9 @@ def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -
 
     tasks = 8
     with chatstore.fresh() as store:
-        batches = [[store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)] for t in range(tasks)]
+        batches = [
+            [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)] for t in range(tasks)
+        ]
 
         async def burst() -> None:
             async def writer(batch: list[Any]) -> None:
@@ -148,7 +159,11 @@ def _workload(rng: random.Random, thread: int, length: int) -> list[tuple[Any, .
     ops: list[tuple[Any, ...]] = []
     for j in range(length):
         name = f"t{thread}-{j}"
-        ops.append(rng.choice([("append", name), ("insert", rng.randint(-2, 3), name), ("delete", rng.randint(0, 3)), ("get",)]))
+        ops.append(
+            rng.choice(
+                [("append", name), ("insert", rng.randint(-2, 3), name), ("delete", rng.randint(0, 3)), ("get",)]
+            )
+        )
     return ops
 
 
@@ -156,37 +171,50 @@ def _workload(rng: random.Random, thread: int, length: int) -> list[tuple[Any, .
 def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest) -> None:
     chatstore.require_clause("CON-004")
     threads, length = 3, 5
+    initial: State = ("init-0", "init-1", "init-2")
     for round_ in range(ROUNDS):
         rng = random.Random(round_)
         workloads = [_workload(rng, t, length) for t in range(threads)]
-        initial = ("init-0", "init-1", "init-2")
         with chatstore.fresh() as store:
             store.set_messages(KEY, [ChatMessage("user", c) for c in initial])
-            history: list[Event] = []
-            lock = threading.Lock()
-
-            def worker(t: int, ops: list[tuple[Any, ...]]) -> Callable[[], None]:
-                def body() -> None:
-                    for op in ops:
-                        start = time.perf_counter_ns()
-                        result = _call(store, op)
-                        end = time.perf_counter_ns()
-                        with lock:
-                            history.append(Event(t, start, end, op, result))
-                return body
-
-            _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)])
+            history = _record_history(store, workloads)
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
-                history.sort(key=lambda e: e.start)
-                store.log[:] = [f"(round {round_}, starting from {list(initial)!r})"] + [
-                    f"thread {e.thread} [{(e.start - history[0].start) / 1000:.0f}-{(e.end - history[0].start) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
-                    for e in history
-                ]
+                store.log[:] = [f"(round {round_}, starting from {list(initial)!r})", *_timeline(history)]
                 store.violation(
                     f"no sequential order explains these {len(history)} concurrent calls "
                     f"(at most {len(verdict.order)} could be placed)"
                 )
+
+
+def _record_history(store: StoreDriver, workloads: list[list[tuple[Any, ...]]]) -> list[Event]:
+    """Run each workload in its own thread and return every call with its start and end times."""
+    history: list[Event] = []
+    lock = threading.Lock()
+
+    def worker(t: int, ops: list[tuple[Any, ...]]) -> Callable[[], None]:
+        def body() -> None:
+            for op in ops:
+                start = time.perf_counter_ns()
+                result = _call(store, op)
+                end = time.perf_counter_ns()
+                with lock:
+                    history.append(Event(t, start, end, op, result))
+
+        return body
+
+    _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)])
+    return history
+
+
+def _timeline(history: list[Event]) -> list[str]:
+    """The history as lines ordered by start time, in microseconds from the first call."""
+    events = sorted(history, key=lambda e: e.start)
+    t0 = events[0].start
+    return [
+        f"thread {e.thread} [{(e.start - t0) / 1000:.0f}-{(e.end - t0) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
+        for e in events
+    ]
 
 
 def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:

@@ -9,7 +9,7 @@ from pytest_chatstore import strategies as cst
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, op_strategy, run_op
+from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
 
 KEY = "conversation"
 
@@ -39,7 +39,7 @@ def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
     def check(ops: list[tuple[object, ...]]) -> None:
         model = ChatModel()
         with chatstore.fresh() as store:
-            for op in ops:
+            for op in numbered_ops(ops):
                 run_op(store, model, op)
                 store.expect(f"messages after {op[0]}", model.get_messages(KEY), store.get_messages(KEY))
 
@@ -103,15 +103,20 @@ def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
     chatstore.require_clause("INS-002")
 
     @chatstore.settings()
-    @given(before=st.lists(cst.simple_messages, max_size=5), idx=cst.indices(), message=cst.messages)
+    @given(before=cst.distinct_lists(), idx=cst.indices(), message=cst.messages)
     def check(before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
+        message = cst.numbered(message, -1)  # differs from every message in before
         expected = list(before)
         expected.insert(idx, message)
         with chatstore.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             store.add_message(KEY, message, idx)
-            store.expect(f"messages after add_message(key, m, idx={idx}) on {len(before)} messages", expected, store.get_messages(KEY))
+            store.expect(
+                f"messages after add_message(key, m, idx={idx}) on {len(before)} messages",
+                expected,
+                store.get_messages(KEY),
+            )
 
     check()
 
@@ -121,7 +126,7 @@ def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
     chatstore.require_clause("DEL-001")
 
     @chatstore.settings()
-    @given(before=st.lists(cst.messages, min_size=1, max_size=6), data=st.data())
+    @given(before=cst.distinct_lists(min_size=1, max_size=6), data=st.data())
     def check(before: list[ChatMessage], data: st.DataObject) -> None:
         idx = data.draw(st.integers(0, len(before) - 1), label="idx")
         expected = list(before)
@@ -157,7 +162,7 @@ def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> No
     __tracebackhide__ = True
 
     @chatstore.settings()
-    @given(before=st.lists(cst.simple_messages, max_size=5), idx=st.integers(-7, -1))
+    @given(before=cst.distinct_lists(), idx=st.integers(-7, -1))
     def check(before: list[ChatMessage], idx: int) -> None:
         expected = list(before)
         removed = expected.pop(idx) if -len(before) <= idx else None
@@ -192,7 +197,7 @@ def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
     chatstore.require_clause("DLL-001")
 
     @chatstore.settings()
-    @given(before=st.lists(cst.messages, min_size=1, max_size=6))
+    @given(before=cst.distinct_lists(min_size=1, max_size=6))
     def check(before: list[ChatMessage]) -> None:
         with chatstore.fresh() as store:
             store.set_messages(KEY, before)

@@ -1,0 +1,1 @@
+"""pytest-chatstore's own tests."""

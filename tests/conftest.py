@@ -1,0 +1,21 @@
+"""Shared set-up for the project's own tests."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import settings
+
+# Our own property tests: derandomized in CI (``CI`` set), random locally.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("dev", deadline=None)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+@pytest.fixture(autouse=True)
+def _isolate_from_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The kit reads CHATSTORE* variables; a developer's own must not leak into pytester runs."""
+    for name in list(os.environ):
+        if name.startswith("CHATSTORE"):
+            monkeypatch.delenv(name)
