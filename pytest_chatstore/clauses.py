@@ -329,6 +329,77 @@ _CLAUSES = (
         "Validate every message before writing any of them.",
     ),
     Clause(
+        "TTL-001",
+        "MUST",
+        "ttl",
+        "A conversation with no write for `ttl` seconds is gone: `get_messages` gives `[]`, `get_keys` "
+        "does not list it, and the deletes give `None` (`delete_messages` may give `[]`).",
+        "Check expiry on every read path, listing included; a sweeper that runs later is not enough "
+        "unless reads filter expired conversations too.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-002",
+        "MUST",
+        "ttl",
+        "Nothing expires before `ttl` seconds have passed since the conversation's last write.",
+        "Pass the TTL in the unit the backend expects (seconds vs milliseconds) and measure it from the write.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-003",
+        "MUST",
+        "ttl",
+        "Every `add_message` (with or without `idx`) and every non-empty `set_messages` gives the "
+        "conversation a full `ttl` from that moment.",
+        "Refresh the expiry in the same atomic step as the write (EXPIRE inside the transaction or script), "
+        "not only when the key is created.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-004",
+        "MUST",
+        "ttl",
+        "No operation leaves a conversation that never expires: after a delete that leaves messages, "
+        "it expires no later than `ttl` after that delete.",
+        "Rewriting a list (DEL then RPUSH) drops its expiry; set it again in the same transaction.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-005",
+        "SHOULD",
+        "ttl",
+        "Reads (`get_messages`, `get_keys`) do not extend a conversation's life.",
+        "Refresh the expiry on writes only; a sliding expiry on reads keeps idle conversations alive for ever.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-006",
+        "MUST",
+        "ttl",
+        "After a conversation expired, writing to its key starts a new conversation holding only the new messages.",
+        "Expired data must be gone, not hidden: an append must not resurrect the old messages.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-007",
+        "MUST",
+        "ttl",
+        "A store built with `ttl=None` never expires anything.",
+        "Treat `None` as no expiry (no EXPIRE at all), not as a default lifetime.",
+        ("ttl",),
+    ),
+    Clause(
+        "TTL-008",
+        "MUST",
+        "ttl",
+        "Under any interleaving of operations and the passing of time, on a kit-controlled clock, "
+        "every answer and the full state agree with the model.",
+        "Read the printed steps: `advance` steps move the clock; look for the operation that "
+        "treats an expired conversation as live (or the reverse).",
+        ("ttl", "clock"),
+    ),
+    Clause(
         "MDL-001",
         "MUST",
         "model",

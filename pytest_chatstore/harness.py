@@ -15,6 +15,7 @@ from typing import Any, Literal
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 
+from pytest_chatstore import ttl
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CAPABILITIES, CLAUSES
 from pytest_chatstore.driver import StoreDriver, detect_capabilities
@@ -23,17 +24,19 @@ from pytest_chatstore.runner import Runner
 from pytest_chatstore.strategies import TRICKY_KEYS
 from pytest_chatstore.targets import Target, build_store
 
-Kind = Literal["property", "machine", "heavy"]
+Kind = Literal["property", "machine", "timed", "heavy"]
 
 PROFILES: dict[str, dict[Kind, dict[str, Any]]] = {
     "default": {
         "property": {"max_examples": 30},
-        "machine": {"max_examples": 250, "stateful_step_count": 50},
+        "machine": {"max_examples": 150, "stateful_step_count": 50},
+        "timed": {"max_examples": 80, "stateful_step_count": 40},
         "heavy": {"max_examples": 2},
     },
     "thorough": {
         "property": {"max_examples": 400},
         "machine": {"max_examples": 400, "stateful_step_count": 60},
+        "timed": {"max_examples": 300, "stateful_step_count": 60},
         "heavy": {"max_examples": 10},
     },
 }
@@ -58,11 +61,21 @@ def hypothesis_settings(profile: str, kind: Kind) -> settings:
 class StoreUnderTest:
     """One target, as the suite's tests see it."""
 
-    def __init__(self, target: Target, *, timeout: float, profile: str, clause: str = "MDL-001") -> None:
+    def __init__(
+        self,
+        target: Target,
+        *,
+        timeout: float,
+        profile: str,
+        clause: str = "MDL-001",
+        batches: RealTimeBatches | None = None,
+    ) -> None:
         self.target = target
         self.clause = clause
         self.profile = profile
+        self.timeout = timeout
         self.runner = Runner(timeout)
+        self.batches = batches or RealTimeBatches([], timeout=timeout, profile=profile)
         self._capabilities: frozenset[str] | None = None
 
     @property
@@ -111,6 +124,63 @@ class StoreUnderTest:
 
     def close(self) -> None:
         self.runner.close()
+
+    def check_ttl_clause(self, clause_id: str) -> None:
+        """Run a TTL scenario: instantly on the kit's clock if the factory takes one, else in real time."""
+        __tracebackhide__ = True
+        self.require_clause(clause_id)
+        if "clock" in self.capabilities:
+            ttl.run_in_clock_mode(clause_id, self.fresh)
+            return
+        failure = self.batches.verdict(self, clause_id)
+        if failure is not None:
+            raise failure
+
+
+class RealTimeBatches:
+    """The session's real-time TTL scenarios: run once, all together, then looked up per test.
+
+    The first real-time TTL test of a command-line target runs every TTL
+    scenario of every command-line target at once, so the whole run waits for
+    real time once. A fixture-provided target (known only inside its test) runs
+    its own batch.
+    """
+
+    def __init__(self, targets: list[Target], *, timeout: float, profile: str) -> None:
+        self.targets = targets
+        self.timeout = timeout
+        self.profile = profile
+        self.results: dict[tuple[str, str], BaseException | None] = {}
+
+    def verdict(self, sut: StoreUnderTest, clause_id: str) -> BaseException | None:
+        key = (sut.target.spec, clause_id)
+        if key not in self.results:
+            others = [t for t in self.targets if t != sut.target] if sut.target in self.targets else []
+            group = [sut.target] + [t for t in others if self._real_time(t)]
+            self._run(group)
+        return self.results[key]
+
+    def _real_time(self, target: Target) -> bool:
+        try:
+            caps = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, batches=self).capabilities
+        except Exception:  # noqa: BLE001 - a target that cannot even be built fails in its own tests
+            return False
+        return "ttl" in caps and "clock" not in caps
+
+    def _run(self, targets: list[Target]) -> None:
+        handles: list[StoreUnderTest] = []
+        jobs: list[ttl.RealTimeJob] = []
+        for target in targets:
+            for clause_id in ttl.SCENARIOS:
+                sut = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, clause=clause_id, batches=self)
+                handles.append(sut)
+                jobs.append(ttl.RealTimeJob(target.spec, clause_id, sut.fresh))
+        try:
+            join_timeout = 3 * ttl.REALTIME_TTL + 4 * self.timeout
+            self.results.update(ttl.run_real_time_batch(jobs, join_timeout))
+        finally:
+            for sut in handles:
+                sut.close()
 
 
 def _check_empty(driver: StoreDriver) -> None:

@@ -10,22 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
 from pytest_chatstore.report import Outcome, summary_lines
 from pytest_chatstore.settings import SettingError, Settings, resolve
 from pytest_chatstore.targets import Target, target_from_factory
 
 SUITE_DIR = Path(__file__).parent / "suite"
-SUITE_FILES = ("test_core.py", "test_data.py", "test_async.py", "test_concurrency.py", "test_model.py")
+SUITE_FILES = (
+    "test_core.py",
+    "test_data.py",
+    "test_async.py",
+    "test_concurrency.py",
+    "test_ttl.py",
+    "test_model.py",
+)
 FACTORY_FIXTURE = "chatstore_factory"
 
 settings_key = pytest.StashKey[Settings]()
 sources_key = pytest.StashKey[dict[str, str]]()
 directories_key = pytest.StashKey[dict[Path, pytest.Directory]]()
-suite_source_key = pytest.StashKey[str]()  # on an injected suite module: "targets" or "fixture"
+suite_source_key = pytest.StashKey[str]()
+batches_key = pytest.StashKey[RealTimeBatches]()  # on an injected suite module: "targets" or "fixture"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,6 +82,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"pytest-chatstore: {exc}") from None
     config.stash[sources_key] = {}
     config.stash[directories_key] = {}
+    settings = config.stash[settings_key]
+    config.stash[batches_key] = RealTimeBatches(
+        list(settings.targets), timeout=settings.timeout, profile=settings.profile
+    )
     config.pluginmanager.register(_Recorder(config), "chatstore-recorder")
 
 
@@ -155,10 +167,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture
-def chatstore(request: pytest.FixtureRequest) -> Iterator[Any]:
+def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
     """The store under test (a :class:`pytest_chatstore.harness.StoreUnderTest`) for a suite test."""
-    from pytest_chatstore.harness import StoreUnderTest
-
     target: Target = request.param
     if target.source == "fixture":
         factory = request.getfixturevalue(FACTORY_FIXTURE)
@@ -166,7 +176,11 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[Any]:
     settings = request.config.stash[settings_key]
     mark = request.node.get_closest_marker("chatstore_clause")
     sut = StoreUnderTest(
-        target, timeout=settings.timeout, profile=settings.profile, clause=mark.args[0] if mark else "MDL-001"
+        target,
+        timeout=settings.timeout,
+        profile=settings.profile,
+        clause=mark.args[0] if mark else "MDL-001",
+        batches=request.config.stash[batches_key] if target.source != "fixture" else None,
     )
     yield sut
     sut.close()

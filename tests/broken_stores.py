@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from pytest_chatstore.contract import ChatMessage
-from reference_impls.memory import InMemoryChatStore
+from reference_impls._validate import copy_message
+from reference_impls.memory import InMemoryChatStore, _Conversation
 
 
 def _yield_thread() -> None:
@@ -422,6 +424,117 @@ class LazyHeadDelete(InMemoryChatStore):
         return [k for k in super().get_keys() if self._visible(k)]
 
 
+# -- time -----------------------------------------------------------------------
+
+
+class ExpiredKeysStayListed(InMemoryChatStore):
+    """TTL-001: get_keys does not check expiry (a sweeper would remove them... later)."""
+
+    def get_keys(self) -> list[str]:
+        with self._lock:
+            return list(self._data)
+
+
+class ExpiresEarly(InMemoryChatStore):
+    """TTL-002: the TTL is applied as half of what was asked (a unit or rounding slip)."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=None if ttl is None else ttl / 2, clock=clock)
+
+
+class RefreshOnCreateOnly(InMemoryChatStore):
+    """TTL-003: the expiry is set when the conversation is created and never refreshed (EXPIRE NX)."""
+
+    def _touch(self, key: str, conv: Any) -> None:
+        if conv.messages and conv.expires_at != math.inf:
+            return
+        super()._touch(key, conv)
+
+
+class DeleteDropsDeadline(InMemoryChatStore):
+    """TTL-004: a delete rewrites the list without its expiry (DEL + RPUSH, no EXPIRE)."""
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        removed = super().delete_message(key, idx)
+        with self._lock:
+            if key in self._data:
+                self._data[key].expires_at = math.inf
+        return removed
+
+
+class ReadsExtend(InMemoryChatStore):
+    """TTL-005: every read refreshes the expiry (a sliding window)."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        messages = super().get_messages(key)
+        with self._lock:
+            conv = self._data.get(key)
+            if conv is not None and self.ttl is not None:
+                conv.expires_at = self._clock() + self.ttl
+        return messages
+
+
+class ResurrectsOnAppend(InMemoryChatStore):
+    """TTL-006: expiry only hides a conversation from reads; an append brings the old messages back."""
+
+    def _live(self, key: str) -> Any:
+        conv = self._data.get(key)
+        if conv is not None and self._clock() >= conv.expires_at:
+            return None  # hidden, but not removed
+        return conv
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        with self._lock:
+            conv = self._data.get(key)
+            if conv is not None:
+                conv.expires_at = math.inf  # "revive" it
+        super().add_message(key, message, idx)
+
+
+class NoneMeansDefault(InMemoryChatStore):
+    """TTL-007: ttl=None falls back to a default lifetime of one second."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=1 if ttl is None else ttl, clock=clock)
+
+
+class StaleInsertAfterExpiry(InMemoryChatStore):
+    """TTL-008: insert at an index reads the conversation without checking expiry.
+
+    Appends and sets handle expiry, so every focused TTL scenario passes; only an
+    interleaving (expire, then insert at an index) shows the old messages coming back.
+    """
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        if idx is None:
+            super().add_message(key, message)
+            return
+        with self._lock:
+            conv = self._data.setdefault(key, _Conversation())
+            conv.messages.insert(idx, copy_message(message))
+            self._touch(key, conv)
+
+
+def realtime(cls: type[InMemoryChatStore]) -> Callable[..., InMemoryChatStore]:
+    """A factory for ``cls`` that takes ``ttl`` but no ``clock``: its TTL clauses run in real time."""
+
+    def factory(ttl: float | None = None) -> InMemoryChatStore:
+        return cls(ttl=ttl)
+
+    factory.__name__ = f"realtime_{cls.__name__}"
+    return factory
+
+
+realtime_ExpiredKeysStayListed = realtime(ExpiredKeysStayListed)
+realtime_ExpiresEarly = realtime(ExpiresEarly)
+realtime_RefreshOnCreateOnly = realtime(RefreshOnCreateOnly)
+realtime_DeleteDropsDeadline = realtime(DeleteDropsDeadline)
+realtime_ReadsExtend = realtime(ReadsExtend)
+realtime_ResurrectsOnAppend = realtime(ResurrectsOnAppend)
+realtime_NoneMeansDefault = realtime(NoneMeansDefault)
+realtime_InMemoryChatStore = realtime(InMemoryChatStore)
+
+
 BROKEN: dict[str, type[InMemoryChatStore]] = {
     "FRE-001": SharedState,
     "ORD-001": ReversedAfterDelete,
@@ -459,5 +572,13 @@ BROKEN: dict[str, type[InMemoryChatStore]] = {
     "BAD-002": TruncatesIndex,
     "BAD-003": PartialSet,
     "MDL-001": LazyHeadDelete,
+    "TTL-001": ExpiredKeysStayListed,
+    "TTL-002": ExpiresEarly,
+    "TTL-003": RefreshOnCreateOnly,
+    "TTL-004": DeleteDropsDeadline,
+    "TTL-005": ReadsExtend,
+    "TTL-006": ResurrectsOnAppend,
+    "TTL-007": NoneMeansDefault,
+    "TTL-008": StaleInsertAfterExpiry,
 }
 """Clause ID -> a store that breaks it (and as few other clauses as the bug allows)."""

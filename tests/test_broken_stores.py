@@ -5,6 +5,10 @@ from __future__ import annotations
 import pytest
 
 from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
+from pytest_chatstore.report import ClauseFailure
+from pytest_chatstore.targets import parse_target
+from pytest_chatstore.ttl import SCENARIOS
 from tests.broken_stores import BROKEN
 
 REFERENCE = "reference_impls.memory:InMemoryChatStore"
@@ -38,3 +42,39 @@ def test_reference_store_passes_every_clause(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(f"--chatstore={REFERENCE}", "--chatstore-only", "--chatstore-hypothesis=ci", "-q")
     result.assert_outcomes(passed=len(CLAUSES))
     result.stdout.fnmatch_lines(["*InMemoryChatStore (--chatstore): CONFORMS*"])
+
+
+REAL_TIME = {clause_id: f"realtime_{BROKEN[clause_id].__name__}" for clause_id in CLAUSES if clause_id[:3] == "TTL"}
+del REAL_TIME["TTL-008"]  # the state machine needs the kit's clock: there is no real-time variant
+
+
+def test_real_time_ttl_clauses_can_fail_and_run_in_one_batch(pytester: pytest.Pytester) -> None:
+    """Every real-time TTL scenario of every target runs in one batch: seconds in all, not per test."""
+    targets = [f"--chatstore=tests.broken_stores:{name}" for name in REAL_TIME.values()]
+    reference = "--chatstore=tests.broken_stores:realtime_InMemoryChatStore"
+    result = pytester.runpytest(*targets, reference, "--chatstore-only", "--chatstore-hypothesis=ci", "-k", "TTL")
+    summary = result.stdout.str().split("chatstore conformance")[1]
+    blocks = {block.split(" ")[0]: block for block in summary.split("\nrealtime_") if block.strip()}
+    for clause_id, name in REAL_TIME.items():
+        block = blocks[name.removeprefix("realtime_")]
+        assert f"FAILED {clause_id} " in block, block
+    assert "InMemoryChatStore (--chatstore): CONFORMS" in blocks["InMemoryChatStore"]
+    assert "skipped" in blocks["InMemoryChatStore"]  # TTL-008 needs the clock
+
+
+def test_first_real_time_verdict_runs_every_targets_scenarios_together() -> None:
+    targets = [parse_target(f"tests.broken_stores:realtime_{n}", "test") for n in ("InMemoryChatStore", "ExpiresEarly")]
+    batches = RealTimeBatches(targets, timeout=5, profile="ci")
+    first = StoreUnderTest(targets[0], timeout=5, profile="ci", batches=batches)
+    assert batches.verdict(first, "TTL-002") is None
+    assert set(batches.results) == {(t.spec, c) for t in targets for c in SCENARIOS}
+    assert isinstance(batches.results[(targets[1].spec, "TTL-002")], ClauseFailure)
+
+
+def test_ttl_clauses_skip_without_the_capability(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        plain="from reference_impls.memory import InMemoryChatStore\n\ndef make():\n    return InMemoryChatStore()\n"
+    )
+    result = pytester.runpytest("--chatstore=plain:make", "--chatstore-only", "-q", "-rs", "-k", "TTL")
+    result.assert_outcomes(skipped=8)
+    result.stdout.fnmatch_lines(["*make lacks capability ttl (the factory accepts `ttl` (seconds))*"])

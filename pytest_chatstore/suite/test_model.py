@@ -41,18 +41,31 @@ class ChatStoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.exits = contextlib.ExitStack()
-        self.store = self.exits.enter_context(self.sut.fresh())
+        self.model = self.make_model()
+        self.store = self.exits.enter_context(self.sut.fresh(**self.store_kwargs()))
         self.caps = self.store.capabilities
-        self.model = ChatModel()
         self.keys: list[str] = []
         self.ever_written: set[str] = set()
         self.step = 0
 
+    def make_model(self) -> ChatModel:
+        return ChatModel()
+
+    def store_kwargs(self) -> dict[str, Any]:
+        return {}
+
     def teardown(self) -> None:
         self.exits.close()
 
+    def resolve(self, keys: list[str]) -> None:
+        """Where the model cannot tell whether a key expired (the store's delete policy), look."""
+        for key in keys:
+            if self.model.liveness(key) == "unknown":
+                self.model.learn_delete_policy(key, alive=bool(self.store.get_messages(key)))
+
     def _do(self, op: tuple[Any, ...], use_async: bool) -> None:
         self.step += 1
+        self.resolve(self.keys if op[0] == "keys" else [op[1]])
         op = number_op(op, self.step)
         if op[0] in ("set", "add"):
             self.ever_written.add(op[1])
@@ -99,6 +112,7 @@ class ChatStoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: "keys" in self.caps)
     @rule(use_async=modes)
     def get_keys(self, use_async: bool) -> None:
+        self.resolve(self.keys)
         listed = self.store.get_keys(use_async=use_async and "async" in self.caps)
         self._check_listing(listed)
 
@@ -112,6 +126,7 @@ class ChatStoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def state_agrees(self) -> None:
+        self.resolve(self.keys)
         for key in self.keys:
             self.store.expect(
                 f"full state: messages at {key!r}", self.model.get_messages(key), self.store.get_messages(key)

@@ -1,0 +1,118 @@
+"""Time: expiry, refresh, deletes, reads, recreation, no TTL, and a state machine with a clock.
+
+Scenarios live in :mod:`pytest_chatstore.ttl`; each runs instantly on the kit's
+clock when the factory accepts ``clock``, and otherwise in the session's one
+real-time batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import strategies as st
+from hypothesis.stateful import precondition, rule, run_state_machine_as_test
+
+from pytest_chatstore import ttl
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import clause
+from pytest_chatstore.suite.test_model import ChatStoreMachine, which
+
+
+@clause("TTL-001")
+def test_TTL_001_idle_conversations_expire(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-001")
+
+
+@clause("TTL-002")
+def test_TTL_002_nothing_expires_early(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-002")
+
+
+@clause("TTL-003")
+def test_TTL_003_writes_restart_the_window(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-003")
+
+
+@clause("TTL-004")
+def test_TTL_004_deletes_never_make_a_conversation_immortal(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-004")
+
+
+@clause("TTL-005")
+def test_TTL_005_reads_do_not_extend_life(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-005")
+
+
+@clause("TTL-006")
+def test_TTL_006_recreated_conversations_start_empty(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-006")
+
+
+@clause("TTL-007")
+def test_TTL_007_no_ttl_means_no_expiry(chatstore: StoreUnderTest) -> None:
+    chatstore.check_ttl_clause("TTL-007")
+
+
+class TimedChatStoreMachine(ChatStoreMachine):
+    """The model-based machine plus a clock: time passes between operations, in small and
+    large jumps and exactly to a conversation's deadline."""
+
+    def make_model(self) -> ChatModel:
+        self.clock = ttl.ManualClock()
+        model = ChatModel(ttl=ttl.CLOCK_TTL)
+        model.now = self.clock.now
+        return model
+
+    def store_kwargs(self) -> dict[str, Any]:
+        return {"ttl": ttl.CLOCK_TTL, "clock": self.clock}
+
+    def state_agrees(self) -> None:
+        """Not an invariant here: a read after every step would purge expired conversations
+        before the next write could show how it treats them. See :meth:`compare_state`."""
+
+    @rule()
+    def compare_state(self) -> None:
+        ChatStoreMachine.state_agrees(self)
+
+    def _move_to(self, t: float) -> None:
+        self.store.log.append(f"(the clock moves from {self.clock.now:g} to {t:g})")
+        self.clock.now = self.model.now = t
+
+    @rule(seconds=st.sampled_from([0.001, 1.0, 4.999, 5.0, 9.999]) | st.floats(0.001, ttl.CLOCK_TTL))
+    def advance_a_little(self, seconds: float) -> None:
+        self._move_to(self.clock.now + seconds)
+
+    @rule(seconds=st.floats(ttl.CLOCK_TTL, 3 * ttl.CLOCK_TTL))
+    def advance_a_lot(self, seconds: float) -> None:
+        self._move_to(self.clock.now + seconds)
+
+    @precondition(lambda self: any(k in self.model.conversations for k in self.keys))
+    @rule(k=which, latest=st.booleans())
+    def advance_to_a_deadline(self, k: int, latest: bool) -> None:
+        live = [key for key in self.keys if key in self.model.conversations]
+        deadlines = self.model.deadlines(live[k % len(live)])
+        target = deadlines[1] if latest else deadlines[0]
+        if target > self.clock.now:
+            self._move_to(target)
+
+
+def _reads_extend_life(chatstore: StoreUnderTest) -> bool:
+    clock = ttl.ManualClock()
+    with chatstore.fresh(ttl=ttl.CLOCK_TTL, clock=clock) as store:
+        store.add_message("probe", ChatMessage("user", "probe"))
+        clock.now += ttl.CLOCK_TTL / 2
+        store.get_messages("probe")
+        clock.now += ttl.CLOCK_TTL / 2
+        return bool(store.get_messages("probe"))
+
+
+@clause("TTL-008")
+def test_TTL_008_store_agrees_with_model_as_time_passes(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("TTL-008")
+    if _reads_extend_life(chatstore):
+        pytest.skip("TTL-008 compares after every step, which needs reads that do not extend life (see TTL-005)")
+    machine = type("TimedChatStoreMachine", (TimedChatStoreMachine,), {"sut": chatstore})
+    run_state_machine_as_test(machine, settings=chatstore.settings("machine"))

@@ -1,0 +1,314 @@
+"""Time in the spec: TTL scenarios, run on a manual clock or in real time.
+
+Each TTL clause is one scenario, written once against a :class:`Timeline`:
+
+- **clock mode** (the factory accepts ``clock``): the kit's :class:`ManualClock`
+  jumps to each step's time, so a scenario costs nothing and checks expiry
+  exactly at the deadline (a conversation is gone once ``now >= deadline``);
+- **real-time mode** (a server keeps its own time): the scenario sleeps until
+  each step. All real-time scenarios of all targets start together, so the
+  whole real-time part costs one scenario's length (about 2 s), not one sleep
+  per test.
+
+Real-time tolerance. With ``ttl = 1 s``, a check that a conversation is still
+alive is scheduled :data:`REALTIME_MARGIN` (0.3 s) before the earliest possible
+deadline, and a check that it is gone 0.3 s after the latest one. A gone-check
+counts only if it started at least :data:`REALTIME_LAG` (0.2 s) after the
+deadline measured from the end of the write, so a server may expire up to
+0.2 s late (Redis expires on access, to the millisecond); an alive-check counts
+only if it ended 50 ms before the deadline measured from the start of the
+write. The price: real-time mode cannot see a store that expires less than
+about 0.3 s early or late. Clock mode has no tolerance at all. If a slow
+machine made a check run on the wrong side of its deadline, the check fails as
+*inconclusive* and says so, instead of passing or failing on a guess.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.driver import StoreDriver
+
+CLOCK_TTL = 10
+CLOCK_START = 1_000.0
+REALTIME_TTL = 1
+REALTIME_MARGIN = 0.3
+"""Real-time checks are scheduled this long before the earliest / after the latest deadline."""
+REALTIME_LAG = 0.2
+"""How late a server may expire a conversation (and how late a call may run) without a false failure."""
+REALTIME_EARLY_SLOP = 0.05
+"""Clock granularity allowed on the early side (Redis keeps expiry in milliseconds)."""
+
+
+class ManualClock:
+    """A clock the kit moves by hand: ``clock()`` returns the current time in seconds."""
+
+    def __init__(self, start: float = CLOCK_START) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Inconclusive(AssertionError):
+    """A real-time check could not run on the right side of its deadline (machine too slow)."""
+
+
+@dataclass
+class Timeline:
+    """When things happen in a scenario, in seconds from its start."""
+
+    ttl: float
+    margin: float  # 0 in clock mode
+    now: Callable[[], float]
+    wait_until: Callable[[float], None]
+    t0: float = 0.0
+
+    def at(self, offset: float) -> float:
+        """Wait until ``offset`` seconds after the start; return that instant."""
+        self.wait_until(self.t0 + offset)
+        return self.t0 + offset
+
+    def timed(self, call: Callable[[], Any]) -> tuple[float, float, Any]:
+        start = self.now()
+        result = call()
+        return start, self.now(), result
+
+
+A, B, C = ChatMessage("user", "a"), ChatMessage("assistant", "b"), ChatMessage("user", "c")
+
+
+class Scenario:
+    """One TTL clause's scenario against one store; checks fail the driver's clause."""
+
+    def __init__(self, store: StoreDriver, timeline: Timeline, prefix: str) -> None:
+        self.store = store
+        self.tl = timeline
+        self.prefix = prefix
+        self.written_at: dict[str, tuple[float, float]] = {}  # key -> (start, end) of its last write
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def write(self, name: str, call: Callable[[str], Any]) -> None:
+        start, end, _ = self.tl.timed(lambda: call(self.key(name)))
+        self.written_at[name] = (start, end)
+
+    def expect_alive(self, name: str, expected: list[ChatMessage], *, since: float | None = None) -> None:
+        """``name`` holds ``expected``; valid only if the read ends before the earliest deadline."""
+        __tracebackhide__ = True
+        start_of_window = self.written_at[name][0] if since is None else since
+        _, end, got = self.tl.timed(lambda: self.store.get_messages(self.key(name)))
+        if self.tl.margin and end > start_of_window + self.tl.ttl - REALTIME_EARLY_SLOP:
+            raise Inconclusive(
+                f"the read of {name!r} ended {end - start_of_window:.3f} s after its write, too close to the "
+                f"{self.tl.ttl:g} s deadline to show anything; the machine is overloaded"
+            )
+        self.store.expect(f"{name!r} {end - start_of_window:.3f} s after its last write", expected, got)
+
+    def expect_gone(self, name: str, *, since: float | None = None) -> None:
+        """``name`` is gone (reads, listing, deletes); valid only if checked after the latest deadline."""
+        __tracebackhide__ = True
+        end_of_window = self.written_at[name][1] if since is None else since
+        start = self.tl.now()
+        if self.tl.margin and start < end_of_window + self.tl.ttl + REALTIME_LAG:
+            raise Inconclusive(
+                f"the check of {name!r} started {start - end_of_window:.3f} s after its write, too close to the "
+                f"{self.tl.ttl:g} s deadline to show anything; the machine is overloaded"
+            )
+        key = self.key(name)
+        age = f"{start - end_of_window:.3f} s after the deadline window opened"
+        if "keys" in self.store.capabilities:  # listing first: a read may purge what listing would show
+            listed = [k for k in self.store.get_keys() if k == key]
+            self.store.expect(f"get_keys() lists {name!r} {age}", [], listed)
+        self.store.expect(f"get_messages({name!r}) {age}", [], self.store.get_messages(key))
+
+
+def _ttl(tl: Timeline) -> float:
+    return tl.ttl
+
+
+def expiry(s: Scenario) -> None:
+    """TTL-001: no write for ttl seconds, and every way of looking says gone."""
+    s.write("set", lambda k: s.store.set_messages(k, [A, B]))
+    s.write("added", lambda k: s.store.add_message(k, A))
+    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.expect_gone("set")
+    if "delete_last" in s.store.capabilities:
+        s.store.expect(
+            "delete_last_message on an expired conversation", None, s.store.delete_last_message(s.key("set"))
+        )
+    if "delete_message" in s.store.capabilities:
+        s.store.expect(
+            "delete_message(k, 0) on an expired conversation", None, s.store.delete_message(s.key("added"), 0)
+        )
+    if "delete_all" in s.store.capabilities:
+        got = s.store.delete_messages(s.key("added"))
+        if got:
+            s.store.violation(f"delete_messages on an expired conversation returned {got!r}")
+
+
+def no_premature_expiry(s: Scenario) -> None:
+    """TTL-002: still there just before the deadline."""
+    s.write("k", lambda k: s.store.set_messages(k, [A, B]))
+    s.tl.at(_ttl(s.tl) - max(s.tl.margin, 1e-3))
+    s.expect_alive("k", [A, B])
+    if "keys" in s.store.capabilities:
+        s.store.expect(
+            "get_keys() just before the deadline", [s.key("k")], [k for k in s.store.get_keys() if k == s.key("k")]
+        )
+
+
+def writes_restart_the_window(s: Scenario) -> None:
+    """TTL-003: append, insert and set each give a full ttl from their moment."""
+    half = _ttl(s.tl) / 2
+    s.write("append", lambda k: s.store.add_message(k, A))
+    s.write("set", lambda k: s.store.set_messages(k, [A]))
+    insert = "insert" in s.store.capabilities
+    if insert:
+        s.write("insert", lambda k: s.store.add_message(k, A))
+    s.tl.at(half)
+    s.write("append", lambda k: s.store.add_message(k, B))
+    s.write("set", lambda k: s.store.set_messages(k, [B]))
+    if insert:
+        s.write("insert", lambda k: s.store.add_message(k, C, 0))
+    s.tl.at(half + _ttl(s.tl) - max(s.tl.margin, 1e-3))
+    s.expect_alive("append", [A, B])
+    s.expect_alive("set", [B])
+    if insert:
+        s.expect_alive("insert", [C, A])
+
+
+def deletes_do_not_immortalise(s: Scenario) -> None:
+    """TTL-004: after a delete that leaves messages, gone by ttl after the delete."""
+    half = _ttl(s.tl) / 2
+    s.write("last", lambda k: s.store.set_messages(k, [A, B, C]))
+    s.write("index", lambda k: s.store.set_messages(k, [A, B, C]))
+    s.tl.at(half)
+    if "delete_last" in s.store.capabilities:
+        s.write("last", lambda k: s.store.delete_last_message(k))
+    if "delete_message" in s.store.capabilities:
+        s.write("index", lambda k: s.store.delete_message(k, 0))
+    s.tl.at(half + _ttl(s.tl) + s.tl.margin)
+    s.expect_gone("last")
+    s.expect_gone("index")
+
+
+def reads_do_not_extend(s: Scenario) -> None:
+    """TTL-005: reads in the middle of the window change nothing."""
+    s.write("k", lambda k: s.store.add_message(k, A))
+    s.tl.at(_ttl(s.tl) / 2)
+    s.store.get_messages(s.key("k"))
+    if "keys" in s.store.capabilities:
+        s.store.get_keys()
+    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.expect_gone("k")
+
+
+def recreated_conversations_are_new(s: Scenario) -> None:
+    """TTL-006: after expiry, a write starts from nothing."""
+    s.write("append", lambda k: s.store.set_messages(k, [A, B]))
+    s.write("insert", lambda k: s.store.set_messages(k, [A, B]))
+    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.store.add_message(s.key("append"), C)
+    s.store.expect("an expired conversation after one append", [C], s.store.get_messages(s.key("append")))
+    if "insert" in s.store.capabilities:
+        s.store.add_message(s.key("insert"), C, 1)
+        s.store.expect("an expired conversation after one insert", [C], s.store.get_messages(s.key("insert")))
+
+
+def none_never_expires(s: Scenario) -> None:
+    """TTL-007 (the store is built with ttl=None): nothing goes, however long."""
+    s.write("k", lambda k: s.store.add_message(k, A))
+    s.tl.at(_ttl(s.tl) * 1.5 + s.tl.margin if s.tl.margin else 10**6)
+    s.store.expect("a conversation in a store built with ttl=None", [A], s.store.get_messages(s.key("k")))
+
+
+SCENARIOS: dict[str, Callable[[Scenario], None]] = {
+    "TTL-001": expiry,
+    "TTL-002": no_premature_expiry,
+    "TTL-003": writes_restart_the_window,
+    "TTL-004": deletes_do_not_immortalise,
+    "TTL-005": reads_do_not_extend,
+    "TTL-006": recreated_conversations_are_new,
+    "TTL-007": none_never_expires,
+}
+"""Clause ID -> its scenario (TTL-008 is the state machine, clock mode only)."""
+
+
+def ttl_for(clause_id: str, ttl: float) -> float | None:
+    return None if clause_id == "TTL-007" else ttl
+
+
+def run_in_clock_mode(clause_id: str, fresh: Callable[..., AbstractContextManager[StoreDriver]]) -> None:
+    """Run one scenario instantly on a manual clock."""
+    clock = ManualClock()
+
+    def jump(t: float) -> None:
+        clock.now = max(clock.now, t)
+
+    with fresh(ttl=ttl_for(clause_id, CLOCK_TTL), clock=clock) as store:
+        timeline = Timeline(CLOCK_TTL, 0.0, clock, jump, t0=clock.now)
+        SCENARIOS[clause_id](Scenario(store, timeline, "ttl "))
+
+
+@dataclass
+class RealTimeJob:
+    """One scenario to run in the real-time batch."""
+
+    target: str
+    clause_id: str
+    fresh: Callable[..., AbstractContextManager[StoreDriver]]
+
+
+def run_real_time_batch(jobs: list[RealTimeJob], join_timeout: float) -> dict[tuple[str, str], BaseException | None]:
+    """Run every job's scenario at once, each in its own thread with its own store.
+
+    All stores are built before any scenario starts (so no factory's emptiness
+    check sees another scenario's writes); then every scenario starts at the
+    same instant. Returns (target, clause) -> the failure, or None.
+    """
+    outcome: dict[tuple[str, str], BaseException | None] = {}
+    start: list[float] = []
+    ready = threading.Barrier(len(jobs) + 1, action=lambda: start.append(time.monotonic()))
+
+    def wait_until(t: float) -> None:
+        delay = t - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)  # real time is the point here: these are the batched TTL waits
+
+    def run(job: RealTimeJob) -> None:
+        with ExitStack() as stack:
+            try:
+                store = stack.enter_context(job.fresh(ttl=ttl_for(job.clause_id, REALTIME_TTL)))
+            except BaseException as exc:  # noqa: BLE001 - reported as the clause's failure
+                outcome[(job.target, job.clause_id)] = exc
+                ready.wait()
+                return
+            ready.wait()
+            timeline = Timeline(REALTIME_TTL, REALTIME_MARGIN, time.monotonic, wait_until, t0=start[0])
+            try:
+                SCENARIOS[job.clause_id](Scenario(store, timeline, "ttl "))
+                outcome[(job.target, job.clause_id)] = None
+            except BaseException as exc:  # noqa: BLE001 - reported as the clause's failure
+                outcome[(job.target, job.clause_id)] = exc
+
+    threads = [threading.Thread(target=run, args=(job,), daemon=True) for job in jobs]
+    for t in threads:
+        t.start()
+    ready.wait()
+    deadline = time.monotonic() + join_timeout
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    for job in jobs:
+        outcome.setdefault(
+            (job.target, job.clause_id),
+            Inconclusive(f"the scenario did not finish within {join_timeout:g} s (a store call hung)"),
+        )
+    return outcome
