@@ -1,0 +1,53 @@
+"""Wall time of the conformance suite, median of N runs (on demand; not part of CI).
+
+    python benchmarks/suite_time.py                 # default profile, whole suite, 5 runs
+    python benchmarks/suite_time.py --ttl           # the TTL clauses: clock mode vs real-time mode
+    python benchmarks/suite_time.py --runs 3 --profile ci
+
+Each run is a fresh ``pytest`` process against the in-memory reference store, so
+the figure includes interpreter start-up and collection, as a user sees it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+
+REFERENCE = "reference_impls.memory:InMemoryChatStore"
+REAL_TIME_REFERENCE = "tests.broken_stores:realtime_InMemoryChatStore"  # same store, no clock parameter
+
+
+def wall_time(args: list[str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"pytest failed ({done.returncode}):\n{done.stdout[-2000:]}")
+    return elapsed
+
+
+def report(label: str, args: list[str], runs: int) -> None:
+    times = [wall_time(args) for _ in range(runs)]
+    print(f"{label:<40} median {statistics.median(times):6.2f} s   runs: {', '.join(f'{t:.2f}' for t in times)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", default="default")
+    parser.add_argument("--ttl", action="store_true", help="time the TTL clauses in clock and real-time mode")
+    options = parser.parse_args()
+    common = ["--chatstore-only", f"--chatstore-hypothesis={options.profile}"]
+    if options.ttl:
+        report("TTL clauses, clock mode", [f"--chatstore={REFERENCE}", *common, "-k", "TTL"], options.runs)
+        report("TTL clauses, real-time mode", [f"--chatstore={REAL_TIME_REFERENCE}", *common, "-k", "TTL"], options.runs)
+        report("collection only (the fixed cost)", [f"--chatstore={REFERENCE}", *common, "-k", "TTL", "--co"], options.runs)
+    else:
+        report(f"whole suite, {options.profile} profile", [f"--chatstore={REFERENCE}", *common], options.runs)
+
+
+if __name__ == "__main__":
+    main()
