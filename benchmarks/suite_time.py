@@ -22,7 +22,9 @@ REAL_TIME_REFERENCE = "tests.broken_stores:realtime_InMemoryChatStore"  # same s
 
 def wall_time(args: list[str]) -> float:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], capture_output=True, text=True
+    )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"pytest failed ({done.returncode}):\n{done.stdout[-2000:]}")
@@ -43,8 +45,12 @@ def main() -> None:
     common = ["--chatstore-only", f"--chatstore-hypothesis={options.profile}"]
     if options.ttl:
         report("TTL clauses, clock mode", [f"--chatstore={REFERENCE}", *common, "-k", "TTL"], options.runs)
-        report("TTL clauses, real-time mode", [f"--chatstore={REAL_TIME_REFERENCE}", *common, "-k", "TTL"], options.runs)
-        report("collection only (the fixed cost)", [f"--chatstore={REFERENCE}", *common, "-k", "TTL", "--co"], options.runs)
+        report(
+            "TTL clauses, real-time mode", [f"--chatstore={REAL_TIME_REFERENCE}", *common, "-k", "TTL"], options.runs
+        )
+        report(
+            "collection only (the fixed cost)", [f"--chatstore={REFERENCE}", *common, "-k", "TTL", "--co"], options.runs
+        )
     else:
         report(f"whole suite, {options.profile} profile", [f"--chatstore={REFERENCE}", *common], options.runs)
 
