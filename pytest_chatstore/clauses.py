@@ -40,6 +40,7 @@ CAPABILITIES: dict[str, str] = {
     "async_insert": "`async_add_message` accepts `idx` (LlamaIndex's base class does not; the kit then "
     "inserts through the sync method)",
     "ttl": "the factory accepts `ttl` (seconds)",
+    "redis": "the factory accepts `redis_url`: the kit manages the Redis server the store uses",
     "clock": "the factory accepts `clock` (a zero-argument callable returning seconds)",
 }
 """Capability name -> what having it means. Clauses needing an absent one are skipped, naming it."""
@@ -195,6 +196,16 @@ _CLAUSES = (
         "any case, long keys; it round-trips through every operation.",
         "Do not interpret the key: escape glob characters when scanning, encode it "
         "as UTF-8, and do not strip or lower-case it.",
+    ),
+    Clause(
+        "KEY-005",
+        "MUST",
+        "keys",
+        "Keys in the same database that the store did not write (written there directly by the kit) "
+        "never appear in `get_keys`.",
+        "List only your own namespace: SCAN with your prefix (glob characters escaped) and your key "
+        "type, never `KEYS *` or an unscoped SCAN.",
+        ("keys", "redis"),
     ),
     Clause(
         "KEY-004",

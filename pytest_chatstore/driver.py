@@ -61,6 +61,8 @@ def short(value: object) -> str:
 def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str]:
     """The capabilities ``store`` shows: methods present, ``idx`` accepted, async twins, factory args."""
     caps = {name for name in accepts if name in ("ttl", "clock")}
+    if "redis_url" in accepts:
+        caps.add("redis")
     present = {op for op, (sync, _) in OPERATIONS.items() if callable(getattr(store, sync, None))}
     caps |= {cap for op, cap in _METHOD_CAPABILITIES.items() if op in present}
     if _takes_idx(getattr(store, "add_message", None)):
@@ -90,6 +92,8 @@ class StoreDriver:
         self.clause = clause
         """The clause being checked: a store exception, a hang or a non-message answer fails it."""
         self.log: list[str] = []
+        self.backdoor: Any = None
+        """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
 
     def expect(self, what: str, expected: object, actual: object) -> None:
         """Fail :attr:`clause` unless ``actual == expected``."""

@@ -9,7 +9,7 @@ settings of the selected profile.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import pytest
@@ -69,13 +69,16 @@ class StoreUnderTest:
         profile: str,
         clause: str = "MDL-001",
         batches: RealTimeBatches | None = None,
+        redis: Callable[[], Any] | None = None,
     ) -> None:
         self.target = target
         self.clause = clause
         self.profile = profile
         self.timeout = timeout
         self.runner = Runner(timeout)
-        self.batches = batches or RealTimeBatches([], timeout=timeout, profile=profile)
+        self.redis = redis
+        """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
+        self.batches = batches or RealTimeBatches([], timeout=timeout, profile=profile, redis=redis)
         self._capabilities: frozenset[str] | None = None
 
     @property
@@ -103,6 +106,12 @@ class StoreUnderTest:
     @contextlib.contextmanager
     def fresh(self, *, check_empty: bool = True, **kwargs: Any) -> Iterator[StoreDriver]:
         """A driver around a newly built store (``kwargs`` as for :func:`build_store`)."""
+        if "redis_url" in self.target.accepts:
+            if self.redis is None:
+                fail(self.clause, f"{self.target.spec} takes redis_url, but no Redis provider is configured")
+            server = self.redis()
+            server.reset()
+            kwargs["redis_url"] = server.url
         building = build_store(self.target, **kwargs)
         try:
             store = self.runner.call(building.__enter__)
@@ -116,6 +125,7 @@ class StoreUnderTest:
                 detect_capabilities(store, self.target.accepts),
                 self.clause,
             )
+            driver.backdoor = self.redis().client() if "redis_url" in self.target.accepts and self.redis else None
             if check_empty:
                 _check_empty(driver)
             yield driver
@@ -146,10 +156,13 @@ class RealTimeBatches:
     its own batch.
     """
 
-    def __init__(self, targets: list[Target], *, timeout: float, profile: str) -> None:
+    def __init__(
+        self, targets: list[Target], *, timeout: float, profile: str, redis: Callable[[], Any] | None = None
+    ) -> None:
         self.targets = targets
         self.timeout = timeout
         self.profile = profile
+        self.redis = redis
         self.results: dict[tuple[str, str], BaseException | None] = {}
 
     def verdict(self, sut: StoreUnderTest, clause_id: str) -> BaseException | None:
@@ -162,7 +175,9 @@ class RealTimeBatches:
 
     def _real_time(self, target: Target) -> bool:
         try:
-            caps = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, batches=self).capabilities
+            caps = StoreUnderTest(
+                target, timeout=self.timeout, profile=self.profile, batches=self, redis=self.redis
+            ).capabilities
         except Exception:  # noqa: BLE001 - a target that cannot even be built fails in its own tests
             return False
         return "ttl" in caps and "clock" not in caps
@@ -172,7 +187,9 @@ class RealTimeBatches:
         jobs: list[ttl.RealTimeJob] = []
         for target in targets:
             for clause_id in ttl.SCENARIOS:
-                sut = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, clause=clause_id, batches=self)
+                sut = StoreUnderTest(
+                    target, timeout=self.timeout, profile=self.profile, clause=clause_id, batches=self, redis=self.redis
+                )
                 handles.append(sut)
                 jobs.append(ttl.RealTimeJob(target.spec, clause_id, sut.fresh))
         try:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
 from pytest_chatstore.report import Outcome, summary_lines
+from pytest_chatstore.servers import RedisProvider
 from pytest_chatstore.settings import SettingError, Settings, resolve
 from pytest_chatstore.targets import Target, target_from_factory
 
@@ -33,7 +35,8 @@ settings_key = pytest.StashKey[Settings]()
 sources_key = pytest.StashKey[dict[str, str]]()
 directories_key = pytest.StashKey[dict[Path, pytest.Directory]]()
 suite_source_key = pytest.StashKey[str]()
-batches_key = pytest.StashKey[RealTimeBatches]()  # on an injected suite module: "targets" or "fixture"
+batches_key = pytest.StashKey[RealTimeBatches]()
+redis_key = pytest.StashKey[RedisProvider]()  # on an injected suite module: "targets" or "fixture"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -66,7 +69,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="example budget: default, ci (derandomized; the default when CI is set) or thorough. "
         "Env CHATSTORE_HYPOTHESIS, ini chatstore_hypothesis.",
     )
+    group.addoption(
+        "--chatstore-redis",
+        default=None,
+        choices=("auto", "url", "docker", "binary", "fakeredis"),
+        help="where the Redis server for targets taking redis_url comes from (default auto: url, docker, "
+        "binary, fakeredis). Env CHATSTORE_REDIS, ini chatstore_redis.",
+    )
+    group.addoption(
+        "--chatstore-redis-url",
+        default=None,
+        metavar="URL",
+        help="use this Redis server (an empty database of it; default index 15). Env CHATSTORE_REDIS_URL, "
+        "ini chatstore_redis_url.",
+    )
+    group.addoption(
+        "--chatstore-require-real-redis",
+        action="store_true",
+        default=False,
+        help="fail instead of falling back to fakeredis. Env CHATSTORE_REQUIRE_REAL_REDIS, "
+        "ini chatstore_require_real_redis.",
+    )
     parser.addini("chatstore", "store targets (MODULE:ATTR), one per line", type="linelist", default=[])
+    parser.addini("chatstore_redis", "Redis source: auto, url, docker, binary or fakeredis", default="")
+    parser.addini("chatstore_redis_url", "Redis server URL for the suite", default="")
+    parser.addini("chatstore_require_real_redis", "no fakeredis fallback", type="bool", default=False)
     parser.addini("chatstore_only", "collect only the conformance suite", type="bool", default=False)
     parser.addini("chatstore_timeout", "per-operation time limit in seconds", default="")
     parser.addini("chatstore_hypothesis", "Hypothesis profile for the suite", default="")
@@ -83,10 +110,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[sources_key] = {}
     config.stash[directories_key] = {}
     settings = config.stash[settings_key]
+    config.stash[redis_key] = RedisProvider(settings)
     config.stash[batches_key] = RealTimeBatches(
-        list(settings.targets), timeout=settings.timeout, profile=settings.profile
+        list(settings.targets), timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
     )
     config.pluginmanager.register(_Recorder(config), "chatstore-recorder")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if redis_key in config.stash:
+        config.stash[redis_key].close()
+
+
+@pytest.fixture(scope="session")
+def chatstore_redis_server(pytestconfig: pytest.Config) -> Any:
+    """The Redis server the kit manages (a ``RedisServer``: ``.url``, ``.kind``, ``.client()``)."""
+    return pytestconfig.stash[redis_key]()
+
+
+@pytest.fixture
+def chatstore_redis_url(chatstore_redis_server: Any) -> str:
+    """The URL of the kit's Redis database, emptied before the test (only keys the kit may delete)."""
+    chatstore_redis_server.reset()
+    url: str = chatstore_redis_server.url
+    return url
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -181,6 +228,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         profile=settings.profile,
         clause=mark.args[0] if mark else "MDL-001",
         batches=request.config.stash[batches_key] if target.source != "fixture" else None,
+        redis=request.config.stash[redis_key],
     )
     yield sut
     sut.close()
@@ -204,6 +252,9 @@ class _Recorder:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.outcomes:
             terminalreporter.section("chatstore conformance")
+            server = self.config.stash[redis_key].server
+            if server is not None:
+                terminalreporter.write_line(f"Redis: {server.description}{'' if server.real else ' [FAKE]'}")
             for line in summary_lines(self.outcomes, self.config.stash[sources_key]):
                 terminalreporter.write_line(line)
 

@@ -21,12 +21,18 @@ class SettingError(Exception):
     """A setting has an invalid value; the message names the setting and its source."""
 
 
+REDIS_KINDS = ("auto", "url", "docker", "binary", "fakeredis")
+
+
 @dataclass(frozen=True)
 class Settings:
     targets: tuple[Target, ...]
     only: bool
     timeout: float
     profile: str
+    redis: str = "auto"
+    redis_url: str | None = None
+    require_real_redis: bool = False
 
 
 GetOption = Callable[[str], object]
@@ -86,7 +92,28 @@ def resolve(
             raise SettingError(
                 f"chatstore-hypothesis from {source}: unknown profile {profile!r}; choose from {', '.join(PROFILES)}"
             )
-    return Settings(tuple(targets), only_value, timeout, profile)
+    redis_picked = _pick(get_option("chatstore_redis"), "CHATSTORE_REDIS", get_ini("chatstore_redis"), environ)
+    redis_kind = "auto" if redis_picked is None else str(redis_picked[0])
+    if redis_kind not in REDIS_KINDS:
+        assert redis_picked is not None
+        raise SettingError(
+            f"chatstore-redis from {redis_picked[1]}: {redis_kind!r} is not one of {', '.join(REDIS_KINDS)}"
+        )
+    url_picked = _pick(
+        get_option("chatstore_redis_url"), "CHATSTORE_REDIS_URL", get_ini("chatstore_redis_url"), environ
+    )
+    redis_url = None if url_picked is None else str(url_picked[0])
+    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        assert url_picked is not None
+        raise SettingError(f"chatstore-redis-url from {url_picked[1]}: {redis_url!r} is not a redis:// URL")
+    real = _pick(
+        get_option("chatstore_require_real_redis"),
+        "CHATSTORE_REQUIRE_REAL_REDIS",
+        get_ini("chatstore_require_real_redis"),
+        environ,
+    )
+    require_real = False if real is None else _as_bool(*real, name="chatstore-require-real-redis")
+    return Settings(tuple(targets), only_value, timeout, profile, redis_kind, redis_url, require_real)
 
 
 def _as_bool(value: object, source: str, *, name: str) -> bool:

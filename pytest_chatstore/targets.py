@@ -11,6 +11,7 @@ manager whose ``__enter__`` gives the store.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import importlib
 import inspect
@@ -105,7 +106,9 @@ def build_store(target: Target, **kwargs: Any) -> Iterator[Any]:
     """Build one store from ``target``, passing only the ``kwargs`` it accepts; tear it down after.
 
     ``kwargs`` the factory does not accept are dropped; the suite asks for a
-    capability before relying on one.
+    capability before relying on one. A store the factory returned directly is
+    closed afterwards with its ``aclose()`` and ``close()``, where it has them;
+    generator and context-manager factories tear down their own.
     """
     given = {k: v for k, v in kwargs.items() if k in target.accepts}
     made = target.factory(**given)
@@ -116,7 +119,24 @@ def build_store(target: Target, **kwargs: Any) -> Iterator[Any]:
         with made as store:
             yield store
     else:
-        yield made
+        try:
+            yield made
+        finally:
+            _close(made)
+
+
+def _close(store: object) -> None:
+    aclose = getattr(store, "aclose", None)
+    if inspect.iscoroutinefunction(aclose):
+        try:
+            loop = asyncio.get_event_loop()  # the kit's runner thread has one; async clients are bound to it
+        except RuntimeError:
+            asyncio.run(aclose())
+        else:
+            loop.run_until_complete(aclose())
+    close = getattr(store, "close", None)
+    if callable(close):
+        close()
 
 
 def _is_context_manager(obj: object) -> bool:

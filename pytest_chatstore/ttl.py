@@ -283,7 +283,7 @@ def run_real_time_batch(jobs: list[RealTimeJob], join_timeout: float) -> dict[tu
         if delay > 0:
             time.sleep(delay)  # real time is the point here: these are the batched TTL waits
 
-    def run(job: RealTimeJob) -> None:
+    def run(job: RealTimeJob, prefix: str) -> None:
         with ExitStack() as stack:
             try:
                 store = stack.enter_context(job.fresh(ttl=ttl_for(job.clause_id, REALTIME_TTL)))
@@ -294,12 +294,13 @@ def run_real_time_batch(jobs: list[RealTimeJob], join_timeout: float) -> dict[tu
             ready.wait()
             timeline = Timeline(REALTIME_TTL, REALTIME_MARGIN, time.monotonic, wait_until, t0=start[0])
             try:
-                SCENARIOS[job.clause_id](Scenario(store, timeline, "ttl "))
+                SCENARIOS[job.clause_id](Scenario(store, timeline, prefix))
                 outcome[(job.target, job.clause_id)] = None
             except BaseException as exc:  # noqa: BLE001 - reported as the clause's failure
                 outcome[(job.target, job.clause_id)] = exc
 
-    threads = [threading.Thread(target=run, args=(job,), daemon=True) for job in jobs]
+    # Stores of one server share its database: each job writes under its own key prefix.
+    threads = [threading.Thread(target=run, args=(job, f"ttl{i} "), daemon=True) for i, job in enumerate(jobs)]
     for t in threads:
         t.start()
     ready.wait()

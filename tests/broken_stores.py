@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from pytest_chatstore.contract import ChatMessage
 from reference_impls._validate import copy_message
 from reference_impls.memory import InMemoryChatStore, _Conversation
+from tests.broken_redis import UnscopedKeys
 
 
 def _yield_thread() -> None:
@@ -535,7 +536,7 @@ realtime_NoneMeansDefault = realtime(NoneMeansDefault)
 realtime_InMemoryChatStore = realtime(InMemoryChatStore)
 
 
-BROKEN: dict[str, type[InMemoryChatStore]] = {
+BROKEN: dict[str, type[Any]] = {
     "FRE-001": SharedState,
     "ORD-001": ReversedAfterDelete,
     "ORD-002": NoneForUnknown,
@@ -580,5 +581,6 @@ BROKEN: dict[str, type[InMemoryChatStore]] = {
     "TTL-006": ResurrectsOnAppend,
     "TTL-007": NoneMeansDefault,
     "TTL-008": StaleInsertAfterExpiry,
+    "KEY-005": UnscopedKeys,  # a Redis store: only a kit-managed server can show it
 }
 """Clause ID -> a store that breaks it (and as few other clauses as the bug allows)."""

@@ -40,7 +40,8 @@ def test_broken_store_fails_its_clause(pytester: pytest.Pytester, clause_id: str
 
 def test_reference_store_passes_every_clause(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(f"--chatstore={REFERENCE}", "--chatstore-only", "--chatstore-hypothesis=ci", "-q")
-    result.assert_outcomes(passed=len(CLAUSES))
+    needs_redis = sum("redis" in clause.requires for clause in CLAUSES.values())  # a memory store takes no redis_url
+    result.assert_outcomes(passed=len(CLAUSES) - needs_redis, skipped=needs_redis)
     result.stdout.fnmatch_lines(["*InMemoryChatStore (--chatstore): CONFORMS*"])
 
 

@@ -22,15 +22,16 @@ def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(ops=st.lists(ops, min_size=1, max_size=12))
     def check(ops: list[tuple[Any, ...]]) -> None:
-        with chatstore.fresh() as sync_store, chatstore.fresh() as async_store:
-            for op in numbered_ops(ops):
-                sync_answer = answer(sync_store, op)
-                async_store.log.extend(f"(sync twin) {entry}" for entry in sync_store.log[-1:])
-                async_store.expect(
-                    f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's",
-                    sync_answer,
-                    answer(async_store, op, use_async=True),
-                )
+        ops = numbered_ops(ops)
+        # One history after the other: a server-backed store's "fresh" stores share one database.
+        with chatstore.fresh() as sync_store:
+            sync_answers = [answer(sync_store, op) for op in ops]
+            sync_log = list(sync_store.log)
+        with chatstore.fresh() as async_store:
+            async_store.log.extend(f"(sync twin, first) {entry}" for entry in sync_log)
+            for op, sync_answer in zip(ops, sync_answers, strict=True):
+                got = answer(async_store, op, use_async=True)
+                async_store.expect(f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's", sync_answer, got)
 
     check()
 

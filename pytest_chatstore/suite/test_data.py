@@ -83,6 +83,22 @@ def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
     check()
 
 
+FOREIGN_KEYS = ["foreign", "foreign:list", "chatstore", "llama_index/chat_store/user-1", "message_store:session"]
+
+
+@clause("KEY-005")
+def test_KEY_005_keys_of_others_are_never_listed(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("KEY-005")
+    with chatstore.fresh() as store:
+        db = store.backdoor
+        for name in FOREIGN_KEYS:
+            db.rpush(name, '{"role": "user", "content": "not yours", "additional_kwargs": {}}')
+        db.set("foreign:string", "not a conversation")
+        store.log.append(f"(the kit wrote {[*FOREIGN_KEYS, 'foreign:string']!r} directly into the database)")
+        store.add_message("mine", SAMPLE)
+        store.expect("keys listed with foreign keys in the same database", ["mine"], sorted(store.get_keys()))
+
+
 @clause("KEY-004")
 def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreUnderTest) -> None:
     lookalikes = st.sampled_from(

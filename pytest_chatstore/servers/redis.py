@@ -1,0 +1,290 @@
+"""A Redis server for the suite: found or started, isolated per example, and stopped.
+
+Where it comes from, in this order unless a setting chooses:
+
+1. ``url``: a server the user names (``--chatstore-redis-url``). The kit uses
+   one database index of it, which must be empty when the run starts, and only
+   ever deletes keys in that database (``SCAN`` + ``UNLINK``), never ``FLUSHDB``;
+   keys elsewhere are never touched.
+2. ``docker``: a container through testcontainers, when it is installed and a
+   Docker engine answers.
+3. ``binary``: a local ``redis-server`` on a free loopback port, in a temporary
+   directory, without persistence, stopped at session end (and killed with the
+   test process on Linux, even after ``kill -9``).
+4. ``fakeredis``: fakeredis served over TCP, the embedded fallback. It is not a
+   real server; with ``require_real`` this is an error instead.
+
+Nothing here is imported unless a target or fixture needs Redis.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+KINDS = ("url", "docker", "binary", "fakeredis")
+REAL = ("url", "docker", "binary")
+DEFAULT_DB = 15
+"""Database index the kit uses on a user's server when the URL names none."""
+
+
+class RedisUnavailable(Exception):
+    """No Redis server could be had as asked; the message says what was tried."""
+
+
+@dataclass
+class RedisServer:
+    """A server the suite can use: its URL (with the database index), what it is, and how to stop it."""
+
+    url: str
+    kind: str
+    description: str
+    owned: bool
+    """Started by the kit: it may flush. A user's server (``url``) is never flushed."""
+    stop: Callable[[], None] = field(default=lambda: None, repr=False)
+    claimed: bool = False
+    """On a user's server: the kit found its database empty and may delete what the run writes there."""
+    _client: Any = field(default=None, repr=False)
+
+    @property
+    def real(self) -> bool:
+        return self.kind in REAL
+
+    def client(self) -> Any:
+        """A redis-py client on the kit's database (the kit's own back door, not the store's)."""
+        if self._client is None:
+            import redis
+
+            self._client = redis.Redis.from_url(self.url)
+        return self._client
+
+    def reset(self) -> None:
+        """Empty the kit's database before an example: FLUSHDB on an owned server, else delete key by key."""
+        db = self.client()
+        if self.owned:
+            db.flushdb()
+            return
+        if not self.claimed:
+            raise RedisUnavailable("refusing to delete keys in a database the kit has not checked empty")
+        for batch in _batched(db.scan_iter(count=1000), 500):
+            db.unlink(*batch)
+
+    def close(self) -> None:
+        """Stop an owned server; on a user's server, delete what the run left in the kit's database."""
+        if not self.owned and self.claimed:
+            with contextlib.suppress(Exception):
+                self.reset()
+        if self._client is not None:
+            self._client.close()
+        self.stop()
+
+
+def _batched(items: Any, size: int) -> Any:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def provision(
+    kind: str = "auto", url: str | None = None, *, require_real: bool = False, worker: int = 0
+) -> RedisServer:
+    """Find or start a server. ``kind`` is ``auto`` or one of :data:`KINDS`; ``worker`` is the xdist worker number."""
+    tried: list[str] = []
+    # A URL the user names is used or is an error: never silently replaced by another server.
+    order = [kind] if kind != "auto" else ["url"] if url else ["docker", "binary", "fakeredis"]
+    for candidate in order:
+        if candidate == "fakeredis" and require_real:
+            tried.append("fakeredis (refused: a real server is required)")
+            continue
+        try:
+            return _PROVIDERS[candidate](url, worker)
+        except RedisUnavailable as exc:
+            tried.append(f"{candidate}: {exc}")
+    raise RedisUnavailable("no Redis server: " + "; ".join(tried))
+
+
+def _from_url(url: str | None, worker: int) -> RedisServer:
+    if not url:
+        raise RedisUnavailable("no URL given (--chatstore-redis-url or CHATSTORE_REDIS_URL)")
+    parts = urlsplit(url)
+    base_db = int(parts.path.strip("/") or DEFAULT_DB)
+    db_url = urlunsplit(parts._replace(path=f"/{base_db + worker}"))
+    server = RedisServer(db_url, "url", f"the server at {_redact(db_url)} (given by the user)", owned=False)
+    try:
+        size = server.client().dbsize()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach it is reported as such
+        raise RedisUnavailable(f"cannot reach {_redact(db_url)}: {exc}") from None
+    if size:
+        server.close()
+        raise RedisUnavailable(
+            f"database {base_db + worker} of {_redact(url)} holds {size} keys; the kit needs an empty database it "
+            "can own for the run and never deletes data it did not write. Name an empty one in the URL "
+            f"(for example .../{base_db + worker + 1}) or empty this one yourself."
+        )
+    server.claimed = True
+    return server
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+    return urlunsplit(parts)
+
+
+def _docker(url: str | None, worker: int) -> RedisServer:
+    try:
+        import docker
+        from testcontainers.redis import RedisContainer
+    except ImportError:
+        raise RedisUnavailable("testcontainers is not installed") from None
+    try:
+        docker.from_env(timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001 - no engine, no container
+        raise RedisUnavailable(f"no Docker engine answers ({type(exc).__name__})") from None
+    container = RedisContainer("redis:7-alpine").start()
+    host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+    return RedisServer(
+        f"redis://{host}:{port}/0", "docker", "a redis:7-alpine container (testcontainers)", True, container.stop
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _die_with_parent() -> None:
+    """Run in the child before exec: on Linux, get SIGTERM when the test process dies, however it dies."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _binary(url: str | None, worker: int) -> RedisServer:
+    exe = shutil.which("redis-server")
+    if exe is None:
+        raise RedisUnavailable("no redis-server on PATH")
+    workdir = tempfile.mkdtemp(prefix="pytest-chatstore-redis-")
+    port = _free_port()
+    args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+
+    def stop() -> None:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    atexit.register(stop)
+    version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(" v=")[-1].split()[0]
+    server = RedisServer(
+        f"redis://127.0.0.1:{port}/0",
+        "binary",
+        f"redis-server {version} on 127.0.0.1:{port} (started by the kit)",
+        True,
+        stop,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            server.client().ping()
+            return server
+        except Exception as exc:  # noqa: BLE001 - not up yet
+            if process.poll() is not None or time.monotonic() > deadline:
+                err = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
+                stop()
+                raise RedisUnavailable(f"redis-server did not start ({exc}) {err}") from None
+            server._client = None
+            time.sleep(0.02)  # polling a starting process: not a test wait
+
+
+_FAKE_SERVER = """
+import socket
+from fakeredis import TcpFakeServer
+
+class Server(TcpFakeServer):
+    def get_request(self):
+        # fakeredis answers a transaction in several small writes: without NODELAY each
+        # MULTI/EXEC waits ~40 ms for a delayed ACK.
+        conn, addr = super().get_request()
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, addr
+
+server = Server(("127.0.0.1", 0), server_type="redis")
+print(server.server_address[1], flush=True)
+server.serve_forever()
+"""
+
+
+def _fakeredis(url: str | None, worker: int) -> RedisServer:
+    try:
+        import fakeredis  # noqa: F401 - only to fail early with a clear message
+    except ImportError:
+        raise RedisUnavailable("fakeredis is not installed (pip install 'pytest-chatstore[redis]')") from None
+    # Its own process: a server thread in the test process would fight the tests for the GIL.
+    # Its errors go to a file (a pipe nobody reads would fill up and stall it).
+    log = tempfile.NamedTemporaryFile(prefix="pytest-chatstore-fakeredis-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-c", _FAKE_SERVER],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+    line = process.stdout.readline() if process.stdout else ""
+    if not line.strip().isdigit():
+        process.kill()
+        raise RedisUnavailable(f"fakeredis did not start: {Path(log.name).read_text()[-500:]}")
+    port = int(line)
+
+    def stop() -> None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(5)
+        if process.poll() is None:
+            process.kill()
+
+    atexit.register(stop)
+    return RedisServer(
+        f"redis://127.0.0.1:{port}/0",
+        "fakeredis",
+        f"fakeredis over TCP on 127.0.0.1:{port} (no real server)",
+        True,
+        stop,
+    )
+
+
+_PROVIDERS: dict[str, Callable[[str | None, int], RedisServer]] = {
+    "url": _from_url,
+    "docker": _docker,
+    "binary": _binary,
+    "fakeredis": _fakeredis,
+}

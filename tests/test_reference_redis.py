@@ -1,0 +1,148 @@
+"""RedisChatStore and the kit's Redis provisioning: conformance, isolation, errors, lifecycle.
+
+CI runs these against a real ``redis-server`` (``CI`` set: no fakeredis fallback);
+elsewhere a machine without one falls back to fakeredis and the summary says so.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+
+import pytest
+
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
+
+pytest.importorskip("redis", reason="the redis extra is not installed")
+from reference_impls.redis import ChatStoreConnectionError, CorruptMessageError, RedisChatStore
+
+TARGET = "--chatstore=reference_impls.redis:RedisChatStore"
+REAL_REQUIRED = bool(os.environ.get("CI"))
+NOT_REAL_TIME = ["-k", "not TTL"]  # the real-time TTL batch is checked once, in the full run
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[RedisServer]:
+    """A server of our own, as a user would have one (real in CI)."""
+    found = provision("auto", require_real=REAL_REQUIRED)
+    yield found
+    found.close()
+
+
+def test_conforms_on_the_best_server_available(pytester: pytest.Pytester) -> None:
+    args = [TARGET, "--chatstore-only", "--chatstore-hypothesis=ci"]
+    if REAL_REQUIRED:
+        args.append("--chatstore-require-real-redis")
+    result = pytester.runpytest(*args)
+    result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)  # TTL-008 needs a clock Redis does not take
+    result.stdout.fnmatch_lines(["Redis: *", "RedisChatStore (--chatstore): CONFORMS"])
+    if REAL_REQUIRED:
+        assert "[FAKE]" not in result.stdout.str()
+
+
+def test_conforms_on_fakeredis_and_says_so(pytester: pytest.Pytester) -> None:
+    pytest.importorskip("fakeredis")
+    result = pytester.runpytest(TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "--chatstore-redis=fakeredis")
+    result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
+    result.stdout.fnmatch_lines(["Redis: fakeredis over TCP on 127.0.0.1:* (no real server) [[]FAKE[]]"])
+
+
+def test_require_real_redis_refuses_the_fallback(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        TARGET, "--chatstore-only", "--chatstore-redis=fakeredis", "--chatstore-require-real-redis", "-k", "ORD_002"
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*no Redis server: fakeredis (refused: a real server is required)*"])
+
+
+def test_a_users_data_survives_a_full_run_on_their_url(pytester: pytest.Pytester, server: RedisServer) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    import redis
+
+    precious = redis.Redis.from_url(f"{base}/0")
+    precious.set("precious", "do not touch")
+    precious.rpush("chatstore:someone-elses", "also theirs")
+    try:
+        result = pytester.runpytest(
+            TARGET, "--chatstore-only", f"--chatstore-redis-url={base}", "--chatstore-hypothesis=ci", *NOT_REAL_TIME
+        )
+        result.assert_outcomes(passed=len(CLAUSES) - 8, deselected=8)
+        result.stdout.fnmatch_lines([f"Redis: the server at {base}/15 (given by the user)"])
+        assert precious.get("precious") == b"do not touch"
+        assert precious.lrange("chatstore:someone-elses", 0, -1) == [b"also theirs"]
+        assert redis.Redis.from_url(f"{base}/15").dbsize() == 0, "the kit left keys behind"
+    finally:
+        precious.delete("precious", "chatstore:someone-elses")
+        precious.close()
+
+
+def test_a_non_empty_database_on_a_users_server_is_refused(pytester: pytest.Pytester, server: RedisServer) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    import redis
+
+    theirs = redis.Redis.from_url(f"{base}/14")
+    theirs.set("theirs", "1")
+    try:
+        result = pytester.runpytest(TARGET, "--chatstore-only", f"--chatstore-redis-url={base}/14", "-k", "ORD_002")
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*database 14 of * holds 1 keys; the kit needs an empty database*"])
+        assert theirs.get("theirs") == b"1"
+    finally:
+        theirs.delete("theirs")
+        theirs.close()
+
+
+def test_an_undecodable_item_is_an_error_naming_key_and_position(server: RedisServer) -> None:
+    server.reset()
+    store = RedisChatStore(server.url)
+    store.add_message("chat", ChatMessage("user", "fine"))
+    server.client().rpush("chatstore:chat", b"\xff not json")
+    with pytest.raises(CorruptMessageError, match=r"conversation 'chat', position 1: stored item is not a message"):
+        store.get_messages("chat")
+    assert server.client().llen("chatstore:chat") == 2  # nothing dropped
+    store.close()
+
+
+def test_a_lost_server_is_a_clear_error() -> None:
+    store = RedisChatStore("redis://127.0.0.1:1/0")
+    with pytest.raises(ChatStoreConnectionError, match="Redis is unreachable"):
+        store.add_message("chat", ChatMessage("user", "hi"))
+
+
+def test_ttl_is_applied_in_milliseconds(server: RedisServer) -> None:
+    server.reset()
+    store = RedisChatStore(server.url, ttl=2.5)
+    store.add_message("chat", ChatMessage("user", "hi"))
+    assert 2000 < server.client().pttl("chatstore:chat") <= 2500
+    store.set_messages("forever", [ChatMessage("user", "hi")])
+    persistent = RedisChatStore(server.url)
+    persistent.add_message("kept", ChatMessage("user", "hi"))
+    assert server.client().pttl("chatstore:kept") == -1
+    store.close()
+    persistent.close()
+
+
+def test_glob_characters_in_the_prefix_are_escaped(server: RedisServer) -> None:
+    server.reset()
+    mine = RedisChatStore(server.url, prefix="chat[1]*:")
+    other = RedisChatStore(server.url, prefix="chat1x:")
+    mine.add_message("a", ChatMessage("user", "hi"))
+    other.add_message("b", ChatMessage("user", "hi"))
+    assert mine.get_keys() == ["a"]
+    mine.close()
+    other.close()
+
+
+def test_a_started_server_is_stopped() -> None:
+    try:
+        started = provision("binary")
+    except RedisUnavailable:
+        if REAL_REQUIRED:
+            raise
+        pytest.skip("no redis-server on this machine")
+    port = started.url.rsplit(":", 1)[1].split("/")[0]
+    started.close()
+    assert f"127.0.0.1:{port}" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
