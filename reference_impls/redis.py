@@ -195,8 +195,10 @@ class RedisChatStore:
         """Append, or insert at ``idx`` as ``list.insert`` does; refreshes the expiry."""
         rkey, encoded = self._key(key), _encode(copy_message(message))
         try:
-            if idx is None:
-                with self._sync.pipeline(transaction=bool(self._ttl_ms)) as pipe:
+            if idx is None and not self._ttl_ms:
+                self._sync.rpush(rkey, encoded)  # one command: atomic by itself
+            elif idx is None:
+                with self._sync.pipeline(transaction=True) as pipe:
                     self._append(pipe, rkey, encoded)
                     pipe.execute()
             else:
@@ -266,8 +268,10 @@ class RedisChatStore:
     async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         rkey, encoded = self._key(key), _encode(copy_message(message))
         try:
-            if idx is None:
-                async with self._aclient().pipeline(transaction=bool(self._ttl_ms)) as pipe:
+            if idx is None and not self._ttl_ms:
+                await self._aclient().rpush(rkey, encoded)
+            elif idx is None:
+                async with self._aclient().pipeline(transaction=True) as pipe:
                     self._append(pipe, rkey, encoded)
                     await pipe.execute()
             else:

@@ -6,9 +6,11 @@ elsewhere a machine without one falls back to fakeredis and the summary says so.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -146,3 +148,53 @@ def test_a_started_server_is_stopped() -> None:
     port = started.url.rsplit(":", 1)[1].split("/")[0]
     started.close()
     assert f"127.0.0.1:{port}" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+
+
+def _append_from_a_process(url: str, writer: int, count: int) -> None:
+    store = RedisChatStore(url)
+    for j in range(count):
+        store.add_message("shared", ChatMessage("user", f"w{writer}-{j}"))
+    store.close()
+
+
+def _pop_from_a_process(url: str, calls: int, results: Any) -> None:
+    store = RedisChatStore(url)
+    got = [store.delete_last_message("shared") for _ in range(calls)]
+    results.put([m.content for m in got if m is not None])
+    store.close()
+
+
+def test_several_client_processes_lose_and_duplicate_nothing(server: RedisServer) -> None:
+    """CON-001 and CON-002 across processes, not only threads: separate connections, real parallelism."""
+    server.reset()
+    spawn = multiprocessing.get_context("spawn")
+    writers = [spawn.Process(target=_append_from_a_process, args=(server.url, w, 200)) for w in range(4)]
+    for p in writers:
+        p.start()
+    for p in writers:
+        p.join(120)
+        assert p.exitcode == 0
+    contents = [m.content for m in RedisChatStore(server.url).get_messages("shared")]
+    assert len(contents) == 800
+    for w in range(4):
+        assert [c for c in contents if c.startswith(f"w{w}-")] == [f"w{w}-{j}" for j in range(200)]
+
+    results = spawn.Queue()
+    poppers = [spawn.Process(target=_pop_from_a_process, args=(server.url, 250, results)) for _ in range(4)]
+    for p in poppers:
+        p.start()
+    popped = [c for _ in poppers for c in results.get(timeout=120)]
+    for p in poppers:
+        p.join(120)
+    assert sorted(popped) == sorted(contents), "a message was returned twice or lost"
+    assert server.client().exists("chatstore:shared") == 0
+
+
+def test_the_suite_runs_under_xdist(pytester: pytest.Pytester) -> None:
+    """Each worker gets its own server (or database): no cross-talk."""
+    pytest.importorskip("xdist")
+    args = [TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "-n", "2", "-p", "xdist"]
+    if REAL_REQUIRED:
+        args.append("--chatstore-require-real-redis")
+    result = pytester.runpytest_subprocess(*args)
+    result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
