@@ -33,7 +33,9 @@ from typing import Any
 
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
 from redis.backoff import NoBackoff
+from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pytest_chatstore.contract import ChatMessage
@@ -128,8 +130,8 @@ class RedisChatStore:
         *,
         ttl: float | None = None,
         prefix: str = DEFAULT_PREFIX,
-        client: redis.Redis | None = None,
-        async_client: aioredis.Redis | None = None,
+        client: redis.Redis | RedisCluster | None = None,
+        async_client: aioredis.Redis | AsyncRedisCluster | None = None,
     ) -> None:
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0):
             raise ValueError(f"ttl must be a positive number of seconds or None, not {ttl!r}")
@@ -139,7 +141,9 @@ class RedisChatStore:
         self.ttl = ttl
         self._ttl_ms = 0 if ttl is None else max(1, round(ttl * 1000))
         self._url = redis_url
-        self._sync = client if client is not None else redis.Redis.from_url(str(redis_url), retry=_NO_RETRY)
+        self._sync: redis.Redis | RedisCluster = (
+            client if client is not None else redis.Redis.from_url(str(redis_url), retry=_NO_RETRY)
+        )
         self._async = async_client
 
     # -- plumbing -------------------------------------------------------------
@@ -147,7 +151,7 @@ class RedisChatStore:
         check_key(key)
         return self.prefix + key
 
-    def _aclient(self) -> aioredis.Redis:
+    def _aclient(self) -> aioredis.Redis | AsyncRedisCluster:
         if self._async is None:
             if self._url is None:
                 raise ValueError("async methods need redis_url or async_client")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import pytest
@@ -11,6 +12,17 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
+
+
+def require_module(name: str, why: str) -> None:
+    """Skip unless ``name`` is installed, without importing it.
+
+    ``pytest.importorskip`` would import it inside the test, and pytester's
+    teardown then drops it from ``sys.modules``: numpy (under llama-index and
+    fakeredis) cannot be imported a second time in one process.
+    """
+    if importlib.util.find_spec(name.partition(".")[0]) is None or importlib.util.find_spec(name) is None:
+        pytest.skip(why)
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ import pytest
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
+from tests.conftest import require_module
 
 pytest.importorskip("redis", reason="the redis extra is not installed")
 from reference_impls.redis import ChatStoreConnectionError, CorruptMessageError, RedisChatStore
@@ -46,7 +47,7 @@ def test_conforms_on_the_best_server_available(pytester: pytest.Pytester) -> Non
 
 
 def test_conforms_on_fakeredis_and_says_so(pytester: pytest.Pytester) -> None:
-    pytest.importorskip("fakeredis")
+    require_module("fakeredis", "fakeredis is not installed")
     result = pytester.runpytest(TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "--chatstore-redis=fakeredis")
     result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
     result.stdout.fnmatch_lines(["Redis: fakeredis over TCP on 127.0.0.1:* (no real server) [[]FAKE[]]"])
@@ -192,9 +193,96 @@ def test_several_client_processes_lose_and_duplicate_nothing(server: RedisServer
 
 def test_the_suite_runs_under_xdist(pytester: pytest.Pytester) -> None:
     """Each worker gets its own server (or database): no cross-talk."""
-    pytest.importorskip("xdist")
+    require_module("xdist", "pytest-xdist is not installed")
     args = [TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "-n", "2", "-p", "xdist"]
     if REAL_REQUIRED:
         args.append("--chatstore-require-real-redis")
     result = pytester.runpytest_subprocess(*args)
     result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
+
+
+@pytest.fixture
+def cluster(tmp_path: Any) -> Iterator[list[int]]:
+    """A throwaway 3-primary Redis Cluster on loopback, started from the local binaries."""
+    import shutil
+    import socket
+    import time
+
+    if not (shutil.which("redis-server") and shutil.which("redis-cli")):
+        if REAL_REQUIRED:
+            pytest.fail("redis-server and redis-cli are required in CI")
+        pytest.skip("no redis-server / redis-cli on this machine")
+    ports = []
+    for _ in range(3):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    procs = []
+    for port in ports:
+        node = tmp_path / str(port)
+        node.mkdir()
+        args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes"]
+        args += ["--cluster-config-file", "nodes.conf", "--save", "", "--appendonly", "no", "--dir", str(node)]
+        procs.append(subprocess.Popen(args, stdout=subprocess.DEVNULL))
+    try:
+        nodes = [f"127.0.0.1:{p}" for p in ports]
+        for _ in range(100):
+            if all(
+                subprocess.run(["redis-cli", "-p", str(p), "ping"], capture_output=True).returncode == 0 for p in ports
+            ):
+                break
+            time.sleep(0.05)  # waiting for servers to start, not a test wait
+        create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"]
+        subprocess.run(create, check=True, capture_output=True)
+        for _ in range(100):
+            info = subprocess.run(["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, text=True)
+            if "cluster_state:ok" in info.stdout:
+                break
+            time.sleep(0.05)
+        yield ports
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+
+
+def test_works_unchanged_on_redis_cluster(cluster: list[int]) -> None:
+    import asyncio
+
+    from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+    from redis.cluster import RedisCluster
+
+    client = RedisCluster(host="127.0.0.1", port=cluster[0])
+    store = RedisChatStore(client=client, ttl=60)
+    a, b, c, x = (ChatMessage("user", t) for t in "abcx")
+    names = [f"conversation {i}" for i in range(20)]  # spread over the three primaries' slots
+    for name in names:
+        store.set_messages(name, [a, b])
+        store.add_message(name, c)
+        store.add_message(name, x, 1)
+    assert store.get_messages("conversation 3") == [a, x, b, c]
+    assert store.delete_message("conversation 3", 1) == x
+    assert store.delete_last_message("conversation 3") == c
+    assert store.delete_messages("conversation 4") == [a, x, b, c]
+    assert store.get_keys() == sorted(n for n in names if n != "conversation 4")
+    assert 0 < client.pttl("chatstore:conversation 5") <= 60_000
+
+    async def twins() -> None:
+        async_client = AsyncRedisCluster(host="127.0.0.1", port=cluster[0])
+        both = RedisChatStore(client=client, async_client=async_client, ttl=60)
+        await both.async_add_message("conversation 5", x, 0)
+        assert (await both.aget_messages("conversation 5"))[0] == x
+        assert len(await both.aget_keys()) == len(names) - 1
+        await both.aclose()
+
+    asyncio.run(twins())
+    client.close()
+
+
+def test_usable_as_a_llamaindex_chat_store(pytester: pytest.Pytester) -> None:
+    """reference_impls.llamaindex puts RedisChatStore behind BaseChatStore; it still conforms."""
+    require_module("llama_index.core", "the llamaindex extra is not installed")
+    args = ["--chatstore=tests.llamaindex_stores:on_redis", "--chatstore-only", "--chatstore-hypothesis=ci"]
+    result = pytester.runpytest_subprocess(*args)  # llama-index imports numpy: once per process
+    result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
+    result.stdout.fnmatch_lines(["on_redis (--chatstore): CONFORMS"])

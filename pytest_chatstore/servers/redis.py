@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import importlib.util
 import shutil
 import signal
 import socket
@@ -245,10 +246,8 @@ server.serve_forever()
 
 
 def _fakeredis(url: str | None, worker: int) -> RedisServer:
-    try:
-        import fakeredis  # noqa: F401 - only to fail early with a clear message
-    except ImportError:
-        raise RedisUnavailable("fakeredis is not installed (pip install 'pytest-chatstore[redis]')") from None
+    if importlib.util.find_spec("fakeredis") is None:  # looked up, not imported: it runs in its own process
+        raise RedisUnavailable("fakeredis is not installed (pip install 'pytest-chatstore[redis]')")
     # Its own process: a server thread in the test process would fight the tests for the GIL.
     # Its errors go to a file (a pipe nobody reads would fill up and stall it).
     log = tempfile.NamedTemporaryFile(prefix="pytest-chatstore-fakeredis-", suffix=".log", delete=False)  # noqa: SIM115
