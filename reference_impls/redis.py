@@ -80,6 +80,8 @@ return {i, v}
 
 _TOMBSTONE = "\x00pytest-chatstore:deleted\x00"  # messages are JSON objects: never equal to this
 _NO_RETRY = Retry(NoBackoff(), 0)
+_UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+"""A dead server, a dropped connection, or a reply that never came: all the same to the caller."""
 
 
 class CorruptMessageError(ValueError):
@@ -183,7 +185,7 @@ class RedisChatStore:
             with self._sync.pipeline(transaction=True) as pipe:
                 self._replace(pipe, rkey, encoded)
                 pipe.execute()
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 
     def get_messages(self, key: str) -> list[ChatMessage]:
@@ -191,7 +193,7 @@ class RedisChatStore:
         rkey = self._key(key)
         try:
             raw = self._sync.lrange(rkey, 0, -1)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)]
 
@@ -208,7 +210,7 @@ class RedisChatStore:
             else:
                 check_index(idx)
                 self._sync.eval(_INSERT, 1, rkey, idx, encoded, self._ttl_ms)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
@@ -219,7 +221,7 @@ class RedisChatStore:
                 pipe.lrange(rkey, 0, -1)
                 pipe.delete(rkey)
                 raw, _ = pipe.execute()
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)] or None
 
@@ -229,7 +231,7 @@ class RedisChatStore:
         check_index(idx)
         try:
             found = self._sync.eval(_DELETE_AT, 1, rkey, idx, _TOMBSTONE)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return None if not found else _decode(found[1], key, int(found[0]))
 
@@ -238,7 +240,7 @@ class RedisChatStore:
         rkey = self._key(key)
         try:
             raw = self._sync.rpop(rkey)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return None if raw is None else _decode(raw, key, "last")
 
@@ -247,7 +249,7 @@ class RedisChatStore:
         pattern, cut = _escape_glob(self.prefix) + "*", len(self.prefix.encode())
         try:
             found = {k[cut:].decode() for k in self._sync.scan_iter(match=pattern, count=1000, _type="list")}
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return sorted(found)
 
@@ -258,14 +260,14 @@ class RedisChatStore:
             async with self._aclient().pipeline(transaction=True) as pipe:
                 self._replace(pipe, rkey, encoded)
                 await pipe.execute()
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 
     async def aget_messages(self, key: str) -> list[ChatMessage]:
         rkey = self._key(key)
         try:
             raw = await self._aclient().lrange(rkey, 0, -1)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)]
 
@@ -281,7 +283,7 @@ class RedisChatStore:
             else:
                 check_index(idx)
                 await self._aclient().eval(_INSERT, 1, rkey, idx, encoded, self._ttl_ms)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
@@ -291,7 +293,7 @@ class RedisChatStore:
                 pipe.lrange(rkey, 0, -1)
                 pipe.delete(rkey)
                 raw, _ = await pipe.execute()
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)] or None
 
@@ -300,7 +302,7 @@ class RedisChatStore:
         check_index(idx)
         try:
             found = await self._aclient().eval(_DELETE_AT, 1, rkey, idx, _TOMBSTONE)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return None if not found else _decode(found[1], key, int(found[0]))
 
@@ -308,7 +310,7 @@ class RedisChatStore:
         rkey = self._key(key)
         try:
             raw = await self._aclient().rpop(rkey)
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return None if raw is None else _decode(raw, key, "last")
 
@@ -316,7 +318,7 @@ class RedisChatStore:
         pattern, cut = _escape_glob(self.prefix) + "*", len(self.prefix.encode())
         try:
             found = {k[cut:].decode() async for k in self._aclient().scan_iter(match=pattern, count=1000, _type="list")}
-        except redis.ConnectionError as exc:
+        except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return sorted(found)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -286,3 +286,93 @@ def test_usable_as_a_llamaindex_chat_store(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(*args)  # llama-index imports numpy: once per process
     result.assert_outcomes(passed=len(CLAUSES) - 1, skipped=1)
     result.stdout.fnmatch_lines(["on_redis (--chatstore): CONFORMS"])
+
+
+class ReplyDroppingProxy:
+    """A loopback TCP proxy to Redis that can drop the connection after forwarding a request,
+    before the reply comes back: the worst moment for a client to lose its server."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+        import threading
+
+        self.target_port = target_port
+        self.drop_next_reply = False
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            threading.Thread(target=self._pipe, args=(client, upstream, False), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(upstream, client, True), daemon=True).start()
+
+    def _pipe(self, source: Any, sink: Any, replies: bool) -> None:
+        import contextlib
+        import socket
+
+        try:
+            while data := source.recv(65536):
+                if replies and self.drop_next_reply:
+                    self.drop_next_reply = False
+                    for end in (sink, source):
+                        with contextlib.suppress(OSError):
+                            end.shutdown(socket.SHUT_RDWR)  # the client sees the connection die now
+                        end.close()
+                    return
+                sink.sendall(data)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+@pytest.mark.parametrize("ttl", [None, 60])
+def test_a_reply_lost_in_flight_is_an_error_and_the_write_happened_once(server: RedisServer, ttl: int | None) -> None:
+    server.reset()
+    port = int(server.url.rsplit(":", 1)[1].split("/")[0])
+    db = server.url.rsplit("/", 1)[1]
+    proxy = ReplyDroppingProxy(port)
+    direct = RedisChatStore(server.url)
+    a, b, c = (ChatMessage("user", t) for t in "abc")
+    direct.set_messages("chat", [a])
+    writes: list[tuple[Callable[[RedisChatStore], None], list[ChatMessage]]] = [
+        (lambda s: s.add_message("chat", b), [a, b]),
+        (lambda s: s.add_message("chat", c, 0), [c, a, b]),
+    ]
+    for write, expected in writes:
+        store = RedisChatStore(f"redis://127.0.0.1:{proxy.port}/{db}", ttl=ttl)
+        store.get_messages("chat")  # connect first, so the dropped reply is the write's own
+        proxy.drop_next_reply = True
+        with pytest.raises(ChatStoreConnectionError, match="Redis is unreachable"):
+            write(store)
+        # The write reached the server and was applied whole, exactly once: nothing retried it.
+        assert direct.get_messages("chat") == expected
+        if ttl:
+            assert server.client().pttl("chatstore:chat") > 0  # and never without its expiry
+        store.close()
+    proxy.close()
+    direct.close()
+
+
+def test_each_xdist_worker_gets_its_own_database_on_a_users_server(
+    pytester: pytest.Pytester, server: RedisServer
+) -> None:
+    require_module("xdist", "pytest-xdist is not installed")
+    base = server.url.rsplit("/", 1)[0]
+    args = [TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "-n", "2", "-p", "xdist", "-k", "not TTL"]
+    result = pytester.runpytest_subprocess(*args, f"--chatstore-redis-url={base}/10")
+    result.assert_outcomes(passed=len(CLAUSES) - 8)  # xdist's controller does not count deselections
+    import redis
+
+    for worker_db in (10, 11):  # gw0 and gw1: used, and emptied again at the end
+        assert redis.Redis.from_url(f"{base}/{worker_db}").dbsize() == 0
