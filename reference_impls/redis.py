@@ -15,9 +15,9 @@ a message, and no write ever leaves a key without its expiry.
 - ``get_keys`` lists only this store's conversations: ``SCAN`` over the
   prefix with its glob characters escaped, lists only, never ``KEYS *``.
 - A stored item that is not a message raises :class:`CorruptMessageError`
-  naming the key and position. A lost connection raises
-  :class:`ChatStoreConnectionError`; the operation was atomic, so it either
-  happened whole or not at all. The store's own clients never retry a write
+  naming the key and position. A lost connection, or a reply that never
+  comes, raises :class:`ChatStoreConnectionError`; the operation was atomic,
+  so it happened whole or not at all. The store's own clients never retry a write
   (a retried ``RPUSH`` whose reply was lost would duplicate a message).
 - Sync and native async (``redis.asyncio``) methods share the scripts. Pass a
   URL, or ready clients (``client=``, ``async_client=``). Works unchanged on
