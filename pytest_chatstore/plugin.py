@@ -232,6 +232,11 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
     )
     yield sut
     sut.close()
+    server = request.config.stash[redis_key].server
+    if server is not None:  # carried on the report, so xdist's controller can say which Redis was used
+        request.node.user_properties.append(
+            ("chatstore_redis", server.description + ("" if server.real else " [FAKE]"))
+        )
 
 
 class _Recorder:
@@ -240,9 +245,12 @@ class _Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.outcomes: list[Outcome] = []
+        self.redis: set[str] = set()
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         props = dict(report.user_properties)
+        if "chatstore_redis" in props:
+            self.redis.add(str(props["chatstore_redis"]))
         if "chatstore_clause" not in props:
             return
         if report.when == "call" or (report.when == "setup" and not report.passed):
@@ -252,9 +260,8 @@ class _Recorder:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.outcomes:
             terminalreporter.section("chatstore conformance")
-            server = self.config.stash[redis_key].server
-            if server is not None:
-                terminalreporter.write_line(f"Redis: {server.description}{'' if server.real else ' [FAKE]'}")
+            for server in sorted(self.redis):
+                terminalreporter.write_line(f"Redis: {server}")
             for line in summary_lines(self.outcomes, self.config.stash[sources_key]):
                 terminalreporter.write_line(line)
 

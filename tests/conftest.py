@@ -14,6 +14,15 @@ settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
+REDIS_USED = pytest.StashKey[str]()
+"""Which Redis the project's Redis tests ran against, for the summary."""
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    if REDIS_USED in config.stash:
+        terminalreporter.write_line(f"Redis for the project's Redis tests: {config.stash[REDIS_USED]}")
+
+
 def require_module(name: str, why: str) -> None:
     """Skip unless ``name`` is installed, without importing it.
 

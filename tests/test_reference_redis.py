@@ -9,6 +9,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,7 @@ import pytest
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
-from tests.conftest import require_module
+from tests.conftest import REDIS_USED, require_module
 
 pytest.importorskip("redis", reason="the redis extra is not installed")
 from reference_impls.redis import ChatStoreConnectionError, CorruptMessageError, RedisChatStore
@@ -28,9 +29,10 @@ NOT_REAL_TIME = ["-k", "not TTL"]  # the real-time TTL batch is checked once, in
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RedisServer]:
-    """A server of our own, as a user would have one (real in CI)."""
+def server(pytestconfig: pytest.Config) -> Iterator[RedisServer]:
+    """A server of our own, as a user would have one (real in CI); the summary says which."""
     found = provision("auto", require_real=REAL_REQUIRED)
+    pytestconfig.stash[REDIS_USED] = found.description + ("" if found.real else " [FAKE]")
     yield found
     found.close()
 
@@ -372,7 +374,41 @@ def test_each_xdist_worker_gets_its_own_database_on_a_users_server(
     args = [TARGET, "--chatstore-only", "--chatstore-hypothesis=ci", "-n", "2", "-p", "xdist", "-k", "not TTL"]
     result = pytester.runpytest_subprocess(*args, f"--chatstore-redis-url={base}/10")
     result.assert_outcomes(passed=len(CLAUSES) - 8)  # xdist's controller does not count deselections
+    result.stdout.fnmatch_lines(
+        [f"Redis: the server at {base}/10 (given by the user)", f"Redis: the server at {base}/11 *"]
+    )
     import redis
 
     for worker_db in (10, 11):  # gw0 and gw1: used, and emptied again at the end
         assert redis.Redis.from_url(f"{base}/{worker_db}").dbsize() == 0
+
+
+def test_ctrl_c_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
+    """Interrupting a run (SIGINT, as Ctrl-C sends) stops the redis-server the kit started."""
+    import signal
+
+    if not REAL_REQUIRED and subprocess.run(["which", "redis-server"], capture_output=True).returncode:
+        pytest.skip("no redis-server on this machine")
+    pytester.makepyfile(
+        slow="""
+        import threading
+        def test_slow(chatstore_redis_url):
+            print("URL", chatstore_redis_url, flush=True)
+            threading.Event().wait(60)  # stands for a long run; it is interrupted at once
+        """
+    )
+    command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "slow.py", "--chatstore-redis=binary"]
+    port = ""
+    with subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, text=True) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "URL redis://" in line:  # pytest -s prints it after the file name
+                port = line.rsplit(":", 1)[1].split("/")[0]
+                break
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)  # the kit stops its server (and waits for it) before pytest exits
+    assert port
+    import socket
+
+    with pytest.raises(ConnectionRefusedError):  # nothing listens there any more
+        socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
