@@ -399,7 +399,11 @@ def test_ctrl_c_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
     )
     command = [sys.executable, "-m", "pytest", "-s", "-p", "no:cacheprovider", "slow.py", "--chatstore-redis=binary"]
     port = ""
-    with subprocess.Popen(command, cwd=pytester.path, stdout=subprocess.PIPE, text=True) as proc:
+    # A job started in the background inherits SIGINT as ignored; a person's Ctrl-C is not.
+    restore_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    with subprocess.Popen(
+        command, cwd=pytester.path, stdout=subprocess.PIPE, text=True, preexec_fn=restore_sigint
+    ) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             if "URL redis://" in line:  # pytest -s prints it after the file name
