@@ -106,6 +106,7 @@ class StoreUnderTest:
     @contextlib.contextmanager
     def fresh(self, *, check_empty: bool = True, **kwargs: Any) -> Iterator[StoreDriver]:
         """A driver around a newly built store (``kwargs`` as for :func:`build_store`)."""
+        server = None
         if "redis_url" in self.target.accepts:
             if self.redis is None:
                 fail(self.clause, f"{self.target.spec} takes redis_url, but no Redis provider is configured")
@@ -125,7 +126,7 @@ class StoreUnderTest:
                 detect_capabilities(store, self.target.accepts),
                 self.clause,
             )
-            driver.backdoor = self.redis().client() if "redis_url" in self.target.accepts and self.redis else None
+            driver.backdoor = server.client() if server is not None else None
             if check_empty:
                 _check_empty(driver)
             yield driver
@@ -174,12 +175,13 @@ class RealTimeBatches:
         return self.results[key]
 
     def _real_time(self, target: Target) -> bool:
+        probe = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, batches=self, redis=self.redis)
         try:
-            caps = StoreUnderTest(
-                target, timeout=self.timeout, profile=self.profile, batches=self, redis=self.redis
-            ).capabilities
+            caps = probe.capabilities
         except Exception:  # noqa: BLE001 - a target that cannot even be built fails in its own tests
             return False
+        finally:
+            probe.close()
         return "ttl" in caps and "clock" not in caps
 
     def _run(self, targets: list[Target]) -> None:

@@ -17,7 +17,7 @@ import pytest
 from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
 from pytest_chatstore.report import Outcome, summary_lines
 from pytest_chatstore.servers import RedisProvider
-from pytest_chatstore.settings import SettingError, Settings, resolve
+from pytest_chatstore.settings import REDIS_KINDS, SettingError, Settings, resolve
 from pytest_chatstore.targets import Target, target_from_factory
 
 SUITE_DIR = Path(__file__).parent / "suite"
@@ -34,9 +34,9 @@ FACTORY_FIXTURE = "chatstore_factory"
 settings_key = pytest.StashKey[Settings]()
 sources_key = pytest.StashKey[dict[str, str]]()
 directories_key = pytest.StashKey[dict[Path, pytest.Directory]]()
-suite_source_key = pytest.StashKey[str]()
+suite_source_key = pytest.StashKey[str]()  # on an injected suite module: "targets" or "fixture"
 batches_key = pytest.StashKey[RealTimeBatches]()
-redis_key = pytest.StashKey[RedisProvider]()  # on an injected suite module: "targets" or "fixture"
+redis_key = pytest.StashKey[RedisProvider]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,7 +72,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--chatstore-redis",
         default=None,
-        choices=("auto", "url", "docker", "binary", "fakeredis"),
+        choices=REDIS_KINDS,
         help="where the Redis server for targets taking redis_url comes from (default auto: url, docker, "
         "binary, fakeredis). Env CHATSTORE_REDIS, ini chatstore_redis.",
     )

@@ -56,8 +56,13 @@ def resolve(
 
     ``search_dir`` is where target modules are also looked for (see :func:`parse_target`).
     """
+
+    def pick(name: str) -> tuple[object, str] | None:
+        """Option ``name`` (dest form), else env ``NAME``, else ini ``name``."""
+        return _pick(get_option(name), name.upper(), get_ini(name), environ)
+
     targets: list[Target] = []
-    picked = _pick(get_option("chatstore"), "CHATSTORE", get_ini("chatstore"), environ)
+    picked = pick("chatstore")
     if picked is not None:
         value, source = picked
         specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
@@ -68,10 +73,10 @@ def resolve(
             except TargetError as exc:
                 raise SettingError(str(exc)) from None
 
-    only = _pick(get_option("chatstore_only"), "CHATSTORE_ONLY", get_ini("chatstore_only"), environ)
+    only = pick("chatstore_only")
     only_value = False if only is None else _as_bool(*only, name="chatstore-only")
 
-    timeout_picked = _pick(get_option("chatstore_timeout"), "CHATSTORE_TIMEOUT", get_ini("chatstore_timeout"), environ)
+    timeout_picked = pick("chatstore_timeout")
     timeout = 10.0
     if timeout_picked is not None:
         raw, source = timeout_picked
@@ -82,9 +87,7 @@ def resolve(
         if not timeout > 0:
             raise SettingError(f"chatstore-timeout from {source}: must be positive, got {raw!r}")
 
-    profile_picked = _pick(
-        get_option("chatstore_hypothesis"), "CHATSTORE_HYPOTHESIS", get_ini("chatstore_hypothesis"), environ
-    )
+    profile_picked = pick("chatstore_hypothesis")
     profile = "ci" if environ.get("CI") else "default"
     if profile_picked is not None:
         profile, source = str(profile_picked[0]), profile_picked[1]
@@ -92,26 +95,19 @@ def resolve(
             raise SettingError(
                 f"chatstore-hypothesis from {source}: unknown profile {profile!r}; choose from {', '.join(PROFILES)}"
             )
-    redis_picked = _pick(get_option("chatstore_redis"), "CHATSTORE_REDIS", get_ini("chatstore_redis"), environ)
+    redis_picked = pick("chatstore_redis")
     redis_kind = "auto" if redis_picked is None else str(redis_picked[0])
     if redis_kind not in REDIS_KINDS:
         assert redis_picked is not None
         raise SettingError(
             f"chatstore-redis from {redis_picked[1]}: {redis_kind!r} is not one of {', '.join(REDIS_KINDS)}"
         )
-    url_picked = _pick(
-        get_option("chatstore_redis_url"), "CHATSTORE_REDIS_URL", get_ini("chatstore_redis_url"), environ
-    )
+    url_picked = pick("chatstore_redis_url")
     redis_url = None if url_picked is None else str(url_picked[0])
     if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         assert url_picked is not None
         raise SettingError(f"chatstore-redis-url from {url_picked[1]}: {redis_url!r} is not a redis:// URL")
-    real = _pick(
-        get_option("chatstore_require_real_redis"),
-        "CHATSTORE_REQUIRE_REAL_REDIS",
-        get_ini("chatstore_require_real_redis"),
-        environ,
-    )
+    real = pick("chatstore_require_real_redis")
     require_real = False if real is None else _as_bool(*real, name="chatstore-require-real-redis")
     return Settings(tuple(targets), only_value, timeout, profile, redis_kind, redis_url, require_real)
 

@@ -130,15 +130,11 @@ class Scenario:
         self.store.expect(f"get_messages({name!r}) {age}", [], self.store.get_messages(key))
 
 
-def _ttl(tl: Timeline) -> float:
-    return tl.ttl
-
-
 def expiry(s: Scenario) -> None:
     """TTL-001: no write for ttl seconds, and every way of looking says gone."""
     s.write("set", lambda k: s.store.set_messages(k, [A, B]))
     s.write("added", lambda k: s.store.add_message(k, A))
-    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.tl.at(s.tl.ttl + s.tl.margin)
     s.expect_gone("set")
     if "delete_last" in s.store.capabilities:
         s.store.expect(
@@ -157,7 +153,7 @@ def expiry(s: Scenario) -> None:
 def no_premature_expiry(s: Scenario) -> None:
     """TTL-002: still there just before the deadline."""
     s.write("k", lambda k: s.store.set_messages(k, [A, B]))
-    s.tl.at(_ttl(s.tl) - max(s.tl.margin, 1e-3))
+    s.tl.at(s.tl.ttl - max(s.tl.margin, 1e-3))
     s.expect_alive("k", [A, B])
     if "keys" in s.store.capabilities:
         s.store.expect(
@@ -167,7 +163,7 @@ def no_premature_expiry(s: Scenario) -> None:
 
 def writes_restart_the_window(s: Scenario) -> None:
     """TTL-003: append, insert and set each give a full ttl from their moment."""
-    half = _ttl(s.tl) / 2
+    half = s.tl.ttl / 2
     s.write("append", lambda k: s.store.add_message(k, A))
     s.write("set", lambda k: s.store.set_messages(k, [A]))
     insert = "insert" in s.store.capabilities
@@ -178,7 +174,7 @@ def writes_restart_the_window(s: Scenario) -> None:
     s.write("set", lambda k: s.store.set_messages(k, [B]))
     if insert:
         s.write("insert", lambda k: s.store.add_message(k, C, 0))
-    s.tl.at(half + _ttl(s.tl) - max(s.tl.margin, 1e-3))
+    s.tl.at(half + s.tl.ttl - max(s.tl.margin, 1e-3))
     s.expect_alive("append", [A, B])
     s.expect_alive("set", [B])
     if insert:
@@ -187,7 +183,7 @@ def writes_restart_the_window(s: Scenario) -> None:
 
 def deletes_do_not_immortalise(s: Scenario) -> None:
     """TTL-004: after a delete that leaves messages, gone by ttl after the delete."""
-    half = _ttl(s.tl) / 2
+    half = s.tl.ttl / 2
     s.write("last", lambda k: s.store.set_messages(k, [A, B, C]))
     s.write("index", lambda k: s.store.set_messages(k, [A, B, C]))
     s.tl.at(half)
@@ -195,7 +191,7 @@ def deletes_do_not_immortalise(s: Scenario) -> None:
         s.write("last", lambda k: s.store.delete_last_message(k))
     if "delete_message" in s.store.capabilities:
         s.write("index", lambda k: s.store.delete_message(k, 0))
-    s.tl.at(half + _ttl(s.tl) + s.tl.margin)
+    s.tl.at(half + s.tl.ttl + s.tl.margin)
     s.expect_gone("last")
     s.expect_gone("index")
 
@@ -203,11 +199,11 @@ def deletes_do_not_immortalise(s: Scenario) -> None:
 def reads_do_not_extend(s: Scenario) -> None:
     """TTL-005: reads in the middle of the window change nothing."""
     s.write("k", lambda k: s.store.add_message(k, A))
-    s.tl.at(_ttl(s.tl) / 2)
+    s.tl.at(s.tl.ttl / 2)
     s.store.get_messages(s.key("k"))
     if "keys" in s.store.capabilities:
         s.store.get_keys()
-    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.tl.at(s.tl.ttl + s.tl.margin)
     s.expect_gone("k")
 
 
@@ -215,7 +211,7 @@ def recreated_conversations_are_new(s: Scenario) -> None:
     """TTL-006: after expiry, a write starts from nothing."""
     s.write("append", lambda k: s.store.set_messages(k, [A, B]))
     s.write("insert", lambda k: s.store.set_messages(k, [A, B]))
-    s.tl.at(_ttl(s.tl) + s.tl.margin)
+    s.tl.at(s.tl.ttl + s.tl.margin)
     s.store.add_message(s.key("append"), C)
     s.store.expect("an expired conversation after one append", [C], s.store.get_messages(s.key("append")))
     if "insert" in s.store.capabilities:
@@ -226,7 +222,7 @@ def recreated_conversations_are_new(s: Scenario) -> None:
 def none_never_expires(s: Scenario) -> None:
     """TTL-007 (the store is built with ttl=None): nothing goes, however long."""
     s.write("k", lambda k: s.store.add_message(k, A))
-    s.tl.at(_ttl(s.tl) * 1.5 + s.tl.margin if s.tl.margin else 10**6)
+    s.tl.at(s.tl.ttl * 1.5 + s.tl.margin if s.tl.margin else 10**6)
     s.store.expect("a conversation in a store built with ttl=None", [A], s.store.get_messages(s.key("k")))
 
 
