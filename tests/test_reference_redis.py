@@ -422,3 +422,48 @@ def test_ctrl_c_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
 
     with pytest.raises(ConnectionRefusedError):  # nothing listens there any more
         socket.create_connection(("127.0.0.1", int(port)), timeout=2).close()
+
+
+def _docker_engine() -> Any:
+    """A client of a Docker engine that answers, or skip (CI machines have none)."""
+    require_module("testcontainers", "the docker extra (testcontainers) is not installed")
+    import docker
+
+    try:
+        client = docker.from_env(timeout=2)
+        client.ping()
+    except Exception:  # noqa: BLE001 - no engine here: nothing to check
+        pytest.skip("no Docker engine answers")
+    return client
+
+
+def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytester) -> None:
+    """Needs an engine with the image (``CHATSTORE_REDIS_IMAGE``, default redis:7-alpine) available."""
+    client = _docker_engine()
+    from pytest_chatstore.servers.redis import DOCKER_IMAGE
+
+    image = os.environ.get("CHATSTORE_REDIS_IMAGE") or DOCKER_IMAGE
+    try:
+        client.images.get(image)
+    except Exception:  # noqa: BLE001 - the engine lacks the image and may not reach a registry
+        pytest.skip(f"the Docker engine has no {image} image")
+    result = pytester.runpytest(
+        TARGET, "--chatstore-only", "--chatstore-redis=docker", *NOT_REAL_TIME, "-p", "no:xdist"
+    )
+    result.assert_outcomes(passed=len(CLAUSES) - 8, deselected=8)
+    result.stdout.fnmatch_lines([f"Redis: a {image} container (testcontainers)"])
+    running = [c for c in client.containers.list(all=True) if image in c.image.tags]
+    assert running == [], "the kit left its container behind"
+
+
+def test_an_engine_that_cannot_start_the_image_falls_through_to_the_next_source(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _docker_engine()
+    monkeypatch.setenv("CHATSTORE_REDIS_IMAGE", "chatstore-test/no-such-image:0")
+    monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")  # the reaper's image may not be pullable either
+    found = provision("auto", require_real=REAL_REQUIRED)
+    try:
+        assert found.kind != "docker"
+    finally:
+        found.close()

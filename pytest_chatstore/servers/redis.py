@@ -23,6 +23,7 @@ import atexit
 import contextlib
 import ctypes
 import importlib.util
+import os
 import shutil
 import signal
 import socket
@@ -151,20 +152,34 @@ def _redact(url: str) -> str:
     return urlunsplit(parts)
 
 
+DOCKER_IMAGE = "redis:7-alpine"
+"""The image the ``docker`` source starts; the environment variable ``CHATSTORE_REDIS_IMAGE`` overrides it."""
+
+
 def _docker(url: str | None, worker: int) -> RedisServer:
     try:
         import docker
-        from testcontainers.redis import RedisContainer
     except ImportError:
         raise RedisUnavailable("testcontainers is not installed") from None
+    try:  # testcontainers 4.x moved the module and warns on the old path
+        from testcontainers.community.redis import RedisContainer
+    except ImportError:
+        from testcontainers.redis import RedisContainer
     try:
         docker.from_env(timeout=2).ping()
     except Exception as exc:  # noqa: BLE001 - no engine, no container
         raise RedisUnavailable(f"no Docker engine answers ({type(exc).__name__})") from None
-    container = RedisContainer("redis:7-alpine").start()
+    image = os.environ.get("CHATSTORE_REDIS_IMAGE") or DOCKER_IMAGE
+    container = RedisContainer(image)
+    try:
+        container.start()
+    except Exception as exc:  # noqa: BLE001 - an engine without the image or a registry: try the next source
+        with contextlib.suppress(Exception):
+            container.stop()
+        raise RedisUnavailable(f"could not start a {image} container ({type(exc).__name__}: {exc})"[:300]) from None
     host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
     return RedisServer(
-        f"redis://{host}:{port}/0", "docker", "a redis:7-alpine container (testcontainers)", True, container.stop
+        f"redis://{host}:{port}/0", "docker", f"a {image} container (testcontainers)", True, container.stop
     )
 
 
