@@ -1,17 +1,19 @@
-"""``python -m pytest_chatstore spec``: print the spec (``docs/spec.md``) from the clause registry."""
+"""``python -m pytest_chatstore spec|changelog``: print a generated docs page from the clause registry."""
 
 from __future__ import annotations
 
 import sys
 
-from pytest_chatstore.clauses import render_spec
+from pytest_chatstore.clauses import render_changelog, render_spec
+
+PAGES = {"spec": render_spec, "changelog": render_changelog}
 
 
 def main(argv: list[str]) -> int:
-    if argv != ["spec"]:
-        print("usage: python -m pytest_chatstore spec > docs/spec.md", file=sys.stderr)
+    if len(argv) != 1 or argv[0] not in PAGES:
+        print("usage: python -m pytest_chatstore spec|changelog > docs/NAME.md", file=sys.stderr)
         return 2
-    sys.stdout.write(render_spec())
+    sys.stdout.write(PAGES[argv[0]]())
     return 0
 
 

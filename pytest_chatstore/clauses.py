@@ -13,7 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SPEC_VERSION = "0.1"
+SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2")
+"""Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
+
+SPEC_VERSION = SPEC_VERSIONS[-1]
+"""The version this suite implements."""
 
 Level = Literal["MUST", "SHOULD"]
 
@@ -28,6 +32,12 @@ class Clause:
     rule: str
     hint: str
     requires: tuple[str, ...] = ()
+    since: str = "0.1"
+    """The spec version that added the clause. In the first minor release that has it, a new
+    clause is provisional: it runs and is reported, but fails a run only where the spec is
+    pinned to that version (see :func:`is_provisional`)."""
+    history: tuple[tuple[str, str], ...] = ()
+    """Later changes: (spec version, what changed). Rendered into ``docs/changelog.md``."""
 
 
 CAPABILITIES: dict[str, str] = {
@@ -42,6 +52,8 @@ CAPABILITIES: dict[str, str] = {
     "ttl": "the factory accepts `ttl` (seconds)",
     "redis": "the factory accepts `redis_url`: the kit manages the Redis server the store uses",
     "clock": "the factory accepts `clock` (a zero-argument callable returning seconds)",
+    "threads": "the store may be called from several threads at once (thread safety); assumed unless "
+    "declared absent, since no probe can show it",
 }
 """Capability name -> what having it means. Clauses needing an absent one are skipped, naming it."""
 
@@ -288,6 +300,8 @@ _CLAUSES = (
         "Threads appending to one key at once lose no message and keep each writer's own order.",
         "Guard read-modify-write sequences with a lock or do them atomically in the "
         "backend (a transaction, a Lua script); get-then-set loses messages.",
+        ("threads",),
+        history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
     ),
     Clause(
         "CON-002",
@@ -296,7 +310,8 @@ _CLAUSES = (
         "Threads deleting from one key at once remove each message once: every removed "
         "message is returned to exactly one caller.",
         "Make read-then-delete atomic; two callers must not both get the same last message.",
-        ("delete_last",),
+        ("delete_last", "threads"),
+        history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
     ),
     Clause(
         "CON-003",
@@ -314,7 +329,8 @@ _CLAUSES = (
         "are linearizable against the model.",
         "Every operation must take effect atomically at one instant between its call "
         "and its return; look for multi-step operations without a lock or transaction.",
-        ("insert", "delete_message"),
+        ("insert", "delete_message", "threads"),
+        history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
     ),
     Clause(
         "BAD-001",
@@ -426,6 +442,35 @@ CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 
+LEVELS: dict[str, str] = {
+    "core": "MUST clauses of the data contract: groups core, keys, fidelity, ownership and model",
+    "must": "every MUST clause (adds async, concurrency, ttl and input)",
+    "full": "every clause, SHOULD included",
+}
+"""Conformance levels, weakest first. ``--chatstore-level`` picks the one whose clauses fail the run."""
+
+_CORE_GROUPS = ("core", "keys", "fidelity", "ownership", "model")
+
+
+def in_level(clause: Clause, level: str) -> bool:
+    """Whether ``clause`` belongs to conformance level ``level`` (a key of :data:`LEVELS`)."""
+    if level == "full":
+        return True
+    if clause.level != "MUST":
+        return False
+    return level == "must" or clause.group in _CORE_GROUPS
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def is_provisional(clause: Clause, pinned: str | None) -> bool:
+    """Whether ``clause`` only warns: newer than the pinned spec, or new in this release when none is pinned."""
+    if pinned is not None:
+        return version_key(clause.since) > version_key(pinned)
+    return clause.since == SPEC_VERSION and clause.since != SPEC_VERSIONS[0]
+
 
 def render_spec() -> str:
     """Return ``docs/spec.md``: the clause registry as Markdown."""
@@ -437,7 +482,16 @@ def render_spec() -> str:
         f"Spec version **{SPEC_VERSION}**, {len(CLAUSES)} clauses. Semantics are Python-list "
         "semantics: a store behaves like a `dict[str, list[ChatMessage]]`. "
         "MUST clauses are required; SHOULD clauses are strongly recommended. "
-        "A clause whose capability a store lacks is skipped with a reason naming it.",
+        "A clause whose capability a store lacks is skipped with a reason naming it. "
+        "How each clause changed from version to version: [the changelog](changelog.md).",
+        "",
+        "## Conformance levels",
+        "",
+        "`--chatstore-level` chooses which failures fail the run; the others are reported as advisory.",
+        "",
+        "| level | clauses that fail the run |",
+        "| --- | --- |",
+        *(f"| `{name}` | {meaning} |" for name, meaning in LEVELS.items()),
         "",
         "## Capabilities",
         "",
@@ -451,13 +505,40 @@ def render_spec() -> str:
             if c.group != group:
                 continue
             needs = ", ".join(f"`{r}`" for r in c.requires) or "none"
+            levels = ", ".join(f"`{name}`" for name in LEVELS if in_level(c, name))
+            changed = "".join(f"; changed in {version}" for version, _ in c.history)
             lines += [
                 f"### {c.id} ({c.level})",
                 "",
                 c.rule,
                 "",
                 f"- Requires: {needs}",
+                f"- Gates at levels: {levels}",
+                f"- Since: {c.since}{changed}",
                 f"- Troubleshooting: {c.hint}",
                 "",
             ]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_changelog() -> str:
+    """Return ``docs/changelog.md``: what each spec version added or changed, clause by clause."""
+    lines = [
+        "# Spec changelog",
+        "",
+        "<!-- Generated by `python -m pytest_chatstore changelog > docs/changelog.md`; do not edit. -->",
+        "",
+        "A clause added in a minor release is provisional in that release: it runs and is reported, "
+        "but fails a run only when the CI pins that spec version (`--chatstore-spec`). "
+        "From the next minor release it gates like every other clause.",
+    ]
+    for version in reversed(SPEC_VERSIONS):
+        added = [c for c in _CLAUSES if c.since == version]
+        changed = [(c, note) for c in _CLAUSES for v, note in c.history if v == version]
+        lines += ["", f"## {version}", ""]
+        if version == SPEC_VERSIONS[0]:
+            lines.append(f"The first spec: {len(added)} clauses, {', '.join(c.id for c in added)}.")
+            continue
+        lines += [f"- **{c.id}** added ({c.level}, {c.group}): {c.rule}" for c in added]
+        lines += [f"- **{c.id}** changed: {note}" for c, note in changed]
     return "\n".join(lines).rstrip() + "\n"

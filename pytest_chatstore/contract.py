@@ -32,6 +32,10 @@ class ChatMessage:
     content: str
     additional_kwargs: dict[str, JSONValue] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        extra = f", {self.additional_kwargs!r}" if self.additional_kwargs else ""
+        return f"ChatMessage({self.role!r}, {self.content!r}{extra})"
+
     def copy(self) -> ChatMessage:
         """Return a deep copy: changing it never changes this message."""
         return ChatMessage(self.role, self.content, copy.deepcopy(self.additional_kwargs))

@@ -13,7 +13,8 @@ from __future__ import annotations
 import inspect
 import reprlib
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from dataclasses import dataclass, field
+from typing import Any, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.contract import ChatMessage
@@ -36,6 +37,35 @@ _METHOD_CAPABILITIES = {
     "delete_all": "delete_all",
     "keys": "keys",
 }
+
+
+_NO_RESULT = object()
+V = TypeVar("V")
+
+
+@dataclass
+class Step:
+    """One call on the store, in the kit's terms (messages as :class:`ChatMessage`), for a reproduction."""
+
+    op: str
+    """A key of :data:`OPERATIONS`, or ``"clock"`` (the kit's clock moved to ``args[0]``)."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    use_async: bool = False
+    result: Any = _NO_RESULT
+    """The converted answer, when the kit converted it."""
+
+
+@dataclass
+class ReplayRecord:
+    """What a reproduction needs: the calls in order, how the store was built, and the failed check."""
+
+    steps: list[Step]
+    built_with: dict[str, Any]
+    expected: Any = _NO_RESULT
+    actual: Any = _NO_RESULT
+    blocked: str | None = None
+    """Why the steps alone do not reproduce the failure (then the reproduction reruns the clause)."""
 
 
 class _ShortRepr(reprlib.Repr):
@@ -61,6 +91,7 @@ def short(value: object) -> str:
 def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str]:
     """The capabilities ``store`` shows: methods present, ``idx`` accepted, async twins, factory args."""
     caps = {name for name in accepts if name in ("ttl", "clock")}
+    caps.add("threads")  # no probe can show thread safety: assumed, unless declared absent
     if "redis_url" in accepts:
         caps.add("redis")
     present = {op for op, (sync, _) in OPERATIONS.items() if callable(getattr(store, sync, None))}
@@ -92,6 +123,12 @@ class StoreDriver:
         self.clause = clause
         """The clause being checked: a store exception, a hang or a non-message answer fails it."""
         self.log: list[str] = []
+        self.steps: list[Step] = []
+        self.built_with: dict[str, Any] = {}
+        """The factory arguments the kit chose (``ttl``, ``clock``), for a reproduction."""
+        self._clock_seen: float | None = None
+        self._unreplayable: str | None = None
+        self._failed_check: tuple[Any, Any] | None = None
         self.backdoor: Any = None
         """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
 
@@ -99,16 +136,25 @@ class StoreDriver:
         """Fail :attr:`clause` unless ``actual == expected``."""
         __tracebackhide__ = True
         if actual != expected:
-            from pytest_chatstore.report import fail
+            from pytest_chatstore.report import ClauseFailure, fail
 
-            fail(self.clause, what, expected=expected, actual=actual, log=self.log)
+            self._failed_check = (expected, actual)
+            try:
+                fail(self.clause, what, expected=expected, actual=actual, log=self.log)
+            except ClauseFailure as exc:
+                exc.replay = self.replay_record()
+                raise
 
     def violation(self, what: str) -> NoReturn:
         """Fail :attr:`clause` with ``what`` and the operation log."""
         __tracebackhide__ = True
-        from pytest_chatstore.report import fail
+        from pytest_chatstore.report import ClauseFailure, fail
 
-        fail(self.clause, what, log=self.log)
+        try:
+            fail(self.clause, what, log=self.log)
+        except ClauseFailure as exc:
+            exc.replay = self.replay_record()
+            raise
 
     # -- raw calls -------------------------------------------------------------
     def call(self, op: str, *args: Any, use_async: bool = False, raw: bool = False, **kwargs: Any) -> Any:
@@ -123,6 +169,7 @@ class StoreDriver:
         shown = ", ".join([*(short(a) for a in args), *(f"{k}={short(v)}" for k, v in kwargs.items())])
         entry = f"{'await ' if use_async else ''}store.{name}({shown})"
         self.log.append(entry)
+        self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
         try:
             result = (
@@ -136,12 +183,49 @@ class StoreDriver:
         self.log[-1] = f"{entry} -> {short(result)}"
         return result
 
+    @property
+    def clock(self) -> Any:
+        """The kit's clock the store was built with, if any."""
+        return self.built_with.get("clock")
+
+    def _record(self, op: str, args: tuple[Any, ...], kwargs: dict[str, Any], use_async: bool) -> None:
+        clock = self.clock
+        if clock is not None and clock() != self._clock_seen:
+            self._clock_seen = clock()
+            self.steps.append(Step("clock", (clock(),)))
+        try:
+            kit_args = tuple(self._kit_value(a) for a in args)
+        except NotAMessage:
+            self._unreplayable = "the example passes the store objects the kit cannot write down"
+            kit_args = args
+        self.steps.append(Step(op, kit_args, dict(kwargs), use_async))
+
+    def _kit_value(self, value: Any) -> Any:
+        if isinstance(value, (str, int, type(None))):
+            return value
+        if isinstance(value, list):
+            return [self._kit_value(v) for v in value]
+        return self.adapter.from_store(value)
+
+    def _answered(self, value: V) -> V:
+        """Note ``value`` as the converted answer of the last call; return it."""
+        if self.steps:
+            self.steps[-1].result = value
+        return value
+
+    def replay_record(self) -> ReplayRecord:
+        """The calls so far and the failed check, for :mod:`pytest_chatstore.repro`."""
+        record = ReplayRecord(list(self.steps), dict(self.built_with), blocked=self._unreplayable)
+        if self._failed_check is not None:
+            record.expected, record.actual = self._failed_check
+        return record
+
     # -- converted calls ---------------------------------------------------------
     def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
         self.call("set", key, [self.adapter.to_store(m) for m in messages], use_async=use_async)
 
     def get_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage]:
-        return self.messages_from(self.call("get", key, use_async=use_async), "get_messages")
+        return self._answered(self.messages_from(self.call("get", key, use_async=use_async), "get_messages"))
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False) -> None:
         extra: dict[str, Any] = {} if idx is None else {"idx": idx}
@@ -151,13 +235,13 @@ class StoreDriver:
 
     def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:
         result = self.call("delete_all", key, use_async=use_async)
-        return None if result is None else self.messages_from(result, "delete_messages")
+        return self._answered(None if result is None else self.messages_from(result, "delete_messages"))
 
     def delete_message(self, key: str, idx: int, *, use_async: bool = False) -> ChatMessage | None:
-        return self._message(self.call("delete", key, idx, use_async=use_async))
+        return self._answered(self._message(self.call("delete", key, idx, use_async=use_async)))
 
     def delete_last_message(self, key: str, *, use_async: bool = False) -> ChatMessage | None:
-        return self._message(self.call("delete_last", key, use_async=use_async))
+        return self._answered(self._message(self.call("delete_last", key, use_async=use_async)))
 
     def get_keys(self, *, use_async: bool = False) -> list[str]:
         __tracebackhide__ = True
@@ -167,7 +251,7 @@ class StoreDriver:
         for key in result:
             if not isinstance(key, str):
                 self.violation(f"get_keys returned a {type(key).__name__} key, not str: {short(key)}")
-        return list(result)
+        return self._answered(list(result))
 
     def _message(self, obj: object) -> ChatMessage | None:
         __tracebackhide__ = True

@@ -9,17 +9,19 @@ settings of the selected profile.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Literal, TypeVar
 
+import hypothesis
 import pytest
-from hypothesis import HealthCheck, Phase, settings
+from hypothesis import HealthCheck, Phase, reproduce_failure, settings
 
 from pytest_chatstore import ttl
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CAPABILITIES, CLAUSES
 from pytest_chatstore.driver import StoreDriver, detect_capabilities
-from pytest_chatstore.report import fail
+from pytest_chatstore.gate import effective_capabilities
+from pytest_chatstore.report import ClauseFailure, fail
 from pytest_chatstore.runner import Runner
 from pytest_chatstore.strategies import TRICKY_KEYS
 from pytest_chatstore.targets import Target, build_store
@@ -52,10 +54,26 @@ _COMMON: dict[str, Any] = {
 }
 
 
-def hypothesis_settings(profile: str, kind: Kind) -> settings:
-    """Settings for one suite test of ``kind`` under ``profile`` (``default``, ``ci`` or ``thorough``)."""
-    extra: dict[str, Any] = {"derandomize": True, "database": None, "print_blob": True} if profile == "ci" else {}
-    return settings(**_COMMON, **PROFILES[profile][kind], **extra)
+def hypothesis_settings(profile: str, kind: Kind, *, settled: bool = False) -> settings:
+    """Settings for one suite test of ``kind`` under ``profile`` (``default``, ``ci`` or ``thorough``).
+
+    ``settled`` is for a clause whose failure is already known (an expected failure, or a
+    probe of a capability declared absent): derandomized, so its verdict cannot flip
+    between runs, and without shrinking, which only costs time there.
+    """
+    extra: dict[str, Any] = {"print_blob": True}
+    if profile == "ci" or settled:
+        extra |= {"derandomize": True, "database": None}
+    if settled:
+        extra["phases"] = [p for p in _COMMON["phases"] if p is not Phase.shrink]
+    return settings(**{**_COMMON, **PROFILES[profile][kind], **extra})
+
+
+class CapabilityMissing(pytest.skip.Exception):  # type: ignore[name-defined,misc]
+    """The kit's own skip: a clause the target lacks a capability for. Any other skip of a suite test is refused."""
+
+
+T = TypeVar("T")
 
 
 class StoreUnderTest:
@@ -70,11 +88,23 @@ class StoreUnderTest:
         clause: str = "MDL-001",
         batches: RealTimeBatches | None = None,
         redis: Callable[[], Any] | None = None,
+        declared: Mapping[str, tuple[bool, str]] | None = None,
+        settled: bool = False,
+        reproduce: str | None = None,
     ) -> None:
         self.target = target
         self.clause = clause
         self.profile = profile
         self.timeout = timeout
+        self.declared = dict(declared or {})
+        """Declared capabilities: name -> (present, where it was declared)."""
+        self.settled = settled
+        self.reproduce = reproduce
+        """A Hypothesis blob to replay instead of searching (``--chatstore-reproduce``)."""
+        self.probed: set[str] = set()
+        """Capabilities declared absent that this test exercised anyway, to see whether they work."""
+        self.detected: frozenset[str] = frozenset()
+        self._depth = 0
         self.runner = Runner(timeout)
         self.redis = redis
         """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
@@ -83,25 +113,62 @@ class StoreUnderTest:
 
     @property
     def capabilities(self) -> frozenset[str]:
-        """What the target can do, detected once from a probe store."""
+        """What the suite may use: detected once from a probe store, then declarations applied."""
         if self._capabilities is None:
             with self.fresh(check_empty=False) as driver:
-                self._capabilities = driver.capabilities
+                self.detected = driver.capabilities
+            declared = {name: present for name, (present, _) in self.declared.items()}
+            self._capabilities, _ = effective_capabilities(self.detected, declared)
         return self._capabilities
 
     def require(self, *capabilities: str) -> None:
-        """Skip the calling test, naming each missing capability, unless the target has them all."""
-        missing = [c for c in capabilities if c not in self.capabilities]
+        """Skip the calling test, naming each missing capability, unless the target has them all.
+
+        A capability declared absent that the target shows anyway is exercised
+        instead (a probe): if the clause holds, the report names an undeclared capability.
+        """
+        have = self.capabilities
+        missing = [c for c in capabilities if c not in have]
+        probes = [c for c in missing if c in self.detected and not self.declared.get(c, (True, ""))[0]]
+        if missing and len(probes) == len(missing):
+            self.probed.update(probes)
+            self._capabilities = have | set(probes)
+            return
         if missing:
-            reasons = "; ".join(f"{c} ({CAPABILITIES[c]})" for c in missing)
-            pytest.skip(f"{self.target.name} lacks capability {reasons}")
+            reasons = "; ".join(f"{c} ({CAPABILITIES[c]}){self._declared_where(c)}" for c in missing)
+            raise CapabilityMissing(f"{self.target.name} lacks capability {reasons}")
+
+    def _declared_where(self, capability: str) -> str:
+        present, where = self.declared.get(capability, (True, ""))
+        return "" if present else f", declared absent by {where}"
 
     def require_clause(self, clause_id: str) -> None:
         """Skip unless the target has every capability ``clause_id`` needs."""
         self.require(*CLAUSES[clause_id].requires)
 
-    def settings(self, kind: Kind = "property") -> settings:
-        return hypothesis_settings(self.profile, kind)
+    def settings(self, kind: Kind = "property") -> Callable[[T], T]:
+        """Decorate a ``@given`` test with the profile's settings (and ``--chatstore-reproduce``'s blob)."""
+        chosen = hypothesis_settings(self.profile, kind, settled=self.settled)
+
+        def apply(test: T) -> T:
+            decorated: T = chosen(test)
+            return self._reproduced(decorated)
+
+        return apply
+
+    def run_machine(self, machine: type[Any], kind: Kind = "machine") -> None:
+        """Run a state machine under the profile's settings (and ``--chatstore-reproduce``'s blob)."""
+        from hypothesis.stateful import run_state_machine_as_test
+
+        chosen = hypothesis_settings(self.profile, kind, settled=self.settled)
+        run_state_machine_as_test(self._reproduced(machine), settings=chosen)
+
+    def _reproduced(self, test: T) -> T:
+        if self.reproduce is None:
+            return test
+        test_any: Any = test  # a @given test or a state machine class: both take the decorator
+        decorated: T = reproduce_failure(hypothesis.__version__, self.reproduce.encode())(test_any)
+        return decorated
 
     @contextlib.contextmanager
     def fresh(self, *, check_empty: bool = True, **kwargs: Any) -> Iterator[StoreDriver]:
@@ -127,9 +194,20 @@ class StoreUnderTest:
                 self.clause,
             )
             driver.backdoor = server.client() if server is not None else None
+            driver.built_with = {k: v for k, v in kwargs.items() if k != "redis_url"}
+            if "clock" in kwargs:
+                driver.built_with["clock_start"] = kwargs["clock"]()
             if check_empty:
                 _check_empty(driver)
-            yield driver
+            self._depth += 1
+            try:
+                yield driver
+            except ClauseFailure as exc:
+                if exc.replay is not None and self._depth > 1:
+                    exc.replay.blocked = "the example uses two stores at once"
+                raise
+            finally:
+                self._depth -= 1
         finally:
             self.runner.call(building.__exit__, None, None, None)
 
@@ -212,3 +290,4 @@ def _check_empty(driver: StoreDriver) -> None:
         driver.expect(f"a freshly built store already holds messages at {key!r}", [], driver.get_messages(key))
     driver.clause = clause
     driver.log.clear()
+    driver.steps.clear()

@@ -7,13 +7,19 @@ Hypothesis test: the shrunk example's), and how to fix it (the hint).
 
 from __future__ import annotations
 
+import json
+import platform
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import NoReturn
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, NoReturn
 
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.driver import short
+from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level
+from pytest_chatstore.driver import ReplayRecord, short
+from pytest_chatstore.gate import GATING_STATUSES, Policy
 
 _UNSET = object()
 
@@ -24,6 +30,8 @@ class ClauseFailure(AssertionError):
     def __init__(self, clause_id: str, text: str) -> None:
         super().__init__(text)
         self.clause_id = clause_id
+        self.replay: ReplayRecord | None = None
+        """The calls that led here, attached by the harness, for a reproduction file."""
 
 
 def format_failure(
@@ -61,33 +69,299 @@ def fail(
     raise ClauseFailure(clause_id, format_failure(clause_id, what, expected=expected, actual=actual, log=log))
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """One clause's result against one target, as the summary counts it."""
+@dataclass
+class ClauseResult:
+    """One clause's result against one target: what the summary counts and the reports list."""
 
     target: str
+    spec: str
+    source: str
     clause_id: str
-    outcome: str  # "passed", "failed", "skipped"
+    status: str
+    """One of :data:`pytest_chatstore.gate.STATUSES`."""
+    reason: str = ""
+    duration: float = 0.0
+    failure: str | None = None
+    """The kit's failure report (rule, what happened, the shrunk operations, the hint)."""
+    reproduction: str | None = None
+    blob: str | None = None
+    detected: list[str] = field(default_factory=list)
+    capabilities: list[str] = field(default_factory=list)
+    declared: dict[str, list[Any]] = field(default_factory=dict)
+    undeclared: list[str] = field(default_factory=list)
+    """Capabilities declared absent that this clause exercised, and that held."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClauseResult:
+        return cls(**data)
 
 
-def summary_lines(outcomes: Iterable[Outcome], sources: dict[str, str]) -> list[str]:
-    """The terminal summary: per target, counts per group, then each failing clause with its level and rule."""
-    by_target: dict[str, list[Outcome]] = defaultdict(list)
-    for o in outcomes:
-        by_target[o.target].append(o)
-    lines: list[str] = []
-    for target, results in by_target.items():
-        failed = sorted({o.clause_id for o in results if o.outcome == "failed"})
-        must = sum(CLAUSES[c].level == "MUST" for c in failed)
-        verdict = "CONFORMS" if not failed else f"DOES NOT CONFORM ({must} MUST, {len(failed) - must} SHOULD failing)"
-        lines.append(f"{target} ({sources.get(target, '?')}): {verdict}")
+ORDER = (
+    "passed",
+    "failed",
+    "unexpected-pass",
+    "error",
+    "refused",
+    "expected-failure",
+    "advisory-failure",
+    "skipped",
+    "declared-absent",
+    "deselected",
+)
+_SHORT = {
+    "expected-failure": "xfail",
+    "advisory-failure": "advisory",
+    "unexpected-pass": "xpass(strict)",
+    "declared-absent": "declared absent",
+}
+
+
+class Recorder:
+    """The run's clause results; renders the terminal summary, the JSON report and the Markdown report."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.results: dict[tuple[str, str], ClauseResult] = {}
+        self.redis: set[str] = set()
+        self.deselected_by_kit: set[str] = set()
+        self.deselected_by_others: set[str] = set()
+
+    def add(self, result: ClauseResult) -> None:
+        self.results[(result.target, result.clause_id)] = result
+
+    def deselect(self, clause_id: str, *, by_kit: bool) -> None:
+        (self.deselected_by_kit if by_kit else self.deselected_by_others).add(clause_id)
+
+    def targets(self) -> dict[str, list[ClauseResult]]:
+        grouped: dict[str, list[ClauseResult]] = defaultdict(list)
+        for result in self.results.values():
+            grouped[result.target].append(result)
+        order = list(CLAUSES)
+        return {t: sorted(rs, key=lambda r: order.index(r.clause_id)) for t, rs in grouped.items()}
+
+    def level_reached(self, results: Sequence[ClauseResult]) -> str | None:
+        """The strongest conformance level all of whose run clauses hold (None: not even ``core``)."""
+        broken = [CLAUSES[r.clause_id] for r in results if r.status in BROKEN]
+        reached = None
+        for level in LEVELS:
+            if any(in_level(c, level) for c in broken):
+                break
+            reached = level
+        return reached
+
+    def verdict(self, results: Sequence[ClauseResult]) -> str:
+        """``CONFORMS to gate level full``, or why not, with the level reached and how much ran."""
+        level = self.policy.level
+        reached = self.level_reached(results)
+        failing = [r for r in results if r.status in ("failed", "unexpected-pass")]
+        must = sum(CLAUSES[r.clause_id].level == "MUST" for r in failing)
+        other = sum(r.status in ("error", "refused") for r in results)
+        if self.gate_passes(results):
+            text = f"CONFORMS to gate level {level}"
+            if reached is not None and list(LEVELS).index(reached) > list(LEVELS).index(level):
+                text += f" (and to level {reached})"
+        else:
+            counts = [f"{must} MUST, {len(failing) - must} SHOULD failing"] + (
+                [f"{other} not checked"] if other else []
+            )
+            text = f"DOES NOT CONFORM to gate level {level} ({'; '.join(counts)})"
+            text += f"; conforms to level {reached}" if reached else ""
+        ran = len({r.clause_id for r in results})
+        if ran < len(CLAUSES):
+            text += f" [partial run: {ran} of {len(CLAUSES)} clauses]"
+        return text
+
+    def gate_passes(self, results: Sequence[ClauseResult]) -> bool:
+        return not any(r.status in GATING_STATUSES for r in results)
+
+    def complete(self) -> bool:
+        """Whether every clause ran (nothing left out by -k, -m, --deselect or --chatstore-clauses)."""
+        return not self.deselected_by_kit and not self.deselected_by_others
+
+    # -- terminal ------------------------------------------------------------------
+    def summary_lines(self) -> list[str]:
+        pinned = f"pinned to {self.policy.spec}" if self.policy.spec else "not pinned"
+        lines = [f"spec {SPEC_VERSION} ({pinned}); gate level {self.policy.level}"]
+        lines += [f"Redis: {server}" for server in sorted(self.redis)]
+        if self.deselected_by_others:
+            lines.append(
+                f"PARTIAL RUN: {len(self.deselected_by_others)} clause(s) deselected by -k, -m or --deselect; "
+                "this is no conformance verdict (--chatstore-clauses makes a subset the report records)"
+            )
+        if self.deselected_by_kit:
+            lines.append(f"subset: --chatstore-clauses {' '.join(self.policy.clauses)}")
+        for target, results in self.targets().items():
+            lines += self._target_lines(target, results)
+        return lines
+
+    def _target_lines(self, target: str, results: list[ClauseResult]) -> list[str]:
+        lines = [f"{target} ({results[0].source}): {self.verdict(results)}"]
         groups: dict[str, Counter[str]] = defaultdict(Counter)
-        for o in results:
-            groups[CLAUSES[o.clause_id].group][o.outcome] += 1
+        for r in results:
+            groups[CLAUSES[r.clause_id].group][r.status] += 1
         for group, counts in groups.items():
-            cells = ", ".join(f"{counts[k]} {k}" for k in ("passed", "failed", "skipped") if counts[k])
+            cells = ", ".join(f"{counts[k]} {_SHORT.get(k, k)}" for k in ORDER if counts[k])
             lines.append(f"  {group:<12} {cells}")
-        for cid in failed:
-            clause = CLAUSES[cid]
-            lines.append(f"  FAILED {cid} [{clause.level}] {clause.rule}")
-    return lines
+        labels = {
+            "failed": "FAILED",
+            "unexpected-pass": "XPASS(strict)",
+            "error": "ERROR",
+            "refused": "REFUSED",
+            "advisory-failure": "ADVISORY",
+            "expected-failure": "XFAIL",
+        }
+        for r in results:
+            if r.status in labels:
+                clause = CLAUSES[r.clause_id]
+                lines.append(f"  {labels[r.status]} {r.clause_id} [{clause.level}] {clause.rule}")
+                if r.status not in ("failed", "error") and r.reason:
+                    lines.append(f"      {r.reason}")
+                if r.reproduction:
+                    lines.append(f"      reproduction: {r.reproduction}")
+        for capability, clauses in _undeclared(results).items():
+            where = results[0].declared.get(capability, [False, "?"])[1]
+            lines.append(
+                f"  UNDECLARED CAPABILITY {capability}: declared absent ({where}), but {', '.join(clauses)} "
+                "pass; delete the declaration"
+            )
+        return lines
+
+    # -- files ---------------------------------------------------------------------
+    def to_json(self) -> dict[str, Any]:
+        """The JSON report; :data:`SCHEMA_PATH` is its schema."""
+        targets = []
+        for target, results in self.targets().items():
+            first = results[0]
+            undeclared = sorted(_undeclared(results))
+            counts = Counter(r.status for r in results)
+            targets.append(
+                {
+                    "name": target,
+                    "spec": first.spec,
+                    "source": first.source,
+                    "package": _package_of(first.spec),
+                    "capabilities": {
+                        "detected": max((r.detected for r in results), key=len),
+                        "effective": max((r.capabilities for r in results), key=len),
+                        "declared": {k: {"present": v, "source": w} for k, (v, w) in first.declared.items()},
+                        "undeclared": undeclared,
+                    },
+                    "gate": "pass" if self.gate_passes(results) else "fail",
+                    "level_reached": self.level_reached(results),
+                    "counts": {k: counts[k] for k in ORDER if counts[k]},
+                    "clauses": [self._clause_json(r) for r in results],
+                }
+            )
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "pytest-chatstore", "version": _version("pytest-chatstore")},
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "spec": {"implemented": SPEC_VERSION, "pinned": self.policy.spec},
+            "level": self.policy.level,
+            "selection": list(self.policy.clauses),
+            "complete": self.complete(),
+            "gate": "pass" if all(t["gate"] == "pass" for t in targets) else "fail",
+            "redis": sorted(self.redis),
+            "environment": {
+                "python": platform.python_version(),
+                "platform": platform.platform(),
+                "packages": {
+                    name: _version(name) for name in ("pytest", "hypothesis", "redis", "fakeredis") if _version(name)
+                },
+            },
+            "targets": targets,
+        }
+
+    @staticmethod
+    def _clause_json(r: ClauseResult) -> dict[str, Any]:
+        clause = CLAUSES[r.clause_id]
+        data: dict[str, Any] = {
+            "id": r.clause_id,
+            "level": clause.level,
+            "group": clause.group,
+            "rule": clause.rule,
+            "status": r.status,
+            "duration": round(r.duration, 4),
+        }
+        for name in ("reason", "failure", "reproduction", "blob"):
+            value = getattr(r, name)
+            if value:
+                data[name] = value
+        return data
+
+    def to_markdown(self) -> str:
+        report = self.to_json()
+        pinned = f", pinned {report['spec']['pinned']}" if report["spec"]["pinned"] else ""
+        lines = [
+            "## Chat-store conformance",
+            "",
+            f"pytest-chatstore {report['tool']['version']}, spec {SPEC_VERSION}{pinned}, "
+            f"gate level `{report['level']}`" + ("" if report["complete"] else " (partial run)") + ".",
+        ]
+        if report["redis"]:
+            lines.append(f"Redis: {'; '.join(report['redis'])}.")
+        for t in report["targets"]:
+            gate = "passes the gate" if t["gate"] == "pass" else "**fails the gate**"
+            reached = f"conforms to level `{t['level_reached']}`" if t["level_reached"] else "conforms to no level"
+            lines += ["", f"### `{t['spec']}`: {gate}, {reached}", ""]
+            lines += ["| group | " + " | ".join(_SHORT.get(k, k) for k in ORDER[:-1]) + " |"]
+            lines += ["| --- |" + " ---: |" * (len(ORDER) - 1)]
+            per_group: dict[str, Counter[str]] = defaultdict(Counter)
+            for c in t["clauses"]:
+                per_group[c["group"]][c["status"]] += 1
+            for group, counts in per_group.items():
+                lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in ORDER[:-1]) + " |")
+            notable = [c for c in t["clauses"] if c["status"] not in ("passed", "skipped", "declared-absent")]
+            if notable:
+                lines += ["", "| clause | level | status | rule |", "| --- | --- | --- | --- |"]
+                for c in notable:
+                    rule = c["rule"].replace("|", "\\|")
+                    note = f" ({c['reason']})" if c.get("reason") and c["status"] != "failed" else ""
+                    lines.append(
+                        f"| {c['id']} | {c['level']} | {_SHORT.get(c['status'], c['status'])} | {rule}{note} |"
+                    )
+        return "\n".join(lines) + "\n"
+
+    def write(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.suffix == ".json":
+            path.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        else:
+            path.write_text(self.to_markdown(), encoding="utf-8")
+
+
+SCHEMA_VERSION = 1
+SCHEMA_PATH = Path(__file__).parent / "report.schema.json"
+"""The JSON Schema of :meth:`Recorder.to_json` (published in the docs' reference)."""
+
+BROKEN = ("failed", "unexpected-pass", "expected-failure", "advisory-failure")
+"""Statuses that mean the clause does not hold (for the level a target reaches)."""
+
+
+def _undeclared(results: Sequence[ClauseResult]) -> dict[str, list[str]]:
+    """Capability declared absent -> the clauses that exercised it and held."""
+    found: dict[str, list[str]] = defaultdict(list)
+    for r in results:
+        for capability in r.undeclared:
+            found[capability].append(r.clause_id)
+    return dict(found)
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _package_of(spec: str) -> dict[str, str | None] | None:
+    """The installed distribution that provides the target's module, with its version."""
+    top = spec.split(":", 1)[0].split(".", 1)[0]
+    names = metadata.packages_distributions().get(top, [])
+    if not names:
+        return None
+    name = sorted(names)[0]
+    return {"name": name, "version": _version(name)}

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore.clauses import CLAUSES, render_spec
+from pytest_chatstore.clauses import CLAUSES, render_changelog, render_spec
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.linearizability import Event, check_linearizable
 from pytest_chatstore.model import ChatModel
@@ -192,3 +192,10 @@ def test_clause_ids_are_stable_and_well_formed() -> None:
 def test_docs_spec_is_generated_from_the_registry(request: pytest.FixtureRequest) -> None:
     spec = request.config.rootpath / "docs" / "spec.md"
     assert spec.read_text() == render_spec(), "regenerate: python -m pytest_chatstore spec > docs/spec.md"
+
+
+def test_docs_changelog_is_generated_from_the_registry(request: pytest.FixtureRequest) -> None:
+    changelog = request.config.rootpath / "docs" / "changelog.md"
+    assert changelog.read_text() == render_changelog(), (
+        "regenerate: python -m pytest_chatstore changelog > docs/changelog.md"
+    )

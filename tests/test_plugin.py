@@ -88,7 +88,7 @@ def test_several_targets_at_once(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*InMemoryChatStore (--chatstore): CONFORMS*",
-            "*NoneForUnknown (--chatstore): DOES NOT CONFORM (1 MUST, 0 SHOULD failing)*",
+            "*NoneForUnknown (--chatstore): DOES NOT CONFORM to gate level full (1 MUST, 0 SHOULD failing)*",
             "*FAILED ORD-002 [[]MUST[]]*",
         ]
     )

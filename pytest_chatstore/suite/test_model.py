@@ -19,7 +19,6 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
 from pytest_chatstore import strategies as cst
@@ -136,4 +135,4 @@ class ChatStoreMachine(RuleBasedStateMachine):
 @clause("MDL-001")
 def test_MDL_001_store_agrees_with_model(chatstore: StoreUnderTest) -> None:
     machine = type("ChatStoreMachine", (ChatStoreMachine,), {"sut": chatstore})
-    run_state_machine_as_test(machine, settings=chatstore.settings("machine"))
+    chatstore.run_machine(machine)

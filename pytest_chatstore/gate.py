@@ -1,0 +1,325 @@
+"""The gate: which clauses run, which fail the run, which failures are expected, what a store declares.
+
+A CI decides this in two places, both read here without pytest:
+
+- scalars through options, environment or ini (see :mod:`pytest_chatstore.settings`):
+  the conformance level, the pinned spec version, the clause selection, capability
+  declarations;
+- tables in TOML, ``[tool.chatstore]`` in the rootdir's ``pyproject.toml`` or the top
+  level of the file named by ``--chatstore-config``::
+
+      [tool.chatstore.capabilities]
+      threads = false                      # our store is not thread-safe
+
+      [tool.chatstore.expected-failures]
+      "DEL-003" = "negative indices raise (#123)"
+      "KEY-00[12]" = { reason = "lists emptied keys", link = "https://example.org/issues/124" }
+      "TTL-*" = { reason = "expiry is lazy", targets = ["RedisHistory*"] }
+
+Every pattern must name at least one clause, every capability must exist, every
+key must be known: a typo is an error, never a silently ignored entry.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_chatstore.clauses import (
+    CAPABILITIES,
+    CLAUSES,
+    GROUPS,
+    LEVELS,
+    SPEC_VERSION,
+    SPEC_VERSIONS,
+    Clause,
+    in_level,
+    is_provisional,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+
+class GateError(Exception):
+    """A gate setting or table is invalid; the message names it and where it came from."""
+
+
+@dataclass(frozen=True)
+class ExpectedFailure:
+    """One entry of the expected-failures table."""
+
+    pattern: str
+    reason: str
+    link: str | None = None
+    targets: tuple[str, ...] = ()
+    """Glob patterns over target names; empty means every target."""
+    source: str = ""
+
+    def applies(self, clause_id: str, target: str) -> bool:
+        if not fnmatch.fnmatchcase(clause_id, self.pattern):
+            return False
+        return not self.targets or any(fnmatch.fnmatchcase(target, t) for t in self.targets)
+
+    def describe(self) -> str:
+        return self.reason + (f" ({self.link})" if self.link else "")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Everything the gate decides, for every target of the run."""
+
+    level: str = "full"
+    spec: str | None = None
+    """The pinned spec version, or None: gate on this suite's version, new clauses provisional."""
+    clauses: tuple[str, ...] = ()
+    """Selection patterns (clause IDs, globs, or group names); empty selects every clause."""
+    capabilities: Mapping[str, bool] = field(default_factory=dict)
+    """Declared capabilities for every target: name -> present."""
+    capability_source: str = ""
+    expected: tuple[ExpectedFailure, ...] = ()
+
+    def selected(self, clause_id: str) -> bool:
+        """Whether ``--chatstore-clauses`` keeps ``clause_id``."""
+        clause = CLAUSES[clause_id]
+        return not self.clauses or any(_matches(clause, p) for p in self.clauses)
+
+    def advisory(self, clause_id: str) -> str | None:
+        """Why a failure of ``clause_id`` does not fail the run, or None when it gates."""
+        clause = CLAUSES[clause_id]
+        if not in_level(clause, self.level):
+            return f"{clause.level} clause of group {clause.group}, outside conformance level {self.level!r}"
+        if is_provisional(clause, self.spec):
+            pinned = f"the pinned spec {self.spec}" if self.spec else f"a CI pinned to spec {clause.since}"
+            return f"new in spec {clause.since}: provisional, it gates only for {pinned}"
+        return None
+
+    def expected_failure(self, clause_id: str, target: str) -> ExpectedFailure | None:
+        return next((e for e in self.expected if e.applies(clause_id, target)), None)
+
+    @property
+    def spec_version(self) -> str:
+        return self.spec or SPEC_VERSION
+
+
+def _matches(clause: Clause, pattern: str) -> bool:
+    return pattern == clause.group or fnmatch.fnmatchcase(clause.id, pattern)
+
+
+def check_level(value: str, source: str) -> str:
+    if value not in LEVELS:
+        raise GateError(f"chatstore-level from {source}: {value!r} is not one of {', '.join(LEVELS)}")
+    return value
+
+
+def check_spec(value: str, source: str) -> str:
+    if value not in SPEC_VERSIONS:
+        raise GateError(
+            f"chatstore-spec from {source}: this suite implements spec {SPEC_VERSION} and knows versions "
+            f"{', '.join(SPEC_VERSIONS)}; {value!r} is not one of them"
+            + (" (upgrade pytest-chatstore)" if _newer(value) else "")
+        )
+    return value
+
+
+def _newer(value: str) -> bool:
+    try:
+        return tuple(int(p) for p in value.split(".")) > tuple(int(p) for p in SPEC_VERSION.split("."))
+    except ValueError:
+        return False
+
+
+def check_clause_patterns(patterns: Iterable[str], source: str, what: str = "chatstore-clauses") -> tuple[str, ...]:
+    """Every pattern must match a clause ID or be a group name."""
+    checked = []
+    for pattern in patterns:
+        if not any(_matches(c, pattern) for c in CLAUSES.values()):
+            raise GateError(
+                f"{what} from {source}: {pattern!r} names no clause (IDs such as DEL-001, globs such as "
+                f"'KEY-*', or groups: {', '.join(GROUPS)})"
+            )
+        checked.append(pattern)
+    return tuple(checked)
+
+
+def parse_capability_tokens(tokens: Iterable[str], source: str) -> dict[str, bool]:
+    """``["-threads", "insert"]`` (ini or command line form) -> ``{"threads": False, "insert": True}``."""
+    declared: dict[str, bool] = {}
+    for token in tokens:
+        name, present = (token[1:], False) if token.startswith("-") else (token.lstrip("+"), True)
+        declared[name] = present
+    return check_capabilities(declared, source)
+
+
+def check_capabilities(declared: Mapping[str, object], source: str) -> dict[str, bool]:
+    checked: dict[str, bool] = {}
+    for name, present in declared.items():
+        if name not in CAPABILITIES:
+            raise GateError(f"capability {name!r} from {source} is unknown; known: {', '.join(CAPABILITIES)}")
+        if not isinstance(present, bool):
+            raise GateError(f"capability {name!r} from {source}: declare it true or false, not {present!r}")
+        checked[name] = present
+    return checked
+
+
+_TABLE_KEYS = {"capabilities", "expected-failures"}
+_ENTRY_KEYS = {"reason", "link", "targets"}
+
+
+def load_tables(rootpath: Path, config_file: Path | None) -> tuple[dict[str, Any], str]:
+    """The ``[tool.chatstore]`` table (or ``config_file``'s top level) and a name for where it came from."""
+    if config_file is not None:
+        where = str(config_file)
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise GateError(f"chatstore-config: {where} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise GateError(f"chatstore-config: {where} is not valid TOML: {exc}") from None
+        table: object = data
+    else:
+        pyproject = rootpath / "pyproject.toml"
+        where = f"{pyproject.name} [tool.chatstore]"
+        if not pyproject.is_file():
+            return {}, where
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return {}, where  # pytest itself reports a broken pyproject.toml
+        table = data.get("tool", {}).get("chatstore", {})
+    if not isinstance(table, dict):
+        raise GateError(f"{where} must be a table")
+    unknown = set(table) - _TABLE_KEYS
+    if unknown:
+        raise GateError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_TABLE_KEYS))}"
+        )
+    return table, where
+
+
+def parse_expected_failures(table: object, where: str) -> tuple[ExpectedFailure, ...]:
+    """Entries ``"PATTERN" = "reason"`` or ``"PATTERN" = {reason, link, targets}``."""
+    source = f"{where} expected-failures"
+    if not isinstance(table, dict):
+        raise GateError(f"{source} must be a table of clause patterns")
+    entries: list[ExpectedFailure] = []
+    for pattern, value in table.items():
+        check_clause_patterns([pattern], source, what="expected failure")
+        spec = {"reason": value} if isinstance(value, str) else value
+        if not isinstance(spec, dict) or not isinstance(spec.get("reason"), str) or not spec["reason"].strip():
+            raise GateError(f"{source}: {pattern!r} needs a reason (a string, or a table with `reason`)")
+        unknown = set(spec) - _ENTRY_KEYS
+        if unknown:
+            raise GateError(f"{source}: {pattern!r} has unknown key(s) {', '.join(sorted(unknown))}")
+        targets = spec.get("targets", [])
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise GateError(f"{source}: {pattern!r}: targets must be a list of target-name patterns")
+        link = spec.get("link")
+        if link is not None and not isinstance(link, str):
+            raise GateError(f"{source}: {pattern!r}: link must be a string")
+        entries.append(ExpectedFailure(pattern, spec["reason"].strip(), link, tuple(targets), where))
+    return tuple(entries)
+
+
+def declared_by_target(factory: object) -> dict[str, bool]:
+    """A ``chatstore_capabilities`` attribute on the target (class or factory): ``{name: present}``."""
+    declared = getattr(factory, "chatstore_capabilities", None)
+    if declared is None:
+        return {}
+    if isinstance(declared, Mapping):
+        return check_capabilities(declared, f"{getattr(factory, '__qualname__', factory)}.chatstore_capabilities")
+    raise GateError(
+        f"{getattr(factory, '__qualname__', factory)}.chatstore_capabilities must be a mapping such as "
+        "{'threads': False}"
+    )
+
+
+def effective_capabilities(
+    detected: frozenset[str], declared: Mapping[str, bool]
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(the capabilities the suite uses, those declared absent although detected: to be probed)."""
+    present = {name for name, has in declared.items() if has}
+    absent = {name for name, has in declared.items() if not has}
+    return frozenset((detected | present) - absent), frozenset(detected & absent)
+
+
+STATUSES: dict[str, str] = {
+    "passed": "the clause holds",
+    "failed": "the clause is broken, and it fails the run",
+    "expected-failure": "broken, as an expected-failures entry says; does not fail the run",
+    "unexpected-pass": "listed as an expected failure but holds: fails the run until the entry is deleted",
+    "advisory-failure": "broken, but outside the gating level or provisional in the spec; does not fail the run",
+    "skipped": "not applicable: the store lacks a capability the clause needs",
+    "declared-absent": "not applicable: the capability is declared absent (and the clause indeed fails)",
+    "error": "the kit could not check the clause (setup, provisioning, an inconclusive timing); fails the run",
+    "refused": "the suite test was skipped, marked or overridden by something other than the kit; fails the run",
+}
+"""Every status a clause can have in the summary and the reports."""
+
+GATING_STATUSES = ("failed", "unexpected-pass", "error", "refused")
+"""Statuses that fail the run."""
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """What the gate makes of one suite test's raw result."""
+
+    status: str
+    reason: str = ""
+
+
+def judge(
+    policy: Policy,
+    clause_id: str,
+    target: str,
+    raw: str,
+    *,
+    clause_failure: bool,
+    probed: frozenset[str] = frozenset(),
+    probe_source: str = "",
+) -> Judgement:
+    """Turn a raw result into a status of :data:`STATUSES`.
+
+    ``raw`` is ``passed``, ``failed`` or ``skipped`` (by the kit, for a missing
+    capability); ``clause_failure`` says whether a failure was the store's (a
+    :class:`~pytest_chatstore.report.ClauseFailure`) rather than the kit's or the
+    machine's. ``probed`` are capabilities declared absent that the test exercised.
+    """
+    if raw == "skipped":
+        return Judgement("skipped")
+    if probed:
+        names = ", ".join(sorted(probed))
+        if raw == "passed":
+            return Judgement(
+                "passed",
+                f"undeclared capability: {names} declared absent ({probe_source}), but {clause_id} holds; "
+                "delete the declaration",
+            )
+        if clause_failure:
+            return Judgement("declared-absent", f"{names} declared absent ({probe_source})")
+    expected = policy.expected_failure(clause_id, target)
+    if raw == "passed":
+        if expected is not None:
+            return Judgement(
+                "unexpected-pass",
+                f"{clause_id} is listed as an expected failure ({expected.describe()}) by the entry "
+                f"{expected.pattern!r} in {expected.source}, but it passes against {target}: delete the entry"
+                + (" or narrow its pattern" if expected.pattern != clause_id else ""),
+            )
+        return Judgement("passed")
+    if not clause_failure:
+        return Judgement("error")
+    if expected is not None:
+        return Judgement("expected-failure", f"{expected.describe()} [{expected.pattern} in {expected.source}]")
+    advisory = policy.advisory(clause_id)
+    if advisory is not None:
+        return Judgement("advisory-failure", advisory)
+    return Judgement("failed")
