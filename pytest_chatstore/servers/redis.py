@@ -165,10 +165,24 @@ def _docker(url: str | None, worker: int) -> RedisServer:
         from testcontainers.community.redis import RedisContainer
     except ImportError:
         from testcontainers.redis import RedisContainer
+    host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+    if host.startswith("unix://"):
+        # Checked by hand: docker-py leaks its socket when nothing listens on the path.
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(host.removeprefix("unix://"))
+            except OSError as exc:
+                raise RedisUnavailable(f"no Docker engine answers ({exc.strerror or type(exc).__name__})") from None
+    client = None
     try:
-        docker.from_env(timeout=2).ping()
+        # A fixed API version: "auto" asks the engine inside the constructor and leaks the socket when none answers.
+        client = docker.from_env(timeout=2, version=docker.constants.DEFAULT_DOCKER_API_VERSION)
+        client.ping()
     except Exception as exc:  # noqa: BLE001 - no engine, no container
         raise RedisUnavailable(f"no Docker engine answers ({type(exc).__name__})") from None
+    finally:
+        if client is not None:
+            client.close()
     image = os.environ.get("CHATSTORE_REDIS_IMAGE") or DOCKER_IMAGE
     container = RedisContainer(image)
     try:
@@ -217,6 +231,8 @@ def _binary(url: str | None, worker: int) -> RedisServer:
                 process.wait(5)
             except subprocess.TimeoutExpired:
                 process.kill()
+        if process.stderr is not None:
+            process.stderr.close()
         shutil.rmtree(workdir, ignore_errors=True)
 
     atexit.register(stop)
@@ -285,6 +301,9 @@ def _fakeredis(url: str | None, worker: int) -> RedisServer:
             process.wait(5)
         if process.poll() is None:
             process.kill()
+        if process.stdout is not None:
+            process.stdout.close()
+        log.close()
 
     atexit.register(stop)
     return RedisServer(
