@@ -8,6 +8,7 @@ drawn from a seeded generator, so a run is reproducible up to the scheduler.
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,11 +40,18 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]]) -> None:
             errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(b,), daemon=True) for b in bodies]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + store.runner.timeout * 4
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
+    # Switch threads every microsecond instead of every 5 ms: a read-modify-write without a lock
+    # is then interrupted almost every time, so a race shows on every run, not on lucky ones.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + store.runner.timeout * 4
+        for t in threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+    finally:
+        sys.setswitchinterval(interval)
     if any(t.is_alive() for t in threads):
         store.violation(f"{len(bodies)} threads did not finish within {store.runner.timeout * 4:g} s")
     if errors:
