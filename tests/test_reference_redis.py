@@ -63,7 +63,10 @@ def test_require_real_redis_refuses_the_fallback(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*no Redis server: fakeredis (refused: a real server is required)*"])
 
 
-def test_a_users_data_survives_a_full_run_on_their_url(pytester: pytest.Pytester, server: RedisServer) -> None:
+def test_a_users_data_survives_a_full_run_on_their_url(
+    pytester: pytest.Pytester, server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # in-process: the database index is exact
     base = server.url.rsplit("/", 1)[0]
     import redis
 
@@ -84,7 +87,10 @@ def test_a_users_data_survives_a_full_run_on_their_url(pytester: pytest.Pytester
         precious.close()
 
 
-def test_a_non_empty_database_on_a_users_server_is_refused(pytester: pytest.Pytester, server: RedisServer) -> None:
+def test_a_non_empty_database_on_a_users_server_is_refused(
+    pytester: pytest.Pytester, server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # in-process: the database index is exact
     base = server.url.rsplit("/", 1)[0]
     import redis
 
@@ -214,11 +220,23 @@ def cluster(tmp_path: Any) -> Iterator[list[int]]:
         if REAL_REQUIRED:
             pytest.fail("redis-server and redis-cli are required in CI")
         pytest.skip("no redis-server / redis-cli on this machine")
-    ports = []
-    for _ in range(3):
+
+    def free(port: int) -> bool:
         with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append(s.getsockname()[1])
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+            return True
+
+    # Each node also listens on its port + 10000 (the cluster bus), so an ephemeral port from the
+    # OS (often above 55535) does not do: pick ports whose bus port is free too.
+    ports: list[int] = []
+    for port in range(20000 + os.getpid() % 5000, 30000):
+        if free(port) and free(port + 10000):
+            ports.append(port)
+        if len(ports) == 3:
+            break
     procs = []
     for port in ports:
         node = tmp_path / str(port)
@@ -235,7 +253,10 @@ def cluster(tmp_path: Any) -> Iterator[list[int]]:
                 break
             time.sleep(0.05)  # waiting for servers to start, not a test wait
         create = ["redis-cli", "--cluster", "create", *nodes, "--cluster-replicas", "0", "--cluster-yes"]
-        subprocess.run(create, check=True, capture_output=True)
+        created = subprocess.run(create, capture_output=True, text=True)
+        assert created.returncode == 0, (
+            f"redis-cli --cluster create failed: {created.stdout[-500:]} {created.stderr[-500:]}"
+        )
         for _ in range(100):
             info = subprocess.run(["redis-cli", "-p", str(ports[0]), "cluster", "info"], capture_output=True, text=True)
             if "cluster_state:ok" in info.stdout:
