@@ -172,10 +172,10 @@ _TABLE_KEYS = {"capabilities", "expected-failures"}
 _ENTRY_KEYS = {"reason", "link", "targets"}
 
 
-def load_tables(rootpath: Path, config_file: Path | None) -> tuple[dict[str, Any], str]:
+def load_tables(rootpath: Path, config_file: Path | None, shown: str = "") -> tuple[dict[str, Any], str]:
     """The ``[tool.chatstore]`` table (or ``config_file``'s top level) and a name for where it came from."""
     if config_file is not None:
-        where = str(config_file)
+        where = shown or str(config_file)
         try:
             data = tomllib.loads(config_file.read_text(encoding="utf-8"))
         except FileNotFoundError:

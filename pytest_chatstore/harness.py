@@ -104,6 +104,8 @@ class StoreUnderTest:
         self.probed: set[str] = set()
         """Capabilities declared absent that this test exercised anyway, to see whether they work."""
         self.detected: frozenset[str] = frozenset()
+        self.effective: frozenset[str] = frozenset()
+        """Detected capabilities with the declarations applied (before any probe)."""
         self._depth = 0
         self.runner = Runner(timeout)
         self.redis = redis
@@ -119,6 +121,7 @@ class StoreUnderTest:
                 self.detected = driver.capabilities
             declared = {name: present for name, (present, _) in self.declared.items()}
             self._capabilities, _ = effective_capabilities(self.detected, declared)
+            self.effective = self._capabilities
         return self._capabilities
 
     def require(self, *capabilities: str) -> None:

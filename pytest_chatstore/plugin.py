@@ -390,6 +390,19 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         )
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> None:
+    """Before a suite test's body: its clause's capabilities, for every clause, in the call phase.
+
+    A missing capability skips, a declared-absent one that the store shows is probed, and a
+    store that cannot even be built fails the clause (not the fixture's setup).
+    """
+    clause_id = _clause_of(item)
+    sut = getattr(item, "funcargs", {}).get("chatstore")
+    if clause_id is not None and isinstance(sut, StoreUnderTest):
+        sut.require_clause(clause_id)
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
@@ -402,8 +415,9 @@ def pytest_runtest_makereport(
     if call.when == "teardown" or (call.when == "setup" and report.passed):
         return report
     settings = item.config.stash[settings_key]
-    sut: StoreUnderTest | None = getattr(item, "funcargs", {}).get("chatstore")
-    target = sut.target if sut is not None else item.callspec.params["chatstore"]  # type: ignore[attr-defined]
+    given = getattr(item, "funcargs", {}).get("chatstore")
+    sut = given if isinstance(given, StoreUnderTest) else None  # not ours when the fixture was overridden
+    target: Target = sut.target if sut is not None else item.callspec.params["chatstore"]  # type: ignore[attr-defined]
     excinfo = call.excinfo
     refusal = _refusal(item, call, report)
     if refusal is not None:
@@ -431,7 +445,7 @@ def pytest_runtest_makereport(
         duration=report.duration,
         failure=None if failure is None else str(failure)[:20_000],
         detected=sorted(sut.detected) if sut is not None else [],
-        capabilities=sorted(sut._capabilities or ()) if sut is not None else [],
+        capabilities=sorted(sut.effective) if sut is not None else [],
         declared={k: [v, where] for k, (v, where) in sut.declared.items()} if sut is not None else {},
         undeclared=sorted(sut.probed) if sut is not None and judgement.status == "passed" else [],
     )
@@ -508,8 +522,9 @@ def _repro_dir(config: pytest.Config) -> Path:
     chosen = config.stash[settings_key].repro_dir
     if chosen is not None:
         return chosen
-    if config.cache is not None:
-        return config.cache.mkdir("chatstore-repro")
+    cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
+    if cache is not None:
+        return Path(cache.mkdir("chatstore-repro"))
     return config.rootpath / ".chatstore-repro"
 
 

@@ -8,6 +8,7 @@ Hypothesis test: the shrunk example's), and how to fix it (the hint).
 from __future__ import annotations
 
 import json
+import os
 import platform
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -220,7 +221,7 @@ class Recorder:
                 if r.status not in ("failed", "error") and r.reason:
                     lines.append(f"      {r.reason}")
                 if r.reproduction:
-                    lines.append(f"      reproduction: {r.reproduction}")
+                    lines.append(f"      reproduction: {_shown(r.reproduction)}")
         for capability, clauses in _undeclared(results).items():
             where = results[0].declared.get(capability, [False, "?"])[1]
             lines.append(
@@ -337,8 +338,14 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "report.schema.json"
 """The JSON Schema of :meth:`Recorder.to_json` (published in the docs' reference)."""
 
-BROKEN = ("failed", "unexpected-pass", "expected-failure", "advisory-failure")
-"""Statuses that mean the clause does not hold (for the level a target reaches)."""
+BROKEN = ("failed", "unexpected-pass", "expected-failure", "advisory-failure", "error", "refused")
+"""Statuses that mean the clause is not shown to hold (for the level a target reaches)."""
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
 
 
 def _undeclared(results: Sequence[ClauseResult]) -> dict[str, list[str]]:

@@ -163,7 +163,8 @@ def _policy(pick: Callable[[str], tuple[object, str] | None], base: Path, rootpa
     spec = pick("chatstore_spec")
     selection = pick("chatstore_clauses")
     config = pick("chatstore_config")
-    tables, where = gate.load_tables(rootpath, None if config is None else base / str(config[0]))
+    config_file = None if config is None else base / str(config[0])
+    tables, where = gate.load_tables(rootpath, config_file, "" if config is None else str(config[0]))
     capabilities = gate.check_capabilities(tables.get("capabilities", {}), f"{where} capabilities")
     capability_source = f"{where} capabilities" if capabilities else ""
     declared = pick("chatstore_capabilities")
