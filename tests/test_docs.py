@@ -1,0 +1,81 @@
+"""The docs as a user reads them: every option documented, and the example files run."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from pytest_chatstore.gate import STATUSES
+
+ROOT = Path(__file__).parent.parent
+EXAMPLES = ROOT / "docs" / "examples"
+REFERENCE = (ROOT / "docs" / "reference.md").read_text()
+
+
+def test_every_option_and_ini_key_is_in_the_reference(pytestconfig: pytest.Config) -> None:
+    parser = getattr(pytestconfig, "_parser", None)  # the only way to list a group's options
+    if parser is None:
+        pytest.skip("this pytest keeps its parser elsewhere")
+    group = parser.getgroup("chatstore")
+    names = [name for option in group.options for name in option.names() if name.startswith("--")]
+    assert names, "the chatstore option group is empty"
+    for name in names:
+        assert f"`{name}" in REFERENCE, f"{name} is not in docs/reference.md"
+        ini = name.removeprefix("--").replace("-", "_")
+        assert f"`{ini}`" in REFERENCE, f"ini key {ini} is not in docs/reference.md"
+        assert f"`{ini.upper()}`" in REFERENCE, f"environment variable {ini.upper()} is not in docs/reference.md"
+
+
+def test_every_status_is_in_the_reference() -> None:
+    for status, meaning in STATUSES.items():
+        assert f"| `{status}` |" in REFERENCE
+        assert meaning in REFERENCE
+
+
+def test_the_conftest_example_registers_a_store(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest((EXAMPLES / "conftest_factory.py").read_text())
+    result = pytester.runpytest("--chatstore-hypothesis=ci", "--chatstore-clauses=core")
+    result.assert_outcomes(passed=15, deselected=30)
+    result.stdout.fnmatch_lines(["chatstore_factory (fixture): CONFORMS to gate level full*"])
+
+
+def test_the_pyproject_example_gates_as_it_says(pytester: pytest.Pytester) -> None:
+    (pytester.path / "pyproject.toml").write_text((EXAMPLES / "pyproject-gate.toml").read_text())
+    backend = pytester.mkpydir("mybackend")
+    (backend / "store.py").write_text(
+        "from tests.broken_stores import ListsEmptiedKeys, NegativeDeleteHitsHead\n\n\n"
+        "class MyChatStore(NegativeDeleteHitsHead, ListsEmptiedKeys):\n"
+        '    """Breaks DEL-003 and KEY-002, as the example\'s expected failures say."""\n'
+    )
+    result = pytester.runpytest(
+        "--chatstore-only", "--chatstore-hypothesis=ci", "--chatstore-clauses=DEL-003,KEY-002,CON-001"
+    )
+    result.assert_outcomes(passed=1, xfailed=2, deselected=42)  # CON-001: an undeclared capability
+    assert result.ret == pytest.ExitCode.OK
+    report = json.loads((pytester.path / "chatstore-report.json").read_text())
+    assert report["level"] == "must"
+    assert report["spec"]["pinned"] == "0.2"
+    assert "threads" in report["targets"][0]["capabilities"]["declared"]
+    assert (pytester.path / "chatstore-report.md").is_file()
+
+
+@pytest.mark.parametrize("workflow", ["github-workflow.yml", "gitlab-ci.yml"])
+def test_the_ci_workflow_examples_run(pytester: pytest.Pytester, workflow: str) -> None:
+    text = (EXAMPLES / workflow).read_text()
+    (command,) = re.findall(r"(?:run: |- )(pytest --chatstore.*)$", text, flags=re.MULTILINE)
+    args = shlex.split(command)[1:]
+    result = pytester.runpytest(*args, "--chatstore-clauses=ORD-002")
+    result.assert_outcomes(passed=1, deselected=44)
+    for produced in ("chatstore-report.json", "chatstore-report.md", "chatstore-junit.xml"):
+        assert (pytester.path / produced).is_file(), produced
+        assert produced in text
+
+
+def test_snippets_in_the_docs_name_existing_files() -> None:
+    for page in (ROOT / "docs").rglob("*.md"):
+        for snippet in re.findall(r'--8<-- "([^"]+)"', page.read_text()):
+            assert (ROOT / snippet).is_file(), f"{page.name} includes {snippet}, which does not exist"
