@@ -114,7 +114,6 @@ def test_an_expected_failure_on_a_property_clause_is_derandomized_and_does_not_s
     assert settled.derandomize
     assert settled.database is None
     assert "shrink" not in {p.name for p in settled.phases}
-    assert not hypothesis_settings("default", "property").derandomize
 
 
 def test_an_expected_failure_gives_the_same_verdict_run_after_run(pytester: pytest.Pytester) -> None:
