@@ -85,8 +85,27 @@ def _is_llamaindex_store(store: object) -> bool:
     )
 
 
+def _langchain() -> Adapter:
+    from pytest_chatstore.adapters.langchain import LangChainAdapter
+
+    return LangChainAdapter()
+
+
+def _is_history_store(store: object) -> bool:
+    return type(store).__module__ == "pytest_chatstore.adapters.langchain"
+
+
+def is_langchain_history(factory: object) -> bool:
+    """Whether ``factory`` is a LangChain ``BaseChatMessageHistory`` class (by ancestry name: no import)."""
+    return isinstance(factory, type) and any(
+        cls.__name__ == "BaseChatMessageHistory" and cls.__module__.startswith("langchain_core.")
+        for cls in factory.__mro__
+    )
+
+
 ADAPTERS: list[tuple[Callable[[object], bool], Callable[[], Adapter]]] = [
     (_is_llamaindex_store, _llamaindex),
+    (_is_history_store, _langchain),
 ]
 """(detector, adapter factory) pairs, asked in order; the native adapter is the fallback."""
 

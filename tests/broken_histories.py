@@ -1,0 +1,102 @@
+"""LangChain histories of our own, one right and some broken, for the adapter's tests.
+
+Importing this module needs langchain-core (the ``langchain`` extra).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from langchain_core.chat_history import BaseChatMessageHistory
+from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+
+from pytest_chatstore.adapters.langchain import HistoryStore, history_factory
+
+
+class SessionHistory(BaseChatMessageHistory):
+    """A history per ``session_id``, kept in a class-level table (as a database would keep it)."""
+
+    TABLE: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    LOCK: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, session_id: str) -> None:
+        if not isinstance(session_id, str):
+            raise TypeError(f"session_id must be a str, not {type(session_id).__name__}")
+        self.session_id = session_id
+
+    def _row(self) -> str:
+        return self.session_id
+
+    @property
+    def messages(self) -> list[BaseMessage]:  # type: ignore[override]
+        with self.LOCK:
+            return messages_from_dict(list(self.TABLE.get(self._row(), [])))
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        rows = [message_to_dict(_checked(m)) for m in messages]  # all checked before anything is written
+        with self.LOCK:
+            self.TABLE.setdefault(self._row(), []).extend(rows)
+
+    def clear(self) -> None:
+        with self.LOCK:
+            self.TABLE.pop(self._row(), None)
+
+
+def _checked(message: object) -> BaseMessage:
+    if not isinstance(message, BaseMessage):
+        raise TypeError(f"not a LangChain message: {type(message).__name__}")
+    return message
+
+
+def session_history() -> HistoryStore:
+    """A fresh table per store, through the kit's own history wrapper (session ids as keys)."""
+    SessionHistory.TABLE.clear()
+    return history_factory(SessionHistory)()
+
+
+class FoldsSessionIds(SessionHistory):
+    """Session ids compared case-insensitively and stripped: ``" A"`` is ``"a"``."""
+
+    def _row(self) -> str:
+        return self.session_id.strip().lower()
+
+
+def folds_session_ids() -> HistoryStore:
+    FoldsSessionIds.TABLE.clear()
+    return history_factory(FoldsSessionIds)()
+
+
+class DropsFields(SessionHistory):
+    """Keeps type, content, role and ``additional_kwargs``, and drops the rest: tool calls, ids, names,
+    response and usage metadata, artifacts (what a table with a few columns does)."""
+
+    KEPT: ClassVar[tuple[str, ...]] = ("type", "content", "additional_kwargs", "role", "tool_call_id")
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        rows = [message_to_dict(_checked(m)) for m in messages]
+        for row in rows:
+            row["data"] = {k: v for k, v in row["data"].items() if k in self.KEPT}
+        with self.LOCK:
+            self.TABLE.setdefault(self._row(), []).extend(rows)
+
+
+def drops_fields() -> HistoryStore:
+    DropsFields.TABLE.clear()
+    return history_factory(DropsFields)()
+
+
+class SplitsBatches(SessionHistory):
+    """Appends a batch one message at a time, letting other threads in between."""
+
+    def add_messages(self, messages: Sequence[BaseMessage]) -> None:
+        for message in messages:
+            super().add_messages([message])
+            time.sleep(0)
+
+
+def splits_batches() -> HistoryStore:
+    SplitsBatches.TABLE.clear()
+    return history_factory(SplitsBatches)()

@@ -1,0 +1,68 @@
+"""The LangChain adapter: histories as targets, LangChain's messages, broken histories of our own."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("langchain_core", reason="the langchain extra is not installed")
+
+from hypothesis import given, settings
+from langchain_core.messages import message_to_dict
+
+from pytest_chatstore.adapters.langchain import LangChainAdapter, langchain_messages
+from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
+from pytest_chatstore.contract import ChatMessage
+
+RUN = ["--chatstore-only", "--chatstore-hypothesis=ci", f"--chatstore-spec={SPEC_VERSION}", "-q", "-rs"]
+
+
+@settings(max_examples=200, derandomize=True, database=None)
+@given(message=langchain_messages)
+def test_langchain_messages_round_trip_through_the_adapter(message: ChatMessage) -> None:
+    adapter = LangChainAdapter()
+    stored = adapter.to_store(message)
+    assert adapter.from_store(stored) == message
+    assert message_to_dict(adapter.to_store(adapter.from_store(stored))) == message_to_dict(stored)
+
+
+def test_generic_messages_become_langchain_classes() -> None:
+    adapter = LangChainAdapter()
+    kinds = {
+        role: adapter.to_store(ChatMessage(role, "hi", {"k": [1]})).type for role in ("user", "assistant", "system")
+    }
+    assert kinds == {"user": "human", "assistant": "ai", "system": "system"}
+    assert adapter.to_store(ChatMessage("tool", "hi")).type == "chat"  # a ToolMessage needs a tool_call_id
+
+
+def test_the_in_memory_history_runs_as_a_target(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--chatstore=langchain_core.chat_history:InMemoryChatMessageHistory", *RUN)
+    for capability in ("insert", "delete_message", "delete_last", "keys"):
+        result.stdout.fnmatch_lines([f"SKIPPED*InMemoryChatMessageHistory lacks capability {capability} *"])
+    summary = result.stdout.str().split("chatstore conformance")[1]
+    failing = {line.split()[1] for line in summary.splitlines() if line.startswith("  FAILED ")}
+    # The kit's verdict on langchain-core's in-memory history: it keeps the caller's message
+    # objects (OWN-001..003) and stores anything it is given (BAD-003). See docs/ecosystem.md.
+    assert failing == {"OWN-001", "OWN-002", "OWN-003", "BAD-003"}
+    assert result.parseoutcomes()["passed"] >= 20
+
+
+def test_a_conforming_history_with_session_ids_conforms(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest("--chatstore=tests.broken_histories:session_history", *RUN)
+    result.stdout.fnmatch_lines(["session_history (--chatstore): CONFORMS to gate level full*"])
+    assert result.ret == pytest.ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("target", "clause_id", "detail"),
+    [
+        ("folds_session_ids", "KEY-004", "*messages at*"),
+        ("drops_fields", "FID-001", "*lc:*"),
+        ("splits_batches", "BAT-001", "*batch at positions*"),
+    ],
+)
+def test_a_broken_history_fails_its_clause(pytester: pytest.Pytester, target: str, clause_id: str, detail: str) -> None:
+    result = pytester.runpytest(
+        f"--chatstore=tests.broken_histories:{target}", *RUN, f"--chatstore-clauses={clause_id}"
+    )
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines([f"*[[]{clause_id} {CLAUSES[clause_id].level}[]]*", detail])
