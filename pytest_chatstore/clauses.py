@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2")
+SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3")
 """Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
 
 SPEC_VERSION = SPEC_VERSIONS[-1]
@@ -54,6 +54,7 @@ CAPABILITIES: dict[str, str] = {
     "clock": "the factory accepts `clock` (a zero-argument callable returning seconds)",
     "threads": "the store may be called from several threads at once (thread safety); assumed unless "
     "declared absent, since no probe can show it",
+    "batch": "the store has `add_messages(key, messages)`, appending a batch in one call (LangChain histories)",
 }
 """Capability name -> what having it means. Clauses needing an absent one are skipped, naming it."""
 
@@ -228,6 +229,16 @@ _CLAUSES = (
         "check key normalisation and prefix matching (`a` vs `a:b`).",
     ),
     Clause(
+        "KEY-006",
+        "MUST",
+        "keys",
+        "Keys that differ only by a comma-separated part (`a,b` vs `a`) or by their length past 64 or 255 "
+        "characters are different conversations.",
+        "Do not split keys on commas or truncate them to a column width; store the whole key, or a "
+        "collision-free encoding of it.",
+        since="0.3",
+    ),
+    Clause(
         "FID-001",
         "MUST",
         "fidelity",
@@ -331,6 +342,17 @@ _CLAUSES = (
         "and its return; look for multi-step operations without a lock or transaction.",
         ("insert", "delete_message", "threads"),
         history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
+    ),
+    Clause(
+        "BAT-001",
+        "SHOULD",
+        "concurrency",
+        "A batch appended with one `add_messages(key, messages)` call stays contiguous and in order while "
+        "other threads append to the same key.",
+        "Append the batch in one backend operation (one RPUSH with all values, one INSERT of all rows in a "
+        "transaction), not message by message.",
+        ("batch", "threads"),
+        since="0.3",
     ),
     Clause(
         "BAD-001",

@@ -28,6 +28,7 @@ OPERATIONS: dict[str, tuple[str, str]] = {
     "delete": ("delete_message", "adelete_message"),
     "delete_last": ("delete_last_message", "adelete_last_message"),
     "keys": ("get_keys", "aget_keys"),
+    "add_batch": ("add_messages", "aadd_messages"),
 }
 """Operation -> (sync method name, async method name), as LlamaIndex names them."""
 
@@ -36,6 +37,7 @@ _METHOD_CAPABILITIES = {
     "delete_last": "delete_last",
     "delete_all": "delete_all",
     "keys": "keys",
+    "add_batch": "batch",
 }
 
 
@@ -98,7 +100,9 @@ def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str
     caps |= {cap for op, cap in _METHOD_CAPABILITIES.items() if op in present}
     if _takes_idx(getattr(store, "add_message", None)):
         caps.add("insert")
-    if present and all(inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in present):
+
+    core = present - {"add_batch"}  # a batch method without its async twin does not take "async" away
+    if core and all(inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in core):
         caps.add("async")
         if _takes_idx(getattr(store, "async_add_message", None)):
             caps.add("async_insert")
@@ -232,6 +236,10 @@ class StoreDriver:
         if idx is not None and "async_insert" not in self.capabilities:
             use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         self.call("add", key, self.adapter.to_store(message), use_async=use_async, **extra)
+
+    def add_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
+        """Append a batch in one call (the ``batch`` capability: LangChain's ``add_messages``)."""
+        self.call("add_batch", key, [self.adapter.to_store(m) for m in messages], use_async=use_async)
 
     def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:
         result = self.call("delete_all", key, use_async=use_async)

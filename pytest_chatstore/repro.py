@@ -34,6 +34,7 @@ _METHODS = {
     "delete": "delete_message",
     "delete_last": "delete_last_message",
     "keys": "get_keys",
+    "add_batch": "add_messages",
 }
 _BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
 _REALTIME = ["TTL-001", "TTL-002", "TTL-003", "TTL-004", "TTL-005", "TTL-006", "TTL-007"]

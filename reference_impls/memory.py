@@ -87,6 +87,17 @@ class InMemoryChatStore:
                 conv.messages.insert(idx, copy)
             self._touch(key, conv)
 
+    def add_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        """Append a batch in one step: another writer's messages never land inside it."""
+        check_key(key)
+        copies = copy_messages(messages)
+        if not copies:
+            return
+        with self._lock:
+            conv = self._live(key) or self._data.setdefault(key, _Conversation())
+            conv.messages.extend(copies)
+            self._touch(key, conv)
+
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
         """Remove the conversation; return its messages, or ``None`` if there were none."""
         check_key(key)
@@ -125,6 +136,9 @@ class InMemoryChatStore:
 
     async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         self.add_message(key, message, idx)
+
+    async def aadd_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        self.add_messages(key, messages)
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         return self.delete_messages(key)

@@ -172,8 +172,8 @@ class RedisChatStore:
             if self._ttl_ms:
                 pipe.pexpire(rkey, self._ttl_ms)
 
-    def _append(self, pipe: Any, rkey: str, encoded: str) -> None:
-        pipe.rpush(rkey, encoded)
+    def _append(self, pipe: Any, rkey: str, *encoded: str) -> None:
+        pipe.rpush(rkey, *encoded)
         if self._ttl_ms:
             pipe.pexpire(rkey, self._ttl_ms)
 
@@ -210,6 +210,18 @@ class RedisChatStore:
             else:
                 check_index(idx)
                 self._sync.eval(_INSERT, 1, rkey, idx, encoded, self._ttl_ms)
+        except _UNREACHABLE as exc:
+            raise self._connection_error(exc) from exc
+
+    def add_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        """Append a batch: one RPUSH of all of it (and the expiry) in one transaction."""
+        rkey, encoded = self._key(key), [_encode(m) for m in copy_messages(messages)]
+        if not encoded:
+            return
+        try:
+            with self._sync.pipeline(transaction=True) as pipe:
+                self._append(pipe, rkey, *encoded)
+                pipe.execute()
         except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 
@@ -283,6 +295,17 @@ class RedisChatStore:
             else:
                 check_index(idx)
                 await self._aclient().eval(_INSERT, 1, rkey, idx, encoded, self._ttl_ms)
+        except _UNREACHABLE as exc:
+            raise self._connection_error(exc) from exc
+
+    async def aadd_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        rkey, encoded = self._key(key), [_encode(m) for m in copy_messages(messages)]
+        if not encoded:
+            return
+        try:
+            async with self._aclient().pipeline(transaction=True) as pipe:
+                self._append(pipe, rkey, *encoded)
+                await pipe.execute()
         except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
 

@@ -516,6 +516,42 @@ class StaleInsertAfterExpiry(InMemoryChatStore):
             self._touch(key, conv)
 
 
+class FoldsCommaKeys(InMemoryChatStore):
+    """Keeps only the part of a key after its last comma (a CSV-ish session column): ``a,b`` is ``b``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._originals: dict[str, str] = {}
+
+    def _fold(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return key
+        folded = key.rsplit(",", 1)[-1] or key
+        self._originals[folded] = key
+        return folded
+
+    def set_messages(self, key: str, messages: Any) -> None:
+        super().set_messages(self._fold(key), messages)
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return super().get_messages(self._fold(key))
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        super().add_message(self._fold(key), message, idx)
+
+    def get_keys(self) -> list[str]:
+        return [self._originals.get(k, k) for k in super().get_keys()]
+
+
+class SplitsBatches(InMemoryChatStore):
+    """``add_messages`` appends one message at a time, letting other threads in between."""
+
+    def add_messages(self, key: str, messages: Any) -> None:
+        for message in messages:
+            self.add_message(key, message)
+            _yield_thread()
+
+
 def realtime(cls: type[InMemoryChatStore]) -> Callable[..., InMemoryChatStore]:
     """A factory for ``cls`` that takes ``ttl`` but no ``clock``: its TTL clauses run in real time."""
 
@@ -581,6 +617,8 @@ BROKEN: dict[str, type[Any]] = {
     "TTL-006": ResurrectsOnAppend,
     "TTL-007": NoneMeansDefault,
     "TTL-008": StaleInsertAfterExpiry,
+    "KEY-006": FoldsCommaKeys,
+    "BAT-001": SplitsBatches,
     "KEY-005": UnscopedKeys,  # a Redis store: only a kit-managed server can show it
 }
 """Clause ID -> a store that breaks it (and as few other clauses as the bug allows)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
 from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
 from pytest_chatstore.report import ClauseFailure
 from pytest_chatstore.targets import parse_target
@@ -21,6 +21,7 @@ def run_clause(pytester: pytest.Pytester, target: str, clause_id: str) -> pytest
         "--chatstore-only",
         "--chatstore-timeout=5",
         "--chatstore-hypothesis=ci",
+        f"--chatstore-spec={SPEC_VERSION}",  # provisional clauses gate too
         "-k",
         clause_id.replace("-", "_"),
         "-q",

@@ -238,3 +238,35 @@ def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
         got = raw.delete_message(KEY, op[1])
         return None if got is None else store.adapter.from_store(got).content
     return tuple(_contents(store, raw.get_messages(KEY)))
+
+
+@clause("BAT-001")
+def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
+    chatstore.require_clause("BAT-001")
+    batch = 5
+    with chatstore.fresh() as store:
+
+        def writer(w: int) -> Callable[[], None]:
+            batches = [
+                [store.adapter.to_store(ChatMessage("user", f"w{w}-{n}-{i}")) for i in range(batch)]
+                for n in range(PER_WRITER // batch)
+            ]
+
+            def body() -> None:
+                for messages in batches:
+                    store.store.add_messages(KEY, messages)  # the raw store: the driver would serialize the threads
+
+            return body
+
+        _in_threads(store, [writer(w) for w in range(WRITERS)])
+        got = _contents(store, store.store.get_messages(KEY))
+        store.log.append(f"({WRITERS} threads each appended {PER_WRITER // batch} batches of {batch} to {KEY!r})")
+        store.expect("number of messages", WRITERS * PER_WRITER, len(got))
+        for start in range(0, len(got), batch):
+            run = got[start : start + batch]
+            prefix = run[0].rsplit("-", 1)[0]
+            store.expect(
+                f"batch at positions {start}..{start + batch - 1}",
+                [f"{prefix}-{i}" for i in range(batch)],
+                run,
+            )

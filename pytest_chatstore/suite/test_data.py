@@ -119,6 +119,25 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
     check()
 
 
+@clause("KEY-006")
+def test_KEY_006_commas_and_lengths_make_different_conversations(chatstore: StoreUnderTest) -> None:
+    families = [["a,b", "a", "b"], ["a,b", "b,a"], ["x" * 64, "x" * 65], ["y" * 255, "y" * 256], ["z" * 300, "z" * 301]]
+
+    @chatstore.settings()
+    @given(names=st.sampled_from(families).flatmap(st.permutations))
+    def check(names: list[str]) -> None:
+        with chatstore.fresh() as store:
+            for i, name in enumerate(names):
+                store.add_message(name, ChatMessage("user", f"message for key #{i}"))
+            for i, name in enumerate(names):
+                shown = name if len(name) < 20 else f"{name[:3]}... ({len(name)} characters)"
+                store.expect(
+                    f"messages at {shown!r}", [ChatMessage("user", f"message for key #{i}")], store.get_messages(name)
+                )
+
+    check()
+
+
 # -- fidelity ------------------------------------------------------------------
 
 flat_kwargs = st.dictionaries(cst.texts, cst.json_scalars, max_size=4)
@@ -127,6 +146,8 @@ flat_kwargs = st.dictionaries(cst.texts, cst.json_scalars, max_size=4)
 @clause("FID-001")
 def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
     message = st.builds(ChatMessage, role=st.sampled_from(cst.ROLES), content=cst.texts, additional_kwargs=flat_kwargs)
+    if chatstore.own_messages is not None:  # e.g. LangChain's: tool calls, ids, metadata, multimodal content
+        message = message | chatstore.own_messages
 
     @chatstore.settings()
     @given(messages=st.lists(message, min_size=1, max_size=5))
