@@ -104,6 +104,7 @@ class StoreUnderTest:
         self.probed: set[str] = set()
         """Capabilities declared absent that this test exercised anyway, to see whether they work."""
         self.detected: frozenset[str] = frozenset()
+        self._own_messages: Any = None
         self.effective: frozenset[str] = frozenset()
         """Detected capabilities with the declarations applied (before any probe)."""
         self._depth = 0
@@ -119,10 +120,17 @@ class StoreUnderTest:
         if self._capabilities is None:
             with self.fresh(check_empty=False) as driver:
                 self.detected = driver.capabilities
+                self._own_messages = getattr(driver.adapter, "messages", None)
             declared = {name: present for name, (present, _) in self.declared.items()}
             self._capabilities, _ = effective_capabilities(self.detected, declared)
             self.effective = self._capabilities
         return self._capabilities
+
+    @property
+    def own_messages(self) -> Any:
+        """A strategy of the store's own ecosystem's messages (LangChain's types), or None."""
+        _ = self.capabilities  # the probe store tells the adapter
+        return self._own_messages
 
     def require(self, *capabilities: str) -> None:
         """Skip the calling test, naming each missing capability, unless the target has them all.

@@ -294,7 +294,7 @@ def test_llamaindex_store_works_with_no_glue(pytester: pytest.Pytester) -> None:
         "--chatstore=tests.llamaindex_stores:in_memory", "--chatstore-only", "-q", "--chatstore-hypothesis=ci"
     )
     # The wrapper takes neither ttl nor redis_url.
-    skipped = sum(bool({"ttl", "redis"} & set(clause.requires)) for clause in CLAUSES.values())
+    skipped = sum(bool({"ttl", "redis", "batch"} & set(clause.requires)) for clause in CLAUSES.values())
     result.assert_outcomes(passed=len(CLAUSES) - skipped, skipped=skipped)
 
 

@@ -1,0 +1,276 @@
+"""``python -m pytest_chatstore.ecosystem [--only NAME ...]``: run the matrix, write docs/ecosystem.md.
+
+See :mod:`pytest_chatstore.ecosystem`. Each backend runs in its own virtual environment under
+``--workdir`` (kept between runs, so a rerun installs nothing new), in a neutral directory
+(none of this project's pytest settings apply), derandomized, with a time limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pytest_chatstore.clauses import CLAUSES, GROUPS, SPEC_VERSION
+from pytest_chatstore.ecosystem import BACKENDS, NOTES, Backend
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+
+
+def venv_for(backend: Backend, workdir: Path) -> Path:
+    """The backend's own environment: this kit (editable) plus its packages."""
+    env = workdir / "venvs" / slug(backend.name)
+    python = env / "bin" / "python"
+    marker = env / ".installed"
+    wanted = " ".join(backend.packages)
+    if marker.is_file() and marker.read_text() == wanted:
+        return python
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True)
+    extras = "[redis]" if "redis" in backend.needs else ""
+    subprocess.run(
+        [str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}{extras}", *backend.packages],
+        check=True,
+    )
+    marker.write_text(wanted)
+    return python
+
+
+@contextlib.contextmanager
+def postgres() -> Iterator[str]:
+    """A PostgreSQL server from the machine's packages, in a temporary directory, on a loopback port."""
+    initdb = shutil.which("initdb") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))), None)
+    if initdb is None:
+        raise RuntimeError("no initdb: install Debian's postgresql package")
+    bindir = Path(initdb).resolve().parent
+    data = Path(tempfile.mkdtemp(prefix="chatstore-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        shutil.chown(data, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-A", "trust", "-U", "postgres"],
+                   check=True, capture_output=True)  # fmt: skip
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-w", "-l",
+                    str(data / "log"), "start"], check=True, capture_output=True)  # fmt: skip
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+                       capture_output=True)  # fmt: skip
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def run_backend(backend: Backend, python: Path, workdir: Path, env: dict[str, str], limit: float) -> dict[str, Any]:
+    """Run the suite against one backend; return its JSON report (or why there is none)."""
+    report = workdir / "reports" / f"{slug(backend.name)}.json"
+    report.unlink(missing_ok=True)
+    neutral = workdir / "run"
+    neutral.mkdir(parents=True, exist_ok=True)
+    (neutral / "pytest.ini").write_text("[pytest]\n")
+    command = [
+        str(python), "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(neutral),
+        "-c", str(neutral / "pytest.ini"), f"--chatstore={backend.target}", "--chatstore-only",
+        "--chatstore-hypothesis=ci", f"--chatstore-spec={SPEC_VERSION}", f"--chatstore-report={report}",
+        f"--chatstore-repro-dir={workdir / 'repro' / slug(backend.name)}", "--chatstore-timeout=10",
+        *backend.extra_args,
+    ]  # fmt: skip
+    if "redis" in backend.needs:
+        command.append("--chatstore-require-real-redis")
+    started = time.monotonic()
+    try:
+        done = subprocess.run(command, cwd=neutral, env=env, capture_output=True, text=True, timeout=limit)
+        output = done.stdout
+    except subprocess.TimeoutExpired as exc:
+        output = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        return {"error": f"did not finish within {limit:g} s", "seconds": limit, "tail": output[-3000:]}
+    seconds = time.monotonic() - started
+    (workdir / "reports" / f"{slug(backend.name)}.log").write_text(output + done.stderr)
+    if not report.is_file():
+        return {"error": f"pytest exited {done.returncode} without a report", "seconds": seconds,
+                "tail": (output + done.stderr)[-3000:]}  # fmt: skip
+    data: dict[str, Any] = json.loads(report.read_text())
+    data["seconds"] = seconds
+    return data
+
+
+def version_of(python: Path, distribution: str) -> str:
+    done = subprocess.run(
+        [str(python), "-c", f"import importlib.metadata as m; print(m.version({distribution!r}))"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    return done.stdout.strip() or "?"
+
+
+# -- rendering ----------------------------------------------------------------------
+
+
+_OPERATION = re.compile(r"^\s+\d+\. (.*)$")
+
+
+def reproduction(backend: Backend, failure: str) -> list[str]:
+    """The failing operations, in the backend's own API (the kit's log, minus the answers)."""
+    lines: list[str] = []
+    for line in failure.splitlines():
+        match = _OPERATION.match(line)
+        if not match:
+            continue
+        call = re.split(r" -> |  raised ", match.group(1))[0]
+        if backend.ecosystem == "LangChain":
+            call = _as_history_call(call)
+        lines.append(call)
+    return lines[-8:]
+
+
+def _as_history_call(call: str) -> str:
+    """``store.add_message('k', m)`` -> ``history('k').add_messages([m])``, and so on."""
+    match = re.match(r"(await )?store\.(\w+)\((.*)\)$", call)
+    if not match:
+        return call
+    awaited, method, args = match.groups()
+    key, _, rest = args.partition(", ")
+    prefix = f"{awaited or ''}history({key})"
+    mapped = {
+        "get_messages": ("messages", None),
+        "aget_messages": ("aget_messages()", None),
+        "add_message": ("add_messages", "[{}]"),
+        "async_add_message": ("aadd_messages", "[{}]"),
+        "add_messages": ("add_messages", "{}"),
+        "delete_messages": ("clear()", None),
+        "adelete_messages": ("aclear()", None),
+        "set_messages": ("clear(); history({key}).add_messages", "{}"),
+    }
+    if method not in mapped:
+        return call
+    name, shape = mapped[method]
+    if shape is None:
+        return f"{prefix}.{name}"
+    return f"{prefix}.{name.format(key=key)}({shape.format(rest)})"
+
+
+def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str, seconds: float) -> str:
+    lines = [
+        "# The ecosystem matrix",
+        "",
+        "<!-- Generated by `python -m pytest_chatstore.ecosystem`; do not edit. "
+        "Judgements of failures live in pytest_chatstore/ecosystem/__init__.py (NOTES). -->",
+        "",
+        f"pytest-chatstore against the chat-store backends people use, on {when}: spec {SPEC_VERSION} "
+        f"({len(CLAUSES)} clauses), derandomized (`ci` profile), every backend in its own virtual "
+        f"environment. The whole run took {seconds / 60:.1f} minutes. Rerun: "
+        "`python -m pytest_chatstore.ecosystem` (see [the how-to](how-to/ecosystem.md)).",
+        "",
+        "Each failure below was reviewed: the note says why a user of that backend would call the "
+        "behaviour wrong or surprising, or why the clause is stricter than the backend promises "
+        "(and what the spec does about it). A failure marked *unreviewed* has no such note yet.",
+        "",
+        "## Summary",
+        "",
+        "| backend | package | verdict | conforms to | failing (MUST / SHOULD) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for backend, version, data in results:
+        package = f"`{backend.distribution}` {version}"
+        if backend.not_run:
+            lines.append(f"| {backend.name} | `{backend.distribution}` | not run | | |")
+            continue
+        if "error" in data:
+            lines.append(f"| {backend.name} | {package} | error: {data['error']} | | |")
+            continue
+        target = data["targets"][0]
+        failing = [c for c in target["clauses"] if c["status"] in ("failed", "advisory-failure", "error")]
+        must = sum(c["level"] == "MUST" for c in failing)
+        verdict = "conforms" if not failing else "does not conform"
+        level = target["level_reached"] or "none"
+        lines.append(f"| {backend.name} | {package} | {verdict} | {level} | {must} / {len(failing) - must} |")
+    for backend, version, data in results:
+        lines += ["", f"## {backend.name}", ""]
+        lines.append(f"- Ecosystem: {backend.ecosystem}; target `{backend.target}`")
+        if backend.not_run:
+            lines += [f"- Package: `{backend.distribution}`", f"- **Not run**: {backend.not_run}."]
+            continue
+        lines.append(f"- Package: `{backend.distribution}` {version}")
+        if "error" in data:
+            lines += [f"- **Error**: {data['error']}", "", "```", data.get("tail", "")[-1500:], "```"]
+            continue
+        servers = "; ".join(data["redis"]) or (
+            "PostgreSQL (local, started by the matrix)" if "postgres" in backend.needs else "none"
+        )
+        lines.append(f"- Server: {servers}")
+        lines.append(f"- Run time: {data['seconds']:.0f} s")
+        target = data["targets"][0]
+        lines += ["", "| group | passed | failed | skipped (capability) |", "| --- | ---: | ---: | ---: |"]
+        for group in GROUPS:
+            mine = [c for c in target["clauses"] if c["group"] == group]
+            if not mine:
+                continue
+            passed = sum(c["status"] == "passed" for c in mine)
+            failed = sum(c["status"] in ("failed", "advisory-failure", "error") for c in mine)
+            skipped = sum(c["status"] in ("skipped", "declared-absent") for c in mine)
+            lines.append(f"| {group} | {passed} | {failed} | {skipped} |")
+        for clause in target["clauses"]:
+            if clause["status"] not in ("failed", "advisory-failure", "error"):
+                continue
+            note = NOTES.get((backend.name, clause["id"]), "*unreviewed*")
+            lines += ["", f"**{clause['id']}** ({clause['level']}): {clause['rule']}", "", f"{note}", ""]
+            what = next((ln.strip() for ln in clause.get("failure", "").splitlines() if "what happened" in ln), "")
+            if what:
+                lines.append(f"- {what}")
+            steps = reproduction(backend, clause.get("failure", ""))
+            if steps:
+                lines += ["", "```python", *steps, "```"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pytest_chatstore.ecosystem", description=__doc__)
+    parser.add_argument("--only", nargs="*", default=None, help="backend names (substrings) to run")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".ecosystem")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ecosystem.md")
+    parser.add_argument("--limit", type=float, default=1200.0, help="seconds per backend")
+    args = parser.parse_args(argv)
+    chosen = [b for b in BACKENDS if not args.only or any(o.lower() in b.name.lower() for o in args.only)]
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    results: list[tuple[Backend, str, dict[str, Any]]] = []
+    with contextlib.ExitStack() as stack:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
+        if any("postgres" in b.needs and not b.not_run for b in chosen):
+            env["CHATSTORE_POSTGRES_URL"] = stack.enter_context(postgres())
+        for backend in chosen:
+            if backend.not_run:
+                results.append((backend, "", {}))
+                print(f"{backend.name}: not run ({backend.not_run})", flush=True)
+                continue
+            print(f"{backend.name}: installing", flush=True)
+            python = venv_for(backend, args.workdir)
+            print(f"{backend.name}: running", flush=True)
+            data = run_backend(backend, python, args.workdir, env, args.limit)
+            results.append((backend, version_of(python, backend.distribution), data))
+            print(f"{backend.name}: {data.get('gate', data.get('error'))} in {data['seconds']:.0f} s", flush=True)
+    elapsed = time.monotonic() - started
+    args.out.write_text(render(results, date.today().isoformat(), elapsed))
+    print(f"wrote {args.out} in {elapsed / 60:.1f} minutes")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
