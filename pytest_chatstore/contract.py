@@ -18,7 +18,24 @@ and ``str``-keyed dicts of those. (Spelled ``Any`` because mypy cannot check a
 recursive alias against real-world ``dict[str, Any]`` payloads.)"""
 
 
-@dataclass(eq=True)
+def json_equal(a: object, b: object) -> bool:
+    """Equality as JSON sees it: an ``int`` and a ``float`` are equal when they are the same number as a
+    double (PostgreSQL's JSONB returns ``5.4e16`` as ``54000000000000000``); a ``bool`` is never a number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)) and type(a) is not type(b):
+        try:
+            return float(a) == float(b)
+        except OverflowError:
+            return False
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+@dataclass(eq=False)
 class ChatMessage:
     """One chat message, compared by value.
 
@@ -31,6 +48,17 @@ class ChatMessage:
     role: str
     content: str
     additional_kwargs: dict[str, JSONValue] = field(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ChatMessage):
+            return NotImplemented
+        return (
+            self.role == other.role
+            and self.content == other.content
+            and json_equal(self.additional_kwargs, other.additional_kwargs)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value
 
     def __repr__(self) -> str:
         extra = f", {self.additional_kwargs!r}" if self.additional_kwargs else ""

@@ -199,3 +199,16 @@ def test_docs_changelog_is_generated_from_the_registry(request: pytest.FixtureRe
     assert changelog.read_text() == render_changelog(), (
         "regenerate: python -m pytest_chatstore changelog > docs/changelog.md"
     )
+
+
+def test_messages_compare_numbers_as_json_does() -> None:
+    from pytest_chatstore.contract import ChatMessage, json_equal
+
+    assert json_equal(5.416887924781619e16, 54168879247816190)  # JSONB's rendering of that double
+    assert not json_equal(1, 1.5)
+    assert not json_equal(True, 1)
+    assert not json_equal(None, 0)
+    assert json_equal({"a": [1, {"b": None}]}, {"a": [1.0, {"b": None}]})
+    assert not json_equal({"a": 1}, {"a": 1, "b": 2})
+    assert ChatMessage("user", "x", {"n": 2}) == ChatMessage("user", "x", {"n": 2.0})
+    assert ChatMessage("user", "x", {"n": 2}) != ChatMessage("user", "y", {"n": 2})
