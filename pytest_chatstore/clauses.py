@@ -58,6 +58,12 @@ CAPABILITIES: dict[str, str] = {
 }
 """Capability name -> what having it means. Clauses needing an absent one are skipped, naming it."""
 
+_OWN_NARROWED = (
+    "Narrowed to the list itself; message objects moved to OWN-003 (a SHOULD): an in-memory store that "
+    "keeps the caller's message objects is a reasonable design (LangChain's and LlamaIndex's in-memory "
+    "stores do), but one that hands out or keeps its own list is not."
+)
+
 _CLAUSES = (
     Clause(
         "FRE-001",
@@ -209,6 +215,7 @@ _CLAUSES = (
         "any case, long keys; it round-trips through every operation.",
         "Do not interpret the key: escape glob characters when scanning, encode it "
         "as UTF-8, and do not strip or lower-case it.",
+        history=(("0.3", "Keys no longer contain NUL (U+0000), which PostgreSQL text cannot hold."),),
     ),
     Clause(
         "KEY-005",
@@ -251,6 +258,7 @@ _CLAUSES = (
         "fidelity",
         "Content comes back unchanged: Unicode, empty, whitespace-only, and large (at least 1 MB).",
         "Do not strip content, do not truncate to a column size, and encode as UTF-8.",
+        history=(("0.3", "Content no longer contains NUL (U+0000), which PostgreSQL text and JSONB cannot hold."),),
     ),
     Clause(
         "FID-003",
@@ -259,6 +267,13 @@ _CLAUSES = (
         "Nested JSON-compatible `additional_kwargs` come back equal: nested dicts and "
         "lists, Unicode keys, numbers, booleans and nulls.",
         "Store `additional_kwargs` as JSON, not `str(dict)`; keep ints as ints.",
+        history=(
+            (
+                "0.3",
+                "Numbers compare as JSON numbers: an int and a float with the same value as a double are equal "
+                "(PostgreSQL's JSONB gives 5.4e16 back as 54000000000000000).",
+            ),
+        ),
     ),
     Clause(
         "FID-004",
@@ -271,22 +286,35 @@ _CLAUSES = (
         "OWN-001",
         "MUST",
         "ownership",
-        "Changing a list returned by `get_messages`, or its messages, changes nothing in the store.",
-        "Return copies: a fresh list of fresh messages, not the stored objects.",
+        "Appending to, removing from or reordering a list returned by `get_messages` changes nothing in the store.",
+        "Return a new list, not the one the store keeps: code that appends to what it read must not "
+        "rewrite the conversation.",
+        history=(("0.3", _OWN_NARROWED),),
     ),
     Clause(
         "OWN-002",
         "MUST",
         "ownership",
-        "Changing a list given to `set_messages`, or its messages, afterwards changes nothing in the store.",
-        "Copy the list and the messages (including `additional_kwargs`) when storing them.",
+        "Appending to, removing from or reordering a list after giving it to `set_messages` changes nothing "
+        "in the store.",
+        "Store a copy of the list, not the caller's list object.",
+        history=(("0.3", _OWN_NARROWED),),
     ),
     Clause(
         "OWN-003",
-        "MUST",
+        "SHOULD",
         "ownership",
-        "Changing a message after `add_message` stored it changes nothing in the store.",
-        "Copy the message (including `additional_kwargs`) when storing it.",
+        "Changing a message object after the store took it (`add_message`, `set_messages`) or returned it "
+        "(`get_messages`) changes nothing in the store.",
+        "Copy messages (including `additional_kwargs`) on the way in and out; a store that serializes gets this "
+        "for free.",
+        history=(
+            (
+                "0.3",
+                "Now a SHOULD, and covers messages given to `set_messages` and returned by `get_messages` too "
+                "(formerly part of OWN-001 and OWN-002).",
+            ),
+        ),
     ),
     Clause(
         "PAR-001",

@@ -238,7 +238,7 @@ class CapsAt1000(InMemoryChatStore):
 
 
 class ReturnsStoredList(InMemoryChatStore):
-    """OWN-001: get_messages returns the stored list and messages themselves."""
+    """OWN-001: get_messages returns the stored list itself."""
 
     def get_messages(self, key: str) -> list[ChatMessage]:
         with self._lock:
@@ -247,18 +247,17 @@ class ReturnsStoredList(InMemoryChatStore):
 
 
 class KeepsGivenList(InMemoryChatStore):
-    """OWN-002: set_messages keeps the caller's messages instead of copies."""
+    """OWN-002: set_messages keeps the caller's list object itself."""
 
     def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
-        messages = list(messages)
         super().set_messages(key, messages)
-        if messages:
+        if isinstance(messages, list) and messages:
             with self._lock:
                 self._data[key].messages = messages
 
 
 class KeepsAddedMessage(InMemoryChatStore):
-    """OWN-003: add_message keeps the caller's message object."""
+    """OWN-003: add_message keeps the caller's message object (a SHOULD)."""
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         super().add_message(key, message, idx)

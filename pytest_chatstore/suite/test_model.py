@@ -42,7 +42,7 @@ class ChatStoreMachine(RuleBasedStateMachine):
         self.exits = contextlib.ExitStack()
         self.model = self.make_model()
         self.store = self.exits.enter_context(self.sut.fresh(**self.store_kwargs()))
-        self.caps = self.store.capabilities
+        self.caps = self.sut.capabilities  # detected, with the declarations applied
         self.keys: list[str] = []
         self.ever_written: set[str] = set()
         self.step = 0
