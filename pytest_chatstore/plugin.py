@@ -443,7 +443,7 @@ def pytest_runtest_makereport(
         status=judgement.status,
         reason=judgement.reason or _skip_reason(excinfo),
         duration=report.duration,
-        failure=None if failure is None else str(failure)[:20_000],
+        failure=None if failure is None else _failure_text(failure),
         detected=sorted(sut.detected) if sut is not None else [],
         capabilities=sorted(sut.effective) if sut is not None else [],
         declared={k: [v, where] for k, (v, where) in sut.declared.items()} if sut is not None else {},
@@ -500,6 +500,16 @@ def _is_clause_failure(exc: BaseException) -> bool:
     if inner:
         return all(_is_clause_failure(e) for e in inner)
     return isinstance(exc, ClauseFailure)
+
+
+def _failure_text(exc: BaseException) -> str:
+    """The kit's report of the (first) clause failure; Hypothesis may group several distinct ones."""
+    first = _first_clause_failure(exc)
+    if first is None:
+        return f"{type(exc).__name__}: {exc}"[:20_000]
+    others = len(getattr(exc, "exceptions", ())) - 1
+    more = f"\n  (and {others} more distinct failure(s) of this clause)" if others > 0 else ""
+    return (str(first) + more)[:20_000]
 
 
 def _first_clause_failure(exc: BaseException) -> ClauseFailure | None:

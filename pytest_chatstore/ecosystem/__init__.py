@@ -32,6 +32,9 @@ class Backend:
     not_run: str = ""
     """Why the row cannot run here (then it is listed, not run)."""
     extra_args: tuple[str, ...] = field(default=())
+    """Further options for this backend's run, such as a capability declaration."""
+    why: str = ""
+    """Why the matrix passes :attr:`extra_args` (shown on the page)."""
 
 
 BACKENDS: tuple[Backend, ...] = (
@@ -56,6 +59,8 @@ BACKENDS: tuple[Backend, ...] = (
         "llama_index.core.storage.chat_store:SimpleChatStore",
         ("llama-index-core",),
         "llama-index-core",
+        extra_args=("--chatstore-capabilities=-threads",),
+        why="a plain dict of lists, not documented as thread-safe: the concurrency clauses are probed, not gated",
     ),
     Backend(
         "RedisChatStore",
@@ -86,6 +91,8 @@ BACKENDS: tuple[Backend, ...] = (
         "langchain_core.chat_history:InMemoryChatMessageHistory",
         ("langchain-core",),
         "langchain-core",
+        extra_args=("--chatstore-capabilities=-threads",),
+        why="a plain list, not documented as thread-safe: the concurrency clauses are probed, not gated",
     ),
     Backend(
         "RedisChatMessageHistory (community)",
@@ -99,8 +106,11 @@ BACKENDS: tuple[Backend, ...] = (
         "SQLChatMessageHistory (community, SQLite)",
         "LangChain",
         "pytest_chatstore.ecosystem.factories:langchain_sql",
-        ("langchain-community", "sqlalchemy"),
+        ("langchain-community", "sqlalchemy[asyncio]", "aiosqlite"),
         "langchain-community",
+        extra_args=("--chatstore-capabilities=-async",),
+        why="built on a sync connection, as here, its async methods refuse by design (async needs an async "
+        "engine, a separate configuration)",
     ),
     Backend(
         "PostgresChatMessageHistory",
@@ -109,6 +119,9 @@ BACKENDS: tuple[Backend, ...] = (
         ("langchain-postgres", "psycopg[binary]"),
         "langchain-postgres",
         ("postgres",),
+        extra_args=("--chatstore-capabilities=-async",),
+        why='built on a sync connection, as here, its async methods refuse by design ("initialize with an '
+        'async connection"), a separate configuration',
     ),
     Backend(
         "RedisChatMessageHistory (langchain-redis)",
@@ -123,6 +136,161 @@ BACKENDS: tuple[Backend, ...] = (
 )
 
 
-NOTES: dict[tuple[str, str], str] = {}
+_SIMPLE_EMPTIED = (
+    "Real bug. `delete_last_message` answers `None` for an unknown key but raises `IndexError: pop from "
+    "empty list` for a conversation emptied by earlier deletes, so a caller that drains a conversation "
+    "(`while store.delete_last_message(k): ...`) crashes."
+)
+_SIMPLE_NEGATIVE = (
+    "Real bug. An index past the end answers `None` (`delete_message(k, 5)`), but a negative index past "
+    "the start raises `IndexError` (`delete_message(k, -2)` on one message): out-of-range indices are "
+    "handled on one side only."
+)
+_LLAMA_REDIS_BYTES = (
+    "Real bug (the same one as DLL-001). `delete_last_message` returns the raw stored bytes "
+    "(`b'{\"role\": ...}'`) instead of a `ChatMessage`; this clause's check calls it on the way."
+)
+_SQLITE_APPENDS = (
+    "Real bug (the same one as SET-001). `set_messages` appends to the stored conversation instead of "
+    "replacing it, so this clause reads old messages before the new ones."
+)
+_BAD_KEY = (
+    "SHOULD. A key that is not a `str` (`set_messages(1, ...)`) is accepted and stored instead of refused "
+    "with `TypeError`; a caller's type slip then writes to a conversation no `str` key reads. A SHOULD, "
+    "not a MUST: the interface types keys as `str` but does not promise to check them."
+)
+_BAD_MESSAGE = (
+    "SHOULD. A non-message (`add_message(k, 'hello')`) raises `AttributeError` from inside the store "
+    "rather than a `TypeError` or `ValueError` that names the problem. Minor; a SHOULD."
+)
+_BAD_MESSAGE_STORED = (
+    "SHOULD. A non-message (`'hello'`) is stored as is and comes back on the next read, where code "
+    "expecting messages fails far from the cause."
+)
+_NEGATIVE_IGNORED = (
+    "SHOULD. `delete_message(k, -1)` deletes nothing and answers `None`, where `list.pop(-1)` removes the "
+    "last message. Negative indices are not documented by the interface, so this is a SHOULD."
+)
+_EMPTIED_LISTED = (
+    "SHOULD. `get_keys` still lists a conversation whose messages were all deleted one by one; a UI "
+    "listing conversations shows empty ones. Not a MUST: keeping an empty row is a defensible design."
+)
+
+NOTES: dict[tuple[str, str], str] = {
+    ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
+    ("SimpleChatStore", "ORD-001"): _SIMPLE_EMPTIED,
+    ("SimpleChatStore", "MDL-001"): _SIMPLE_EMPTIED + " The state machine meets it within a few steps.",
+    ("SimpleChatStore", "PAR-001"): _SIMPLE_EMPTIED + " Here through the async twins, which call the sync ones.",
+    ("SimpleChatStore", "PAR-002"): _SIMPLE_NEGATIVE
+    + " Met here by `delete_message(k, -1)` on an emptied conversation.",
+    ("SimpleChatStore", "DEL-003"): _SIMPLE_NEGATIVE,
+    ("SimpleChatStore", "DEL-004"): _SIMPLE_NEGATIVE + " (The SHOULD half of the same behaviour.)",
+    ("SimpleChatStore", "KEY-002"): _SIMPLE_NEGATIVE
+    + " This clause's check meets it on the way (same root cause as DEL-003).",
+    ("SimpleChatStore", "OWN-001"): (
+        "Real bug. `get_messages` returns the store's own list: code that appends to what it read, as "
+        "chat-memory code does before trimming, rewrites the stored conversation."
+    ),
+    ("SimpleChatStore", "OWN-002"): (
+        "Real bug. `set_messages` keeps the caller's list object: appending to your own list afterwards "
+        "changes the stored conversation."
+    ),
+    ("SimpleChatStore", "OWN-003"): (
+        "SHOULD. It keeps the caller's message objects, so changing one later changes the store. Reasonable "
+        "for an in-memory store (hence SHOULD since spec 0.3), but surprising when a message is reused."
+    ),
+    ("SimpleChatStore", "BAD-001"): _BAD_KEY,
+    ("SimpleChatStore", "BAD-002"): (
+        "SHOULD. `delete_message(k, 1.0)` is accepted instead of refused with `TypeError`."
+    ),
+    ("SimpleChatStore", "BAD-003"): _BAD_MESSAGE_STORED,
+    ("RedisChatStore", "DLL-001"): (
+        'Real bug. `delete_last_message` returns the raw stored bytes (`b\'{"role": "user", ...}\'`) '
+        "instead of a `ChatMessage`: every caller has to decode it by hand."
+    ),
+    ("RedisChatStore", "KEY-005"): (
+        "Real bug. `get_keys` runs `KEYS *` and lists every key in the database, including other "
+        "applications' keys and keys of other stores with other prefixes; on a shared Redis that is wrong, "
+        "and `KEYS` blocks the server on a large database."
+    ),
+    ("RedisChatStore", "DEL-004"): _NEGATIVE_IGNORED,
+    ("RedisChatStore", "DEL-001"): (
+        "Real bug. `delete_message` returns the raw stored bytes instead of a `ChatMessage`, as "
+        "`delete_last_message` does (DLL-001)."
+    ),
+    ("RedisChatStore", "DLL-002"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "ORD-001"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "KEY-002"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "KEY-003"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "PAR-001"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "PAR-002"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "CON-002"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "CON-004"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "TTL-004"): _LLAMA_REDIS_BYTES,
+    ("RedisChatStore", "MDL-001"): (
+        "Real bug. `adelete_message(k, 0)` on a one-message conversation raises `ResponseError: wrong number "
+        "of arguments for 'lpush' command` instead of removing and returning the message."
+    ),
+    ("RedisChatStore", "BAD-002"): (
+        "SHOULD. `delete_message(k, 1.0)` is accepted instead of refused with `TypeError`."
+    ),
+    ("RedisChatStore", "BAD-001"): _BAD_KEY,
+    ("RedisChatStore", "BAD-003"): _BAD_MESSAGE,
+    ("SQLiteChatStore", "SET-001"): (
+        "Real bug. `set_messages(key, messages)` appends to the stored conversation instead of replacing it; "
+        "the interface's contract is to replace."
+    ),
+    ("SQLiteChatStore", "SET-002"): (
+        "Real bug. `set_messages(key, [])` raises `IntegrityError: NOT NULL constraint failed: "
+        "data_chatstore.key` instead of clearing the conversation."
+    ),
+    ("SQLiteChatStore", "ORD-001"): _SQLITE_APPENDS,
+    ("SQLiteChatStore", "FID-002"): _SQLITE_APPENDS,
+    ("SQLiteChatStore", "FID-004"): _SQLITE_APPENDS,
+    ("SQLiteChatStore", "PAR-002"): _SQLITE_APPENDS,
+    ("SQLiteChatStore", "DEL-001"): ("Real bug. `delete_message(k, 0)` answers `None` instead of the removed message."),
+    ("SQLiteChatStore", "DEL-002"): (
+        "Real bug. `delete_message(k, 1)` on a one-message conversation (an index past the end) returns a "
+        "message instead of `None`: the index is off by one."
+    ),
+    ("SQLiteChatStore", "KEY-002"): (
+        "Real bug (the same one as DEL-001): `delete_message` answers `None` instead of the removed message."
+    ),
+    ("SQLiteChatStore", "MDL-001"): (
+        "Real bug (the same one as DEL-001): `delete_message` answers `None` instead of the removed message."
+    ),
+    ("SQLiteChatStore", "PAR-001"): (
+        "Real bug (the same one as SET-002): `set_messages(k, [])` raises `IntegrityError`."
+    ),
+    ("SQLiteChatStore", "CON-002"): (
+        "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
+        "back more than once (reading and deleting the last row are not one atomic step)."
+    ),
+    ("SQLiteChatStore", "DEL-004"): _NEGATIVE_IGNORED,
+    ("SQLiteChatStore", "BAD-001"): _BAD_KEY,
+    ("SQLiteChatStore", "BAD-003"): _BAD_MESSAGE,
+    ("PostgresChatStore", "KEY-002"): _EMPTIED_LISTED,
+    ("PostgresChatStore", "DEL-004"): _NEGATIVE_IGNORED,
+    ("PostgresChatStore", "BAD-001"): _BAD_KEY,
+    ("PostgresChatStore", "BAD-003"): _BAD_MESSAGE,
+    ("PostgresChatStore", "CON-002"): (
+        "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
+        "back more than once (reading and deleting the last row are not one atomic step): two workers both "
+        "process one turn."
+    ),
+    ("InMemoryChatMessageHistory", "OWN-003"): (
+        "SHOULD. The history keeps the caller's message objects: changing a message after adding it changes "
+        "the history. Reasonable for an in-memory list (hence SHOULD since spec 0.3)."
+    ),
+    ("InMemoryChatMessageHistory", "BAD-003"): _BAD_MESSAGE_STORED,
+    ("RedisChatMessageHistory (community)", "BAT-001"): (
+        "SHOULD. `add_messages` pushes the batch one message at a time, so a turn (`[human, ai]`) written "
+        "while another client writes to the same session can end up interleaved with the other's messages."
+    ),
+    ("RedisChatMessageHistory (community)", "BAD-003"): _BAD_MESSAGE,
+    ("SQLChatMessageHistory (community, SQLite)", "BAD-001"): _BAD_KEY,
+    ("SQLChatMessageHistory (community, SQLite)", "BAD-003"): _BAD_MESSAGE,
+    ("PostgresChatMessageHistory", "BAD-003"): _BAD_MESSAGE,
+}
 """(backend name, clause ID) -> the reviewed judgement of that failure: why a user would call it
 wrong or surprising. Filled in from the reports; a failure without a note is shown as unreviewed."""

@@ -109,6 +109,7 @@ def run_backend(backend: Backend, python: Path, workdir: Path, env: dict[str, st
                 "tail": (output + done.stderr)[-3000:]}  # fmt: skip
     data: dict[str, Any] = json.loads(report.read_text())
     data["seconds"] = seconds
+    report.write_text(json.dumps(data, indent=2))  # the run time too, for a later partial rerun
     return data
 
 
@@ -167,6 +168,9 @@ def _as_history_call(call: str) -> str:
 
 
 def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str, seconds: float) -> str:
+    """The page; ``seconds`` is the wall time of this invocation (logged, not printed: a partial rerun
+    would understate it), the page gives the suite's own time summed over the backends."""
+    suite_minutes = sum(float(data.get("seconds", 0.0)) for _, _, data in results) / 60
     lines = [
         "# The ecosystem matrix",
         "",
@@ -175,12 +179,12 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str, second
         "",
         f"pytest-chatstore against the chat-store backends people use, on {when}: spec {SPEC_VERSION} "
         f"({len(CLAUSES)} clauses), derandomized (`ci` profile), every backend in its own virtual "
-        f"environment. The whole run took {seconds / 60:.1f} minutes. Rerun: "
+        f"environment. The suite runs took {suite_minutes:.1f} minutes in all (installs not counted). Rerun: "
         "`python -m pytest_chatstore.ecosystem` (see [the how-to](how-to/ecosystem.md)).",
         "",
         "Each failure below was reviewed: the note says why a user of that backend would call the "
         "behaviour wrong or surprising, or why the clause is stricter than the backend promises "
-        "(and what the spec does about it). A failure marked *unreviewed* has no such note yet.",
+        "(and what the spec did about it: see the changelog). Root causes shared by several clauses say so.",
         "",
         "## Summary",
         "",
@@ -208,6 +212,8 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str, second
             lines += [f"- Package: `{backend.distribution}`", f"- **Not run**: {backend.not_run}."]
             continue
         lines.append(f"- Package: `{backend.distribution}` {version}")
+        if backend.extra_args:
+            lines.append(f"- Run with `{' '.join(backend.extra_args)}`: {backend.why}")
         if "error" in data:
             lines += [f"- **Error**: {data['error']}", "", "```", data.get("tail", "")[-1500:], "```"]
             continue
@@ -255,7 +261,17 @@ def main(argv: list[str]) -> int:
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
         if any("postgres" in b.needs and not b.not_run for b in chosen):
             env["CHATSTORE_POSTGRES_URL"] = stack.enter_context(postgres())
-        for backend in chosen:
+        for backend in BACKENDS:
+            if backend not in chosen:  # keep the row from the last run, if there was one
+                kept = args.workdir / "reports" / f"{slug(backend.name)}.json"
+                python = args.workdir / "venvs" / slug(backend.name) / "bin" / "python"
+                if kept.is_file() and python.is_file():
+                    data = json.loads(kept.read_text())
+                    data.setdefault("seconds", 0.0)
+                    results.append((backend, version_of(python, backend.distribution), data))
+                elif backend.not_run:
+                    results.append((backend, "", {}))
+                continue
             if backend.not_run:
                 results.append((backend, "", {}))
                 print(f"{backend.name}: not run ({backend.not_run})", flush=True)

@@ -21,9 +21,10 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_chatstore.adapters.langchain import HistoryStore, history_factory
+if TYPE_CHECKING:  # langchain-core is only in the LangChain backends' environments
+    from pytest_chatstore.adapters.langchain import HistoryStore
 
 
 def _postgres_url() -> str:
@@ -57,6 +58,8 @@ def langchain_sql() -> Iterator[HistoryStore]:
     """langchain-community ``SQLChatMessageHistory`` on a temporary SQLite file."""
     from langchain_community.chat_message_histories import SQLChatMessageHistory
 
+    from pytest_chatstore.adapters.langchain import history_factory
+
     with tempfile.TemporaryDirectory(prefix="chatstore-sqlite-") as tmp:
         connection = f"sqlite:///{Path(tmp) / 'chat.db'}"
 
@@ -70,6 +73,8 @@ def langchain_postgres() -> Iterator[HistoryStore]:
     """langchain-postgres ``PostgresChatMessageHistory`` on a fresh table; keys become ``uuid5`` session ids."""
     import psycopg
     from langchain_postgres import PostgresChatMessageHistory
+
+    from pytest_chatstore.adapters.langchain import history_factory
 
     table = _table()
     connection = psycopg.connect(_postgres_url(), autocommit=True)
