@@ -15,8 +15,13 @@ REFERENCE = "reference_impls.memory:InMemoryChatStore"
 
 
 def run_clause(pytester: pytest.Pytester, target: str, clause_id: str) -> pytest.RunResult:
-    """Run only ``clause_id``'s test against ``target``, in-process."""
-    return pytester.runpytest(
+    """Run only ``clause_id``'s test against ``target``, in a fresh process.
+
+    Not in-process: Hypothesis mixes constants from the local modules already imported into what it
+    generates (even derandomized), so in a process shared with other tests the examples, and whether
+    a hard bug is met, would depend on which tests ran before.
+    """
+    return pytester.runpytest_subprocess(
         f"--chatstore={target}",
         "--chatstore-only",
         "--chatstore-timeout=5",

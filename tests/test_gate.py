@@ -120,7 +120,8 @@ def test_an_expected_failure_gives_the_same_verdict_run_after_run(pytester: pyte
     """Under the random profile: the entry's clause runs derandomized, so the outcome cannot flip."""
     pyproject(pytester, '[tool.chatstore.expected-failures]\n"MDL-001" = "lazy head delete"\n')
     args = ["--chatstore=tests.broken_stores:LazyHeadDelete", "--chatstore-only", "--chatstore-hypothesis=default"]
-    outcomes = {pytester.runpytest(*args, "--chatstore-clauses=MDL-001").parseoutcomes().get("xfailed") for _ in "ab"}
+    runs = [pytester.runpytest_subprocess(*args, "--chatstore-clauses=MDL-001") for _ in "ab"]  # fresh processes
+    outcomes = {run.parseoutcomes().get("xfailed") for run in runs}
     assert outcomes == {1}
 
 
