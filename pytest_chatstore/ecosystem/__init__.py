@@ -130,8 +130,9 @@ BACKENDS: tuple[Backend, ...] = (
         ("langchain-redis",),
         "langchain-redis",
         ("redis",),
-        not_run="needs a Redis server with the RediSearch and RedisJSON modules (Redis Stack); neither "
-        "PyPI nor Debian's packages reachable here provide one, and Docker Hub is not reachable",
+        not_run="it needs a Redis server with RediSearch 2 and RedisJSON (Redis Stack). Here, Debian offers only "
+        "RediSearch 1.2 (`redis-redisearch`, no JSON indexing) and no RedisJSON, PyPI has no Redis Stack "
+        "server, and Docker Hub is not reachable",
     ),
 )
 
