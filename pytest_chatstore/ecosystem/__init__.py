@@ -180,7 +180,11 @@ _EMPTIED_LISTED = (
 NOTES: dict[tuple[str, str], str] = {
     ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
     ("SimpleChatStore", "ORD-001"): _SIMPLE_EMPTIED,
-    ("SimpleChatStore", "MDL-001"): _SIMPLE_EMPTIED + " The state machine meets it within a few steps.",
+    ("SimpleChatStore", "MDL-001"): (
+        "Real bugs (DLL-002 and DEL-003). Within a few steps the state machine empties a conversation and then "
+        "calls `delete_last_message` or a negative `delete_message` on it, and either raises `IndexError`; "
+        "which one it shows first depends on the run."
+    ),
     ("SimpleChatStore", "PAR-001"): _SIMPLE_EMPTIED + " Here through the async twins, which call the sync ones.",
     ("SimpleChatStore", "PAR-002"): _SIMPLE_NEGATIVE
     + " Met here by `delete_message(k, -1)` on an emptied conversation.",
@@ -229,8 +233,9 @@ NOTES: dict[tuple[str, str], str] = {
     ("RedisChatStore", "CON-004"): _LLAMA_REDIS_BYTES,
     ("RedisChatStore", "TTL-004"): _LLAMA_REDIS_BYTES,
     ("RedisChatStore", "MDL-001"): (
-        "Real bug. `adelete_message(k, 0)` on a one-message conversation raises `ResponseError: wrong number "
-        "of arguments for 'lpush' command` instead of removing and returning the message."
+        "Real bugs. Usually the raw bytes of DLL-001 and DEL-001; in other runs `adelete_message(k, 0)` on a "
+        "one-message conversation raises `ResponseError: wrong number of arguments for 'lpush' command` "
+        "instead of removing and returning the message."
     ),
     ("RedisChatStore", "BAD-002"): (
         "SHOULD. `delete_message(k, 1.0)` is accepted instead of refused with `TypeError`."
