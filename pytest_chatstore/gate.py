@@ -39,6 +39,7 @@ from pytest_chatstore.clauses import (
     Clause,
     in_level,
     is_provisional,
+    version_key,
 )
 
 if sys.version_info >= (3, 11):
@@ -130,7 +131,7 @@ def check_spec(value: str, source: str) -> str:
 
 def _newer(value: str) -> bool:
     try:
-        return tuple(int(p) for p in value.split(".")) > tuple(int(p) for p in SPEC_VERSION.split("."))
+        return version_key(value) > version_key(SPEC_VERSION)
     except ValueError:
         return False
 

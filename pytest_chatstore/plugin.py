@@ -311,7 +311,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     replaced = [
         i.nodeid
         for i in session.items
-        if i in suite and not Path(getattr(i, "function", _clause_of).__code__.co_filename).is_relative_to(SUITE_DIR)
+        if i in suite
+        and isinstance(i, pytest.Function)
+        and not Path(i.function.__code__.co_filename).is_relative_to(SUITE_DIR)
     ]
     problems = []
     if missing:

@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pytest_chatstore import ttl
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
 from pytest_chatstore.driver import _NO_RESULT, ReplayRecord, Step, StoreDriver
 from pytest_chatstore.targets import parse_target
@@ -37,7 +38,6 @@ _METHODS = {
     "add_batch": "add_messages",
 }
 _BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
-_REALTIME = ["TTL-001", "TTL-002", "TTL-003", "TTL-004", "TTL-005", "TTL-006", "TTL-007"]
 
 
 def find_blob(exc: BaseException) -> str | None:
@@ -208,7 +208,7 @@ def _assertion(last: Step, record: ReplayRecord) -> list[str] | None:
 
 
 def _rerun_body(clause_id: str, target: str) -> str:
-    realtime = " (real time: it waits a few seconds)" if clause_id in _REALTIME else ""
+    realtime = " (real time: it waits a few seconds)" if clause_id in ttl.SCENARIOS else ""
     return "\n".join(
         [
             "import subprocess",

@@ -38,7 +38,7 @@ def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> 
     data = json.loads((pytester.path / "r.json").read_text())
     data["seconds"] = 1.0
     backend = Backend("Broken", "control", "tests.broken_stores:NoneForUnknown", (), "pytest-chatstore")
-    page = render([(backend, "1.0", data)], "2026-01-01", 60.0)
+    page = render([(backend, "1.0", data)], "2026-01-01")
     assert "| Broken | `pytest-chatstore` 1.0 | does not conform |" in page
     assert f"**ORD-002** (MUST): {CLAUSES['ORD-002'].rule}" in page
     assert "*unreviewed*" in page  # no note for this made-up row

@@ -167,9 +167,9 @@ def _as_history_call(call: str) -> str:
     return f"{prefix}.{name.format(key=key)}({shape.format(rest)})"
 
 
-def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str, seconds: float) -> str:
-    """The page; ``seconds`` is the wall time of this invocation (logged, not printed: a partial rerun
-    would understate it), the page gives the suite's own time summed over the backends."""
+def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str:
+    """The page. It gives the suites' run time summed over the backends, not this invocation's wall time,
+    which a partial rerun would understate (``main`` prints that)."""
     suite_minutes = sum(float(data.get("seconds", 0.0)) for _, _, data in results) / 60
     lines = [
         "# The ecosystem matrix",
@@ -283,7 +283,7 @@ def main(argv: list[str]) -> int:
             results.append((backend, version_of(python, backend.distribution), data))
             print(f"{backend.name}: {data.get('gate', data.get('error'))} in {data['seconds']:.0f} s", flush=True)
     elapsed = time.monotonic() - started
-    args.out.write_text(render(results, date.today().isoformat(), elapsed))
+    args.out.write_text(render(results, date.today().isoformat()))
     print(f"wrote {args.out} in {elapsed / 60:.1f} minutes")
     return 0
 
