@@ -5,115 +5,23 @@ goes through the :class:`~pytest_chatstore.runner.Runner` (so a hang becomes a
 failure), converts messages with the store's adapter, checks the shape of what
 comes back (a message, not raw bytes; a ``str`` key, not bytes) and is written
 to :attr:`StoreDriver.log`, which failure reports print as the sequence that
-led to the failure.
+led to the failure. What each operation takes and answers is read from
+:data:`pytest_chatstore.operations.OPERATIONS`.
 """
 
 from __future__ import annotations
 
-import inspect
-import reprlib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.failures import ReplayRecord, Step, fail, short
+from pytest_chatstore.operations import OPERATIONS, method_name
 from pytest_chatstore.runner import Runner
 
-OPERATIONS: dict[str, tuple[str, str]] = {
-    "set": ("set_messages", "aset_messages"),
-    "get": ("get_messages", "aget_messages"),
-    "add": ("add_message", "async_add_message"),
-    "delete_all": ("delete_messages", "adelete_messages"),
-    "delete": ("delete_message", "adelete_message"),
-    "delete_last": ("delete_last_message", "adelete_last_message"),
-    "keys": ("get_keys", "aget_keys"),
-    "add_batch": ("add_messages", "aadd_messages"),
-}
-"""Operation -> (sync method name, async method name), as LlamaIndex names them."""
-
-_METHOD_CAPABILITIES = {
-    "delete": "delete_message",
-    "delete_last": "delete_last",
-    "delete_all": "delete_all",
-    "keys": "keys",
-    "add_batch": "batch",
-}
-
-
-_NO_RESULT = object()
 V = TypeVar("V")
-
-
-@dataclass
-class Step:
-    """One call on the store, in the kit's terms (messages as :class:`ChatMessage`), for a reproduction."""
-
-    op: str
-    """A key of :data:`OPERATIONS`, or ``"clock"`` (the kit's clock moved to ``args[0]``)."""
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any] = field(default_factory=dict)
-    use_async: bool = False
-    result: Any = _NO_RESULT
-    """The converted answer, when the kit converted it."""
-
-
-@dataclass
-class ReplayRecord:
-    """What a reproduction needs: the calls in order, how the store was built, and the failed check."""
-
-    steps: list[Step]
-    built_with: dict[str, Any]
-    expected: Any = _NO_RESULT
-    actual: Any = _NO_RESULT
-    blocked: str | None = None
-    """Why the steps alone do not reproduce the failure (then the reproduction reruns the clause)."""
-
-
-class _ShortRepr(reprlib.Repr):
-    def repr_ChatMessage(self, obj: ChatMessage, level: int) -> str:
-        fields = (self.repr1(obj.role, level - 1), self.repr1(obj.content, level - 1))
-        kwargs = f", {self.repr1(obj.additional_kwargs, level - 1)}" if obj.additional_kwargs else ""
-        return f"ChatMessage({fields[0]}, {fields[1]}{kwargs})"
-
-
-_repr = _ShortRepr()
-_repr.maxstring = 60
-_repr.maxother = 80
-_repr.maxlist = 8
-_repr.maxdict = 4
-_repr.maxlevel = 5
-
-
-def short(value: object) -> str:
-    """A repr short enough for a failure report (1 MB contents are elided)."""
-    return _repr.repr(value)
-
-
-def detect_capabilities(store: object, accepts: frozenset[str]) -> frozenset[str]:
-    """The capabilities ``store`` shows: methods present, ``idx`` accepted, async twins, factory args."""
-    caps = {name for name in accepts if name in ("ttl", "clock")}
-    caps.add("threads")  # no probe can show thread safety: assumed, unless declared absent
-    if "redis_url" in accepts:
-        caps.add("redis")
-    present = {op for op, (sync, _) in OPERATIONS.items() if callable(getattr(store, sync, None))}
-    caps |= {cap for op, cap in _METHOD_CAPABILITIES.items() if op in present}
-    if _takes_idx(getattr(store, "add_message", None)):
-        caps.add("insert")
-
-    core = present - {"add_batch"}  # a batch method without its async twin does not take "async" away
-    if core and all(inspect.iscoroutinefunction(getattr(store, OPERATIONS[op][1], None)) for op in core):
-        caps.add("async")
-        if _takes_idx(getattr(store, "async_add_message", None)):
-            caps.add("async_insert")
-    return frozenset(caps)
-
-
-def _takes_idx(method: object) -> bool:
-    try:
-        return callable(method) and "idx" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class StoreDriver:
@@ -124,8 +32,7 @@ class StoreDriver:
         self.adapter = adapter
         self.runner = runner
         self.capabilities = capabilities
-        self.clause = clause
-        """The clause being checked: a store exception, a hang or a non-message answer fails it."""
+        self._clause = clause
         self.log: list[str] = []
         self.steps: list[Step] = []
         self.built_with: dict[str, Any] = {}
@@ -136,29 +43,31 @@ class StoreDriver:
         self.backdoor: Any = None
         """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
 
+    @property
+    def clause(self) -> str:
+        """The clause being checked: a store exception, a hang or a non-message answer fails it."""
+        return self._clause
+
+    @contextlib.contextmanager
+    def checking(self, clause_id: str) -> Iterator[StoreDriver]:
+        """Within the block, failures are ``clause_id``'s (``with driver.checking("FRE-001"):``)."""
+        previous, self._clause = self._clause, clause_id
+        try:
+            yield self
+        finally:
+            self._clause = previous
+
     def expect(self, what: str, expected: object, actual: object) -> None:
         """Fail :attr:`clause` unless ``actual == expected``."""
         __tracebackhide__ = True
         if actual != expected:
-            from pytest_chatstore.report import ClauseFailure, fail
-
             self._failed_check = (expected, actual)
-            try:
-                fail(self.clause, what, expected=expected, actual=actual, log=self.log)
-            except ClauseFailure as exc:
-                exc.replay = self.replay_record()
-                raise
+            fail(self.clause, what, expected=expected, actual=actual, log=self.log, replay=self.replay_record())
 
     def violation(self, what: str) -> NoReturn:
         """Fail :attr:`clause` with ``what`` and the operation log."""
         __tracebackhide__ = True
-        from pytest_chatstore.report import ClauseFailure, fail
-
-        try:
-            fail(self.clause, what, log=self.log)
-        except ClauseFailure as exc:
-            exc.replay = self.replay_record()
-            raise
+        fail(self.clause, what, log=self.log, replay=self.replay_record())
 
     # -- raw calls -------------------------------------------------------------
     def call(self, op: str, *args: Any, use_async: bool = False, raw: bool = False, **kwargs: Any) -> Any:
@@ -168,8 +77,7 @@ class StoreDriver:
         ``raw`` is set, in which case it propagates (for bad-input checks).
         """
         __tracebackhide__ = True
-        sync_name, async_name = OPERATIONS[op]
-        name = async_name if use_async else sync_name
+        name = method_name(op, use_async=use_async)
         shown = ", ".join([*(short(a) for a in args), *(f"{k}={short(v)}" for k, v in kwargs.items())])
         entry = f"{'await ' if use_async else ''}store.{name}({shown})"
         self.log.append(entry)
@@ -225,41 +133,75 @@ class StoreDriver:
         return record
 
     # -- converted calls ---------------------------------------------------------
+    def perform(self, name: str, *args: Any, use_async: bool = False) -> Any:
+        """Apply operation ``name`` with arguments in the kit's terms; return the answer in the kit's terms.
+
+        Arguments and answers are converted as :data:`~pytest_chatstore.operations.OPERATIONS` says:
+        messages through the adapter, an ``idx`` of ``None`` left out, a listing checked to be ``str`` keys.
+        """
+        __tracebackhide__ = True
+        op = OPERATIONS[name]
+        call_args: list[Any] = list(args)
+        kwargs: dict[str, Any] = {}
+        if op.arguments == "key_messages":
+            call_args[1] = [self.adapter.to_store(m) for m in args[1]]
+        elif op.arguments == "key_message":
+            call_args[1] = self.adapter.to_store(args[1])
+        if op.optional_index:
+            idx = call_args.pop(2) if len(call_args) > 2 else None
+            if idx is not None:
+                kwargs["idx"] = idx
+                if "async_insert" not in self.capabilities:
+                    use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
+        result = self.call(name, *call_args, use_async=use_async, **kwargs)
+        if op.answer == "none":
+            return None
+        if op.answer == "messages":
+            return self._answered(self.messages_from(result, op.sync))
+        if op.answer == "removed":
+            return self._answered(None if result is None else self.messages_from(result, op.sync))
+        if op.answer == "message":
+            return self._answered(self._message(result))
+        return self._answered(self._keys(result))
+
     def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
-        self.call("set", key, [self.adapter.to_store(m) for m in messages], use_async=use_async)
+        self.perform("set", key, messages, use_async=use_async)
 
     def get_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage]:
-        return self._answered(self.messages_from(self.call("get", key, use_async=use_async), "get_messages"))
+        messages: list[ChatMessage] = self.perform("get", key, use_async=use_async)
+        return messages
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False) -> None:
-        extra: dict[str, Any] = {} if idx is None else {"idx": idx}
-        if idx is not None and "async_insert" not in self.capabilities:
-            use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
-        self.call("add", key, self.adapter.to_store(message), use_async=use_async, **extra)
+        self.perform("add", key, message, idx, use_async=use_async)
 
     def add_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
         """Append a batch in one call (the ``batch`` capability: LangChain's ``add_messages``)."""
-        self.call("add_batch", key, [self.adapter.to_store(m) for m in messages], use_async=use_async)
+        self.perform("add_batch", key, messages, use_async=use_async)
 
     def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:
-        result = self.call("delete_all", key, use_async=use_async)
-        return self._answered(None if result is None else self.messages_from(result, "delete_messages"))
+        removed: list[ChatMessage] | None = self.perform("delete_all", key, use_async=use_async)
+        return removed
 
     def delete_message(self, key: str, idx: int, *, use_async: bool = False) -> ChatMessage | None:
-        return self._answered(self._message(self.call("delete", key, idx, use_async=use_async)))
+        message: ChatMessage | None = self.perform("delete", key, idx, use_async=use_async)
+        return message
 
     def delete_last_message(self, key: str, *, use_async: bool = False) -> ChatMessage | None:
-        return self._answered(self._message(self.call("delete_last", key, use_async=use_async)))
+        message: ChatMessage | None = self.perform("delete_last", key, use_async=use_async)
+        return message
 
     def get_keys(self, *, use_async: bool = False) -> list[str]:
+        keys: list[str] = self.perform("keys", use_async=use_async)
+        return keys
+
+    def _keys(self, result: object) -> list[str]:
         __tracebackhide__ = True
-        result = self.call("keys", use_async=use_async)
         if not isinstance(result, (list, tuple)):
             self.violation(f"get_keys returned {type(result).__name__}, not a list: {short(result)}")
         for key in result:
             if not isinstance(key, str):
                 self.violation(f"get_keys returned a {type(key).__name__} key, not str: {short(key)}")
-        return self._answered(list(result))
+        return list(result)
 
     def _message(self, obj: object) -> ChatMessage | None:
         __tracebackhide__ = True

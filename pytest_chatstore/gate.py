@@ -1,10 +1,10 @@
 """The gate: which clauses run, which fail the run, which failures are expected, what a store declares.
 
-A CI decides this in two places, both read here without pytest:
+A CI decides this in two places, both read by :mod:`pytest_chatstore.settings`
+into a :class:`Policy`, which this module applies without pytest:
 
-- scalars through options, environment or ini (see :mod:`pytest_chatstore.settings`):
-  the conformance level, the pinned spec version, the clause selection, capability
-  declarations;
+- scalars through options, environment or ini: the conformance level, the pinned
+  spec version, the clause selection, capability declarations;
 - tables in TOML, ``[tool.chatstore]`` in the rootdir's ``pyproject.toml`` or the top
   level of the file named by ``--chatstore-config``::
 
@@ -23,14 +23,10 @@ key must be known: a typo is an error, never a silently ignored entry.
 from __future__ import annotations
 
 import fnmatch
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 from pytest_chatstore.clauses import (
-    CAPABILITIES,
     CLAUSES,
     GROUPS,
     LEVELS,
@@ -41,11 +37,6 @@ from pytest_chatstore.clauses import (
     is_provisional,
     version_key,
 )
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 
 class GateError(Exception):
@@ -147,109 +138,6 @@ def check_clause_patterns(patterns: Iterable[str], source: str, what: str = "cha
             )
         checked.append(pattern)
     return tuple(checked)
-
-
-def parse_capability_tokens(tokens: Iterable[str], source: str) -> dict[str, bool]:
-    """``["-threads", "insert"]`` (ini or command line form) -> ``{"threads": False, "insert": True}``."""
-    declared: dict[str, bool] = {}
-    for token in tokens:
-        name, present = (token[1:], False) if token.startswith("-") else (token.lstrip("+"), True)
-        declared[name] = present
-    return check_capabilities(declared, source)
-
-
-def check_capabilities(declared: Mapping[str, object], source: str) -> dict[str, bool]:
-    checked: dict[str, bool] = {}
-    for name, present in declared.items():
-        if name not in CAPABILITIES:
-            raise GateError(f"capability {name!r} from {source} is unknown; known: {', '.join(CAPABILITIES)}")
-        if not isinstance(present, bool):
-            raise GateError(f"capability {name!r} from {source}: declare it true or false, not {present!r}")
-        checked[name] = present
-    return checked
-
-
-_TABLE_KEYS = {"capabilities", "expected-failures"}
-_ENTRY_KEYS = {"reason", "link", "targets"}
-
-
-def load_tables(rootpath: Path, config_file: Path | None, shown: str = "") -> tuple[dict[str, Any], str]:
-    """The ``[tool.chatstore]`` table (or ``config_file``'s top level) and a name for where it came from."""
-    if config_file is not None:
-        where = shown or str(config_file)
-        try:
-            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise GateError(f"chatstore-config: {where} does not exist") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise GateError(f"chatstore-config: {where} is not valid TOML: {exc}") from None
-        table: object = data
-    else:
-        pyproject = rootpath / "pyproject.toml"
-        where = f"{pyproject.name} [tool.chatstore]"
-        if not pyproject.is_file():
-            return {}, where
-        try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-            return {}, where  # pytest itself reports a broken pyproject.toml
-        table = data.get("tool", {}).get("chatstore", {})
-    if not isinstance(table, dict):
-        raise GateError(f"{where} must be a table")
-    unknown = set(table) - _TABLE_KEYS
-    if unknown:
-        raise GateError(
-            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_TABLE_KEYS))}"
-        )
-    return table, where
-
-
-def parse_expected_failures(table: object, where: str) -> tuple[ExpectedFailure, ...]:
-    """Entries ``"PATTERN" = "reason"`` or ``"PATTERN" = {reason, link, targets}``."""
-    source = f"{where} expected-failures"
-    if not isinstance(table, dict):
-        raise GateError(f"{source} must be a table of clause patterns")
-    entries: list[ExpectedFailure] = []
-    for pattern, value in table.items():
-        check_clause_patterns([pattern], source, what="expected failure")
-        spec = {"reason": value} if isinstance(value, str) else value
-        if not isinstance(spec, dict) or not isinstance(spec.get("reason"), str) or not spec["reason"].strip():
-            raise GateError(f"{source}: {pattern!r} needs a reason (a string, or a table with `reason`)")
-        unknown = set(spec) - _ENTRY_KEYS
-        if unknown:
-            raise GateError(f"{source}: {pattern!r} has unknown key(s) {', '.join(sorted(unknown))}")
-        targets = spec.get("targets", [])
-        if isinstance(targets, str):
-            targets = [targets]
-        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
-            raise GateError(f"{source}: {pattern!r}: targets must be a list of target-name patterns")
-        link = spec.get("link")
-        if link is not None and not isinstance(link, str):
-            raise GateError(f"{source}: {pattern!r}: link must be a string")
-        entries.append(ExpectedFailure(pattern, spec["reason"].strip(), link, tuple(targets), where))
-    return tuple(entries)
-
-
-def declared_by_target(factory: object) -> dict[str, bool]:
-    """A ``chatstore_capabilities`` attribute on the target (class or factory): ``{name: present}``."""
-    declared = getattr(factory, "chatstore_capabilities", None)
-    if declared is None:
-        return {}
-    if isinstance(declared, Mapping):
-        return check_capabilities(declared, f"{getattr(factory, '__qualname__', factory)}.chatstore_capabilities")
-    raise GateError(
-        f"{getattr(factory, '__qualname__', factory)}.chatstore_capabilities must be a mapping such as "
-        "{'threads': False}"
-    )
-
-
-def effective_capabilities(
-    detected: frozenset[str], declared: Mapping[str, bool]
-) -> tuple[frozenset[str], frozenset[str]]:
-    """(the capabilities the suite uses, those declared absent although detected: to be probed)."""
-    present = {name for name, has in declared.items() if has}
-    absent = {name for name, has in declared.items() if not has}
-    return frozenset((detected | present) - absent), frozenset(detected & absent)
 
 
 STATUSES: dict[str, str] = {

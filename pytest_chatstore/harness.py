@@ -10,63 +10,21 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import hypothesis
 import pytest
-from hypothesis import HealthCheck, Phase, reproduce_failure, settings
+from hypothesis import reproduce_failure
 
-from pytest_chatstore import ttl
+from pytest_chatstore import capabilities, ttl
 from pytest_chatstore.adapters import select_adapter
-from pytest_chatstore.clauses import CAPABILITIES, CLAUSES
-from pytest_chatstore.driver import StoreDriver, detect_capabilities
-from pytest_chatstore.gate import effective_capabilities
-from pytest_chatstore.report import ClauseFailure, fail
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import ClauseFailure, fail
+from pytest_chatstore.profiles import Kind, hypothesis_settings
 from pytest_chatstore.runner import Runner
 from pytest_chatstore.strategies import TRICKY_KEYS
 from pytest_chatstore.targets import Target, build_store
-
-Kind = Literal["property", "machine", "timed", "heavy"]
-
-PROFILES: dict[str, dict[Kind, dict[str, Any]]] = {
-    "default": {
-        "property": {"max_examples": 30},
-        "machine": {"max_examples": 150, "stateful_step_count": 50},
-        "timed": {"max_examples": 80, "stateful_step_count": 40},
-        "heavy": {"max_examples": 2},
-    },
-    "thorough": {
-        "property": {"max_examples": 400},
-        "machine": {"max_examples": 400, "stateful_step_count": 60},
-        "timed": {"max_examples": 300, "stateful_step_count": 60},
-        "heavy": {"max_examples": 10},
-    },
-}
-PROFILES["ci"] = PROFILES["default"]
-"""Examples per test kind. ``ci`` has the default's counts but is derandomized (see :func:`hypothesis_settings`)."""
-
-_COMMON: dict[str, Any] = {
-    "deadline": None,  # speed is measured by benchmarks, not by timed tests
-    # The explain phase re-runs a failure under tracing: ~12 s per failure with nested JSON
-    # messages, and the kit's own report already shows the operations that failed.
-    "phases": [p for p in Phase if p is not Phase.explain],
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
-}
-
-
-def hypothesis_settings(profile: str, kind: Kind, *, settled: bool = False) -> settings:
-    """Settings for one suite test of ``kind`` under ``profile`` (``default``, ``ci`` or ``thorough``).
-
-    ``settled`` is for a clause whose failure is already known (an expected failure, or a
-    probe of a capability declared absent): derandomized, so its verdict cannot flip
-    between runs, and without shrinking, which only costs time there.
-    """
-    extra: dict[str, Any] = {"print_blob": True}
-    if profile == "ci" or settled:
-        extra |= {"derandomize": True, "database": None}
-    if settled:
-        extra["phases"] = [p for p in _COMMON["phases"] if p is not Phase.shrink]
-    return settings(**{**_COMMON, **PROFILES[profile][kind], **extra})
 
 
 class CapabilityMissing(pytest.skip.Exception):  # type: ignore[name-defined,misc]
@@ -86,7 +44,7 @@ class StoreUnderTest:
         timeout: float,
         profile: str,
         clause: str = "MDL-001",
-        batches: RealTimeBatches | None = None,
+        batches: ttl.RealTimeBatches | None = None,
         redis: Callable[[], Any] | None = None,
         declared: Mapping[str, tuple[bool, str]] | None = None,
         settled: bool = False,
@@ -111,7 +69,7 @@ class StoreUnderTest:
         self.runner = Runner(timeout)
         self.redis = redis
         """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
-        self.batches = batches or RealTimeBatches([], timeout=timeout, profile=profile, redis=redis)
+        self.batches = batches or real_time_batches([], timeout=timeout, profile=profile, redis=redis)
         self._capabilities: frozenset[str] | None = None
 
     @property
@@ -121,9 +79,7 @@ class StoreUnderTest:
             with self.fresh(check_empty=False) as driver:
                 self.detected = driver.capabilities
                 self._own_messages = getattr(driver.adapter, "messages", None)
-            declared = {name: present for name, (present, _) in self.declared.items()}
-            self._capabilities, _ = effective_capabilities(self.detected, declared)
-            self.effective = self._capabilities
+            self._capabilities = self.effective = capabilities.effective(self.detected, self.declared)
         return self._capabilities
 
     @property
@@ -132,26 +88,19 @@ class StoreUnderTest:
         _ = self.capabilities  # the probe store tells the adapter
         return self._own_messages
 
-    def require(self, *capabilities: str) -> None:
+    def require(self, *needed: str) -> None:
         """Skip the calling test, naming each missing capability, unless the target has them all.
 
         A capability declared absent that the target shows anyway is exercised
         instead (a probe): if the clause holds, the report names an undeclared capability.
         """
         have = self.capabilities
-        missing = [c for c in capabilities if c not in have]
-        probes = [c for c in missing if c in self.detected and not self.declared.get(c, (True, ""))[0]]
-        if missing and len(probes) == len(missing):
-            self.probed.update(probes)
-            self._capabilities = have | set(probes)
-            return
-        if missing:
-            reasons = "; ".join(f"{c} ({CAPABILITIES[c]}){self._declared_where(c)}" for c in missing)
-            raise CapabilityMissing(f"{self.target.name} lacks capability {reasons}")
-
-    def _declared_where(self, capability: str) -> str:
-        present, where = self.declared.get(capability, (True, ""))
-        return "" if present else f", declared absent by {where}"
+        decision = capabilities.decide(needed, have, self.detected, self.declared)
+        if not decision.runs:
+            raise CapabilityMissing(capabilities.describe_missing(self.target.name, decision.missing, self.declared))
+        if decision.probes:
+            self.probed.update(decision.probes)
+            self._capabilities = have | set(decision.probes)
 
     def require_clause(self, clause_id: str) -> None:
         """Skip unless the target has every capability ``clause_id`` needs."""
@@ -201,7 +150,7 @@ class StoreUnderTest:
                 store,
                 select_adapter(store),
                 self.runner,
-                detect_capabilities(store, self.target.accepts),
+                capabilities.detect(store, self.target.accepts),
                 self.clause,
             )
             driver.backdoor = server.client() if server is not None else None
@@ -225,46 +174,35 @@ class StoreUnderTest:
     def close(self) -> None:
         self.runner.close()
 
-    def check_ttl_clause(self, clause_id: str) -> None:
-        """Run a TTL scenario: instantly on the kit's clock if the factory takes one, else in real time."""
+    def check_ttl_clause(self) -> None:
+        """Run this clause's TTL scenario: instantly on the kit's clock if the factory takes one, else in real time."""
         __tracebackhide__ = True
-        self.require_clause(clause_id)
         if "clock" in self.capabilities:
-            ttl.run_in_clock_mode(clause_id, self.fresh)
+            clock = ttl.ManualClock()
+            with self.fresh(ttl=ttl.ttl_for(self.clause, ttl.CLOCK_TTL), clock=clock) as store:
+                ttl.run_in_clock_mode(self.clause, store, clock)
             return
-        failure = self.batches.verdict(self, clause_id)
+        failure = self.batches.verdict(self.target, self.clause)
         if failure is not None:
             raise failure
 
 
-class RealTimeBatches:
-    """The session's real-time TTL scenarios: run once, all together, then looked up per test.
+def real_time_batches(
+    targets: list[Target], *, timeout: float, profile: str, redis: Callable[[], Any] | None = None
+) -> ttl.RealTimeBatches:
+    """The session's real-time TTL batch, building its stores as the suite does."""
 
-    The first real-time TTL test of a command-line target runs every TTL
-    scenario of every command-line target at once, so the whole run waits for
-    real time once. A fixture-provided target (known only inside its test) runs
-    its own batch.
-    """
+    @contextlib.contextmanager
+    def open_store(target: Target, clause_id: str, seconds: float | None) -> Iterator[StoreDriver]:
+        sut = StoreUnderTest(target, timeout=timeout, profile=profile, clause=clause_id, redis=redis)
+        try:
+            with sut.fresh(ttl=seconds) as driver:
+                yield driver
+        finally:
+            sut.close()
 
-    def __init__(
-        self, targets: list[Target], *, timeout: float, profile: str, redis: Callable[[], Any] | None = None
-    ) -> None:
-        self.targets = targets
-        self.timeout = timeout
-        self.profile = profile
-        self.redis = redis
-        self.results: dict[tuple[str, str], BaseException | None] = {}
-
-    def verdict(self, sut: StoreUnderTest, clause_id: str) -> BaseException | None:
-        key = (sut.target.spec, clause_id)
-        if key not in self.results:
-            others = [t for t in self.targets if t != sut.target] if sut.target in self.targets else []
-            group = [sut.target] + [t for t in others if self._real_time(t)]
-            self._run(group)
-        return self.results[key]
-
-    def _real_time(self, target: Target) -> bool:
-        probe = StoreUnderTest(target, timeout=self.timeout, profile=self.profile, batches=self, redis=self.redis)
+    def needs_real_time(target: Target) -> bool:
+        probe = StoreUnderTest(target, timeout=timeout, profile=profile, redis=redis)
         try:
             caps = probe.capabilities
         except Exception:  # noqa: BLE001 - a target that cannot even be built fails in its own tests
@@ -273,32 +211,21 @@ class RealTimeBatches:
             probe.close()
         return "ttl" in caps and "clock" not in caps
 
-    def _run(self, targets: list[Target]) -> None:
-        handles: list[StoreUnderTest] = []
-        jobs: list[ttl.RealTimeJob] = []
-        for target in targets:
-            for clause_id in ttl.SCENARIOS:
-                sut = StoreUnderTest(
-                    target, timeout=self.timeout, profile=self.profile, clause=clause_id, batches=self, redis=self.redis
-                )
-                handles.append(sut)
-                jobs.append(ttl.RealTimeJob(target.spec, clause_id, sut.fresh))
-        try:
-            join_timeout = 3 * ttl.REALTIME_TTL + 4 * self.timeout
-            self.results.update(ttl.run_real_time_batch(jobs, join_timeout))
-        finally:
-            for sut in handles:
-                sut.close()
+    return ttl.RealTimeBatches(
+        targets,
+        open_store=open_store,
+        needs_real_time=needs_real_time,
+        join_timeout=3 * ttl.REALTIME_TTL + 4 * timeout,
+    )
 
 
 def _check_empty(driver: StoreDriver) -> None:
     """The canary: a fresh store must hold nothing (FRE-001)."""
     __tracebackhide__ = True
-    clause, driver.clause = driver.clause, "FRE-001"
-    if "keys" in driver.capabilities:
-        driver.expect("a freshly built store already lists keys", [], driver.get_keys())
-    for key in TRICKY_KEYS[:3]:
-        driver.expect(f"a freshly built store already holds messages at {key!r}", [], driver.get_messages(key))
-    driver.clause = clause
+    with driver.checking("FRE-001"):
+        if "keys" in driver.capabilities:
+            driver.expect("a freshly built store already lists keys", [], driver.get_keys())
+        for key in TRICKY_KEYS[:3]:
+            driver.expect(f"a freshly built store already holds messages at {key!r}", [], driver.get_messages(key))
     driver.log.clear()
     driver.steps.clear()

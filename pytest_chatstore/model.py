@@ -115,6 +115,11 @@ class ChatModel:
         else:
             conv.messages.insert(idx, message.copy())
 
+    def add_messages(self, key: str, messages: list[ChatMessage]) -> None:
+        """A batch: appended as one write."""
+        conv = self._refresh(key)
+        conv.messages.extend(m.copy() for m in messages)
+
     def delete_messages(self, key: str) -> list[ChatMessage]:
         conv = self._live(key)
         if conv is None:

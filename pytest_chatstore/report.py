@@ -1,8 +1,8 @@
-"""Failure messages a person can act on, and the end-of-run summary.
+"""The run's results: the end-of-run summary, the JSON report and the Markdown report.
 
-A failure says which clause broke (ID, level, rule), the step that showed it,
-what was expected and what came back, the operations that led there (for a
-Hypothesis test: the shrunk example's), and how to fix it (the hint).
+Each clause's result against each target is a :class:`ClauseResult`; the
+:class:`Recorder` renders them. The failure text itself (rule, what happened,
+the operations, the hint) is :mod:`pytest_chatstore.failures`'.
 """
 
 from __future__ import annotations
@@ -16,58 +16,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level
-from pytest_chatstore.driver import ReplayRecord, short
 from pytest_chatstore.gate import GATING_STATUSES, Policy
-
-_UNSET = object()
-
-
-class ClauseFailure(AssertionError):
-    """A store broke a clause. ``str()`` is the full, readable report."""
-
-    def __init__(self, clause_id: str, text: str) -> None:
-        super().__init__(text)
-        self.clause_id = clause_id
-        self.replay: ReplayRecord | None = None
-        """The calls that led here, attached by the harness, for a reproduction file."""
-
-
-def format_failure(
-    clause_id: str,
-    what: str,
-    *,
-    expected: object = _UNSET,
-    actual: object = _UNSET,
-    log: Sequence[str] = (),
-) -> str:
-    """The text of a :class:`ClauseFailure`."""
-    clause = CLAUSES[clause_id]
-    lines = [f"[{clause.id} {clause.level}] {clause.rule}", f"  what happened: {what}"]
-    if expected is not _UNSET:
-        lines.append(f"  expected: {short(expected)}")
-    if actual is not _UNSET:
-        lines.append(f"  actual:   {short(actual)}")
-    if log:
-        lines.append("  operations on the store under test, in order (the last one shows the failure):")
-        lines += [f"    {i:>3}. {entry}" for i, entry in enumerate(log[-40:], start=max(1, len(log) - 39))]
-    lines.append(f"  hint: {clause.hint}")
-    return "\n".join(lines)
-
-
-def fail(
-    clause_id: str,
-    what: str,
-    *,
-    expected: object = _UNSET,
-    actual: object = _UNSET,
-    log: Sequence[str] = (),
-) -> NoReturn:
-    """Raise a :class:`ClauseFailure` for ``clause_id``."""
-    __tracebackhide__ = True
-    raise ClauseFailure(clause_id, format_failure(clause_id, what, expected=expected, actual=actual, log=log))
 
 
 @dataclass

@@ -24,19 +24,12 @@ from typing import Any
 
 from pytest_chatstore import ttl
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
-from pytest_chatstore.driver import _NO_RESULT, ReplayRecord, Step, StoreDriver
+from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import NO_RESULT, ReplayRecord, Step
+from pytest_chatstore.operations import method_name
 from pytest_chatstore.targets import parse_target
+from pytest_chatstore.ttl import ManualClock
 
-_METHODS = {
-    "set": "set_messages",
-    "get": "get_messages",
-    "add": "add_message",
-    "delete_all": "delete_messages",
-    "delete": "delete_message",
-    "delete_last": "delete_last_message",
-    "keys": "get_keys",
-    "add_batch": "add_messages",
-}
 _BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)")
 
 
@@ -62,7 +55,6 @@ def open_store(
     from the kit's usual sources (see :mod:`pytest_chatstore.servers.redis`).
     """
     from pytest_chatstore.harness import StoreUnderTest
-    from pytest_chatstore.ttl import ManualClock
 
     parsed = parse_target(target, "a reproduction", Path.cwd())
     servers: list[Any] = []
@@ -183,7 +175,7 @@ def _call(step: Step) -> str:
         args.append(repr(step.kwargs["idx"]))
     if step.use_async:
         args.append("use_async=True")
-    return f"store.{_METHODS[step.op]}({', '.join(args)})"
+    return f"store.{method_name(step.op)}({', '.join(args)})"
 
 
 def _statement(step: Step) -> str:
@@ -194,11 +186,11 @@ def _statement(step: Step) -> str:
 
 def _assertion(last: Step, record: ReplayRecord) -> list[str] | None:
     """The final check, or None when the last call's answer is not what the kit compared."""
-    if record.expected is _NO_RESULT:
+    if record.expected is NO_RESULT:
         if last.op == "keys":  # the kit's own check of a listing: no key twice
             return [f"keys = {_call(last)}", "assert len(keys) == len(set(keys)), keys"]
         return [f"{_call(last)}  # the kit rejected this call's behaviour or answer"]
-    if last.result is _NO_RESULT:
+    if last.result is NO_RESULT:
         return None
     if last.result == record.actual:
         return [f"assert {_call(last)} == {record.expected!r}"]

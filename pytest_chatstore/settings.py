@@ -1,29 +1,335 @@
-"""The kit's settings, resolved one way: command line, then environment, then ini, then default.
+"""The kit's settings, written once in :data:`SETTINGS` and resolved one way.
 
-An invalid value raises :class:`SettingError` naming where it came from.
-This module reads values through two small callables so it can be tested
-without pytest.
+Each :class:`Setting` is one row: its name (the ini key; the option is
+``--`` plus the name with dashes, the environment variable the name in
+capitals), its help, the default shown in the docs and the function that
+parses and checks a value. The plugin's options and ini keys, the resolution
+below and the options table of ``docs/reference.md`` (``python -m
+pytest_chatstore options``) are all generated from the table.
+
+A value comes from the command line, then the environment, then ini, then the
+default. An invalid value raises :class:`SettingError` naming the setting and
+where the value came from. This module reads values through two small
+callables, so it can be tested without pytest. It also reads the
+``[tool.chatstore]`` TOML tables (capabilities and expected failures) into the
+:class:`~pytest_chatstore.gate.Policy`.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from pytest_chatstore import gate
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.harness import PROFILES
+from pytest_chatstore import capabilities, gate
+from pytest_chatstore.clauses import CLAUSES, LEVELS
+from pytest_chatstore.profiles import PROFILES
+from pytest_chatstore.servers import REDIS_KINDS, RedisConfig
 from pytest_chatstore.targets import Target, TargetError, parse_target
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
 
 
 class SettingError(Exception):
     """A setting has an invalid value; the message names the setting and its source."""
 
 
-REDIS_KINDS = ("auto", "url", "docker", "binary", "fakeredis")
+@dataclass(frozen=True)
+class Context:
+    """What parsing a value may depend on."""
+
+    base: Path
+    """Where relative paths are resolved (pytest's invocation directory)."""
+    search_dir: Path | None
+    """Where target modules are also looked for (see :func:`parse_target`)."""
+    environ: Mapping[str, str]
+
+
+Parser = Callable[[Any, str, Context], Any]
+"""(raw value, where it came from, context) -> the parsed value; raises :class:`SettingError`."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: an option, its ini twin and its environment variable."""
+
+    name: str
+    """The ini key and the option's dest (``chatstore_timeout``)."""
+    metavar: str | None
+    """The value's placeholder; ``None`` for an on/off flag (``--chatstore-only``)."""
+    help: str
+    shown_default: str
+    """The default, as the reference shows it."""
+    parse: Parser
+    default: Any = None
+    """The value when nothing is set; a callable is given the environment."""
+    many: bool = False
+    """Repeatable on the command line, one per line in ini, comma or space separated in the environment."""
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return self.name.upper()
+
+    @property
+    def label(self) -> str:
+        """How error messages name the setting."""
+        return self.name.replace("_", "-")
+
+    @property
+    def ini_type(self) -> str:
+        return "bool" if self.metavar is None else "linelist" if self.many else "string"
+
+    def default_value(self, environ: Mapping[str, str]) -> Any:
+        return self.default(environ) if callable(self.default) else self.default
+
+
+def _words(value: object) -> list[str]:
+    items = value if isinstance(value, list) else [value]
+    return [w for item in items for w in re.split(r"[\s,]+", str(item)) if w]
+
+
+# -- parsers, one per setting -------------------------------------------------------------
+
+
+def _targets(value: Any, source: str, ctx: Context) -> tuple[Target, ...]:
+    specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
+    label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
+    try:
+        return tuple(parse_target(spec, label, ctx.search_dir) for spec in specs if spec.strip())
+    except TargetError as exc:
+        raise SettingError(str(exc)) from None
+
+
+def _flag(name: str) -> Parser:
+    def parse(value: Any, source: str, ctx: Context) -> bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise SettingError(f"{name} from {source}: {value!r} is not a boolean")
+
+    return parse
+
+
+def _timeout(value: Any, source: str, ctx: Context) -> float:
+    try:
+        timeout = float(str(value))
+    except ValueError:
+        raise SettingError(f"chatstore-timeout from {source}: {value!r} is not a number of seconds") from None
+    if not timeout > 0:
+        raise SettingError(f"chatstore-timeout from {source}: must be positive, got {value!r}")
+    return timeout
+
+
+def _profile(value: Any, source: str, ctx: Context) -> str:
+    if str(value) not in PROFILES:
+        raise SettingError(
+            f"chatstore-hypothesis from {source}: unknown profile {str(value)!r}; choose from {', '.join(PROFILES)}"
+        )
+    return str(value)
+
+
+def _redis_kind(value: Any, source: str, ctx: Context) -> str:
+    if str(value) not in REDIS_KINDS:
+        raise SettingError(f"chatstore-redis from {source}: {str(value)!r} is not one of {', '.join(REDIS_KINDS)}")
+    return str(value)
+
+
+def _redis_url(value: Any, source: str, ctx: Context) -> str:
+    if not str(value).startswith(("redis://", "rediss://", "unix://")):
+        raise SettingError(f"chatstore-redis-url from {source}: {str(value)!r} is not a redis:// URL")
+    return str(value)
+
+
+def _level(value: Any, source: str, ctx: Context) -> str:
+    return gate.check_level(str(value), source)
+
+
+def _spec(value: Any, source: str, ctx: Context) -> str:
+    return gate.check_spec(str(value), source)
+
+
+def _clauses(value: Any, source: str, ctx: Context) -> tuple[str, ...]:
+    return gate.check_clause_patterns(_words(value), source)
+
+
+def _capabilities(value: Any, source: str, ctx: Context) -> tuple[dict[str, bool], str]:
+    return capabilities.parse_tokens(_words(value), source), source
+
+
+def _config(value: Any, source: str, ctx: Context) -> tuple[Path, str]:
+    return ctx.base / str(value), str(value)
+
+
+def _reports(value: Any, source: str, ctx: Context) -> tuple[Path, ...]:
+    paths = tuple(ctx.base / w for w in _words(value))
+    for path in paths:
+        if path.suffix not in (".json", ".md"):
+            raise SettingError(f"chatstore-report from {source}: {str(path)!r} must end in .json or .md")
+    return paths
+
+
+def _directory(value: Any, source: str, ctx: Context) -> Path:
+    return ctx.base / str(value)
+
+
+def _reproduce(value: Any, source: str, ctx: Context) -> dict[str, str]:
+    """``CLAUSE:BLOB`` pairs, as a reproduction file prints them."""
+    pairs: dict[str, str] = {}
+    for word in _words(value):
+        clause_id, _, blob = word.partition(":")
+        if clause_id not in CLAUSES or not blob:
+            raise SettingError(f"chatstore-reproduce from {source}: {word!r} is not CLAUSE-ID:BLOB")
+        pairs[clause_id] = blob
+    return pairs
+
+
+def _ci_profile(environ: Mapping[str, str]) -> str:
+    return "ci" if environ.get("CI") else "default"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "chatstore",
+        "MODULE:ATTR",
+        "store class or factory to check; repeatable (environment: comma or space separated)",
+        "none",
+        _targets,
+        default=(),
+        many=True,
+    ),
+    Setting(
+        "chatstore_only",
+        None,
+        "collect only the conformance suite, not (or even import) the project's own tests",
+        "false",
+        _flag("chatstore-only"),
+        default=False,
+    ),
+    Setting(
+        "chatstore_timeout",
+        "SECONDS",
+        "per-operation time limit: a store call taking longer fails its clause",
+        "10",
+        _timeout,
+        default=10.0,
+    ),
+    Setting(
+        "chatstore_hypothesis",
+        "PROFILE",
+        "example budget: default, ci (derandomized) or thorough",
+        "`default` (`ci` when `CI` is set)",
+        _profile,
+        default=_ci_profile,
+    ),
+    Setting(
+        "chatstore_redis",
+        "KIND",
+        "where the Redis server for targets taking redis_url comes from: auto (url, docker, binary, "
+        "fakeredis), url, docker, binary or fakeredis",
+        "`auto`",
+        _redis_kind,
+        default="auto",
+        choices=REDIS_KINDS,
+    ),
+    Setting(
+        "chatstore_redis_url",
+        "URL",
+        "your Redis server; the kit uses one empty database of it (default index 15)",
+        "none",
+        _redis_url,
+    ),
+    Setting(
+        "chatstore_require_real_redis",
+        None,
+        "fail instead of falling back to fakeredis",
+        "false",
+        _flag("chatstore-require-real-redis"),
+        default=False,
+    ),
+    Setting(
+        "chatstore_level",
+        "LEVEL",
+        "conformance level whose clauses fail the run: core, must or full; failures of other clauses "
+        "are reported as advisory",
+        "`full`",
+        _level,
+        default="full",
+        choices=tuple(LEVELS),
+    ),
+    Setting(
+        "chatstore_clauses",
+        "PATTERNS",
+        "run a subset: IDs, globs ('KEY-*') or groups ('ttl'), comma-separated; repeatable",
+        "all",
+        _clauses,
+        default=(),
+        many=True,
+    ),
+    Setting(
+        "chatstore_spec",
+        "VERSION",
+        "pin the spec version the run gates on; clauses newer than it only warn",
+        "none",
+        _spec,
+    ),
+    Setting(
+        "chatstore_capabilities",
+        "DECLARATIONS",
+        "declare capabilities for every target: 'name' present, '-name' absent (e.g. -threads); repeatable",
+        "none",
+        _capabilities,
+        many=True,
+    ),
+    Setting(
+        "chatstore_config",
+        "FILE",
+        "TOML file with the capabilities and expected-failures tables",
+        "`[tool.chatstore]` in `pyproject.toml`",
+        _config,
+    ),
+    Setting(
+        "chatstore_report",
+        "PATH",
+        "write the conformance report: PATH.json (machine-readable, see the schema) or PATH.md; repeatable",
+        "none",
+        _reports,
+        default=(),
+        many=True,
+    ),
+    Setting(
+        "chatstore_repro_dir",
+        "DIR",
+        "where failures write reproduction files",
+        "`.pytest_cache/d/chatstore-repro`",
+        _directory,
+    ),
+    Setting(
+        "chatstore_reproduce",
+        "CLAUSE:BLOB",
+        "replay exactly the failing example a reproduction file names (its Hypothesis blob); repeatable",
+        "none",
+        _reproduce,
+        default={},
+        many=True,
+    ),
+)
+"""Every setting of the kit: the one place an option is written."""
 
 
 @dataclass(frozen=True)
@@ -32,9 +338,7 @@ class Settings:
     only: bool
     timeout: float
     profile: str
-    redis: str = "auto"
-    redis_url: str | None = None
-    require_real_redis: bool = False
+    redis: RedisConfig = field(default_factory=RedisConfig)
     policy: gate.Policy = field(default_factory=gate.Policy)
     reports: tuple[Path, ...] = ()
     """Where to write reports: ``.json`` and ``.md`` paths."""
@@ -58,11 +362,6 @@ def _pick(option: object, env_name: str, ini: object, environ: Mapping[str, str]
     return None
 
 
-def _words(value: object) -> list[str]:
-    items = value if isinstance(value, list) else [value]
-    return [w for item in items for w in re.split(r"[\s,]+", str(item)) if w]
-
-
 def resolve(
     get_option: GetOption,
     get_ini: GetIni,
@@ -70,146 +369,132 @@ def resolve(
     search_dir: Path | None = None,
     rootpath: Path | None = None,
 ) -> Settings:
-    """Read every setting; raise :class:`SettingError` on the first invalid one.
+    """Read every setting of :data:`SETTINGS`; raise :class:`SettingError` on the first invalid one.
 
     ``search_dir`` is where target modules and relative paths are looked for (see
     :func:`parse_target`); ``rootpath`` holds the ``pyproject.toml`` whose
     ``[tool.chatstore]`` tables apply unless ``chatstore-config`` names a file.
     """
+    ctx = Context(search_dir or Path.cwd(), search_dir, environ)
+    values: dict[str, Any] = {}
     try:
-        return _resolve(get_option, get_ini, environ, search_dir, rootpath)
-    except gate.GateError as exc:
+        for setting in SETTINGS:
+            picked = _pick(get_option(setting.name), setting.env, get_ini(setting.name), environ)
+            if picked is None:
+                values[setting.name] = setting.default_value(environ)
+            else:
+                values[setting.name] = setting.parse(picked[0], picked[1], ctx)
+        policy = _policy(values, rootpath or ctx.base)
+    except (gate.GateError, capabilities.CapabilityError) as exc:
         raise SettingError(str(exc)) from None
-
-
-def _resolve(
-    get_option: GetOption,
-    get_ini: GetIni,
-    environ: Mapping[str, str],
-    search_dir: Path | None,
-    rootpath: Path | None,
-) -> Settings:
-    base = search_dir or Path.cwd()
-
-    def pick(name: str) -> tuple[object, str] | None:
-        """Option ``name`` (dest form), else env ``NAME``, else ini ``name``."""
-        return _pick(get_option(name), name.upper(), get_ini(name), environ)
-
-    targets: list[Target] = []
-    picked = pick("chatstore")
-    if picked is not None:
-        value, source = picked
-        specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
-        label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
-        for spec in (s for s in specs if s.strip()):
-            try:
-                targets.append(parse_target(spec, label, search_dir))
-            except TargetError as exc:
-                raise SettingError(str(exc)) from None
-
-    only = pick("chatstore_only")
-    only_value = False if only is None else _as_bool(*only, name="chatstore-only")
-
-    timeout_picked = pick("chatstore_timeout")
-    timeout = 10.0
-    if timeout_picked is not None:
-        raw, source = timeout_picked
-        try:
-            timeout = float(str(raw))
-        except ValueError:
-            raise SettingError(f"chatstore-timeout from {source}: {raw!r} is not a number of seconds") from None
-        if not timeout > 0:
-            raise SettingError(f"chatstore-timeout from {source}: must be positive, got {raw!r}")
-
-    profile_picked = pick("chatstore_hypothesis")
-    profile = "ci" if environ.get("CI") else "default"
-    if profile_picked is not None:
-        profile, source = str(profile_picked[0]), profile_picked[1]
-        if profile not in PROFILES:
-            raise SettingError(
-                f"chatstore-hypothesis from {source}: unknown profile {profile!r}; choose from {', '.join(PROFILES)}"
-            )
-    redis_picked = pick("chatstore_redis")
-    redis_kind = "auto" if redis_picked is None else str(redis_picked[0])
-    if redis_kind not in REDIS_KINDS:
-        assert redis_picked is not None
-        raise SettingError(
-            f"chatstore-redis from {redis_picked[1]}: {redis_kind!r} is not one of {', '.join(REDIS_KINDS)}"
-        )
-    url_picked = pick("chatstore_redis_url")
-    redis_url = None if url_picked is None else str(url_picked[0])
-    if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
-        assert url_picked is not None
-        raise SettingError(f"chatstore-redis-url from {url_picked[1]}: {redis_url!r} is not a redis:// URL")
-    real = pick("chatstore_require_real_redis")
-    require_real = False if real is None else _as_bool(*real, name="chatstore-require-real-redis")
     return Settings(
-        tuple(targets),
-        only_value,
-        timeout,
-        profile,
-        redis_kind,
-        redis_url,
-        require_real,
-        policy=_policy(pick, base, rootpath or base),
-        reports=_reports(pick("chatstore_report"), base),
-        repro_dir=None if (d := pick("chatstore_repro_dir")) is None else base / str(d[0]),
-        reproduce=_reproduce(pick("chatstore_reproduce")),
+        targets=values["chatstore"],
+        only=values["chatstore_only"],
+        timeout=values["chatstore_timeout"],
+        profile=values["chatstore_hypothesis"],
+        redis=RedisConfig(
+            values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
+        ),
+        policy=policy,
+        reports=values["chatstore_report"],
+        repro_dir=values["chatstore_repro_dir"],
+        reproduce=values["chatstore_reproduce"],
     )
 
 
-def _policy(pick: Callable[[str], tuple[object, str] | None], base: Path, rootpath: Path) -> gate.Policy:
-    level = pick("chatstore_level")
-    spec = pick("chatstore_spec")
-    selection = pick("chatstore_clauses")
-    config = pick("chatstore_config")
-    config_file = None if config is None else base / str(config[0])
-    tables, where = gate.load_tables(rootpath, config_file, "" if config is None else str(config[0]))
-    capabilities = gate.check_capabilities(tables.get("capabilities", {}), f"{where} capabilities")
-    capability_source = f"{where} capabilities" if capabilities else ""
-    declared = pick("chatstore_capabilities")
-    if declared is not None:
-        capabilities = {**capabilities, **gate.parse_capability_tokens(_words(declared[0]), declared[1])}
-        capability_source = declared[1] if capability_source == "" else f"{capability_source} and {declared[1]}"
+def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:
+    config = values["chatstore_config"]
+    tables, where = load_tables(rootpath, *(config or (None, "")))
+    declared = capabilities.check(tables.get("capabilities", {}), f"{where} capabilities")
+    source = f"{where} capabilities" if declared else ""
+    if values["chatstore_capabilities"] is not None:
+        tokens, given_by = values["chatstore_capabilities"]
+        declared = {**declared, **tokens}
+        source = given_by if source == "" else f"{source} and {given_by}"
     return gate.Policy(
-        level=gate.check_level(str(level[0]), level[1]) if level else "full",
-        spec=gate.check_spec(str(spec[0]), spec[1]) if spec else None,
-        clauses=gate.check_clause_patterns(_words(selection[0]), selection[1]) if selection else (),
-        capabilities=capabilities,
-        capability_source=capability_source,
-        expected=gate.parse_expected_failures(tables.get("expected-failures", {}), where),
+        level=values["chatstore_level"],
+        spec=values["chatstore_spec"],
+        clauses=values["chatstore_clauses"],
+        capabilities=declared,
+        capability_source=source,
+        expected=parse_expected_failures(tables.get("expected-failures", {}), where),
     )
 
 
-def _reports(picked: tuple[object, str] | None, base: Path) -> tuple[Path, ...]:
-    if picked is None:
-        return ()
-    paths = tuple(base / w for w in _words(picked[0]))
-    for path in paths:
-        if path.suffix not in (".json", ".md"):
-            raise SettingError(f"chatstore-report from {picked[1]}: {str(path)!r} must end in .json or .md")
-    return paths
+# -- the [tool.chatstore] tables ----------------------------------------------------------
+
+_TABLE_KEYS = {"capabilities", "expected-failures"}
+_ENTRY_KEYS = {"reason", "link", "targets"}
 
 
-def _reproduce(picked: tuple[object, str] | None) -> dict[str, str]:
-    """``CLAUSE:BLOB`` pairs, as a reproduction file prints them."""
-    if picked is None:
-        return {}
-    pairs: dict[str, str] = {}
-    for word in _words(picked[0]):
-        clause_id, _, blob = word.partition(":")
-        if clause_id not in CLAUSES or not blob:
-            raise SettingError(f"chatstore-reproduce from {picked[1]}: {word!r} is not CLAUSE-ID:BLOB")
-        pairs[clause_id] = blob
-    return pairs
+def load_tables(rootpath: Path, config_file: Path | None, shown: str = "") -> tuple[dict[str, Any], str]:
+    """The ``[tool.chatstore]`` table (or ``config_file``'s top level) and a name for where it came from."""
+    if config_file is not None:
+        where = shown or str(config_file)
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise gate.GateError(f"chatstore-config: {where} does not exist") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise gate.GateError(f"chatstore-config: {where} is not valid TOML: {exc}") from None
+        table: object = data
+    else:
+        pyproject = rootpath / "pyproject.toml"
+        where = f"{pyproject.name} [tool.chatstore]"
+        if not pyproject.is_file():
+            return {}, where
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return {}, where  # pytest itself reports a broken pyproject.toml
+        table = data.get("tool", {}).get("chatstore", {})
+    if not isinstance(table, dict):
+        raise gate.GateError(f"{where} must be a table")
+    unknown = set(table) - _TABLE_KEYS
+    if unknown:
+        raise gate.GateError(
+            f"{where}: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(_TABLE_KEYS))}"
+        )
+    return table, where
 
 
-def _as_bool(value: object, source: str, *, name: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise SettingError(f"{name} from {source}: {value!r} is not a boolean")
+def parse_expected_failures(table: object, where: str) -> tuple[gate.ExpectedFailure, ...]:
+    """Entries ``"PATTERN" = "reason"`` or ``"PATTERN" = {reason, link, targets}``."""
+    source = f"{where} expected-failures"
+    if not isinstance(table, dict):
+        raise gate.GateError(f"{source} must be a table of clause patterns")
+    entries: list[gate.ExpectedFailure] = []
+    for pattern, value in table.items():
+        gate.check_clause_patterns([pattern], source, what="expected failure")
+        spec = {"reason": value} if isinstance(value, str) else value
+        if not isinstance(spec, dict) or not isinstance(spec.get("reason"), str) or not spec["reason"].strip():
+            raise gate.GateError(f"{source}: {pattern!r} needs a reason (a string, or a table with `reason`)")
+        unknown = set(spec) - _ENTRY_KEYS
+        if unknown:
+            raise gate.GateError(f"{source}: {pattern!r} has unknown key(s) {', '.join(sorted(unknown))}")
+        targets = spec.get("targets", [])
+        if isinstance(targets, str):
+            targets = [targets]
+        if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+            raise gate.GateError(f"{source}: {pattern!r}: targets must be a list of target-name patterns")
+        link = spec.get("link")
+        if link is not None and not isinstance(link, str):
+            raise gate.GateError(f"{source}: {pattern!r}: link must be a string")
+        entries.append(gate.ExpectedFailure(pattern, spec["reason"].strip(), link, tuple(targets), where))
+    return tuple(entries)
+
+
+# -- the reference table --------------------------------------------------------------------
+
+
+def render_options() -> str:
+    """The options table of ``docs/reference.md``, generated from :data:`SETTINGS`."""
+    lines = [
+        "| option | ini key | environment | default | meaning |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in SETTINGS:
+        option = s.flag if s.metavar is None else f"{s.flag}={s.metavar}"
+        ini = f"`{s.name}`" + ("" if s.ini_type == "string" else f" ({s.ini_type})")
+        lines.append(f"| `{option}` | {ini} | `{s.env}` | {s.shown_default} | {s.help} |")
+    return "\n".join(lines) + "\n"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
-from pytest_chatstore.harness import RealTimeBatches, StoreUnderTest
-from pytest_chatstore.report import ClauseFailure
+from pytest_chatstore.failures import ClauseFailure
+from pytest_chatstore.harness import real_time_batches
 from pytest_chatstore.targets import parse_target
 from pytest_chatstore.ttl import SCENARIOS
 from tests.broken_stores import BROKEN
@@ -71,9 +71,8 @@ def test_real_time_ttl_clauses_can_fail_and_run_in_one_batch(pytester: pytest.Py
 
 def test_first_real_time_verdict_runs_every_targets_scenarios_together() -> None:
     targets = [parse_target(f"tests.broken_stores:realtime_{n}", "test") for n in ("InMemoryChatStore", "ExpiresEarly")]
-    batches = RealTimeBatches(targets, timeout=5, profile="ci")
-    first = StoreUnderTest(targets[0], timeout=5, profile="ci", batches=batches)
-    assert batches.verdict(first, "TTL-002") is None
+    batches = real_time_batches(targets, timeout=5, profile="ci")
+    assert batches.verdict(targets[0], "TTL-002") is None
     assert set(batches.results) == {(t.spec, c) for t in targets for c in SCENARIOS}
     assert isinstance(batches.results[(targets[1].spec, "TTL-002")], ClauseFailure)
 

@@ -13,7 +13,7 @@ import pytest
 
 from pytest_chatstore import clauses, gate
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION, SPEC_VERSIONS
-from pytest_chatstore.harness import hypothesis_settings
+from pytest_chatstore.profiles import hypothesis_settings
 from pytest_chatstore.report import SCHEMA_PATH
 
 REFERENCE = "--chatstore=reference_impls.memory:InMemoryChatStore"

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
-from pytest_chatstore.settings import Settings
+REDIS_KINDS = ("auto", "url", "docker", "binary", "fakeredis")
+"""Where a Redis server may come from: ``auto`` tries a given URL, else Docker, a local binary, fakeredis."""
+
+
+@dataclass(frozen=True)
+class RedisConfig:
+    """What the kit needs to know to find a Redis server."""
+
+    kind: str = "auto"
+    """One of :data:`REDIS_KINDS`."""
+    url: str | None = None
+    """The user's server (an empty database of it is used)."""
+    require_real: bool = False
+    """Fail rather than fall back to fakeredis."""
 
 
 class RedisProvider:
     """The session's Redis server, provisioned on first use (never for a run that needs none)."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
+    def __init__(self, config: RedisConfig) -> None:
+        self.config = config
         self.server: Any = None
         self.error: str | None = None
 
@@ -26,9 +40,9 @@ class RedisProvider:
             worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
             try:
                 self.server = provision(
-                    self.settings.redis,
-                    self.settings.redis_url,
-                    require_real=self.settings.require_real_redis,
+                    self.config.kind,
+                    self.config.url,
+                    require_real=self.config.require_real,
                     worker=int(worker) if worker.isdigit() else 0,
                 )
             except RedisUnavailable as exc:

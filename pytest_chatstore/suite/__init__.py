@@ -9,8 +9,9 @@ operation to a store and to the model and compares the answers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import strategies as st
@@ -19,16 +20,27 @@ from pytest_chatstore import strategies as cst
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.model import ChatModel
+from pytest_chatstore.operations import expected_answer
 
 Op = tuple[Any, ...]
-"""An operation: ``("add", key, message, idx)``, ``("get", key)``, ``("keys",)``..."""
+"""An operation: ``("add", key, message, idx)``, ``("get", key)``, ``("keys",)``: a key of
+:data:`~pytest_chatstore.operations.OPERATIONS`, then the arguments."""
+
+F = TypeVar("F", bound=Callable[..., Any])
+_CLAUSE_IN_NAME = re.compile(r"test_([A-Z]{3})_(\d{3})_")
 
 
-def clause(clause_id: str) -> pytest.MarkDecorator:
-    """Mark a test as the check of ``clause_id`` (which must be in the registry)."""
+def clause(test: F) -> F:
+    """Mark ``test`` as the check of the clause its name carries: ``test_KEY_001_...`` checks KEY-001.
+
+    The ID is written once, in the name; the mark (``chatstore_clause``) is what the plugin reads.
+    """
+    match = _CLAUSE_IN_NAME.match(test.__name__)
+    clause_id = f"{match.group(1)}-{match.group(2)}" if match else None
     if clause_id not in CLAUSES:
-        raise KeyError(f"unknown clause {clause_id!r}")
-    return pytest.mark.chatstore_clause(clause_id)
+        raise KeyError(f"{test.__name__} names no clause of the registry (expected test_XXX_000_...)")
+    marked: F = pytest.mark.chatstore_clause(clause_id)(test)
+    return marked
 
 
 def op_strategy(keys: list[str], *, with_index: bool, capabilities: frozenset[str]) -> st.SearchStrategy[Op]:
@@ -70,40 +82,12 @@ def answer(driver: StoreDriver, op: Op, *, use_async: bool = False) -> Any:
     """Apply ``op`` to the store and return its answer, converted (keys sorted)."""
     __tracebackhide__ = True
     name, *args = op
-    if name == "set":
-        return driver.set_messages(args[0], args[1], use_async=use_async)
-    if name == "add":
-        return driver.add_message(args[0], args[1], args[2], use_async=use_async)
+    got = driver.perform(name, *args, use_async=use_async)
     if name == "keys":
-        listed = driver.get_keys(use_async=use_async)
-        if len(listed) != len(set(listed)):
-            driver.violation(f"get_keys listed a key more than once: {listed!r}")
-        return sorted(listed)
-    methods: dict[str, Callable[..., Any]] = {
-        "get": driver.get_messages,
-        "delete_all": driver.delete_messages,
-        "delete_last": driver.delete_last_message,
-        "delete": driver.delete_message,
-    }
-    return methods[name](*args, use_async=use_async)
-
-
-def expected_answer(model: ChatModel, op: Op) -> Any:
-    """What the model answers to ``op`` (``delete_messages`` answers the removed list)."""
-    name, *args = op
-    if name == "set":
-        return model.set_messages(args[0], args[1])
-    if name == "add":
-        return model.add_message(args[0], args[1], args[2])
-    if name == "keys":
-        return model.get_keys()
-    methods: dict[str, Callable[..., Any]] = {
-        "get": model.get_messages,
-        "delete_all": model.delete_messages,
-        "delete_last": model.delete_last_message,
-        "delete": model.delete_message,
-    }
-    return methods[name](*args)
+        if len(got) != len(set(got)):
+            driver.violation(f"get_keys listed a key more than once: {got!r}")
+        return sorted(got)
+    return got
 
 
 def run_op(
@@ -121,7 +105,7 @@ def run_op(
     if op[0] == "delete" and got is None and op[2] < 0 and not python_negatives:
         return
     expected = expected_answer(model, op)
-    if op[0] in ("set", "add") or (op[0] == "delete_all" and got is None):
+    if op[0] in ("set", "add", "add_batch") or (op[0] == "delete_all" and got is None):
         return
     shown = ", ".join(repr(a) for a in op[1:])
     driver.expect(f"answer to {op[0]}({shown})", expected, got)

@@ -14,9 +14,8 @@ from pytest_chatstore.suite import answer, clause, numbered_ops, op_strategy, ru
 KEYS = ["a", "b"]
 
 
-@clause("PAR-001")
+@clause
 def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("PAR-001")
     ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities)
 
     @chatstore.settings()
@@ -36,9 +35,8 @@ def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("PAR-002")
+@clause
 def test_PAR_002_sync_and_async_share_one_store(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("PAR-002")
     # No listing: PAR-001 compares it between twins, and emptied keys are KEY-002's (a SHOULD).
     ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
 

@@ -62,7 +62,7 @@ def _contents(store: StoreDriver, messages: object) -> list[str]:
     return [m.content for m in store.messages_from(messages, "get_messages")]
 
 
-@clause("CON-001")
+@clause
 def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
     with chatstore.fresh() as store:
 
@@ -90,9 +90,8 @@ def _check_appends(store: StoreDriver, got: list[str], writers: int) -> None:
         store.expect(f"writer {t}'s messages, in the order read back", [f"w{t}-{j}" for j in range(PER_WRITER)], own)
 
 
-@clause("CON-002")
+@clause
 def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("CON-002")
     total = WRITERS * 30
     with chatstore.fresh() as store:
         store.set_messages(KEY, [ChatMessage("user", f"m{i}") for i in range(total)])
@@ -116,9 +115,8 @@ def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnd
         store.expect("messages left", [], store.get_messages(KEY))
 
 
-@clause("CON-003")
+@clause
 def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("CON-003")
     import asyncio
 
     tasks = 8
@@ -175,9 +173,8 @@ def _workload(rng: random.Random, thread: int, length: int) -> list[tuple[Any, .
     return ops
 
 
-@clause("CON-004")
+@clause
 def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("CON-004")
     threads, length = 3, 5
     initial: State = ("init-0", "init-1", "init-2")
     for round_ in range(ROUNDS):
@@ -240,9 +237,8 @@ def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
     return tuple(_contents(store, raw.get_messages(KEY)))
 
 
-@clause("BAT-001")
+@clause
 def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("BAT-001")
     batch = 5
     with chatstore.fresh() as store:
 

@@ -14,7 +14,7 @@ from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
 KEY = "conversation"
 
 
-@clause("FRE-001")
+@clause
 def test_FRE_001_fresh_store_is_empty(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(key=cst.keys, messages=st.lists(cst.simple_messages, min_size=1, max_size=3))
@@ -22,7 +22,6 @@ def test_FRE_001_fresh_store_is_empty(chatstore: StoreUnderTest) -> None:
         with chatstore.fresh() as first:
             first.set_messages(key, messages)
             with chatstore.fresh(check_empty=False) as second:
-                second.clause = "FRE-001"
                 second.expect(f"a second fresh store sees the first store's {key!r}", [], second.get_messages(key))
                 if "keys" in second.capabilities:
                     second.expect("a second fresh store lists the first store's keys", [], second.get_keys())
@@ -30,7 +29,7 @@ def test_FRE_001_fresh_store_is_empty(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("ORD-001")
+@clause
 def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
     # No listing here: which emptied keys stay listed is KEY-002's business (a SHOULD), not order's.
     ops = op_strategy([KEY], with_index=False, capabilities=chatstore.capabilities - {"keys"})
@@ -48,7 +47,7 @@ def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("ORD-002")
+@clause
 def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(key=cst.keys)
@@ -59,7 +58,7 @@ def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("SET-001")
+@clause
 def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(before=cst.message_lists, after=st.lists(cst.messages, min_size=1, max_size=6))
@@ -72,7 +71,7 @@ def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> Non
     check()
 
 
-@clause("SET-002")
+@clause
 def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, min_size=1, max_size=4))
@@ -85,7 +84,7 @@ def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("INS-001")
+@clause
 def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(before=cst.message_lists, added=st.lists(cst.messages, min_size=1, max_size=4))
@@ -100,9 +99,8 @@ def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("INS-002")
+@clause
 def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("INS-002")
 
     @chatstore.settings()
     @given(before=cst.distinct_lists(), idx=cst.indices(), message=cst.messages)
@@ -123,9 +121,8 @@ def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("DEL-001")
+@clause
 def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DEL-001")
 
     @chatstore.settings()
     @given(before=cst.distinct_lists(min_size=1, max_size=6), data=st.data())
@@ -141,9 +138,8 @@ def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("DEL-002")
+@clause
 def test_DEL_002_delete_out_of_range_changes_nothing(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DEL-002")
 
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, max_size=4), beyond=st.integers(0, 5))
@@ -182,21 +178,18 @@ def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> No
     check()
 
 
-@clause("DEL-003")
+@clause
 def test_DEL_003_negative_delete_is_safe(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DEL-003")
     _negative_delete(chatstore, python_semantics=False)
 
 
-@clause("DEL-004")
+@clause
 def test_DEL_004_negative_delete_is_list_pop(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DEL-004")
     _negative_delete(chatstore, python_semantics=True)
 
 
-@clause("DLL-001")
+@clause
 def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DLL-001")
 
     @chatstore.settings()
     @given(before=cst.distinct_lists(min_size=1, max_size=6))
@@ -209,9 +202,8 @@ def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("DLL-002")
+@clause
 def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DLL-002")
 
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, max_size=3))
@@ -227,9 +219,8 @@ def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("DLA-001")
+@clause
 def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DLA-001")
 
     @chatstore.settings()
     @given(before=cst.message_lists)
@@ -243,9 +234,8 @@ def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("DLA-002")
+@clause
 def test_DLA_002_delete_all_returns_removed(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("DLA-002")
 
     @chatstore.settings()
     @given(before=cst.message_lists)

@@ -21,9 +21,8 @@ SAMPLE = ChatMessage("user", "hello", {"trace": {"id": 1}})
 # -- keys ----------------------------------------------------------------------
 
 
-@clause("KEY-001")
+@clause
 def test_KEY_001_get_keys_lists_exactly_the_written_keys(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("KEY-001")
 
     @chatstore.settings()
     @given(names=cst.distinct_keys(3), data=st.data())
@@ -42,9 +41,8 @@ def test_KEY_001_get_keys_lists_exactly_the_written_keys(chatstore: StoreUnderTe
     check()
 
 
-@clause("KEY-002")
+@clause
 def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("KEY-002")
     ops = op_strategy(["a", "b"], with_index=True, capabilities=chatstore.capabilities)
 
     @chatstore.settings()
@@ -59,7 +57,7 @@ def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest)
     check()
 
 
-@clause("KEY-003")
+@clause
 def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
     def round_trip(key: str, messages: list[ChatMessage]) -> None:
         with chatstore.fresh() as store:
@@ -86,9 +84,8 @@ def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
 FOREIGN_KEYS = ["foreign", "foreign:list", "chatstore", "llama_index/chat_store/user-1", "message_store:session"]
 
 
-@clause("KEY-005")
+@clause
 def test_KEY_005_keys_of_others_are_never_listed(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("KEY-005")
     with chatstore.fresh() as store:
         db = store.backdoor
         for name in FOREIGN_KEYS:
@@ -99,7 +96,7 @@ def test_KEY_005_keys_of_others_are_never_listed(chatstore: StoreUnderTest) -> N
         store.expect("keys listed with foreign keys in the same database", ["mine"], sorted(store.get_keys()))
 
 
-@clause("KEY-004")
+@clause
 def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreUnderTest) -> None:
     lookalikes = st.sampled_from(
         [["a", "A"], ["a", " a", "a "], ["a", "a:b", "a:*"], ["*", "?", "[ab]", "a"], ["a/b", "a\\b"], ["é", "e\u0301"]]
@@ -119,7 +116,7 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
     check()
 
 
-@clause("KEY-006")
+@clause
 def test_KEY_006_commas_and_lengths_make_different_conversations(chatstore: StoreUnderTest) -> None:
     families = [["a,b", "a", "b"], ["a,b", "b,a"], ["x" * 64, "x" * 65], ["y" * 255, "y" * 256], ["z" * 300, "z" * 301]]
 
@@ -143,7 +140,7 @@ def test_KEY_006_commas_and_lengths_make_different_conversations(chatstore: Stor
 flat_kwargs = st.dictionaries(cst.texts, cst.json_scalars, max_size=4)
 
 
-@clause("FID-001")
+@clause
 def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
     message = st.builds(ChatMessage, role=st.sampled_from(cst.ROLES), content=cst.texts, additional_kwargs=flat_kwargs)
     if chatstore.own_messages is not None:  # e.g. LangChain's: tool calls, ids, metadata, multimodal content
@@ -161,7 +158,7 @@ def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("FID-002")
+@clause
 def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
     megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
     contents = ["", " ", "\n\t  \r\n", "  padded  ", "é🙂\u200b\u2028文字", megabyte, "ü" * (1 << 19) + "🙂" * 1000]
@@ -182,7 +179,7 @@ def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("FID-003")
+@clause
 def test_FID_003_nested_additional_kwargs(chatstore: StoreUnderTest) -> None:
     nested = st.dictionaries(cst.texts, cst.json_values, min_size=1, max_size=4)
 
@@ -206,7 +203,7 @@ def test_FID_003_nested_additional_kwargs(chatstore: StoreUnderTest) -> None:
         store.expect("a tool call read back", [message], store.get_messages(KEY))
 
 
-@clause("FID-004")
+@clause
 def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> None:
     appended = [ChatMessage("user", f"appended {i}") for i in range(2000)]
     replaced = [ChatMessage("assistant", f"set {i}", {"i": i}) for i in range(5000)]
@@ -231,7 +228,7 @@ def _tamper(message: Any) -> None:
         message.content = "tampered"
 
 
-@clause("OWN-001")
+@clause
 def test_OWN_001_returned_lists_are_copies(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
@@ -246,7 +243,7 @@ def test_OWN_001_returned_lists_are_copies(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("OWN-002")
+@clause
 def test_OWN_002_given_lists_are_copied(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
@@ -261,7 +258,7 @@ def test_OWN_002_given_lists_are_copied(chatstore: StoreUnderTest) -> None:
     check()
 
 
-@clause("OWN-003")
+@clause
 def test_OWN_003_message_objects_are_copied(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(message=cst.messages, way=st.sampled_from(["add_message", "set_messages", "get_messages"]))
@@ -309,7 +306,7 @@ def _unchanged(store: StoreDriver, before: list[ChatMessage]) -> None:
         store.expect("keys listed after refused input", [KEY], store.get_keys())
 
 
-@clause("BAD-001")
+@clause
 def test_BAD_001_non_string_keys_are_refused(chatstore: StoreUnderTest) -> None:
     for bad in BAD_KEYS:
         with chatstore.fresh() as store:
@@ -322,9 +319,8 @@ def test_BAD_001_non_string_keys_are_refused(chatstore: StoreUnderTest) -> None:
             store.expect(f"messages at str({bad!r})", [], store.get_messages(str(bad)))
 
 
-@clause("BAD-002")
+@clause
 def test_BAD_002_non_int_indices_are_refused(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("BAD-002")
     for bad in BAD_INDICES:
         with chatstore.fresh() as store:
             store.set_messages(KEY, [SAMPLE])
@@ -335,7 +331,7 @@ def test_BAD_002_non_int_indices_are_refused(chatstore: StoreUnderTest) -> None:
             _unchanged(store, [SAMPLE])
 
 
-@clause("BAD-003")
+@clause
 def test_BAD_003_non_messages_are_refused(chatstore: StoreUnderTest) -> None:
     for bad in NOT_MESSAGES:
         with chatstore.fresh() as store:

@@ -132,7 +132,7 @@ class ChatStoreMachine(RuleBasedStateMachine):
             )
 
 
-@clause("MDL-001")
+@clause
 def test_MDL_001_store_agrees_with_model(chatstore: StoreUnderTest) -> None:
     machine = type("ChatStoreMachine", (ChatStoreMachine,), {"sut": chatstore})
     chatstore.run_machine(machine)

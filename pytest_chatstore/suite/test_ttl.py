@@ -20,39 +20,39 @@ from pytest_chatstore.suite import clause
 from pytest_chatstore.suite.test_model import ChatStoreMachine, which
 
 
-@clause("TTL-001")
+@clause
 def test_TTL_001_idle_conversations_expire(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-001")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-002")
+@clause
 def test_TTL_002_nothing_expires_early(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-002")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-003")
+@clause
 def test_TTL_003_writes_restart_the_window(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-003")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-004")
+@clause
 def test_TTL_004_deletes_never_make_a_conversation_immortal(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-004")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-005")
+@clause
 def test_TTL_005_reads_do_not_extend_life(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-005")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-006")
+@clause
 def test_TTL_006_recreated_conversations_start_empty(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-006")
+    chatstore.check_ttl_clause()
 
 
-@clause("TTL-007")
+@clause
 def test_TTL_007_no_ttl_means_no_expiry(chatstore: StoreUnderTest) -> None:
-    chatstore.check_ttl_clause("TTL-007")
+    chatstore.check_ttl_clause()
 
 
 class TimedChatStoreMachine(ChatStoreMachine):
@@ -108,9 +108,8 @@ def _reads_extend_life(chatstore: StoreUnderTest) -> bool:
         return bool(store.get_messages("probe"))
 
 
-@clause("TTL-008")
+@clause
 def test_TTL_008_store_agrees_with_model_as_time_passes(chatstore: StoreUnderTest) -> None:
-    chatstore.require_clause("TTL-008")
     if _reads_extend_life(chatstore):
         raise CapabilityMissing(
             "TTL-008 compares after every step, which needs reads that do not extend life (see TTL-005)"

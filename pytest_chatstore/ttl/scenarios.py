@@ -1,4 +1,4 @@
-"""Time in the spec: TTL scenarios, run on a manual clock or in real time.
+"""The TTL scenarios: one per TTL clause, written once against a :class:`Timeline`.
 
 Each TTL clause is one scenario, written once against a :class:`Timeline`:
 
@@ -25,18 +25,14 @@ machine made a check run on the wrong side of its deadline, the check fails as
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.ttl.clock import CLOCK_TTL, ManualClock
 
-CLOCK_TTL = 10
-CLOCK_START = 1_000.0
 REALTIME_TTL = 1
 REALTIME_MARGIN = 0.3
 """Real-time checks are scheduled this long before the earliest / after the latest deadline."""
@@ -44,16 +40,6 @@ REALTIME_LAG = 0.2
 """How late a server may expire a conversation (and how late a call may run) without a false failure."""
 REALTIME_EARLY_SLOP = 0.05
 """Clock granularity allowed on the early side (Redis keeps expiry in milliseconds)."""
-
-
-class ManualClock:
-    """A clock the kit moves by hand: ``clock()`` returns the current time in seconds."""
-
-    def __init__(self, start: float = CLOCK_START) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class Inconclusive(AssertionError):
@@ -242,70 +228,11 @@ def ttl_for(clause_id: str, ttl: float) -> float | None:
     return None if clause_id == "TTL-007" else ttl
 
 
-def run_in_clock_mode(clause_id: str, fresh: Callable[..., AbstractContextManager[StoreDriver]]) -> None:
-    """Run one scenario instantly on a manual clock."""
-    clock = ManualClock()
+def run_in_clock_mode(clause_id: str, store: StoreDriver, clock: ManualClock) -> None:
+    """Run one scenario instantly on ``store``, built with ``ttl=ttl_for(clause_id, CLOCK_TTL)`` and ``clock``."""
 
     def jump(t: float) -> None:
         clock.now = max(clock.now, t)
 
-    with fresh(ttl=ttl_for(clause_id, CLOCK_TTL), clock=clock) as store:
-        timeline = Timeline(CLOCK_TTL, 0.0, clock, jump, t0=clock.now)
-        SCENARIOS[clause_id](Scenario(store, timeline, "ttl "))
-
-
-@dataclass
-class RealTimeJob:
-    """One scenario to run in the real-time batch."""
-
-    target: str
-    clause_id: str
-    fresh: Callable[..., AbstractContextManager[StoreDriver]]
-
-
-def run_real_time_batch(jobs: list[RealTimeJob], join_timeout: float) -> dict[tuple[str, str], BaseException | None]:
-    """Run every job's scenario at once, each in its own thread with its own store.
-
-    All stores are built before any scenario starts (so no factory's emptiness
-    check sees another scenario's writes); then every scenario starts at the
-    same instant. Returns (target, clause) -> the failure, or None.
-    """
-    outcome: dict[tuple[str, str], BaseException | None] = {}
-    start: list[float] = []
-    ready = threading.Barrier(len(jobs) + 1, action=lambda: start.append(time.monotonic()))
-
-    def wait_until(t: float) -> None:
-        delay = t - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)  # real time is the point here: these are the batched TTL waits
-
-    def run(job: RealTimeJob, prefix: str) -> None:
-        with ExitStack() as stack:
-            try:
-                store = stack.enter_context(job.fresh(ttl=ttl_for(job.clause_id, REALTIME_TTL)))
-            except BaseException as exc:  # noqa: BLE001 - reported as the clause's failure
-                outcome[(job.target, job.clause_id)] = exc
-                ready.wait()
-                return
-            ready.wait()
-            timeline = Timeline(REALTIME_TTL, REALTIME_MARGIN, time.monotonic, wait_until, t0=start[0])
-            try:
-                SCENARIOS[job.clause_id](Scenario(store, timeline, prefix))
-                outcome[(job.target, job.clause_id)] = None
-            except BaseException as exc:  # noqa: BLE001 - reported as the clause's failure
-                outcome[(job.target, job.clause_id)] = exc
-
-    # Stores of one server share its database: each job writes under its own key prefix.
-    threads = [threading.Thread(target=run, args=(job, f"ttl{i} "), daemon=True) for i, job in enumerate(jobs)]
-    for t in threads:
-        t.start()
-    ready.wait()
-    deadline = time.monotonic() + join_timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    for job in jobs:
-        outcome.setdefault(
-            (job.target, job.clause_id),
-            Inconclusive(f"the scenario did not finish within {join_timeout:g} s (a store call hung)"),
-        )
-    return outcome
+    timeline = Timeline(CLOCK_TTL, 0.0, clock, jump, t0=clock.now)
+    SCENARIOS[clause_id](Scenario(store, timeline, "ttl "))

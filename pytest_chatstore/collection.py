@@ -1,0 +1,130 @@
+"""Collection: adding the suite to the run for each target, and refusing a run whose suite was tampered with.
+
+The suite is added to whatever pytest collects when a target is configured
+(``--chatstore``, ini ``chatstore``, env ``CHATSTORE``) or when a conftest or
+plugin defines a ``chatstore_factory`` fixture (then only under that conftest's
+directory, where the fixture is visible).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.stash import (
+    clause_of,
+    deselected_key,
+    directories_key,
+    settings_key,
+    sources_key,
+    suite_items_key,
+    suite_source_key,
+)
+from pytest_chatstore.targets import Target
+
+SUITE_DIR = Path(__file__).parent / "suite"
+SUITE_FILES = (
+    "test_core.py",
+    "test_data.py",
+    "test_async.py",
+    "test_concurrency.py",
+    "test_ttl.py",
+    "test_model.py",
+)
+FACTORY_FIXTURE = "chatstore_factory"
+
+
+def factory_homes(config: pytest.Config) -> list[Path | None]:
+    """Where ``chatstore_factory`` fixtures are defined: a conftest's directory, or None for a plugin."""
+    homes: list[Path | None] = []
+    for plugin in config.pluginmanager.get_plugins():
+        if hasattr(plugin, FACTORY_FIXTURE):
+            file = getattr(plugin, "__file__", None)
+            if file and Path(file).name == "conftest.py" and Path(file).parent.is_relative_to(config.rootpath):
+                homes.append(Path(file).parent)
+            elif None not in homes:
+                homes.append(None)
+    return homes
+
+
+def _inject(session: pytest.Session, parent: pytest.Session | pytest.Directory, source: str) -> list[pytest.Item]:
+    prefix = "" if isinstance(parent, pytest.Session) else parent.nodeid + "/"
+    items: list[pytest.Item] = []
+    for name in SUITE_FILES:
+        module = pytest.Module.from_parent(parent, path=SUITE_DIR / name, nodeid=f"{prefix}chatstore/{name}")
+        module.stash[suite_source_key] = source
+        items.extend(session.genitems(module))
+    return items
+
+
+def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Collect the suite for every target and fixture, tag its items, apply ``--chatstore-clauses``."""
+    settings = config.stash[settings_key]
+    suite: list[pytest.Item] = []
+    if settings.targets:
+        suite += _inject(session, session, "targets")
+    directories = config.stash[directories_key]
+    for home in factory_homes(config):
+        if home is None or home == config.rootpath:
+            suite += _inject(session, session, "fixture")
+        elif home in directories:  # a conftest's fixtures are visible only under its own directory
+            suite += _inject(session, directories[home], "fixture")
+    kept: list[pytest.Item] = []
+    for item in suite:
+        clause_id = clause_of(item)
+        callspec = getattr(item, "callspec", None)
+        target = callspec.params.get("chatstore") if callspec is not None else None
+        if clause_id is None or not isinstance(target, Target):
+            continue
+        clause = CLAUSES[clause_id]
+        item.user_properties += [
+            ("chatstore_clause", clause_id),
+            ("chatstore_level", clause.level),
+            ("chatstore_group", clause.group),
+            ("chatstore_target", target.name),
+        ]
+        config.stash[sources_key][target.name] = target.source
+        if settings.policy.selected(clause_id):
+            kept.append(item)
+    dropped = [item for item in suite if item not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    config.stash[suite_items_key] = kept
+    if settings.only:
+        items[:] = kept
+    else:
+        items.extend(kept)
+
+
+def refuse_tampering(session: pytest.Session) -> None:
+    """Refuse a run whose suite tests were removed or replaced instead of deselected or declared."""
+    config = session.config
+    present = {item.nodeid for item in session.items}
+    suite = config.stash[suite_items_key]
+    missing = [i.nodeid for i in suite if i.nodeid not in present and i.nodeid not in config.stash[deselected_key]]
+    replaced = [
+        i.nodeid
+        for i in session.items
+        if i in suite
+        and isinstance(i, pytest.Function)
+        and not Path(i.function.__code__.co_filename).is_relative_to(SUITE_DIR)
+    ]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} suite test(s) were removed from the run: {', '.join(missing[:5])}")
+    if replaced:
+        problems.append(f"{len(replaced)} suite test(s) were replaced by other code: {', '.join(replaced[:5])}")
+    if problems:
+        raise pytest.UsageError(
+            "pytest-chatstore refuses this run: "
+            + "; ".join(problems)
+            + ". The suite is the spec: leave clauses out with --chatstore-clauses, declare capabilities, "
+            "or list known failures in [tool.chatstore.expected-failures]."
+        )
+
+
+def fixture_target() -> Target:
+    """The placeholder target of a ``chatstore_factory`` fixture (the factory itself is known only in a test)."""
+    return Target(name=FACTORY_FIXTURE, spec=f"fixture:{FACTORY_FIXTURE}", source="fixture", factory=lambda: None)

@@ -1,0 +1,141 @@
+"""What a failed check is: :class:`ClauseFailure`, its text, and the record a reproduction replays.
+
+A leaf module: the driver raises these, and the report, the gate's outcome logic
+and the reproduction writer read them, without importing one another.
+"""
+
+from __future__ import annotations
+
+import reprlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.contract import ChatMessage
+
+NO_RESULT: Any = object()
+"""Marks a :class:`Step` or :class:`ReplayRecord` field the kit has no value for."""
+
+
+@dataclass
+class Step:
+    """One call on the store, in the kit's terms (messages as :class:`ChatMessage`), for a reproduction."""
+
+    op: str
+    """A key of :data:`pytest_chatstore.operations.OPERATIONS`, or ``"clock"`` (the kit's clock moved to
+    ``args[0]``)."""
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    use_async: bool = False
+    result: Any = NO_RESULT
+    """The converted answer, when the kit converted it."""
+
+
+@dataclass
+class ReplayRecord:
+    """What a reproduction needs: the calls in order, how the store was built, and the failed check."""
+
+    steps: list[Step]
+    built_with: dict[str, Any]
+    expected: Any = NO_RESULT
+    actual: Any = NO_RESULT
+    blocked: str | None = None
+    """Why the steps alone do not reproduce the failure (then the reproduction reruns the clause)."""
+
+
+class ClauseFailure(AssertionError):
+    """A store broke a clause. ``str()`` is the full, readable report."""
+
+    def __init__(self, clause_id: str, text: str) -> None:
+        super().__init__(text)
+        self.clause_id = clause_id
+        self.replay: ReplayRecord | None = None
+        """The calls that led here, attached by the driver, for a reproduction file."""
+
+
+class _ShortRepr(reprlib.Repr):
+    def repr_ChatMessage(self, obj: ChatMessage, level: int) -> str:
+        fields = (self.repr1(obj.role, level - 1), self.repr1(obj.content, level - 1))
+        kwargs = f", {self.repr1(obj.additional_kwargs, level - 1)}" if obj.additional_kwargs else ""
+        return f"ChatMessage({fields[0]}, {fields[1]}{kwargs})"
+
+
+_repr = _ShortRepr()
+_repr.maxstring = 60
+_repr.maxother = 80
+_repr.maxlist = 8
+_repr.maxdict = 4
+_repr.maxlevel = 5
+
+
+def short(value: object) -> str:
+    """A repr short enough for a failure report (1 MB contents are elided)."""
+    return _repr.repr(value)
+
+
+def format_failure(
+    clause_id: str,
+    what: str,
+    *,
+    expected: object = NO_RESULT,
+    actual: object = NO_RESULT,
+    log: Sequence[str] = (),
+) -> str:
+    """The text of a :class:`ClauseFailure`: rule, what happened, expected and actual, the calls, the hint."""
+    clause = CLAUSES[clause_id]
+    lines = [f"[{clause.id} {clause.level}] {clause.rule}", f"  what happened: {what}"]
+    if expected is not NO_RESULT:
+        lines.append(f"  expected: {short(expected)}")
+    if actual is not NO_RESULT:
+        lines.append(f"  actual:   {short(actual)}")
+    if log:
+        lines.append("  operations on the store under test, in order (the last one shows the failure):")
+        lines += [f"    {i:>3}. {entry}" for i, entry in enumerate(log[-40:], start=max(1, len(log) - 39))]
+    lines.append(f"  hint: {clause.hint}")
+    return "\n".join(lines)
+
+
+def fail(
+    clause_id: str,
+    what: str,
+    *,
+    expected: object = NO_RESULT,
+    actual: object = NO_RESULT,
+    log: Sequence[str] = (),
+    replay: ReplayRecord | None = None,
+) -> NoReturn:
+    """Raise a :class:`ClauseFailure` for ``clause_id``."""
+    __tracebackhide__ = True
+    failure = ClauseFailure(clause_id, format_failure(clause_id, what, expected=expected, actual=actual, log=log))
+    failure.replay = replay
+    raise failure
+
+
+def first_clause_failure(exc: BaseException) -> ClauseFailure | None:
+    """``exc`` itself, or the first :class:`ClauseFailure` in its group (Hypothesis may group several)."""
+    if isinstance(exc, ClauseFailure):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = first_clause_failure(inner)
+        if found is not None:
+            return found
+    return None
+
+
+def is_clause_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (every member, for a group) is the store's failure rather than the kit's or the machine's."""
+    inner = getattr(exc, "exceptions", None)
+    if inner:
+        return all(is_clause_failure(e) for e in inner)
+    return isinstance(exc, ClauseFailure)
+
+
+def failure_text(exc: BaseException) -> str:
+    """The kit's report of the (first) clause failure in ``exc``, or its type and message."""
+    first = first_clause_failure(exc)
+    if first is None:
+        return f"{type(exc).__name__}: {exc}"[:20_000]
+    others = len(getattr(exc, "exceptions", ())) - 1
+    more = f"\n  (and {others} more distinct failure(s) of this clause)" if others > 0 else ""
+    return (str(first) + more)[:20_000]

@@ -1,0 +1,30 @@
+"""The run's state, kept in pytest's stashes: one key each, shared by the plugin's modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_chatstore.servers import RedisProvider
+from pytest_chatstore.settings import Settings
+from pytest_chatstore.ttl import RealTimeBatches
+
+settings_key = pytest.StashKey[Settings]()
+sources_key = pytest.StashKey[dict[str, str]]()
+"""Target name -> where it came from (``--chatstore``, a fixture...)."""
+directories_key = pytest.StashKey[dict[Path, pytest.Directory]]()
+suite_source_key = pytest.StashKey[str]()
+"""On an injected suite module: ``targets`` or ``fixture``."""
+batches_key = pytest.StashKey[RealTimeBatches]()
+redis_key = pytest.StashKey[RedisProvider]()
+suite_items_key = pytest.StashKey[list[pytest.Item]]()
+deselected_key = pytest.StashKey[set[str]]()
+kit_fixture_key = pytest.StashKey[bool]()
+"""On a suite item: the kit's own ``chatstore`` fixture ran."""
+
+
+def clause_of(item: pytest.Item) -> str | None:
+    """The clause a suite test checks (its ``chatstore_clause`` mark), or None for any other test."""
+    mark = item.get_closest_marker("chatstore_clause")
+    return str(mark.args[0]) if mark is not None else None
