@@ -1,6 +1,7 @@
-"""``python -m pytest_chatstore spec|changelog|badge REPORT.json``.
+"""``python -m pytest_chatstore spec|changelog|options|badge REPORT.json``.
 
-``spec`` and ``changelog`` print a generated docs page from the clause registry;
+``spec`` and ``changelog`` print a generated docs page from the clause registry,
+``options`` the options table of ``docs/reference.md`` from the settings table;
 ``badge`` turns a JSON report into a shields.io endpoint document
 (``https://img.shields.io/endpoint?url=...``).
 """
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from pytest_chatstore.clauses import render_changelog, render_spec
+from pytest_chatstore.settings import render_options
 
-PAGES = {"spec": render_spec, "changelog": render_changelog}
+PAGES = {"spec": render_spec, "changelog": render_changelog, "options": render_options}
 USAGE = (
     "usage: python -m pytest_chatstore spec|changelog > docs/NAME.md\n"
+    "       python -m pytest_chatstore options  (the table in docs/reference.md)\n"
     "       python -m pytest_chatstore badge REPORT.json > badge.json"
 )
 

@@ -11,24 +11,39 @@ import pytest
 
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.gate import STATUSES
+from pytest_chatstore.settings import SETTINGS, render_options
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 REFERENCE = (ROOT / "docs" / "reference.md").read_text()
 
 
-def test_every_option_and_ini_key_is_in_the_reference(pytestconfig: pytest.Config) -> None:
+def test_the_reference_options_table_is_generated_from_the_settings_table() -> None:
+    start = REFERENCE.index("| option | ini key |")
+    end = REFERENCE.index("<!-- end of generated options -->")
+    assert REFERENCE[start:end] == render_options(), "regenerate it: python -m pytest_chatstore options"
+
+
+def test_the_plugin_registers_every_setting_and_nothing_else(pytestconfig: pytest.Config) -> None:
     parser = getattr(pytestconfig, "_parser", None)  # the only way to list a group's options
     if parser is None:
         pytest.skip("this pytest keeps its parser elsewhere")
     group = parser.getgroup("chatstore")
     names = [name for option in group.options for name in option.names() if name.startswith("--")]
-    assert names, "the chatstore option group is empty"
-    for name in names:
-        assert f"`{name}" in REFERENCE, f"{name} is not in docs/reference.md"
-        ini = name.removeprefix("--").replace("-", "_")
-        assert f"`{ini}`" in REFERENCE, f"ini key {ini} is not in docs/reference.md"
-        assert f"`{ini.upper()}`" in REFERENCE, f"environment variable {ini.upper()} is not in docs/reference.md"
+    assert names == [s.flag for s in SETTINGS]
+    for setting in SETTINGS:
+        assert pytestconfig.getini(setting.name) is not None
+
+
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").rglob("*.md"))]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_option_a_page_mentions_exists(page: str) -> None:
+    flags = {s.flag for s in SETTINGS}
+    mentioned = set(re.findall(r"--chatstore[a-z-]*", (ROOT / page).read_text(encoding="utf-8")))
+    unknown = sorted(m.rstrip("-") for m in mentioned if m.rstrip("-") not in flags)
+    assert not unknown, f"{page} mentions options the settings table lacks: {unknown}"
 
 
 def test_every_status_is_in_the_reference() -> None:
