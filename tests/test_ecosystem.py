@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from ecosystem import BACKENDS, NOTES, Backend, factories
+from ecosystem.__main__ import _as_history_call, render
 from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.ecosystem import BACKENDS, NOTES, Backend, factories
-from pytest_chatstore.ecosystem.__main__ import _as_history_call, render
 
 ROOT = Path(__file__).parent.parent
 PAGE = ROOT / "docs" / "ecosystem.md"
@@ -27,7 +27,7 @@ def test_every_factory_is_a_backend_of_the_matrix() -> None:
     targets = {b.target for b in BACKENDS}
     for name in dir(factories):
         if name.startswith(("llamaindex_", "langchain_")):
-            assert f"pytest_chatstore.ecosystem.factories:{name}" in targets, name
+            assert f"ecosystem.factories:{name}" in targets, name
 
 
 def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> None:
@@ -47,7 +47,7 @@ def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> 
 
 def test_the_published_page_has_a_reviewed_note_for_every_failure() -> None:
     if not PAGE.is_file():
-        pytest.fail("docs/ecosystem.md is missing: run python -m pytest_chatstore.ecosystem")
+        pytest.fail("docs/ecosystem.md is missing: run python -m ecosystem")
     text = PAGE.read_text()
     assert "*unreviewed*" not in text, "review each failure and write its note in NOTES"
     for (backend, clause_id), note in NOTES.items():

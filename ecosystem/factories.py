@@ -1,6 +1,6 @@
 """Small factories that adapt published backends' constructors to the kit's target contract.
 
-The ecosystem matrix (``python -m pytest_chatstore.ecosystem``) names these as targets.
+The ecosystem matrix (``python -m ecosystem``) names these as targets.
 Each builds a fresh, empty store per call, taking only what the kit injects (``ttl``,
 ``redis_url``) and what the matrix provides through the environment
 (``CHATSTORE_POSTGRES_URL``: a PostgreSQL server the matrix started). Every adaptation

@@ -1,13 +1,13 @@
 """The ecosystem matrix: the kit pointed at the chat-store backends people use, and the result published.
 
-``python -m pytest_chatstore.ecosystem`` creates an isolated virtual environment per
+``python -m ecosystem`` creates an isolated virtual environment per
 backend package (under ``.ecosystem/``), starts the servers they need on loopback (a
 local ``redis-server`` through the kit's own provisioning; PostgreSQL from the machine's
 packages, initialised in a temporary directory), runs the suite against each backend with
 ``--chatstore-report``, and regenerates ``docs/ecosystem.md`` from the reports and from
 :data:`NOTES`, the reviewed judgement of every failure.
 
-Factories that adapt a backend's constructor live in :mod:`pytest_chatstore.ecosystem.factories`.
+Factories that adapt a backend's constructor live in :mod:`ecosystem.factories`.
 """
 
 from __future__ import annotations
@@ -73,14 +73,14 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         "SQLiteChatStore",
         "LlamaIndex",
-        "pytest_chatstore.ecosystem.factories:llamaindex_sqlite",
+        "ecosystem.factories:llamaindex_sqlite",
         ("llama-index-storage-chat-store-sqlite",),
         "llama-index-storage-chat-store-sqlite",
     ),
     Backend(
         "PostgresChatStore",
         "LlamaIndex",
-        "pytest_chatstore.ecosystem.factories:llamaindex_postgres",
+        "ecosystem.factories:llamaindex_postgres",
         ("llama-index-storage-chat-store-postgres",),
         "llama-index-storage-chat-store-postgres",
         ("postgres",),
@@ -105,7 +105,7 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         "SQLChatMessageHistory (community, SQLite)",
         "LangChain",
-        "pytest_chatstore.ecosystem.factories:langchain_sql",
+        "ecosystem.factories:langchain_sql",
         ("langchain-community", "sqlalchemy[asyncio]", "aiosqlite"),
         "langchain-community",
         extra_args=("--chatstore-capabilities=-async",),
@@ -115,7 +115,7 @@ BACKENDS: tuple[Backend, ...] = (
     Backend(
         "PostgresChatMessageHistory",
         "LangChain",
-        "pytest_chatstore.ecosystem.factories:langchain_postgres",
+        "ecosystem.factories:langchain_postgres",
         ("langchain-postgres", "psycopg[binary]"),
         "langchain-postgres",
         ("postgres",),
