@@ -1,8 +1,10 @@
-"""The chat-store contract: the message type and the store protocol.
+"""The chat-store contract: the message type, the store protocol and the factory protocol.
 
-Each sentence of a method docstring below is a promise the conformance suite
-checks; the clause ID that checks it is given in brackets. ``docs/spec.md``
-lists the same clauses with their levels and troubleshooting hints.
+Each sentence of a docstring below is a promise the conformance suite checks;
+the clause ID that checks it is given in brackets, and every clause of the
+registry (:mod:`pytest_chatstore.clauses`) is named here (a test keeps it so).
+``docs/spec.md`` lists the same clauses with their levels and troubleshooting
+hints.
 """
 
 from __future__ import annotations
@@ -86,8 +88,28 @@ class MessageLike(Protocol):
 class ChatStore(Protocol):
     """A store of conversations: per key, an ordered list of messages.
 
-    Semantics are those of a dict of Python lists. Any non-empty ``str`` is a
-    key [KEY-003]; different strings are different conversations [KEY-004].
+    Semantics are those of a dict of Python lists: under any interleaving of
+    operations on several keys, every return value and the full state agree
+    with the reference model, :class:`pytest_chatstore.model.ChatModel`
+    [MDL-001].
+
+    Keys: any non-empty ``str`` is a key [KEY-003]; different strings are
+    different conversations [KEY-004], including keys that differ only by a
+    comma-separated part or by their length past 64 or 255 characters
+    [KEY-006].
+
+    Concurrency (unless the store declares the ``threads`` capability absent):
+    threads appending to one key at once lose no message and keep each
+    writer's own order [CON-001]; threads deleting from one key at once
+    remove each message once, returning it to exactly one caller [CON-002];
+    asyncio tasks appending at once lose nothing and keep each task's order
+    [CON-003]; concurrent histories of append, insert, delete and read are
+    linearizable against the model [CON-004].
+
+    Bad input: a key that is not a ``str`` [BAD-001], an ``idx`` that is not an
+    ``int`` [BAD-002] and an object that is not a message [BAD-003] are refused
+    with ``TypeError`` or ``ValueError``, and the store is unchanged (a
+    ``set_messages`` with one bad element writes nothing).
     """
 
     def set_messages(self, key: str, messages: Sequence[ChatMessage]) -> None:
@@ -150,6 +172,51 @@ class ChatStore(Protocol):
         emptied by deletes or by ``set_messages(key, [])`` is not listed [KEY-002].
         """
         ...
+
+
+class BatchChatStore(Protocol):
+    """The optional batch append (LangChain's ``add_messages``; the ``batch`` capability)."""
+
+    def add_messages(self, key: str, messages: Sequence[ChatMessage]) -> None:
+        """Append ``messages`` in one call.
+
+        The batch stays contiguous and in order while other threads append to
+        the same key [BAT-001].
+        """
+
+
+class ChatStoreFactory(Protocol):
+    """What ``--chatstore=MODULE:ATTR`` names: a class or callable building one store per test example.
+
+    It is called with the keyword arguments it names among ``ttl``, ``clock``
+    and ``redis_url`` (see :mod:`pytest_chatstore.targets`). A store it builds
+    starts empty: no keys, no messages [FRE-001]. A store sharing a Redis
+    database with others lists none of their keys, nor any key it did not
+    write [KEY-005].
+
+    With ``ttl`` (seconds), conversations expire:
+
+    - a conversation with no write for ``ttl`` seconds is gone: reads give
+      ``[]``, ``get_keys`` does not list it, the deletes give ``None``
+      [TTL-001]; nothing expires earlier [TTL-002];
+    - every ``add_message`` (with or without ``idx``) and every non-empty
+      ``set_messages`` gives the conversation a full ``ttl`` from that moment
+      [TTL-003];
+    - no operation leaves a conversation that never expires: after a delete
+      that leaves messages it expires no later than ``ttl`` after that delete
+      [TTL-004];
+    - reads do not extend a conversation's life [TTL-005];
+    - after a conversation expired, writing to its key starts a new
+      conversation holding only the new messages [TTL-006];
+    - a store built with ``ttl=None`` never expires anything [TTL-007].
+
+    With ``clock`` (a zero-argument callable returning seconds) the store reads
+    time from it, so the kit moves time by hand; then, under any interleaving
+    of operations and the passing of time, every answer and the full state
+    agree with the model [TTL-008].
+    """
+
+    def __call__(self, **injected: Any) -> ChatStore: ...
 
 
 class AsyncChatStore(Protocol):

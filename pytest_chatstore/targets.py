@@ -84,12 +84,9 @@ def target_from_factory(factory: object, *, name: str, spec: str, source: str) -
     """Wrap a callable in a :class:`Target`, reading which injectable names it accepts."""
     if not callable(factory):
         raise TargetError(f"{source} {spec!r}: {factory!r} is not a class or a callable")
-    from pytest_chatstore.adapters import is_langchain_history
+    from pytest_chatstore.adapters import as_factory
 
-    if is_langchain_history(factory):  # one conversation per instance: the kit keys them by session id
-        from pytest_chatstore.adapters.langchain import history_factory
-
-        factory = history_factory(factory)
+    factory = as_factory(factory)
     return Target(name=name, spec=spec, source=source, factory=factory, accepts=accepted_parameters(factory))
 
 

@@ -3,73 +3,22 @@
 An adapter converts :class:`pytest_chatstore.ChatMessage` to the store's own
 message type and back. The native adapter passes ``ChatMessage`` objects; the
 LlamaIndex adapter converts to ``llama_index.core.llms.ChatMessage``. An adapter
-is chosen by :func:`select_adapter`, which asks each registered adapter in turn
-whether it handles the store; the first that says yes wins. Adapters for other
-ecosystems register by appending to :data:`ADAPTERS`.
+is chosen by :func:`select_adapter`, which asks each registered *detector* in
+turn whether the store is one of its family; the first that says yes builds
+its adapter, and the native adapter is the fallback. Detectors look at class
+names only, so that loading the kit never imports llama-index or LangChain.
+Adapters for other ecosystems register a (detector, adapter factory) pair by
+appending to :data:`ADAPTERS`.
 """
 
 from __future__ import annotations
 
-import copy
-import enum
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.adapters.base import Adapter, NativeAdapter, NotAMessage, as_chat_message
 
-
-class NotAMessage(AssertionError):
-    """A store returned something that is not a message (raw bytes, a dict, JSON text...)."""
-
-
-class Adapter(Protocol):
-    """Converts messages between the kit and one family of stores."""
-
-    name: str
-
-    def handles(self, store: object) -> bool:
-        """Whether this adapter is the one for ``store``."""
-        ...
-
-    def to_store(self, message: ChatMessage) -> Any:
-        """The store's own message equal to ``message`` (a fresh object, never shared)."""
-        ...
-
-    def from_store(self, obj: object) -> ChatMessage:
-        """The kit's message equal to ``obj``; raise :class:`NotAMessage` if it is not one."""
-        ...
-
-
-def as_chat_message(obj: object) -> ChatMessage:
-    """Read any object with ``role``, ``content`` and ``additional_kwargs`` into a ChatMessage.
-
-    An enum role (LlamaIndex's ``MessageRole``) becomes its value. Anything
-    else (bytes, str, dict...) raises :class:`NotAMessage` naming what it was.
-    """
-    try:
-        role, content, kwargs = obj.role, obj.content, obj.additional_kwargs  # type: ignore[attr-defined]
-    except AttributeError:
-        raise NotAMessage(
-            f"expected a message (role, content, additional_kwargs), got {type(obj).__name__}: {obj!r:.120}"
-        ) from None
-    if isinstance(role, enum.Enum):
-        role = role.value
-    return ChatMessage(role=role, content=content, additional_kwargs=copy.deepcopy(kwargs))
-
-
-class NativeAdapter:
-    """For stores written against the kit's own :class:`ChatMessage` (the default)."""
-
-    name = "native"
-
-    def handles(self, store: object) -> bool:
-        return True
-
-    def to_store(self, message: ChatMessage) -> ChatMessage:
-        return message.copy()
-
-    def from_store(self, obj: object) -> ChatMessage:
-        return as_chat_message(obj)
+__all__ = ["ADAPTERS", "Adapter", "NativeAdapter", "NotAMessage", "as_chat_message", "as_factory", "select_adapter"]
 
 
 def _llamaindex() -> Adapter:
@@ -101,6 +50,16 @@ def is_langchain_history(factory: object) -> bool:
         cls.__name__ == "BaseChatMessageHistory" and cls.__module__.startswith("langchain_core.")
         for cls in factory.__mro__
     )
+
+
+def as_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
+    """The factory the kit calls for a target: ``factory`` itself, or, for a LangChain history class (one
+    conversation per instance), a factory of stores keyed by session id."""
+    if is_langchain_history(factory):
+        from pytest_chatstore.adapters.langchain import history_factory
+
+        return history_factory(factory)
+    return factory
 
 
 ADAPTERS: list[tuple[Callable[[object], bool], Callable[[], Adapter]]] = [

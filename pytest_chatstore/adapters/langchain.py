@@ -44,7 +44,7 @@ from langchain_core.messages import (
 from langchain_core.messages import ChatMessage as LangChainChatMessage
 
 from pytest_chatstore import strategies as cst
-from pytest_chatstore.adapters import NotAMessage
+from pytest_chatstore.adapters.base import NotAMessage
 from pytest_chatstore.contract import ChatMessage
 
 SESSION_PARAMETERS = ("session_id",)
@@ -62,9 +62,6 @@ class LangChainAdapter:
     """Converts between the kit's messages and LangChain's ``BaseMessage``."""
 
     name = "langchain"
-
-    def handles(self, store: object) -> bool:
-        return isinstance(store, HistoryStore)
 
     def to_store(self, message: ChatMessage) -> BaseMessage:
         if message.role.startswith("lc:"):

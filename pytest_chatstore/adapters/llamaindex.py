@@ -10,7 +10,7 @@ import copy
 
 from llama_index.core.llms import ChatMessage as LlamaChatMessage
 
-from pytest_chatstore.adapters import as_chat_message
+from pytest_chatstore.adapters.base import as_chat_message
 from pytest_chatstore.contract import ChatMessage
 
 
@@ -18,11 +18,6 @@ class LlamaIndexAdapter:
     """Converts to LlamaIndex messages. Roles must be LlamaIndex ``MessageRole`` values."""
 
     name = "llama-index"
-
-    def handles(self, store: object) -> bool:
-        from llama_index.core.storage.chat_store import BaseChatStore
-
-        return isinstance(store, BaseChatStore)
 
     def to_store(self, message: ChatMessage) -> LlamaChatMessage:
         return LlamaChatMessage(

@@ -1,0 +1,56 @@
+"""What every adapter shares: the :class:`Adapter` protocol, :class:`NotAMessage`, and the native adapter."""
+
+from __future__ import annotations
+
+import copy
+import enum
+from typing import Any, Protocol
+
+from pytest_chatstore.contract import ChatMessage
+
+
+class NotAMessage(AssertionError):
+    """A store returned something that is not a message (raw bytes, a dict, JSON text...)."""
+
+
+class Adapter(Protocol):
+    """Converts messages between the kit and one family of stores."""
+
+    name: str
+
+    def to_store(self, message: ChatMessage) -> Any:
+        """The store's own message equal to ``message`` (a fresh object, never shared)."""
+        ...
+
+    def from_store(self, obj: object) -> ChatMessage:
+        """The kit's message equal to ``obj``; raise :class:`NotAMessage` if it is not one."""
+        ...
+
+
+def as_chat_message(obj: object) -> ChatMessage:
+    """Read any object with ``role``, ``content`` and ``additional_kwargs`` into a ChatMessage.
+
+    An enum role (LlamaIndex's ``MessageRole``) becomes its value. Anything
+    else (bytes, str, dict...) raises :class:`NotAMessage` naming what it was.
+    """
+    try:
+        role, content, kwargs = obj.role, obj.content, obj.additional_kwargs  # type: ignore[attr-defined]
+    except AttributeError:
+        raise NotAMessage(
+            f"expected a message (role, content, additional_kwargs), got {type(obj).__name__}: {obj!r:.120}"
+        ) from None
+    if isinstance(role, enum.Enum):
+        role = role.value
+    return ChatMessage(role=role, content=content, additional_kwargs=copy.deepcopy(kwargs))
+
+
+class NativeAdapter:
+    """For stores written against the kit's own :class:`ChatMessage` (the default)."""
+
+    name = "native"
+
+    def to_store(self, message: ChatMessage) -> ChatMessage:
+        return message.copy()
+
+    def from_store(self, obj: object) -> ChatMessage:
+        return as_chat_message(obj)

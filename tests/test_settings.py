@@ -1,0 +1,39 @@
+"""Settings (:mod:`pytest_chatstore.settings`): resolution order, defaults, errors naming their source."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from pytest_chatstore.settings import SettingError, resolve
+
+
+def _resolve(options: dict[str, Any], ini: dict[str, Any], env: dict[str, str]) -> Any:
+    return resolve(lambda n: options.get(n), lambda n: ini.get(n, ""), env)
+
+
+def test_settings_command_line_then_environment_then_ini() -> None:
+    ref = "reference_impls.memory:InMemoryChatStore"
+    ini = {"chatstore": ["tests.broken_stores:Prepends"], "chatstore_timeout": "3"}
+    env = {"CHATSTORE": f"{ref}, tests.broken_stores:StripsContent", "CHATSTORE_TIMEOUT": "4"}
+    assert [t.source for t in _resolve({}, ini, {}).targets] == ["ini chatstore"]
+    from_env = _resolve({}, ini, env)
+    assert [t.name for t in from_env.targets] == ["InMemoryChatStore", "StripsContent"]
+    assert from_env.timeout == 4.0
+    from_cli = _resolve({"chatstore": [ref], "chatstore_timeout": "5"}, ini, env)
+    assert [t.source for t in from_cli.targets] == ["--chatstore"]
+    assert from_cli.timeout == 5.0
+
+
+def test_settings_profile_defaults_to_ci_under_ci() -> None:
+    assert _resolve({}, {}, {}).profile == "default"
+    assert _resolve({}, {}, {"CI": "true"}).profile == "ci"
+    assert _resolve({"chatstore_hypothesis": "thorough"}, {}, {"CI": "true"}).profile == "thorough"
+
+
+def test_settings_errors_name_their_source() -> None:
+    with pytest.raises(SettingError, match="chatstore-only from environment CHATSTORE_ONLY: 'maybe'"):
+        _resolve({}, {}, {"CHATSTORE_ONLY": "maybe"})
+    with pytest.raises(SettingError, match="chatstore-timeout from ini: 'x'"):
+        _resolve({}, {"chatstore_timeout": "x"}, {})
