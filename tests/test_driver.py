@@ -1,0 +1,137 @@
+"""The driver (:mod:`pytest_chatstore.driver`), directly: conversion, logging, checks and the clause being checked."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+from pytest_chatstore import capabilities
+from pytest_chatstore.adapters import NativeAdapter
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import ClauseFailure
+from pytest_chatstore.runner import Runner
+from reference_impls.memory import InMemoryChatStore
+from tests.broken_stores import DeleteReturnsJson
+
+A, B = ChatMessage("user", "a"), ChatMessage("assistant", "b", {"n": 1})
+
+
+def driver_for(store: Any, clause: str = "ORD-001", timeout: float = 5.0) -> StoreDriver:
+    return StoreDriver(store, NativeAdapter(), Runner(timeout), capabilities.detect(store, frozenset()), clause)
+
+
+def test_answers_come_back_in_the_kits_terms_and_every_call_is_logged() -> None:
+    driver = driver_for(InMemoryChatStore())
+    driver.set_messages("k", [A])
+    driver.add_message("k", B, 0)
+    assert driver.get_messages("k") == [B, A]
+    assert driver.delete_last_message("k") == A
+    assert driver.get_keys() == ["k"]
+    assert [step.op for step in driver.steps] == ["set", "add", "get", "delete_last", "keys"]
+    assert driver.steps[1].kwargs == {"idx": 0}  # an index goes by keyword, as LlamaIndex's base class takes it
+    assert driver.log[0].startswith("store.set_messages('k', [ChatMessage('user', 'a')]) -> None")
+
+
+def test_given_messages_are_copies_not_the_callers_objects() -> None:
+    store = InMemoryChatStore()
+    driver = driver_for(store)
+    message = ChatMessage("user", "x", {"nested": [1]})
+    driver.add_message("k", message)
+    message.additional_kwargs["nested"].append(2)
+    assert driver.get_messages("k") == [ChatMessage("user", "x", {"nested": [1]})]
+
+
+def test_a_failed_expectation_names_the_clause_and_carries_the_calls() -> None:
+    driver = driver_for(InMemoryChatStore(), clause="SET-001")
+    driver.set_messages("k", [A])
+    with pytest.raises(ClauseFailure) as caught:
+        driver.expect("messages after set", [B], driver.get_messages("k"))
+    assert caught.value.clause_id == "SET-001"
+    assert "[SET-001 MUST]" in str(caught.value)
+    assert "expected: [ChatMessage('assistant', 'b', {'n': 1})]" in str(caught.value)
+    record = caught.value.replay
+    assert record is not None
+    assert [s.op for s in record.steps] == ["set", "get"]
+    assert (record.expected, record.actual) == ([B], [A])
+
+
+def test_checking_switches_the_clause_for_a_block_and_restores_it() -> None:
+    driver = driver_for(InMemoryChatStore(), clause="ORD-001")
+    with driver.checking("FRE-001"):
+        assert driver.clause == "FRE-001"
+    assert driver.clause == "ORD-001"
+    with pytest.raises(ClauseFailure) as caught, driver.checking("KEY-002"):
+        driver.violation("listed an emptied key")
+    assert caught.value.clause_id == "KEY-002"
+    assert driver.clause == "ORD-001"
+
+
+def test_an_answer_that_is_not_a_message_fails_the_clause_being_checked() -> None:
+    driver = driver_for(DeleteReturnsJson(), clause="DEL-001")
+    driver.set_messages("k", [A, B])
+    with pytest.raises(ClauseFailure, match=r"(?s)\[DEL-001 MUST\].*expected a message .* got str"):
+        driver.delete_message("k", 0)
+
+
+def test_keys_that_are_not_str_fail() -> None:
+    class BytesKeys(InMemoryChatStore):
+        def get_keys(self) -> list[str]:
+            return [k.encode() for k in super().get_keys()]  # type: ignore[misc]
+
+    driver = driver_for(BytesKeys(), clause="KEY-001")
+    driver.add_message("k", A)
+    with pytest.raises(ClauseFailure, match="get_keys returned a bytes key, not str"):
+        driver.get_keys()
+
+
+def test_a_store_exception_fails_the_clause_unless_raw() -> None:
+    class Broken(InMemoryChatStore):
+        def get_messages(self, key: str) -> list[ChatMessage]:
+            raise ConnectionError("server went away")
+
+    driver = driver_for(Broken(), clause="ORD-002")
+    with pytest.raises(ClauseFailure, match=r"store.get_messages\('k'\) raised ConnectionError: server went away"):
+        driver.get_messages("k")
+    with pytest.raises(ConnectionError):
+        driver.call("get", "k", raw=True)
+    assert driver.log[-1].endswith("raised ConnectionError: 'server went away'")
+
+
+def test_a_call_that_hangs_fails_within_the_per_operation_limit() -> None:
+    never = threading.Event()
+
+    class Hangs(InMemoryChatStore):
+        def get_messages(self, key: str) -> list[ChatMessage]:
+            never.wait()
+            return []
+
+    driver = driver_for(Hangs(), clause="ORD-002", timeout=0.2)
+    try:
+        with pytest.raises(ClauseFailure, match=r"get_messages\(\) did not return within 0.2 s"):
+            driver.get_messages("k")
+    finally:
+        never.set()  # let the abandoned worker thread end
+
+
+def test_async_calls_go_to_the_async_twins() -> None:
+    driver = driver_for(InMemoryChatStore())
+    driver.set_messages("k", [A], use_async=True)
+    assert driver.get_messages("k", use_async=True) == [A]
+    assert driver.log[0].startswith("await store.aset_messages(")
+
+
+def test_insert_through_an_async_twin_without_idx_falls_back_to_the_sync_method() -> None:
+    class NoAsyncIdx(InMemoryChatStore):
+        async def async_add_message(self, key: str, message: ChatMessage) -> None:  # type: ignore[override]
+            self.add_message(key, message)
+
+    driver = driver_for(NoAsyncIdx())
+    assert "async_insert" not in driver.capabilities
+    driver.add_message("k", A, use_async=True)
+    driver.add_message("k", B, 0, use_async=True)
+    assert driver.log[0].startswith("await store.async_add_message(")
+    assert driver.log[1].startswith("store.add_message(")
+    assert driver.get_messages("k") == [B, A]

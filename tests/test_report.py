@@ -1,0 +1,87 @@
+"""The report (:mod:`pytest_chatstore.report`), directly: verdicts, the summary, the JSON and Markdown files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.gate import Policy
+from pytest_chatstore.report import SCHEMA_PATH, ClauseResult, Recorder
+
+
+def result(clause_id: str, status: str, target: str = "Store", **extra: object) -> ClauseResult:
+    data: dict[str, object] = {"target": target, "spec": f"pkg:{target}", "source": "--chatstore"}
+    return ClauseResult.from_dict({**data, "clause_id": clause_id, "status": status, **extra})
+
+
+def full_run(recorder: Recorder, failing: dict[str, str], target: str = "Store") -> None:
+    for clause_id in CLAUSES:
+        recorder.add(result(clause_id, failing.get(clause_id, "passed"), target))
+
+
+def test_a_clean_full_run_conforms_and_passes_the_gate() -> None:
+    recorder = Recorder(Policy())
+    full_run(recorder, {})
+    lines = recorder.summary_lines()
+    assert lines[1] == "Store (--chatstore): CONFORMS to gate level full"
+    report = recorder.to_json()
+    assert report["gate"] == "pass"
+    assert report["complete"] is True
+    assert report["targets"][0]["level_reached"] == "full"
+
+
+def test_failures_count_by_level_and_name_the_level_reached() -> None:
+    recorder = Recorder(Policy())
+    full_run(recorder, {"DEL-004": "failed", "BAD-001": "failed"})  # two SHOULDs
+    verdict = recorder.summary_lines()[1]
+    assert "DOES NOT CONFORM to gate level full (0 MUST, 2 SHOULD failing); conforms to level must" in verdict
+    assert any(line.startswith("  FAILED DEL-004 [SHOULD]") for line in recorder.summary_lines())
+    assert recorder.to_json()["gate"] == "fail"
+
+
+def test_advisory_and_expected_failures_do_not_fail_the_gate() -> None:
+    recorder = Recorder(Policy(level="must"))
+    full_run(recorder, {"DEL-004": "advisory-failure", "ORD-001": "expected-failure"})
+    assert recorder.to_json()["gate"] == "pass"
+    assert recorder.to_json()["targets"][0]["level_reached"] is None  # ORD-001 is not shown to hold
+
+
+def test_a_subset_or_deselection_is_never_complete() -> None:
+    recorder = Recorder(Policy(clauses=("KEY-*",)))
+    recorder.add(result("KEY-001", "passed"))
+    recorder.deselect("ORD-001", by_kit=True)
+    assert recorder.to_json()["complete"] is False
+    assert "[partial run: 1 of" in recorder.summary_lines()[2]
+    other = Recorder(Policy())
+    full_run(other, {})
+    other.deselect("ORD-001", by_kit=False)
+    assert any(line.startswith("PARTIAL RUN") for line in other.summary_lines())
+    assert "(partial run)" in other.to_markdown()
+
+
+def test_the_json_report_follows_its_schema_and_the_markdown_lists_what_broke(tmp_path: Path) -> None:
+    recorder = Recorder(Policy())
+    full_run(recorder, {"DLL-001": "failed"})
+    recorder.add(result("DLL-001", "failed", failure="[DLL-001 MUST] ...", reproduction="repro/test_x.py"))
+    recorder.redis.add("redis-server 7 on 127.0.0.1")
+    recorder.write(tmp_path / "report.json")
+    recorder.write(tmp_path / "report.md")
+    data = json.loads((tmp_path / "report.json").read_text())
+    jsonschema = pytest.importorskip("jsonschema")
+    jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
+    assert data["redis"] == ["redis-server 7 on 127.0.0.1"]
+    markdown = (tmp_path / "report.md").read_text()
+    assert "**fails the gate**" in markdown
+    assert "| DLL-001 | MUST | failed |" in markdown
+
+
+def test_several_targets_get_a_block_each() -> None:
+    recorder = Recorder(Policy())
+    full_run(recorder, {}, target="First")
+    full_run(recorder, {"ORD-001": "failed"}, target="Second")
+    lines = recorder.summary_lines()
+    assert any(line.startswith("First (--chatstore): CONFORMS") for line in lines)
+    assert any(line.startswith("Second (--chatstore): DOES NOT CONFORM") for line in lines)
