@@ -1,11 +1,14 @@
 """Wall time of the conformance suite, median of N runs (on demand; not part of CI).
 
-    python benchmarks/suite_time.py                 # default profile, whole suite, 5 runs
+    python benchmarks/suite_time.py                 # default profile, whole suite, 5 runs, in-memory store
+    python benchmarks/suite_time.py --store redis   # the Redis reference store (a local redis-server)
+    python benchmarks/suite_time.py --store both    # one after the other
     python benchmarks/suite_time.py --ttl           # the TTL clauses: clock mode vs real-time mode
     python benchmarks/suite_time.py --runs 3 --profile ci
 
-Each run is a fresh ``pytest`` process against the in-memory reference store, so
-the figure includes interpreter start-up and collection, as a user sees it.
+Each run is a fresh ``pytest`` process against a reference store, so the figure
+includes interpreter start-up and collection, as a user sees it. The Redis store
+runs against a real server (``--chatstore-require-real-redis``).
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ import sys
 import time
 
 REFERENCE = "reference_impls.memory:InMemoryChatStore"
+REDIS_REFERENCE = "reference_impls.redis:RedisChatStore"
+STORES = {"memory": [REFERENCE], "redis": [REDIS_REFERENCE], "both": [REFERENCE, REDIS_REFERENCE]}
 REAL_TIME_REFERENCE = "tests.broken_stores:realtime_InMemoryChatStore"  # same store, no clock parameter
 
 
@@ -41,6 +46,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", default="default")
     parser.add_argument("--ttl", action="store_true", help="time the TTL clauses in clock and real-time mode")
+    parser.add_argument("--store", choices=list(STORES), default="memory", help="which reference store(s) to time")
     options = parser.parse_args()
     common = ["--chatstore-only", f"--chatstore-hypothesis={options.profile}"]
     if options.ttl:
@@ -52,7 +58,10 @@ def main() -> None:
             "collection only (the fixed cost)", [f"--chatstore={REFERENCE}", *common, "-k", "TTL", "--co"], options.runs
         )
     else:
-        report(f"whole suite, {options.profile} profile", [f"--chatstore={REFERENCE}", *common], options.runs)
+        for target in STORES[options.store]:
+            extra = ["--chatstore-require-real-redis"] if target == REDIS_REFERENCE else []
+            name = target.rsplit(":", 1)[1]
+            report(f"{name}, {options.profile} profile", [f"--chatstore={target}", *common, *extra], options.runs)
 
 
 if __name__ == "__main__":
