@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.stash import (
     clause_of,
@@ -71,6 +72,10 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
             suite += _inject(session, session, "fixture")
         elif home in directories:  # a conftest's fixtures are visible only under its own directory
             suite += _inject(session, directories[home], "fixture")
+    # Focused clauses first (those on the shape of answers before the others), composite ones after:
+    # a composite check then knows which rules are already broken.
+    answer_shapes = set(ANSWER_RULES.values())
+    suite.sort(key=lambda item: (clause_of(item) not in FOCUSED, clause_of(item) not in answer_shapes))
     kept: list[pytest.Item] = []
     for item in suite:
         clause_id = clause_of(item)

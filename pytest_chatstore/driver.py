@@ -7,6 +7,14 @@ comes back (a message, not raw bytes; a ``str`` key, not bytes) and is written
 to :attr:`StoreDriver.log`, which failure reports print as the sequence that
 led to the failure. What each operation takes and answers is read from
 :data:`pytest_chatstore.operations.OPERATIONS`.
+
+Answers are never normalised in a way that could hide a wrong one: a list
+answer may be a ``list`` or a ``tuple`` (read as a sequence), and every item of
+it must be a message: ``None`` or raw bytes inside a list is a violation, not
+dropped. A wrong answer is charged to the clause whose rule governs it (see
+:mod:`pytest_chatstore.attribution`); a store that raises is charged to the
+check that was running, and one whose backend went away (a connection or
+timeout error) gets no verdict at all: :class:`~pytest_chatstore.failures.InfrastructureError`.
 """
 
 from __future__ import annotations
@@ -16,8 +24,17 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
+from pytest_chatstore.attribution import ANSWER_RULES, blocked
 from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import ReplayRecord, Step, fail, short
+from pytest_chatstore.failures import (
+    InfrastructureError,
+    ReplayRecord,
+    Step,
+    fail,
+    format_failure,
+    is_infrastructure,
+    short,
+)
 from pytest_chatstore.operations import OPERATIONS, method_name
 from pytest_chatstore.runner import Runner
 
@@ -33,6 +50,12 @@ class StoreDriver:
         self.runner = runner
         self.capabilities = capabilities
         self._clause = clause
+        self.owner = clause
+        """The clause of the check this driver was built for: a store that raises or hangs fails it."""
+        self.known_broken: frozenset[str] = frozenset()
+        """Clauses known broken in this run (see :mod:`pytest_chatstore.attribution`)."""
+        self.unreadable: frozenset[str] = frozenset()
+        """Those of them broken only by an unreadable answer."""
         self.log: list[str] = []
         self.steps: list[Step] = []
         self.built_with: dict[str, Any] = {}
@@ -57,17 +80,29 @@ class StoreDriver:
         finally:
             self._clause = previous
 
-    def expect(self, what: str, expected: object, actual: object) -> None:
-        """Fail :attr:`clause` unless ``actual == expected``."""
+    def expect(self, what: str, expected: object, actual: object, *, rule: str | None = None) -> None:
+        """Fail :attr:`clause` unless ``actual == expected``; ``rule`` is the clause governing the answer."""
         __tracebackhide__ = True
         if actual != expected:
             self._failed_check = (expected, actual)
-            fail(self.clause, what, expected=expected, actual=actual, log=self.log, replay=self.replay_record())
+            self._fail(what, rule, expected=expected, actual=actual)
 
-    def violation(self, what: str) -> NoReturn:
-        """Fail :attr:`clause` with ``what`` and the operation log."""
+    def violation(self, what: str, *, rule: str | None = None, shape: bool = False) -> NoReturn:
+        """Fail :attr:`clause` with ``what`` and the operation log (``rule``: the clause the answer broke;
+        ``shape``: the answer could not be read at all)."""
         __tracebackhide__ = True
-        fail(self.clause, what, log=self.log, replay=self.replay_record())
+        self._fail(what, rule, shape=shape)
+
+    def _fail(self, what: str, rule: str | None, *, shape: bool = False, **details: Any) -> NoReturn:
+        """Blocked by ``rule`` if it is another clause known broken; else :attr:`clause` fails, naming ``rule``."""
+        __tracebackhide__ = True
+        if rule is not None and rule != self.clause and rule in self.known_broken:
+            failure = blocked(self.clause, rule, what, log=self.log, **details)
+            failure.replay = self.replay_record()
+            raise failure
+        if rule is not None and rule != self.clause:
+            what += f" (this answer breaks {rule}'s rule, which its own check did not catch)"
+        fail(self.clause, what, log=self.log, replay=self.replay_record(), shape=shape, **details)
 
     # -- raw calls -------------------------------------------------------------
     def call(self, op: str, *args: Any, use_async: bool = False, raw: bool = False, **kwargs: Any) -> Any:
@@ -87,13 +122,31 @@ class StoreDriver:
             result = (
                 self.runner.run(method, *args, **kwargs) if use_async else self.runner.call(method, *args, **kwargs)
             )
-        except Exception as exc:
+        except KeyboardInterrupt:
+            raise  # the user's Ctrl-C, never the store's verdict
+        except BaseException as exc:  # SystemExit and friends from a store are its failure, with the calls
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
-            if raw:
+            if raw and isinstance(exc, Exception):
                 raise
-            self.violation(f"{entry} raised {type(exc).__name__}: {exc}")
+            self._store_raised(exc, entry, use_async=use_async)
         self.log[-1] = f"{entry} -> {short(result)}"
         return result
+
+    def _store_raised(self, exc: BaseException, entry: str, *, use_async: bool) -> NoReturn:
+        """The store raised during ``entry``: charged to the running check, or no verdict if the backend went away.
+
+        An async twin that raises where async parity (PAR-001) is already known broken blocks the check.
+        """
+        __tracebackhide__ = True
+        what = f"the store raised {type(exc).__name__} during {entry}: {exc}"
+        if is_infrastructure(exc):
+            text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)
+            raise InfrastructureError(self.owner, "INFRASTRUCTURE ERROR " + text) from exc
+        if use_async and self.owner != "PAR-001" and "PAR-001" in self.known_broken:
+            failure = blocked(self.owner, "PAR-001", what, log=self.log)
+            failure.replay = self.replay_record()
+            raise failure
+        fail(self.owner, what, log=self.log, replay=self.replay_record())
 
     @property
     def clock(self) -> Any:
@@ -133,7 +186,7 @@ class StoreDriver:
         return record
 
     # -- converted calls ---------------------------------------------------------
-    def perform(self, name: str, *args: Any, use_async: bool = False) -> Any:
+    def perform(self, name: str, *args: Any, use_async: bool = False, read: bool = True) -> Any:
         """Apply operation ``name`` with arguments in the kit's terms; return the answer in the kit's terms.
 
         Arguments and answers are converted as :data:`~pytest_chatstore.operations.OPERATIONS` says:
@@ -154,14 +207,15 @@ class StoreDriver:
                 if "async_insert" not in self.capabilities:
                     use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         result = self.call(name, *call_args, use_async=use_async, **kwargs)
-        if op.answer == "none":
+        rule = ANSWER_RULES.get(name)
+        if op.answer == "none" or not read:  # not read: the answer's rule is known broken by its shape
             return None
         if op.answer == "messages":
-            return self._answered(self.messages_from(result, op.sync))
+            return self._answered(self.messages_from(result, op.sync, rule=rule))
         if op.answer == "removed":
-            return self._answered(None if result is None else self.messages_from(result, op.sync))
+            return self._answered(None if result is None else self.messages_from(result, op.sync, rule=rule))
         if op.answer == "message":
-            return self._answered(self._message(result))
+            return self._answered(self.message_from(result, rule=rule))
         return self._answered(self._keys(result))
 
     def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
@@ -196,22 +250,38 @@ class StoreDriver:
 
     def _keys(self, result: object) -> list[str]:
         __tracebackhide__ = True
+        rule = ANSWER_RULES["keys"]
         if not isinstance(result, (list, tuple)):
-            self.violation(f"get_keys returned {type(result).__name__}, not a list: {short(result)}")
+            self.violation(
+                f"get_keys returned {type(result).__name__}, not a list: {short(result)}", rule=rule, shape=True
+            )
         for key in result:
             if not isinstance(key, str):
-                self.violation(f"get_keys returned a {type(key).__name__} key, not str: {short(key)}")
+                self.violation(
+                    f"get_keys returned a {type(key).__name__} key, not str: {short(key)}", rule=rule, shape=True
+                )
         return list(result)
 
-    def _message(self, obj: object) -> ChatMessage | None:
+    def message_from(self, obj: object, *, rule: str | None = None) -> ChatMessage | None:
+        """``None``, or the kit's message equal to ``obj``; anything else breaks ``rule``."""
         __tracebackhide__ = True
         try:
             return None if obj is None else self.adapter.from_store(obj)
         except NotAMessage as exc:
-            self.violation(str(exc))
+            self.violation(str(exc), rule=rule, shape=True)
 
-    def messages_from(self, result: object, name: str) -> list[ChatMessage]:
+    def messages_from(self, result: object, name: str, *, rule: str | None = None) -> list[ChatMessage]:
+        """A list (or tuple) answer read as messages; any item that is not one, ``None`` included, breaks ``rule``."""
         __tracebackhide__ = True
         if not isinstance(result, (list, tuple)):
-            self.violation(f"{name} returned {type(result).__name__}, not a list: {short(result)}")
-        return [m for m in (self._message(obj) for obj in result) if m is not None]
+            self.violation(
+                f"{name} returned {type(result).__name__}, not a list: {short(result)}", rule=rule, shape=True
+            )
+        messages: list[ChatMessage] = []
+        for position, obj in enumerate(result):
+            if obj is None:
+                self.violation(f"{name} returned None at position {position} of its list", rule=rule, shape=True)
+            message = self.message_from(obj, rule=rule)
+            assert message is not None
+            messages.append(message)
+        return messages

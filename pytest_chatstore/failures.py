@@ -52,6 +52,32 @@ class ClauseFailure(AssertionError):
         self.clause_id = clause_id
         self.replay: ReplayRecord | None = None
         """The calls that led here, attached by the driver, for a reproduction file."""
+        self.shape = False
+        """The answer was unreadable (not a message, a list of them, or str keys) rather than a wrong value."""
+        self.blocked_by: str | None = None
+        """Set when the check met another clause's rule, known broken (see :mod:`pytest_chatstore.attribution`)."""
+
+
+class InfrastructureError(AssertionError):
+    """The store's backend could not be reached (a connection or timeout error): no verdict on the clause."""
+
+    def __init__(self, clause_id: str, text: str) -> None:
+        super().__init__(text)
+        self.clause_id = clause_id
+
+
+class Inconclusive(AssertionError):
+    """A real-time check could not run on the right side of its deadline (machine too slow): no verdict."""
+
+
+INFRASTRUCTURE_NAMES = ("ConnectionError", "TimeoutError", "ConnectionRefusedError", "ConnectionResetError")
+"""Exception class names (anywhere in the class's ancestry) that mean the backend went away, not a wrong answer:
+the built-in ones, and redis-py's, psycopg's or a driver's of the same name."""
+
+
+def is_infrastructure(exc: BaseException) -> bool:
+    """Whether ``exc`` says the backend could not be reached (by class name, so no driver is imported)."""
+    return any(cls.__name__ in INFRASTRUCTURE_NAMES for cls in type(exc).__mro__)
 
 
 class _ShortRepr(reprlib.Repr):
@@ -104,11 +130,13 @@ def fail(
     actual: object = NO_RESULT,
     log: Sequence[str] = (),
     replay: ReplayRecord | None = None,
+    shape: bool = False,
 ) -> NoReturn:
     """Raise a :class:`ClauseFailure` for ``clause_id``."""
     __tracebackhide__ = True
     failure = ClauseFailure(clause_id, format_failure(clause_id, what, expected=expected, actual=actual, log=log))
     failure.replay = replay
+    failure.shape = shape
     raise failure
 
 
@@ -139,3 +167,56 @@ def failure_text(exc: BaseException) -> str:
     others = len(getattr(exc, "exceptions", ())) - 1
     more = f"\n  (and {others} more distinct failure(s) of this clause)" if others > 0 else ""
     return (str(first) + more)[:20_000]
+
+
+def _leaves(exc: BaseException, seen: set[int] | None = None) -> list[BaseException]:
+    """``exc``, the members of its group, and what it was raised from, flattened (Hypothesis wraps failures)."""
+    seen = set() if seen is None else seen
+    if id(exc) in seen:
+        return []
+    seen.add(id(exc))
+    found = [exc]
+    for inner in getattr(exc, "exceptions", ()):
+        found += _leaves(inner, seen)
+    for linked in (exc.__cause__, exc.__context__):
+        if linked is not None and _is_hypothesis_complaint(exc):
+            found += _leaves(linked, seen)
+    return found
+
+
+def _is_hypothesis_complaint(exc: BaseException) -> bool:
+    """Hypothesis's own errors about the test (flaky, inconsistent data generation), not a store's failure."""
+    return type(exc).__module__.startswith("hypothesis") and "Flaky" in "".join(c.__name__ for c in type(exc).__mro__)
+
+
+def classify(exc: BaseException) -> tuple[str, str]:
+    """What a suite test's exception means: (raw result, detail) for :func:`pytest_chatstore.gate.judge`.
+
+    The raw result is ``infrastructure`` (the backend went away), ``inconclusive`` (real time could not be
+    judged), ``failed`` (the store broke the clause), ``blocked`` (its check met another clause's known
+    broken rule, named in the detail) or ``error`` (the kit could not check). A store that answered
+    differently when Hypothesis replayed the same calls is reported as what it did, never as
+    Hypothesis's complaint about the test.
+    """
+    leaves = _leaves(exc)
+    infrastructure = [e for e in leaves if isinstance(e, InfrastructureError)]
+    if infrastructure:
+        return "infrastructure", str(infrastructure[0])
+    failures = [e for e in leaves if isinstance(e, ClauseFailure)]
+    flaky = (
+        ""
+        if not any(_is_hypothesis_complaint(e) for e in leaves)
+        else (" (the store answered differently when the same calls were replayed: it is nondeterministic)")
+    )
+    own = [e for e in failures if e.blocked_by is None]
+    if own:
+        return "failed", flaky.strip(" ()")
+    if failures:
+        return "blocked", f"blocked by {failures[0].blocked_by}"
+    if any(isinstance(e, Inconclusive) for e in leaves):
+        return "inconclusive", str(next(e for e in leaves if isinstance(e, Inconclusive)))
+    if flaky:
+        return "error", "the store answered differently when the same calls were replayed" + (
+            f" ({type(exc).__name__}); it is nondeterministic, so no example could be shrunk or reported"
+        )
+    return "error", ""

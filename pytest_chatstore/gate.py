@@ -76,6 +76,11 @@ class Policy:
     """Declared capabilities for every target: name -> present."""
     capability_source: str = ""
     expected: tuple[ExpectedFailure, ...] = ()
+    strict_time: bool = False
+    """An inconclusive real-time clause fails the run at every level (else at level ``full`` only)."""
+
+    def gates_inconclusive(self) -> bool:
+        return self.strict_time or self.level == "full"
 
     def selected(self, clause_id: str) -> bool:
         """Whether ``--chatstore-clauses`` keeps ``clause_id``."""
@@ -148,13 +153,19 @@ STATUSES: dict[str, str] = {
     "advisory-failure": "broken, but outside the gating level or provisional in the spec; does not fail the run",
     "skipped": "not applicable: the store lacks a capability the clause needs",
     "declared-absent": "not applicable: the capability is declared absent (and the clause indeed fails)",
-    "error": "the kit could not check the clause (setup, provisioning, an inconclusive timing); fails the run",
+    "blocked": "the clause's check met a violation of another clause's rule, already known broken (named): not "
+    "verified; fails the run where the clause gates",
+    "infrastructure-error": "the store's backend could not be reached (a connection or timeout error): no verdict; "
+    "fails the run",
+    "inconclusive": "real time could not be judged, even after retries with a longer ttl (the machine was too busy): "
+    "not verified; fails the run at level full or with --chatstore-strict-time",
+    "error": "the kit could not check the clause (setup, provisioning, a nondeterministic store); fails the run",
     "refused": "the suite test was skipped, marked or overridden by something other than the kit; fails the run",
 }
 """Every status a clause can have in the summary and the reports."""
 
-GATING_STATUSES = ("failed", "unexpected-pass", "error", "refused")
-"""Statuses that fail the run."""
+GATING_STATUSES = ("failed", "unexpected-pass", "blocked", "infrastructure-error", "error", "refused")
+"""Statuses that fail the run (and ``inconclusive``, as :meth:`Policy.gates_inconclusive` says)."""
 
 
 @dataclass(frozen=True)
@@ -171,19 +182,26 @@ def judge(
     target: str,
     raw: str,
     *,
-    clause_failure: bool,
     probed: frozenset[str] = frozenset(),
     probe_source: str = "",
+    detail: str = "",
 ) -> Judgement:
     """Turn a raw result into a status of :data:`STATUSES`.
 
-    ``raw`` is ``passed``, ``failed`` or ``skipped`` (by the kit, for a missing
-    capability); ``clause_failure`` says whether a failure was the store's (a
-    :class:`~pytest_chatstore.report.ClauseFailure`) rather than the kit's or the
-    machine's. ``probed`` are capabilities declared absent that the test exercised.
+    ``raw`` is ``passed``, ``skipped`` (by the kit, for a missing capability), or what
+    :func:`pytest_chatstore.failures.classify` made of a failure: ``failed`` (the
+    store's), ``blocked``, ``infrastructure``, ``inconclusive`` or ``error`` (the
+    kit's or the machine's); ``detail`` says more (``blocked by DLL-001``).
+    ``probed`` are capabilities declared absent that the test exercised.
     """
     if raw == "skipped":
         return Judgement("skipped")
+    if raw == "infrastructure":
+        return Judgement("infrastructure-error", "the backend could not be reached: no verdict")
+    if raw == "inconclusive":
+        return Judgement("inconclusive", detail)
+    if raw == "blocked" and probed:
+        raw = "failed"
     if probed:
         names = ", ".join(sorted(probed))
         if raw == "passed":
@@ -192,7 +210,7 @@ def judge(
                 f"undeclared capability: {names} declared absent ({probe_source}), but {clause_id} holds; "
                 "delete the declaration",
             )
-        if clause_failure:
+        if raw == "failed":
             return Judgement("declared-absent", f"{names} declared absent ({probe_source})")
     expected = policy.expected_failure(clause_id, target)
     if raw == "passed":
@@ -204,11 +222,12 @@ def judge(
                 + (" or narrow its pattern" if expected.pattern != clause_id else ""),
             )
         return Judgement("passed")
-    if not clause_failure:
-        return Judgement("error")
+    if raw not in ("failed", "blocked"):
+        return Judgement("error", detail)
+    also = f"; {detail}" if detail else ""
     if expected is not None:
-        return Judgement("expected-failure", f"{expected.describe()} [{expected.pattern} in {expected.source}]")
+        return Judgement("expected-failure", f"{expected.describe()} [{expected.pattern} in {expected.source}]{also}")
     advisory = policy.advisory(clause_id)
     if advisory is not None:
-        return Judgement("advisory-failure", advisory)
-    return Judgement("failed")
+        return Judgement("advisory-failure", advisory + also)
+    return Judgement("blocked" if raw == "blocked" else "failed", detail)

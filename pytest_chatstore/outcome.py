@@ -14,11 +14,22 @@ from pathlib import Path
 import pytest
 
 from pytest_chatstore import gate, repro
-from pytest_chatstore.failures import failure_text, first_clause_failure, is_clause_failure
+from pytest_chatstore.failures import classify, failure_text, first_clause_failure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.report import ClauseResult, Recorder
-from pytest_chatstore.stash import clause_of, kit_fixture_key, settings_key
+from pytest_chatstore.stash import (
+    clause_of,
+    deselected_key,
+    kit_fixture_key,
+    known_key,
+    ran_key,
+    settings_key,
+    suite_items_key,
+)
 from pytest_chatstore.targets import Target
+
+KNOWN_BROKEN = ("failed", "advisory-failure", "expected-failure", "declared-absent")
+"""Statuses that show a clause's rule broken: composite checks after it leave that rule out."""
 
 
 def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> None:
@@ -31,20 +42,32 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
     target: Target = sut.target if sut is not None else item.callspec.params["chatstore"]  # type: ignore[attr-defined]
     excinfo = call.excinfo
     refusal = _refusal(item, call, report)
+    raw, detail = "refused", ""
     if refusal is not None:
         judgement = gate.Judgement("refused", refusal)
     else:
-        raw = "passed" if report.passed else "skipped" if report.skipped else "failed"
+        raw, detail = "passed" if report.passed else "skipped", ""
+        if not (report.passed or report.skipped):
+            raw, detail = classify(excinfo.value) if excinfo is not None else ("error", "")
         judgement = gate.judge(
             settings.policy,
             clause_id,
             target.name,
             raw,
-            clause_failure=excinfo is not None and is_clause_failure(excinfo.value),
             probed=frozenset(sut.probed) if sut is not None else frozenset(),
             probe_source=", ".join(sorted({sut.declared[c][1] for c in sut.probed})) if sut else "",
+            detail=detail,
         )
+    if judgement.status in KNOWN_BROKEN:  # later checks of this target leave this rule out
+        first = first_clause_failure(excinfo.value) if excinfo is not None else None
+        item.config.stash[known_key].add(target.name, clause_id, shape=first is not None and first.shape)
     _apply(report, judgement, clause_id)
+    if excinfo is not None and raw == "infrastructure":
+        report.longrepr = detail  # the kit's text, not whatever Hypothesis wrapped it in
+    elif excinfo is not None and "nondeterministic" in detail:
+        # Hypothesis's complaint about the test (flaky, inconsistent data) is not what happened: the store
+        # answered differently to the same calls. Say that instead.
+        report.longrepr = f"{failure_text(excinfo.value)}\n  ({detail})"
     failure = None if excinfo is None or judgement.status in ("passed", "skipped") else excinfo.value
     result = ClauseResult(
         target=target.name,
@@ -54,11 +77,13 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         status=judgement.status,
         reason=judgement.reason or _skip_reason(excinfo),
         duration=report.duration,
-        failure=None if failure is None else failure_text(failure),
+        failure=None if failure is None else detail if raw == "infrastructure" else failure_text(failure),
         detected=sorted(sut.detected) if sut is not None else [],
         capabilities=sorted(sut.effective) if sut is not None else [],
         declared={k: [v, where] for k, (v, where) in sut.declared.items()} if sut is not None else {},
         undeclared=sorted(sut.probed) if sut is not None and judgement.status == "passed" else [],
+        blocked_by=detail.removeprefix("blocked by ") if raw == "blocked" else None,
+        retries=sut.retries if sut is not None else 0,
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)
@@ -129,6 +154,8 @@ class RecorderPlugin:
         self.recorder = Recorder(config.stash[settings_key].policy)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "teardown":
+            self.config.stash[ran_key].add(report.nodeid)
         props = dict(report.user_properties)
         if "chatstore_redis" in props:
             self.recorder.redis.add(str(props["chatstore_redis"]))
@@ -150,9 +177,26 @@ class RecorderPlugin:
                 terminalreporter.write_line(line)
 
     @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        self.recorder.stopped = stopped_early(session, exitstatus)
         if hasattr(self.config, "workerinput"):
             return  # xdist's controller writes the reports
         for path in self.config.stash[settings_key].reports:
             if self.recorder.results:
                 self.recorder.write(path)
+
+
+def stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
+    """Why the run stopped before every suite test ran (then no report may claim a verdict), or None."""
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
+    for reason in (session.shouldfail, session.shouldstop):
+        if reason:
+            return str(reason)
+    ran: set[str] = session.config.stash[ran_key]
+    deselected: set[str] = session.config.stash[deselected_key]
+    ran = ran | deselected
+    missing = [i for i in session.config.stash[suite_items_key] if i.nodeid not in ran]
+    if missing and not hasattr(session.config, "workerinput"):
+        return f"{len(missing)} suite test(s) did not run, the first {missing[0].nodeid}"
+    return None

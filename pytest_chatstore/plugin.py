@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_chatstore import capabilities, collection, outcome
+from pytest_chatstore.attribution import KnownBroken
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.harness import StoreUnderTest, real_time_batches
 from pytest_chatstore.servers import RedisProvider
@@ -25,6 +26,8 @@ from pytest_chatstore.stash import (
     deselected_key,
     directories_key,
     kit_fixture_key,
+    known_key,
+    ran_key,
     redis_key,
     settings_key,
     sources_key,
@@ -70,7 +73,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[directories_key] = {}
     config.stash[suite_items_key] = []
     config.stash[deselected_key] = set()
+    config.stash[ran_key] = set()
+    config.stash[known_key] = KnownBroken()
     config.stash[redis_key] = RedisProvider(settings.redis)
+    if any("redis_url" in t.accepts for t in settings.targets):
+        problem = config.stash[redis_key].check_usage()
+        if problem is not None:
+            raise pytest.UsageError(f"pytest-chatstore: {problem}")
     config.stash[batches_key] = real_time_batches(
         list(settings.targets), timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
     )
@@ -173,6 +182,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         policy.capability_source,
     )
     probes = {name for name, (present, _) in declared.items() if not present}
+    expected = {c for c in CLAUSES if policy.expected_failure(c, target.name) is not None}
     sut = StoreUnderTest(
         target,
         timeout=settings.timeout,
@@ -184,6 +194,8 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         settled=policy.expected_failure(clause_id, target.name) is not None
         or bool(probes & set(CLAUSES[clause_id].requires)),
         reproduce=settings.reproduce.get(clause_id),
+        known_broken=request.config.stash[known_key].of(target.name) | expected,
+        unreadable=request.config.stash[known_key].unreadable(target.name) - expected,
     )
     request.node.stash[kit_fixture_key] = True
     yield sut

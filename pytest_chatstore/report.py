@@ -43,6 +43,10 @@ class ClauseResult:
     declared: dict[str, list[Any]] = field(default_factory=dict)
     undeclared: list[str] = field(default_factory=list)
     """Capabilities declared absent that this clause exercised, and that held."""
+    blocked_by: str | None = None
+    """The clause whose known broken rule this clause's check met (see :mod:`pytest_chatstore.attribution`)."""
+    retries: int = 0
+    """How many times a real-time scenario ran again with a longer ttl."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +60,9 @@ ORDER = (
     "passed",
     "failed",
     "unexpected-pass",
+    "blocked",
+    "infrastructure-error",
+    "inconclusive",
     "error",
     "refused",
     "expected-failure",
@@ -69,7 +76,21 @@ _SHORT = {
     "advisory-failure": "advisory",
     "unexpected-pass": "xpass(strict)",
     "declared-absent": "declared absent",
+    "infrastructure-error": "infrastructure error",
 }
+_LABELS = {
+    "failed": "FAILED",
+    "unexpected-pass": "XPASS(strict)",
+    "blocked": "BLOCKED",
+    "infrastructure-error": "INFRASTRUCTURE ERROR",
+    "inconclusive": "INCONCLUSIVE",
+    "error": "ERROR",
+    "refused": "REFUSED",
+    "advisory-failure": "ADVISORY",
+    "expected-failure": "XFAIL",
+}
+ROOT_CAUSES = ("failed", "advisory-failure", "expected-failure")
+"""Statuses of a clause whose own rule the store broke: each is a root cause to fix."""
 
 
 class Recorder:
@@ -81,6 +102,8 @@ class Recorder:
         self.redis: set[str] = set()
         self.deselected_by_kit: set[str] = set()
         self.deselected_by_others: set[str] = set()
+        self.stopped: str | None = None
+        """Why the run stopped before every suite test ran (interrupted, -x), or None."""
 
     def add(self, result: ClauseResult) -> None:
         self.results[(result.target, result.clause_id)] = result
@@ -108,17 +131,22 @@ class Recorder:
     def verdict(self, results: Sequence[ClauseResult]) -> str:
         """``CONFORMS to gate level full``, or why not, with the level reached and how much ran."""
         level = self.policy.level
+        if self.stopped is not None:
+            ran = len({r.clause_id for r in results})
+            return f"NOT VERIFIED: the run stopped early ({self.stopped}) after {ran} of {len(CLAUSES)} clauses"
         reached = self.level_reached(results)
         failing = [r for r in results if r.status in ("failed", "unexpected-pass")]
         must = sum(CLAUSES[r.clause_id].level == "MUST" for r in failing)
-        other = sum(r.status in ("error", "refused") for r in results)
+        other = sum(
+            r.status not in (*ROOT_CAUSES, "passed", "skipped", "declared-absent", "unexpected-pass") for r in results
+        )
         if self.gate_passes(results):
             text = f"CONFORMS to gate level {level}"
             if reached is not None and list(LEVELS).index(reached) > list(LEVELS).index(level):
                 text += f" (and to level {reached})"
         else:
             counts = [f"{must} MUST, {len(failing) - must} SHOULD failing"] + (
-                [f"{other} not checked"] if other else []
+                [f"{other} not verified"] if other else []
             )
             text = f"DOES NOT CONFORM to gate level {level} ({'; '.join(counts)})"
             text += f"; conforms to level {reached}" if reached else ""
@@ -128,16 +156,37 @@ class Recorder:
         return text
 
     def gate_passes(self, results: Sequence[ClauseResult]) -> bool:
-        return not any(r.status in GATING_STATUSES for r in results)
+        """Whether ``results`` pass the gate: nothing gating failed, and the run was not cut short."""
+        inconclusive_gates = self.policy.gates_inconclusive()
+        return self.stopped is None and not any(
+            r.status in GATING_STATUSES or (r.status == "inconclusive" and inconclusive_gates) for r in results
+        )
+
+    def gate(self, results: Sequence[ClauseResult]) -> str:
+        """``pass``, ``fail``, or ``incomplete`` for a run cut short (never a pass)."""
+        if self.stopped is not None:
+            return "incomplete"
+        return "pass" if self.gate_passes(results) else "fail"
 
     def complete(self) -> bool:
-        """Whether every clause ran (nothing left out by -k, -m, --deselect or --chatstore-clauses)."""
-        return not self.deselected_by_kit and not self.deselected_by_others
+        """Whether every clause ran (nothing left out by -k, -m, --deselect or --chatstore-clauses, nothing cut)."""
+        return not self.deselected_by_kit and not self.deselected_by_others and self.stopped is None
+
+    @staticmethod
+    def root_causes(results: Sequence[ClauseResult]) -> list[tuple[ClauseResult, list[str]]]:
+        """Each clause whose own rule broke, in registry order, with the clauses whose checks it blocked."""
+        blocked: dict[str, list[str]] = defaultdict(list)
+        for r in results:
+            if r.blocked_by is not None:
+                blocked[r.blocked_by].append(r.clause_id)
+        return [(r, blocked.get(r.clause_id, [])) for r in results if r.status in ROOT_CAUSES]
 
     # -- terminal ------------------------------------------------------------------
     def summary_lines(self) -> list[str]:
         pinned = f"pinned to {self.policy.spec}" if self.policy.spec else "not pinned"
         lines = [f"spec {SPEC_VERSION} ({pinned}); gate level {self.policy.level}"]
+        if self.stopped is not None:
+            lines.append(f"INCOMPLETE RUN: stopped early ({self.stopped}); this is no conformance verdict")
         lines += [f"Redis: {server}" for server in sorted(self.redis)]
         if self.deselected_by_others:
             lines.append(
@@ -146,6 +195,12 @@ class Recorder:
             )
         if self.deselected_by_kit:
             lines.append(f"subset: --chatstore-clauses {' '.join(self.policy.clauses)}")
+        retried = [r for r in self.results.values() if r.retries]
+        if retried:
+            lines.append(
+                f"real time: {len(retried)} TTL scenario(s) ran again with a longer ttl because the machine was busy "
+                f"({', '.join(sorted({f'{r.clause_id} x{r.retries}' for r in retried}))})"
+            )
         for target, results in self.targets().items():
             lines += self._target_lines(target, results)
         return lines
@@ -158,28 +213,36 @@ class Recorder:
         for group, counts in groups.items():
             cells = ", ".join(f"{counts[k]} {_SHORT.get(k, k)}" for k in ORDER if counts[k])
             lines.append(f"  {group:<12} {cells}")
-        labels = {
-            "failed": "FAILED",
-            "unexpected-pass": "XPASS(strict)",
-            "error": "ERROR",
-            "refused": "REFUSED",
-            "advisory-failure": "ADVISORY",
-            "expected-failure": "XFAIL",
-        }
+        causes = self.root_causes(results)
+        if causes:
+            lines.append(f"  {len(causes)} root cause(s), in the order to fix them; each lists the clauses it blocked")
+        listed = set()
+        for r, blocks in causes:
+            lines += self._clause_lines(r)
+            if blocks:
+                lines.append(
+                    f"      blocks: {', '.join(blocks)} (their checks met this rule; rerun them once it holds)"
+                )
+            listed |= {r.clause_id, *blocks}
         for r in results:
-            if r.status in labels:
-                clause = CLAUSES[r.clause_id]
-                lines.append(f"  {labels[r.status]} {r.clause_id} [{clause.level}] {clause.rule}")
-                if r.status not in ("failed", "error") and r.reason:
-                    lines.append(f"      {r.reason}")
-                if r.reproduction:
-                    lines.append(f"      reproduction: {_shown(r.reproduction)}")
+            if r.status in _LABELS and r.clause_id not in listed:
+                lines += self._clause_lines(r)
         for capability, clauses in _undeclared(results).items():
             where = results[0].declared.get(capability, [False, "?"])[1]
             lines.append(
                 f"  UNDECLARED CAPABILITY {capability}: declared absent ({where}), but {', '.join(clauses)} "
                 "pass; delete the declaration"
             )
+        return lines
+
+    @staticmethod
+    def _clause_lines(r: ClauseResult) -> list[str]:
+        clause = CLAUSES[r.clause_id]
+        lines = [f"  {_LABELS[r.status]} {r.clause_id} [{clause.level}] {clause.rule}"]
+        if r.status not in ("failed", "error") and r.reason:
+            lines.append(f"      {r.reason}")
+        if r.reproduction:
+            lines.append(f"      reproduction: {_shown(r.reproduction)}")
         return lines
 
     # -- files ---------------------------------------------------------------------
@@ -202,8 +265,12 @@ class Recorder:
                         "declared": {k: {"present": v, "source": w} for k, (v, w) in first.declared.items()},
                         "undeclared": undeclared,
                     },
-                    "gate": "pass" if self.gate_passes(results) else "fail",
+                    "gate": self.gate(results),
                     "level_reached": self.level_reached(results),
+                    "root_causes": [
+                        {"clause": r.clause_id, "status": r.status, "blocks": blocks}
+                        for r, blocks in self.root_causes(results)
+                    ],
                     "counts": {k: counts[k] for k in ORDER if counts[k]},
                     "clauses": [self._clause_json(r) for r in results],
                 }
@@ -216,7 +283,12 @@ class Recorder:
             "level": self.policy.level,
             "selection": list(self.policy.clauses),
             "complete": self.complete(),
-            "gate": "pass" if all(t["gate"] == "pass" for t in targets) else "fail",
+            "gate": "incomplete"
+            if self.stopped is not None
+            else "pass"
+            if all(t["gate"] == "pass" for t in targets)
+            else "fail",
+            "stopped": self.stopped,
             "redis": sorted(self.redis),
             "environment": {
                 "python": platform.python_version(),
@@ -239,7 +311,7 @@ class Recorder:
             "status": r.status,
             "duration": round(r.duration, 4),
         }
-        for name in ("reason", "failure", "reproduction", "blob"):
+        for name in ("reason", "failure", "reproduction", "blob", "blocked_by", "retries"):
             value = getattr(r, name)
             if value:
                 data[name] = value
@@ -253,12 +325,19 @@ class Recorder:
             "",
             f"pytest-chatstore {report['tool']['version']}, spec {SPEC_VERSION}{pinned}, "
             f"gate level `{report['level']}`" + ("" if report["complete"] else " (partial run)") + ".",
+            *(
+                [f"**Incomplete run: stopped early ({report['stopped']}); no conformance verdict.**"]
+                if report["stopped"]
+                else []
+            ),
         ]
         if report["redis"]:
             lines.append(f"Redis: {'; '.join(report['redis'])}.")
         for t in report["targets"]:
-            gate = "passes the gate" if t["gate"] == "pass" else "**fails the gate**"
+            gate = {"pass": "passes the gate", "fail": "**fails the gate**"}.get(t["gate"], "**not verified**")
             reached = f"conforms to level `{t['level_reached']}`" if t["level_reached"] else "conforms to no level"
+            if t["gate"] == "incomplete":
+                reached = "the run stopped before every clause ran"
             lines += ["", f"### `{t['spec']}`: {gate}, {reached}", ""]
             lines += ["| group | " + " | ".join(_SHORT.get(k, k) for k in ORDER[:-1]) + " |"]
             lines += ["| --- |" + " ---: |" * (len(ORDER) - 1)]
@@ -290,7 +369,17 @@ SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "report.schema.json"
 """The JSON Schema of :meth:`Recorder.to_json` (published in the docs' reference)."""
 
-BROKEN = ("failed", "unexpected-pass", "expected-failure", "advisory-failure", "error", "refused")
+BROKEN = (
+    "failed",
+    "unexpected-pass",
+    "expected-failure",
+    "advisory-failure",
+    "blocked",
+    "infrastructure-error",
+    "inconclusive",
+    "error",
+    "refused",
+)
 """Statuses that mean the clause is not shown to hold (for the level a target reaches)."""
 
 

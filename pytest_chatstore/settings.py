@@ -273,6 +273,14 @@ SETTINGS: tuple[Setting, ...] = (
         choices=tuple(LEVELS),
     ),
     Setting(
+        "chatstore_strict_time",
+        None,
+        "an inconclusive real-time TTL clause fails the run at every level (by default only at level full)",
+        "false",
+        _flag("chatstore-strict-time"),
+        default=False,
+    ),
+    Setting(
         "chatstore_clauses",
         "PATTERNS",
         "run a subset: IDs, globs ('KEY-*') or groups ('ttl'), comma-separated; repeatable",
@@ -418,6 +426,7 @@ def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:
         capabilities=declared,
         capability_source=source,
         expected=parse_expected_failures(tables.get("expected-failures", {}), where),
+        strict_time=values["chatstore_strict_time"],
     )
 
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_chatstore.attribution import KnownBroken
 from pytest_chatstore.servers import RedisProvider
 from pytest_chatstore.settings import Settings
 from pytest_chatstore.ttl import RealTimeBatches
@@ -20,6 +21,10 @@ batches_key = pytest.StashKey[RealTimeBatches]()
 redis_key = pytest.StashKey[RedisProvider]()
 suite_items_key = pytest.StashKey[list[pytest.Item]]()
 deselected_key = pytest.StashKey[set[str]]()
+ran_key = pytest.StashKey[set[str]]()
+"""Node IDs of the tests that ran to their teardown (a suite test missing here did not finish)."""
+known_key = pytest.StashKey[KnownBroken]()
+"""Per target, the clauses known broken so far (per process: each xdist worker knows its own)."""
 kit_fixture_key = pytest.StashKey[bool]()
 """On a suite item: the kit's own ``chatstore`` fixture ran."""
 

@@ -9,9 +9,10 @@ import pytest
 
 from pytest_chatstore import capabilities
 from pytest_chatstore.adapters import NativeAdapter
+from pytest_chatstore.attribution import ClauseBlocked
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure
+from pytest_chatstore.failures import ClauseFailure, InfrastructureError
 from pytest_chatstore.runner import Runner
 from reference_impls.memory import InMemoryChatStore
 from tests.broken_stores import DeleteReturnsJson
@@ -87,17 +88,55 @@ def test_keys_that_are_not_str_fail() -> None:
         driver.get_keys()
 
 
-def test_a_store_exception_fails_the_clause_unless_raw() -> None:
+def test_a_store_exception_fails_the_running_check_unless_raw() -> None:
     class Broken(InMemoryChatStore):
         def get_messages(self, key: str) -> list[ChatMessage]:
-            raise ConnectionError("server went away")
+            raise ValueError("bad state")
 
     driver = driver_for(Broken(), clause="ORD-002")
-    with pytest.raises(ClauseFailure, match=r"store.get_messages\('k'\) raised ConnectionError: server went away"):
+    with pytest.raises(ClauseFailure, match=r"the store raised ValueError during store.get_messages\('k'\): bad"):
         driver.get_messages("k")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ValueError, match="bad state"):
         driver.call("get", "k", raw=True)
-    assert driver.log[-1].endswith("raised ConnectionError: 'server went away'")
+    assert driver.log[-1].endswith("raised ValueError: 'bad state'")
+    with pytest.raises(ClauseFailure) as caught, driver.checking("FRE-001"):
+        driver.get_messages("k")
+    assert caught.value.clause_id == "ORD-002"  # the check that was running, not the canary's clause
+
+
+def test_a_backend_that_went_away_is_no_verdict() -> None:
+    class Unreachable(InMemoryChatStore):
+        def get_messages(self, key: str) -> list[ChatMessage]:
+            raise ConnectionRefusedError("[Errno 111] Connection refused")
+
+    driver = driver_for(Unreachable(), clause="ORD-002")
+    with pytest.raises(InfrastructureError, match="its backend could not be reached: no verdict"):
+        driver.get_messages("k")
+
+
+def test_none_inside_a_list_answer_is_a_violation_not_dropped() -> None:
+    class TrailingNone(InMemoryChatStore):
+        def get_messages(self, key: str) -> list[ChatMessage]:
+            return [*super().get_messages(key), None]  # type: ignore[list-item]
+
+    driver = driver_for(TrailingNone(), clause="FID-001")
+    driver.add_message("k", A)
+    with pytest.raises(ClauseFailure, match="get_messages returned None at position 1 of its list") as caught:
+        driver.get_messages("k")
+    assert caught.value.shape
+
+
+def test_a_wrong_answer_under_another_clauses_rule_is_blocked_when_that_rule_is_known_broken() -> None:
+    driver = driver_for(DeleteReturnsJson(), clause="KEY-002")
+    driver.set_messages("k", [A, B])
+    with pytest.raises(ClauseFailure, match=r"breaks DEL-001's rule, which its own check did not catch") as own:
+        driver.delete_message("k", 0)
+    assert own.value.clause_id == "KEY-002"
+    assert not isinstance(own.value, ClauseBlocked)
+    driver.known_broken = frozenset({"DEL-001"})
+    with pytest.raises(ClauseBlocked, match=r"\[KEY-002\] blocked by DEL-001") as caught:
+        driver.delete_message("k", 0)
+    assert caught.value.blocked_by == "DEL-001"
 
 
 def test_a_call_that_hangs_fails_within_the_per_operation_limit() -> None:

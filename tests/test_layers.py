@@ -19,7 +19,7 @@ PACKAGE = Path(__file__).parent.parent / "pytest_chatstore"
 LAYERS: list[set[str]] = [
     {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers"},
     {"failures", "model", "strategies", "gate", "capabilities"},
-    {"adapters"},
+    {"adapters", "attribution"},
     {"targets", "driver"},
     {"ttl", "settings"},
     {"harness", "report"},

@@ -98,8 +98,10 @@ def test_a_non_empty_database_on_a_users_server_is_refused(
     theirs.set("theirs", "1")
     try:
         result = pytester.runpytest(TARGET, "--chatstore-only", f"--chatstore-redis-url={base}/14", "-k", "ORD_002")
-        result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*database 14 of * holds 1 keys; the kit needs an empty database*"])
+        assert result.ret == pytest.ExitCode.USAGE_ERROR  # said up front, not as clauses that were never checked
+        result.stderr.fnmatch_lines(["*database 14 of * holds 1 keys; the kit needs an empty database*"])
+        result.stderr.fnmatch_lines(["*Database * of that server is empty: name it in the URL (…/*)*"])
+        assert "…/15" in result.stderr.str() or "…/13" in result.stderr.str()  # an index a default server has
         assert theirs.get("theirs") == b"1"
     finally:
         theirs.delete("theirs")

@@ -51,6 +51,18 @@ class RedisProvider:
             pytest.fail(f"pytest-chatstore: {self.error}", pytrace=False)
         return self.server
 
+    def check_usage(self) -> str | None:
+        """Why the user's Redis URL cannot be used (a usage error, said up front), or None."""
+        if self.config.url is None or self.config.kind not in ("auto", "url"):
+            return None
+        from pytest_chatstore.servers.redis import RedisUsageError, check_url
+
+        try:
+            check_url(self.config.url)
+        except RedisUsageError as exc:
+            return str(exc)
+        return None
+
     def close(self) -> None:
         if self.server is not None:
             self.server.close()

@@ -47,6 +47,10 @@ class RedisUnavailable(Exception):
     """No Redis server could be had as asked; the message says what was tried."""
 
 
+class RedisUsageError(RedisUnavailable):
+    """The user's Redis URL cannot be used as given (its database holds data); the message says what to do."""
+
+
 @dataclass
 class RedisServer:
     """A server the suite can use: its URL (with the database index), what it is, and how to stop it."""
@@ -135,14 +139,50 @@ def _from_url(url: str | None, worker: int) -> RedisServer:
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is reported as such
         raise RedisUnavailable(f"cannot reach {_redact(db_url)}: {exc}") from None
     if size:
+        suggestion = _empty_database(server.client(), avoid=base_db + worker)
         server.close()
-        raise RedisUnavailable(
+        raise RedisUsageError(
             f"database {base_db + worker} of {_redact(url)} holds {size} keys; the kit needs an empty database it "
-            "can own for the run and never deletes data it did not write. Name an empty one in the URL "
-            f"(for example .../{base_db + worker + 1}) or empty this one yourself."
+            "can own for the run and never deletes data it did not write. "
+            + (
+                f"Database {suggestion} of that server is empty: name it in the URL (…/{suggestion})"
+                if suggestion is not None
+                else "No database of that server is empty: give the kit a server or database of its own"
+            )
+            + " or empty this one yourself."
         )
     server.claimed = True
     return server
+
+
+def _empty_database(client: Any, *, avoid: int) -> int | None:
+    """The highest-numbered empty database of the server (``INFO keyspace`` lists the others), or None."""
+    try:
+        count = int(client.config_get("databases").get("databases", 16))
+    except Exception:  # noqa: BLE001 - CONFIG may be disabled (managed servers): assume Redis's default
+        count = 16
+    try:
+        used = {int(name.removeprefix("db")) for name in client.info("keyspace")}
+    except Exception:  # noqa: BLE001 - then no suggestion rather than a wrong one
+        return None
+    free = [db for db in range(count) if db not in used and db != avoid]
+    return free[-1] if free else None
+
+
+def check_url(url: str, worker: int = 0) -> None:
+    """Raise :class:`RedisUsageError` if the user's database cannot be used; say nothing if it cannot be reached.
+
+    Called when the run starts, so that a database holding data is a usage error up front, not a run of
+    clauses that were never checked. Reaching the server is the provisioning's business.
+    """
+    try:
+        server = _from_url(url, worker)
+    except RedisUsageError:
+        raise
+    except RedisUnavailable:
+        return
+    server.claimed = False  # only looked: nothing to clean up
+    server.close()
 
 
 def _redact(url: str) -> str:

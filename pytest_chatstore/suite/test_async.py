@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import answer, clause, numbered_ops, op_strategy, run_op
+from pytest_chatstore.suite import answer, clause, numbered_ops, op_strategy, run_op, without_known_broken
 
 KEYS = ["a", "b"]
 
@@ -21,7 +21,7 @@ def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
     @chatstore.settings()
     @given(ops=st.lists(ops, min_size=1, max_size=12))
     def check(ops: list[tuple[Any, ...]]) -> None:
-        ops = numbered_ops(ops)
+        ops = without_known_broken(numbered_ops(ops), chatstore.known_broken - chatstore.unreadable)
         # One history after the other: a server-backed store's "fresh" stores share one database.
         with chatstore.fresh() as sync_store:
             sync_answers = [answer(sync_store, op) for op in ops]

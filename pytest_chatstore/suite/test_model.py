@@ -111,25 +111,29 @@ class ChatStoreMachine(RuleBasedStateMachine):
     @precondition(lambda self: "keys" in self.caps)
     @rule(use_async=modes)
     def get_keys(self, use_async: bool) -> None:
+        if {"KEY-001", "KEY-002"} & self.store.known_broken:
+            return  # listing's own rules are known broken: the machine goes on without it
         self.resolve(self.keys)
         listed = self.store.get_keys(use_async=use_async and "async" in self.caps)
         self._check_listing(listed)
 
     def _check_listing(self, listed: list[str]) -> None:
         if len(listed) != len(set(listed)):
-            self.store.violation(f"get_keys listed a key more than once: {listed!r}")
+            self.store.violation(f"get_keys listed a key more than once: {listed!r}", rule="KEY-001")
         missing = set(self.model.get_keys()) - set(listed)
         foreign = set(listed) - self.ever_written
         if missing or foreign:
-            self.store.violation(f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}")
+            self.store.violation(
+                f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}", rule="KEY-001"
+            )
 
     @invariant()
     def state_agrees(self) -> None:
         self.resolve(self.keys)
         for key in self.keys:
-            self.store.expect(
-                f"full state: messages at {key!r}", self.model.get_messages(key), self.store.get_messages(key)
-            )
+            got = self.store.get_messages(key)
+            # The state is the order the operations produced: once ORD-001 is known broken, this waits for it.
+            self.store.expect(f"full state: messages at {key!r}", self.model.get_messages(key), got, rule="ORD-001")
 
 
 @clause

@@ -7,13 +7,17 @@ real-time batch.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
 from pytest_chatstore import ttl
+from pytest_chatstore.attribution import blocked
 from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.suite import clause
@@ -74,7 +78,27 @@ class TimedChatStoreMachine(ChatStoreMachine):
 
     @rule()
     def compare_state(self) -> None:
-        ChatStoreMachine.state_agrees(self)
+        with self._expiry_attributed():
+            ChatStoreMachine.state_agrees(self)
+
+    def _do(self, op: tuple[Any, ...], use_async: bool) -> None:
+        with self._expiry_attributed():
+            super()._do(op, use_async)
+
+    @contextlib.contextmanager
+    def _expiry_attributed(self) -> Iterator[None]:
+        """The timed machine is TTL's catch-all: once a focused TTL clause is known broken, its disagreements
+        with the model wait for that clause (blocked, not verified), as MDL-001's wait for ORD-001."""
+        try:
+            yield
+        except ClauseFailure as exc:
+            known = sorted(c for c in ttl.SCENARIOS if c in self.store.known_broken)
+            if exc.blocked_by is None and known:
+                what = str(exc).split("what happened: ", 1)[-1].split("\n", 1)[0]
+                failure = blocked("TTL-008", known[0], what, log=self.store.log)
+                failure.replay = exc.replay
+                raise failure from None
+            raise
 
     def _move_to(self, t: float) -> None:
         self.store.log.append(f"(the clock moves from {self.clock.now:g} to {t:g})")

@@ -21,6 +21,15 @@ write. The price: real-time mode cannot see a store that expires less than
 about 0.3 s early or late. Clock mode has no tolerance at all. If a slow
 machine made a check run on the wrong side of its deadline, the check fails as
 *inconclusive* and says so, instead of passing or failing on a guess.
+
+A check is only as good as the writes it depends on. A write whose outcome
+depends on the conversation being alive (an append or insert that expects the
+earlier messages there) counts only if it ended before the earlier write's
+deadline; one that depends on the conversation being gone (a write after
+expiry that expects a new conversation) only if it started after the latest
+deadline plus the lag. Otherwise the scenario is inconclusive, whatever the
+store did. An inconclusive scenario is run again with a longer ``ttl`` (and
+margins scaled with it), see :mod:`pytest_chatstore.ttl.realtime`.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from typing import Any
 
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import Inconclusive
 from pytest_chatstore.ttl.clock import CLOCK_TTL, ManualClock
 
 REALTIME_TTL = 1
@@ -42,10 +52,6 @@ REALTIME_EARLY_SLOP = 0.05
 """Clock granularity allowed on the early side (Redis keeps expiry in milliseconds)."""
 
 
-class Inconclusive(AssertionError):
-    """A real-time check could not run on the right side of its deadline (machine too slow)."""
-
-
 @dataclass
 class Timeline:
     """When things happen in a scenario, in seconds from its start."""
@@ -55,6 +61,8 @@ class Timeline:
     now: Callable[[], float]
     wait_until: Callable[[float], None]
     t0: float = 0.0
+    lag: float = REALTIME_LAG
+    """How late expiry may be seen (real time only); scaled with ``ttl`` on a retry."""
 
     def at(self, offset: float) -> float:
         """Wait until ``offset`` seconds after the start; return that instant."""
@@ -82,9 +90,29 @@ class Scenario:
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def write(self, name: str, call: Callable[[str], Any]) -> None:
+    def write(self, name: str, call: Callable[[str], Any], *, needs_alive: bool = False) -> None:
+        """Write to ``name``; with ``needs_alive`` the write's outcome depends on the earlier write being alive."""
+        before = self.written_at.get(name)
         start, end, _ = self.tl.timed(lambda: call(self.key(name)))
         self.written_at[name] = (start, end)
+        if needs_alive and before is not None and self.tl.margin:
+            deadline = before[0] + self.tl.ttl - REALTIME_EARLY_SLOP
+            if end > deadline:
+                raise Inconclusive(
+                    f"the write to {name!r} ended {end - before[0]:.3f} s after the write it builds on, past the "
+                    f"{self.tl.ttl:g} s deadline: the earlier messages may have expired legitimately; the machine is "
+                    "overloaded"
+                )
+
+    def require_gone(self, name: str) -> None:
+        """The next write to ``name`` expects a new conversation: valid only after the latest deadline plus lag."""
+        end_of_window = self.written_at[name][1]
+        start = self.tl.now()
+        if self.tl.margin and start < end_of_window + self.tl.ttl + self.tl.lag:
+            raise Inconclusive(
+                f"the write to {name!r} after expiry started {start - end_of_window:.3f} s after its last write, "
+                f"too close to the {self.tl.ttl:g} s deadline to show anything; the machine is overloaded"
+            )
 
     def expect_alive(self, name: str, expected: list[ChatMessage], *, since: float | None = None) -> None:
         """``name`` holds ``expected``; valid only if the read ends before the earliest deadline."""
@@ -103,7 +131,7 @@ class Scenario:
         __tracebackhide__ = True
         end_of_window = self.written_at[name][1] if since is None else since
         start = self.tl.now()
-        if self.tl.margin and start < end_of_window + self.tl.ttl + REALTIME_LAG:
+        if self.tl.margin and start < end_of_window + self.tl.ttl + self.tl.lag:
             raise Inconclusive(
                 f"the check of {name!r} started {start - end_of_window:.3f} s after its write, too close to the "
                 f"{self.tl.ttl:g} s deadline to show anything; the machine is overloaded"
@@ -156,10 +184,10 @@ def writes_restart_the_window(s: Scenario) -> None:
     if insert:
         s.write("insert", lambda k: s.store.add_message(k, A))
     s.tl.at(half)
-    s.write("append", lambda k: s.store.add_message(k, B))
+    s.write("append", lambda k: s.store.add_message(k, B), needs_alive=True)
     s.write("set", lambda k: s.store.set_messages(k, [B]))
     if insert:
-        s.write("insert", lambda k: s.store.add_message(k, C, 0))
+        s.write("insert", lambda k: s.store.add_message(k, C, 0), needs_alive=True)
     s.tl.at(half + s.tl.ttl - max(s.tl.margin, 1e-3))
     s.expect_alive("append", [A, B])
     s.expect_alive("set", [B])
@@ -173,10 +201,11 @@ def deletes_do_not_immortalise(s: Scenario) -> None:
     s.write("last", lambda k: s.store.set_messages(k, [A, B, C]))
     s.write("index", lambda k: s.store.set_messages(k, [A, B, C]))
     s.tl.at(half)
+    # Raw calls: what the deletes answer is DLL-001's and DEL-001's business, not expiry's.
     if "delete_last" in s.store.capabilities:
-        s.write("last", lambda k: s.store.delete_last_message(k))
+        s.write("last", lambda k: s.store.call("delete_last", k))
     if "delete_message" in s.store.capabilities:
-        s.write("index", lambda k: s.store.delete_message(k, 0))
+        s.write("index", lambda k: s.store.call("delete", k, 0))
     s.tl.at(half + s.tl.ttl + s.tl.margin)
     s.expect_gone("last")
     s.expect_gone("index")
@@ -198,9 +227,11 @@ def recreated_conversations_are_new(s: Scenario) -> None:
     s.write("append", lambda k: s.store.set_messages(k, [A, B]))
     s.write("insert", lambda k: s.store.set_messages(k, [A, B]))
     s.tl.at(s.tl.ttl + s.tl.margin)
+    s.require_gone("append")
     s.store.add_message(s.key("append"), C)
     s.store.expect("an expired conversation after one append", [C], s.store.get_messages(s.key("append")))
     if "insert" in s.store.capabilities:
+        s.require_gone("insert")
         s.store.add_message(s.key("insert"), C, 1)
         s.store.expect("an expired conversation after one insert", [C], s.store.get_messages(s.key("insert")))
 

@@ -1,0 +1,144 @@
+"""Whose rule an answer is checked against, and how checks keep testing around known failures.
+
+A composite check (the state machine, key listing, async parity, order of
+operations...) runs many operations and compares their answers with the model.
+Each answer is governed by one clause's rule: what ``delete_message(k, -1)``
+answers is DEL-004's business, not KEY-002's. Two consequences:
+
+- **Attribution.** When a check meets a wrong answer governed by another
+  clause, and that clause is already known broken in this run, the check is
+  *blocked by* it rather than failed for it (:class:`ClauseBlocked`). When the
+  other clause is not known broken (its own check passed, or has not run), the
+  check fails in its own right and its report names the rule it met.
+- **Keep testing around a known failure.** Before an operation runs, the check
+  asks which rules it exercises (:func:`exercises`); if any is known broken, the
+  operation is left out of the example (store and model alike), so the check
+  goes on to test what is its own.
+
+A clause is known broken for a target once it failed in this run, or is listed
+as an expected failure (see :class:`KnownBroken`). Focused clauses (the rules
+below) run before composite ones, so that they are known when it matters.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pytest_chatstore.failures import ClauseFailure, format_failure
+
+ANSWER_RULES: dict[str, str] = {
+    "get": "FID-001",
+    "delete": "DEL-001",
+    "delete_last": "DLL-001",
+    "delete_all": "DLA-002",
+    "keys": "KEY-001",
+}
+"""Operation -> the clause whose rule makes its answer a message (or a list of them, or str keys).
+
+An answer that is not one (raw bytes, JSON text, ``None`` in a list) breaks that rule."""
+
+FOCUSED = frozenset(
+    {
+        "SET-001",
+        "SET-002",
+        "INS-001",
+        "INS-002",
+        "ORD-002",
+        "DEL-001",
+        "DEL-002",
+        "DEL-003",
+        "DEL-004",
+        "DLL-001",
+        "DLL-002",
+        "DLA-001",
+        "DLA-002",
+        "FID-001",
+        "KEY-001",
+    }
+)
+"""Clauses whose rule governs an operation's answer: they run first, so composite checks know them."""
+
+
+class ClauseBlocked(ClauseFailure):
+    """A check met a violation of another clause's rule that is already known broken: not verified, not failed."""
+
+    def __init__(self, clause_id: str, blocked_by: str, text: str) -> None:
+        super().__init__(clause_id, text)
+        self.blocked_by: str | None = blocked_by
+
+
+def blocked(clause_id: str, rule: str, what: str, **details: Any) -> ClauseBlocked:
+    """The exception for ``clause_id`` blocked by ``rule``, whose failure text ``details`` describe."""
+    text = f"[{clause_id}] blocked by {rule}, already known broken in this run:\n" + format_failure(
+        rule, what, **details
+    )
+    return ClauseBlocked(clause_id, rule, text)
+
+
+def _length(model: Any, key: str) -> int:
+    return len(model.get_messages(key))
+
+
+def rule_of(op: tuple[Any, ...], model: Any) -> str | None:
+    """The clause whose rule governs ``op``'s answer, given the model's state before ``op``.
+
+    ``None`` for a write, whose answer is not compared, and for a read, whose
+    answer shows the whole history (the running check's own business).
+    """
+    name, *args = op
+    if name == "delete":
+        n, idx = _length(model, args[0]), args[1]
+        if 0 <= idx < n:
+            return "DEL-001"
+        return "DEL-002" if idx >= 0 else "DEL-004"
+    if name == "delete_last":
+        return "DLL-001" if _length(model, args[0]) else "DLL-002"
+    if name == "delete_all":
+        return "DLA-002"
+    if name == "keys":
+        return "KEY-002"
+    return None
+
+
+def exercises(op: tuple[Any, ...], model: Any) -> frozenset[str]:
+    """Every clause whose rule ``op`` exercises (its answer or its effect), given the model's state before it."""
+    name, *args = op
+    if name == "set":
+        return frozenset({"SET-001" if args[1] else "SET-002"})
+    if name == "add":
+        return frozenset({"INS-002" if len(args) > 2 and args[2] is not None else "INS-001"})
+    if name == "add_batch":
+        return frozenset({"INS-001"})
+    if name == "get":
+        return frozenset({"ORD-002"} if not _length(model, args[0]) else ())
+    if name == "delete" and args[1] < 0:
+        return frozenset({"DEL-003", "DEL-004"})
+    if name == "delete_all":
+        return frozenset({"DLA-001", "DLA-002"})
+    if name == "keys":
+        return frozenset({"KEY-001", "KEY-002"})
+    rule = rule_of(op, model)
+    return frozenset({rule} if rule else ())
+
+
+class KnownBroken:
+    """Per target, the clauses known broken so far in this run, and which of them only by an unreadable answer.
+
+    A clause broken only by the *shape* of an answer (raw bytes where a message belongs) leaves the
+    operation's effect to be checked: composite checks still run it, with its answer unread. One broken
+    by a wrong *value* (or listed as an expected failure, whose way of breaking is unknown) is left out.
+    """
+
+    def __init__(self) -> None:
+        self._by_target: dict[str, dict[str, bool]] = {}
+
+    def add(self, target: str, clause_id: str, *, shape: bool = False) -> None:
+        self._by_target.setdefault(target, {})[clause_id] = shape
+
+    def of(self, target: str) -> frozenset[str]:
+        """A snapshot: a check sees the same set for its whole run (Hypothesis needs that)."""
+        return frozenset(self._by_target.get(target, {}))
+
+    def unreadable(self, target: str) -> frozenset[str]:
+        """The clauses known broken only because an answer could not be read."""
+        return frozenset(c for c, shape in self._by_target.get(target, {}).items() if shape)

@@ -1,0 +1,94 @@
+"""Stores with several independent bugs, or one bug that used to fail many clauses: attribution's test cases.
+
+Unlike ``broken_stores`` (one bug, one clause), these check that a run names each root cause
+under its own clause, and that a known failure does not fail the clauses around it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+
+from pytest_chatstore.contract import ChatMessage
+from reference_impls.memory import InMemoryChatStore
+from tests.broken_stores import _yield_thread
+
+
+def _raw(message: ChatMessage) -> bytes:
+    return json.dumps({"role": message.role, "content": message.content}).encode()
+
+
+class LlamaRedisLike(InMemoryChatStore):
+    """LlamaIndex ``RedisChatStore`` 0.8.0's bugs, in memory, each independent of the others:
+
+    - ``delete_message`` and ``delete_last_message`` answer raw JSON bytes (DEL-001, DLL-001);
+    - ``delete_message`` rewrites the rest of the list reversed (ORD-001)...
+    - ...and without its deadline, so the conversation never expires (TTL-004);
+    - ``adelete_message`` on a one-message conversation raises (PAR-001);
+    - insert at an index is a read-modify-write without a lock (CON-004).
+    """
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        removed = InMemoryChatStore.delete_message(self, key, -1)
+        return None if removed is None else _raw(removed)  # type: ignore[return-value]
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        removed = InMemoryChatStore.delete_message(self, key, idx)
+        if removed is None:
+            return None
+        with self._lock:
+            conv = self._data.get(key)
+            if conv is not None:
+                conv.messages.reverse()
+                conv.expires_at = math.inf
+        return _raw(removed)  # type: ignore[return-value]
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        if len(self.get_messages(key)) == 1:
+            raise RuntimeError("wrong number of arguments for 'lpush' command")
+        return self.delete_message(key, idx)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        if idx is None:
+            super().add_message(key, message)
+            return
+        messages = self.get_messages(key)
+        _yield_thread()
+        messages.insert(idx, message)
+        InMemoryChatStore.set_messages(self, key, messages)
+
+
+INDEPENDENT_BUGS = {"DEL-001", "DLL-001", "ORD-001", "TTL-004", "PAR-001", "CON-004"}
+"""The clauses :class:`LlamaRedisLike`'s bugs break, one each."""
+
+
+def _burn(seconds: float) -> None:
+    """CPU work (not a sleep): under load it takes longer, as a real store's serialisation would."""
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+class SlowInsert(InMemoryChatStore):
+    """Correct, but its insert at an index is a slow read-modify-write (under its own lock).
+
+    Under CPU load the insert may end after the conversation's first deadline; the earlier message has
+    then legitimately expired. TTL-003 must not blame the store for that: it is inconclusive, then
+    retried with a longer ttl.
+    """
+
+    def __init__(self, ttl: float | None = None) -> None:
+        super().__init__(ttl=ttl)
+        self._writing = threading.Lock()
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        if idx is None:
+            super().add_message(key, message)
+            return
+        with self._writing:
+            messages = self.get_messages(key)
+            _burn(0.3)
+            messages.insert(idx, message)
+            InMemoryChatStore.set_messages(self, key, messages)

@@ -1,0 +1,158 @@
+"""Verdicts you can trust: one root cause fails one clause, the others keep testing, reports never overclaim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.root_cause_stores import INDEPENDENT_BUGS
+
+
+def run_suite(pytester: pytest.Pytester, target: str, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """The whole suite against ``target`` in a fresh process (derandomized), and its JSON report."""
+    report = pytester.path / "report.json"
+    result = pytester.runpytest_subprocess(
+        f"--chatstore={target}",
+        "--chatstore-only",
+        "--chatstore-hypothesis=ci",
+        "--chatstore-timeout=5",
+        f"--chatstore-report={report}",
+        "-q",
+        *extra,
+    )
+    return result, json.loads(report.read_text())
+
+
+def statuses(report: dict[str, Any]) -> dict[str, str]:
+    return {c["id"]: c["status"] for c in report["targets"][0]["clauses"]}
+
+
+def test_each_independent_bug_is_named_by_its_own_clause(pytester: pytest.Pytester) -> None:
+    """LlamaIndex RedisChatStore 0.8.0's bugs: bytes from the deletes, order reversed after a delete, TTL dropped
+    by a delete, the async delete of a last message raising, inserts lost under concurrency."""
+    result, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike")
+    target = report["targets"][0]
+    causes = {c["clause"] for c in target["root_causes"]}
+    assert causes == INDEPENDENT_BUGS
+    got = statuses(report)
+    assert {c for c, s in got.items() if s == "failed"} == INDEPENDENT_BUGS
+    blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert blocked, "some checks meet the known broken rules"
+    assert set(blocked.values()) <= INDEPENDENT_BUGS
+    assert all(got[c] != "passed" for c in blocked)  # a blocked clause is not verified...
+    assert report["gate"] == "fail"  # ...and never makes a run green
+    result.stdout.fnmatch_lines(["*6 root cause(s), in the order to fix them*", "*blocks: *"])
+
+
+def test_a_should_failure_fails_only_its_clause(pytester: pytest.Pytester) -> None:
+    _, report = run_suite(pytester, "tests.broken_stores:NegativeDeleteRefused")
+    got = statuses(report)
+    assert {c for c, s in got.items() if s not in ("passed", "skipped")} == {"DEL-004"}
+    assert got["KEY-002"] == "passed"  # it used to fail on the negative delete's answer
+
+
+def test_an_expected_failure_leaves_the_clauses_around_it_green(pytester: pytest.Pytester) -> None:
+    pytester.makepyprojecttoml('[tool.chatstore.expected-failures]\n"DEL-004" = "negative indices answer None (#1)"\n')
+    result, report = run_suite(pytester, "tests.broken_stores:NegativeDeleteRefused")
+    assert result.ret == 0
+    assert statuses(report)["DEL-004"] == "expected-failure"
+    assert report["gate"] == "pass"
+
+
+def test_none_inside_an_answer_is_a_failure_not_dropped(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        trailing_none="""
+from reference_impls.memory import InMemoryChatStore
+
+class TrailingNone(InMemoryChatStore):
+    def get_messages(self, key):
+        return [*super().get_messages(key), None]
+"""
+    )
+    result, report = run_suite(pytester, "trailing_none:TrailingNone")
+    assert report["gate"] == "fail"
+    assert statuses(report)["FID-001"] == "failed"
+    result.stdout.fnmatch_lines(["*get_messages returned None at position * of its list*"])
+
+
+def test_a_backend_that_goes_away_is_an_infrastructure_error_never_fresh_store_blame(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        flaky_backend="""
+import itertools
+from reference_impls.memory import InMemoryChatStore
+
+calls = itertools.count()
+
+class FlakyBackend(InMemoryChatStore):
+    def get_messages(self, key):
+        if next(calls) % 7 == 6:
+            raise ConnectionError("connection reset by peer")
+        return super().get_messages(key)
+"""
+    )
+    result, report = run_suite(pytester, "flaky_backend:FlakyBackend", "--chatstore-clauses=FRE-001,ORD-001,MDL-001")
+    got = statuses(report)
+    assert set(got.values()) <= {"passed", "infrastructure-error"}, got
+    assert "infrastructure-error" in got.values()
+    assert report["gate"] == "fail"  # no verdict is not a pass
+    assert "Inconsistent data generation" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["*INFRASTRUCTURE ERROR*"])
+
+
+def test_a_store_raising_systemexit_gets_a_verdict_with_its_calls(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        exits="""
+from reference_impls.memory import InMemoryChatStore
+
+class Exits(InMemoryChatStore):
+    def delete_last_message(self, key):
+        raise SystemExit(4)
+"""
+    )
+    result, report = run_suite(pytester, "exits:Exits", "--chatstore-clauses=DLL-001")
+    assert statuses(report) == {"DLL-001": "failed"}
+    result.stdout.fnmatch_lines(["*the store raised SystemExit during store.delete_last_message(*"])
+
+
+def test_an_interrupted_run_is_never_complete_nor_a_pass(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        interrupts="""
+import os
+import signal
+from reference_impls.memory import InMemoryChatStore
+
+class InterruptsOnListing(InMemoryChatStore):
+    def delete_messages(self, key):
+        os.kill(os.getpid(), signal.SIGINT)  # the user's Ctrl-C, a real signal, in the middle of the run
+        return super().delete_messages(key)
+"""
+    )
+    markdown = pytester.path / "report.md"
+    result, report = run_suite(pytester, "interrupts:InterruptsOnListing", f"--chatstore-report={markdown}")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert report["complete"] is False
+    assert report["gate"] == "incomplete"
+    assert report["stopped"] == "interrupted"
+    assert all(t["gate"] == "incomplete" for t in report["targets"])
+    text = markdown.read_text()
+    assert "passes the gate" not in text
+    assert "Incomplete run: stopped early (interrupted)" in text
+    result.stdout.fnmatch_lines(["*INCOMPLETE RUN: stopped early (interrupted)*", "*NOT VERIFIED*"])
+
+
+def test_a_run_stopped_by_maxfail_is_incomplete(pytester: pytest.Pytester) -> None:
+    _, report = run_suite(pytester, "tests.broken_stores:SetAppends", "-x")
+    assert report["gate"] == "incomplete"
+    assert report["complete"] is False
+
+
+def test_blocked_and_root_causes_follow_the_schema(pytester: pytest.Pytester) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    _, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike", "--chatstore-clauses=core")
+    schema = Path(__file__).parent.parent / "pytest_chatstore" / "report.schema.json"
+    jsonschema.validate(report, json.loads(schema.read_text()))
