@@ -167,6 +167,10 @@ def _as_history_call(call: str) -> str:
     return f"{prefix}.{name.format(key=key)}({shape.format(rest)})"
 
 
+FAILING = ("failed", "advisory-failure", "error", "infrastructure-error", "inconclusive")
+"""Statuses a row lists with a reviewed note: the store's own failures, and what kept a clause from a verdict."""
+
+
 def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str:
     """The page. It gives the suites' run time summed over the backends, not this invocation's wall time,
     which a partial rerun would understate (``main`` prints that)."""
@@ -184,27 +188,32 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str
         "",
         "Each failure below was reviewed: the note says why a user of that backend would call the "
         "behaviour wrong or surprising, or why the clause is stricter than the backend promises "
-        "(and what the spec did about it: see the changelog). Root causes shared by several clauses say so.",
+        "(and what the spec did about it: see the changelog). Failures are root causes, each under its "
+        "own clause; a clause whose check met a root cause's rule is *blocked* by it (not verified, "
+        "listed under it), and is checked again once that root cause is fixed.",
         "",
         "## Summary",
         "",
-        "| backend | package | verdict | conforms to | failing (MUST / SHOULD) |",
-        "| --- | --- | --- | --- | --- |",
+        "| backend | package | verdict | conforms to | root causes (MUST / SHOULD) | blocked |",
+        "| --- | --- | --- | --- | --- | --- |",
     ]
     for backend, version, data in results:
         package = f"`{backend.distribution}` {version}"
         if backend.not_run:
-            lines.append(f"| {backend.name} | `{backend.distribution}` | not run | | |")
+            lines.append(f"| {backend.name} | `{backend.distribution}` | not run | | | |")
             continue
         if "error" in data:
-            lines.append(f"| {backend.name} | {package} | error: {data['error']} | | |")
+            lines.append(f"| {backend.name} | {package} | error: {data['error']} | | | |")
             continue
         target = data["targets"][0]
-        failing = [c for c in target["clauses"] if c["status"] in ("failed", "advisory-failure", "error")]
+        failing = [c for c in target["clauses"] if c["status"] in FAILING]
+        blocked = sum(c["status"] == "blocked" for c in target["clauses"])
         must = sum(c["level"] == "MUST" for c in failing)
-        verdict = "conforms" if not failing else "does not conform"
+        verdict = "conforms" if not failing and not blocked else "does not conform"
         level = target["level_reached"] or "none"
-        lines.append(f"| {backend.name} | {package} | {verdict} | {level} | {must} / {len(failing) - must} |")
+        lines.append(
+            f"| {backend.name} | {package} | {verdict} | {level} | {must} / {len(failing) - must} | {blocked or ''} |"
+        )
     for backend, version, data in results:
         lines += ["", f"## {backend.name}", ""]
         lines.append(f"- Ecosystem: {backend.ecosystem}; target `{backend.target}`")
@@ -223,26 +232,39 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str
         lines.append(f"- Server: {servers}")
         lines.append(f"- Run time: {data['seconds']:.0f} s")
         target = data["targets"][0]
-        lines += ["", "| group | passed | failed | skipped (capability) |", "| --- | ---: | ---: | ---: |"]
+        lines += [
+            "",
+            "| group | passed | failed | blocked | skipped (capability) |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
         for group in GROUPS:
             mine = [c for c in target["clauses"] if c["group"] == group]
             if not mine:
                 continue
             passed = sum(c["status"] == "passed" for c in mine)
-            failed = sum(c["status"] in ("failed", "advisory-failure", "error") for c in mine)
+            failed = sum(c["status"] in FAILING for c in mine)
+            blocked = sum(c["status"] == "blocked" for c in mine)
             skipped = sum(c["status"] in ("skipped", "declared-absent") for c in mine)
-            lines.append(f"| {group} | {passed} | {failed} | {skipped} |")
+            lines.append(f"| {group} | {passed} | {failed} | {blocked or ''} | {skipped} |")
+        blocks: dict[str, list[str]] = {}
         for clause in target["clauses"]:
-            if clause["status"] not in ("failed", "advisory-failure", "error"):
+            if clause["status"] == "blocked":
+                blocks.setdefault(clause["blocked_by"], []).append(clause["id"])
+        for clause in target["clauses"]:
+            if clause["status"] not in FAILING:
                 continue
             note = NOTES.get((backend.name, clause["id"]), "*unreviewed*")
             lines += ["", f"**{clause['id']}** ({clause['level']}): {clause['rule']}", "", f"{note}", ""]
+            if clause["id"] in blocks:
+                lines.append(f"- Blocks (not verified until this is fixed): {', '.join(blocks.pop(clause['id']))}")
             what = next((ln.strip() for ln in clause.get("failure", "").splitlines() if "what happened" in ln), "")
             if what:
                 lines.append(f"- {what}")
             steps = reproduction(backend, clause.get("failure", ""))
             if steps:
                 lines += ["", "```python", *steps, "```"]
+        for blocker, clauses in blocks.items():  # blocked by a clause that is not failing here (an expected one)
+            lines += ["", f"- Blocked by {blocker}: {', '.join(clauses)}"]
     return "\n".join(lines).rstrip() + "\n"
 
 
