@@ -91,7 +91,7 @@ def answer(driver: StoreDriver, op: Op, *, use_async: bool = False) -> Any:
     got = driver.perform(name, *args, use_async=use_async, read=readable(driver, op))
     if name == "keys" and got is not None:
         if len(got) != len(set(got)):
-            driver.violation(f"get_keys listed a key more than once: {got!r}", rule="KEY-001")
+            driver.violation(f"get_keys listed a key more than once: {got!r}", rule=ANSWER_RULES["keys"])
         return sorted(got)
     return got
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
@@ -61,7 +62,7 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]]) -> None:
         store.violation(f"a thread's call raised {type(errors[0]).__name__}: {errors[0]}")
 
 
-def _contents(store: StoreDriver, messages: object, rule: str = "FID-001") -> list[str]:
+def _contents(store: StoreDriver, messages: object, rule: str = ANSWER_RULES["get"]) -> list[str]:
     """The contents of a list answer; an item that is not a message breaks ``rule`` (the answering method's)."""
     return [m.content for m in store.messages_from(messages, "get_messages", rule=rule)]
 
@@ -114,7 +115,7 @@ def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnd
         store.log.append(
             f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)"
         )
-        got = sorted(c for batch in removed for c in _contents(store, batch, rule="DLL-001"))
+        got = sorted(c for batch in removed for c in _contents(store, batch, rule=ANSWER_RULES["delete_last"]))
         store.expect("messages returned by the deletes, sorted", sorted(f"m{i}" for i in range(total)), got)
         store.expect("messages left", [], store.get_messages(KEY))
 
@@ -252,9 +253,9 @@ def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
         return None
     if kind == "delete":
         got = raw.delete_message(KEY, op[1])
-        if "DEL-001" in store.unreadable:
+        if ANSWER_RULES["delete"] in store.unreadable:
             return UNREAD  # the answer's shape is DEL-001's known failure: any answer is explained
-        message = store.message_from(got, rule="DEL-001")
+        message = store.message_from(got, rule=ANSWER_RULES["delete"])
         return None if message is None else message.content
     return tuple(_contents(store, raw.get_messages(KEY)))
 

@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_chatstore import strategies as cst
+from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
@@ -169,7 +170,7 @@ def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> No
         with chatstore.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
-            if not python_semantics and "DEL-001" in store.unreadable:
+            if not python_semantics and ANSWER_RULES["delete"] in store.unreadable:
                 # DEL-001 is known to answer unreadably: DEL-003's own promise, the state, is still checked.
                 store.call("delete", KEY, idx)
                 left = store.get_messages(KEY)

@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_chatstore import strategies as cst
+from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.harness import StoreUnderTest
@@ -66,9 +67,9 @@ def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
             store.expect(f"messages at key {key!r}", messages[:2], store.get_messages(key))
             if "keys" in store.capabilities:
                 store.expect("keys listed", [key], store.get_keys())
-            if "delete_last" in store.capabilities and "DLL-001" not in store.known_broken:
+            if "delete_last" in store.capabilities and ANSWER_RULES["delete_last"] not in store.known_broken:
                 got = store.delete_last_message(key)
-                store.expect(f"delete_last_message({key!r})", messages[1], got, rule="DLL-001")
+                store.expect(f"delete_last_message({key!r})", messages[1], got, rule=ANSWER_RULES["delete_last"])
 
     two = [ChatMessage("user", "first"), ChatMessage("assistant", "second")]
     for key in cst.TRICKY_KEYS:

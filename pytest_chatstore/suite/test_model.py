@@ -22,6 +22,7 @@ from hypothesis.stateful import (
 )
 
 from pytest_chatstore import strategies as cst
+from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
@@ -119,12 +120,12 @@ class ChatStoreMachine(RuleBasedStateMachine):
 
     def _check_listing(self, listed: list[str]) -> None:
         if len(listed) != len(set(listed)):
-            self.store.violation(f"get_keys listed a key more than once: {listed!r}", rule="KEY-001")
+            self.store.violation(f"get_keys listed a key more than once: {listed!r}", rule=ANSWER_RULES["keys"])
         missing = set(self.model.get_keys()) - set(listed)
         foreign = set(listed) - self.ever_written
         if missing or foreign:
             self.store.violation(
-                f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}", rule="KEY-001"
+                f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}", rule=ANSWER_RULES["keys"]
             )
 
     @invariant()
