@@ -105,7 +105,9 @@ class StoreDriver:
         fail(self.clause, what, log=self.log, replay=self.replay_record(), shape=shape, **details)
 
     # -- raw calls -------------------------------------------------------------
-    def call(self, op: str, *args: Any, use_async: bool = False, raw: bool = False, **kwargs: Any) -> Any:
+    def call(
+        self, op: str, *args: Any, use_async: bool = False, raw: bool = False, rule: str | None = None, **kwargs: Any
+    ) -> Any:
         """Call the store's method for ``op`` with already-converted arguments; log and return the raw result.
 
         An exception from the store (or a hang) fails :attr:`clause`, unless
@@ -128,22 +130,27 @@ class StoreDriver:
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
             if raw and isinstance(exc, Exception):
                 raise
-            self._store_raised(exc, entry, use_async=use_async)
+            self._store_raised(exc, entry, use_async=use_async, rule=rule)
         self.log[-1] = f"{entry} -> {short(result)}"
         return result
 
-    def _store_raised(self, exc: BaseException, entry: str, *, use_async: bool) -> NoReturn:
+    def _store_raised(self, exc: BaseException, entry: str, *, use_async: bool, rule: str | None) -> NoReturn:
         """The store raised during ``entry``: charged to the running check, or no verdict if the backend went away.
 
-        An async twin that raises where async parity (PAR-001) is already known broken blocks the check.
+        A sync call whose operation's ``rule`` is already known broken (raising is breaking it too), or an
+        async twin where async parity (PAR-001) is known broken, blocks the check instead.
         """
         __tracebackhide__ = True
         what = f"the store raised {type(exc).__name__} during {entry}: {exc}"
         if is_infrastructure(exc):
             text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)
             raise InfrastructureError(self.owner, "INFRASTRUCTURE ERROR " + text) from exc
-        if use_async and self.owner != "PAR-001" and "PAR-001" in self.known_broken:
-            failure = blocked(self.owner, "PAR-001", what, log=self.log)
+        # An async twin that raises is async parity's business (its sync twin may be fine); a sync call's
+        # is the operation's own rule.
+        suspect = "PAR-001" if use_async else rule
+        blocker = suspect if suspect is not None and suspect != self.owner and suspect in self.known_broken else None
+        if blocker is not None:
+            failure = blocked(self.owner, blocker, what, log=self.log)
             failure.replay = self.replay_record()
             raise failure
         fail(self.owner, what, log=self.log, replay=self.replay_record())
@@ -186,7 +193,9 @@ class StoreDriver:
         return record
 
     # -- converted calls ---------------------------------------------------------
-    def perform(self, name: str, *args: Any, use_async: bool = False, read: bool = True) -> Any:
+    def perform(
+        self, name: str, *args: Any, use_async: bool = False, read: bool = True, rule: str | None = None
+    ) -> Any:
         """Apply operation ``name`` with arguments in the kit's terms; return the answer in the kit's terms.
 
         Arguments and answers are converted as :data:`~pytest_chatstore.operations.OPERATIONS` says:
@@ -206,7 +215,7 @@ class StoreDriver:
                 kwargs["idx"] = idx
                 if "async_insert" not in self.capabilities:
                     use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
-        result = self.call(name, *call_args, use_async=use_async, **kwargs)
+        result = self.call(name, *call_args, use_async=use_async, rule=rule or ANSWER_RULES.get(name), **kwargs)
         rule = ANSWER_RULES.get(name)
         if op.answer == "none" or not read:  # not read: the answer's rule is known broken by its shape
             return None

@@ -164,9 +164,18 @@ def failure_text(exc: BaseException) -> str:
     first = first_clause_failure(exc)
     if first is None:
         return f"{type(exc).__name__}: {exc}"[:20_000]
-    others = len(getattr(exc, "exceptions", ())) - 1
-    more = f"\n  (and {others} more distinct failure(s) of this clause)" if others > 0 else ""
+    others = [e for e in getattr(exc, "exceptions", ()) if e is not first]
+    more = "".join(f"\n  and a distinct failure of this clause too: {_what(e)}" for e in others)
     return (str(first) + more)[:20_000]
+
+
+def _what(exc: BaseException) -> str:
+    """The "what happened" line of a failure (its first line otherwise), for a one-line mention."""
+    text = str(first_clause_failure(exc) or exc)
+    return (
+        next((ln.split("what happened: ", 1)[1] for ln in text.splitlines() if "what happened: " in ln), "")[:300]
+        or text.splitlines()[0][:300]
+    )
 
 
 def _leaves(exc: BaseException, seen: set[int] | None = None) -> list[BaseException]:

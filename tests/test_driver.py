@@ -174,3 +174,20 @@ def test_insert_through_an_async_twin_without_idx_falls_back_to_the_sync_method(
     assert driver.log[0].startswith("await store.async_add_message(")
     assert driver.log[1].startswith("store.add_message(")
     assert driver.get_messages("k") == [B, A]
+
+
+def test_a_store_raising_in_an_operation_whose_rule_is_known_broken_blocks_the_check() -> None:
+    class RaisesOnTheOnlyMessage(InMemoryChatStore):
+        def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+            if len(self.get_messages(key)) == 1:
+                raise RuntimeError("wrong number of arguments for 'lpush' command")
+            return super().delete_message(key, idx)
+
+    driver = driver_for(RaisesOnTheOnlyMessage(), clause="KEY-002")
+    driver.add_message("k", A)
+    with pytest.raises(ClauseFailure, match=r"the store raised RuntimeError during store\.delete_message") as own:
+        driver.delete_message("k", 0)
+    assert own.value.clause_id == "KEY-002"
+    driver.known_broken = frozenset({"DEL-001"})
+    with pytest.raises(ClauseBlocked, match=r"\[KEY-002\] blocked by DEL-001"):
+        driver.delete_message("k", 0)

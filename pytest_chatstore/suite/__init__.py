@@ -84,11 +84,14 @@ def readable(driver: StoreDriver, op: Op) -> bool:
     return ANSWER_RULES.get(op[0]) not in driver.unreadable
 
 
-def answer(driver: StoreDriver, op: Op, *, use_async: bool = False) -> Any:
-    """Apply ``op`` to the store and return its answer, converted (keys sorted); ``None`` if it is not read."""
+def answer(driver: StoreDriver, op: Op, *, use_async: bool = False, rule: str | None = None) -> Any:
+    """Apply ``op`` to the store and return its answer, converted (keys sorted); ``None`` if it is not read.
+
+    ``rule`` is the clause governing the operation (by default the one its answer's shape belongs to).
+    """
     __tracebackhide__ = True
     name, *args = op
-    got = driver.perform(name, *args, use_async=use_async, read=readable(driver, op))
+    got = driver.perform(name, *args, use_async=use_async, read=readable(driver, op), rule=rule)
     if name == "keys" and got is not None:
         if len(got) != len(set(got)):
             driver.violation(f"get_keys listed a key more than once: {got!r}", rule=ANSWER_RULES["keys"])
@@ -135,7 +138,7 @@ def run_op(
     if left_out(driver, model, op):
         return
     rule = rule_of(op, model)
-    got = answer(driver, op, use_async=use_async)
+    got = answer(driver, op, use_async=use_async, rule=rule)
     if not readable(driver, op):  # its effect still counts: the model follows, later reads compare
         expected_answer(model, op)
         return
