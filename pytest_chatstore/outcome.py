@@ -100,6 +100,10 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         result.reproduction = str(path)
         report.sections.append(("chatstore reproduction", f"{path}\n(run it with pytest; it fails until fixed)"))
     report.chatstore = result.to_dict()  # type: ignore[attr-defined]  # carried to xdist's controller
+    # JUnit XML writes the teardown report's properties, which are copied from the item's.
+    item.user_properties.append(("chatstore_status", judgement.status))
+    if result.blocked_by is not None:
+        item.user_properties.append(("chatstore_blocked_by", result.blocked_by))
 
 
 def _refusal(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> str | None:

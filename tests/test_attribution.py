@@ -33,7 +33,7 @@ def statuses(report: dict[str, Any]) -> dict[str, str]:
 def test_each_independent_bug_is_named_by_its_own_clause(pytester: pytest.Pytester) -> None:
     """LlamaIndex RedisChatStore 0.8.0's bugs: bytes from the deletes, order reversed after a delete, TTL dropped
     by a delete, the async delete of a last message raising, inserts lost under concurrency."""
-    result, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike")
+    result, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike", "--junitxml=junit.xml")
     target = report["targets"][0]
     causes = {c["clause"] for c in target["root_causes"]}
     assert causes == INDEPENDENT_BUGS
@@ -45,6 +45,9 @@ def test_each_independent_bug_is_named_by_its_own_clause(pytester: pytest.Pytest
     assert all(got[c] != "passed" for c in blocked)  # a blocked clause is not verified...
     assert report["gate"] == "fail"  # ...and never makes a run green
     result.stdout.fnmatch_lines(["*6 root cause(s), in the order to fix them*", "*blocks: *"])
+    junit = (pytester.path / "junit.xml").read_text()
+    assert '<property name="chatstore_status" value="blocked" />' in junit
+    assert '<property name="chatstore_blocked_by" value="DLL-001" />' in junit
 
 
 def test_a_should_failure_fails_only_its_clause(pytester: pytest.Pytester) -> None:

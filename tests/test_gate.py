@@ -377,6 +377,8 @@ def test_the_json_report_follows_the_published_schema(pytester: pytest.Pytester)
     junit = (pytester.path / "out" / "junit.xml").read_text()
     assert '<property name="chatstore_clause" value="ORD-002" />' in junit
     assert '<property name="chatstore_level" value="MUST" />' in junit
+    assert '<property name="chatstore_status" value="failed" />' in junit
+    assert '<property name="chatstore_status" value="expected-failure" />' in junit
 
 
 def test_the_report_names_the_redis_server_used(pytester: pytest.Pytester) -> None:
