@@ -147,10 +147,6 @@ _SIMPLE_NEGATIVE = (
     "the start raises `IndexError` (`delete_message(k, -2)` on one message): out-of-range indices are "
     "handled on one side only."
 )
-_LLAMA_REDIS_BYTES = (
-    "Real bug (the same one as DLL-001). `delete_last_message` returns the raw stored bytes "
-    "(`b'{\"role\": ...}'`) instead of a `ChatMessage`; this clause's check calls it on the way."
-)
 _SQLITE_APPENDS = (
     "Real bug (the same one as SET-001). `set_messages` appends to the stored conversation instead of "
     "replacing it, so this clause reads old messages before the new ones."
@@ -220,22 +216,27 @@ NOTES: dict[tuple[str, str], str] = {
     ),
     ("RedisChatStore", "DEL-004"): _NEGATIVE_IGNORED,
     ("RedisChatStore", "DEL-001"): (
-        "Real bug. `delete_message` returns the raw stored bytes instead of a `ChatMessage`, as "
-        "`delete_last_message` does (DLL-001)."
+        "Real bugs, two, in one method. `delete_message` reads the list (`LRANGE`), pops the item in "
+        "Python, deletes the key and pushes the rest back with `LPUSH *rest`. It returns the popped raw "
+        "bytes instead of a `ChatMessage` (as `delete_last_message` does, DLL-001); and on a "
+        "conversation's only message `LPUSH` gets no values and raises `ResponseError: wrong number of "
+        "arguments for 'lpush' command`. The checks of KEY-002 and PAR-001 meet the second one and are "
+        "blocked by this clause."
     ),
-    ("RedisChatStore", "DLL-002"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "ORD-001"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "KEY-002"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "KEY-003"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "PAR-001"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "PAR-002"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "CON-002"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "CON-004"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "TTL-004"): _LLAMA_REDIS_BYTES,
-    ("RedisChatStore", "MDL-001"): (
-        "Real bugs. Usually the raw bytes of DLL-001 and DEL-001; in other runs `adelete_message(k, 0)` on a "
-        "one-message conversation raises `ResponseError: wrong number of arguments for 'lpush' command` "
-        "instead of removing and returning the message."
+    ("RedisChatStore", "ORD-001"): (
+        "Real bug, independent of the bytes. The same `delete_message` pushes the remaining messages back "
+        "with `LPUSH`, which prepends them one by one: after any delete at an index the rest of the "
+        "conversation reads back reversed."
+    ),
+    ("RedisChatStore", "TTL-004"): (
+        "Real bug, independent of the bytes. `delete_message` deletes the key and pushes the rest back "
+        "without `EXPIRE`, so a conversation that had a TTL loses it and never expires after one delete at "
+        "an index. (TTL-008's timed state machine meets the same bug and is blocked by this clause.)"
+    ),
+    ("RedisChatStore", "CON-004"): (
+        "Real bug. Insert and delete at an index are client-side read-modify-writes (`LRANGE`, then "
+        "`DEL` and a push) with no transaction or script: concurrent callers overwrite each other and "
+        "messages are lost."
     ),
     ("RedisChatStore", "BAD-002"): (
         "SHOULD. `delete_message(k, 1.0)` is accepted instead of refused with `TypeError`."

@@ -145,10 +145,10 @@ class StoreDriver:
         if is_infrastructure(exc):
             text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)
             raise InfrastructureError(self.owner, "INFRASTRUCTURE ERROR " + text) from exc
-        # An async twin that raises is async parity's business (its sync twin may be fine); a sync call's
-        # is the operation's own rule.
-        suspect = "PAR-001" if use_async else rule
-        blocker = suspect if suspect is not None and suspect != self.owner and suspect in self.known_broken else None
+        # An async twin that raises is async parity's business first (its sync twin may be fine), then the
+        # operation's rule; a sync call's is the operation's rule. PAR-001's own check keeps what it finds.
+        suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
+        blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
             failure = blocked(self.owner, blocker, what, log=self.log)
             failure.replay = self.replay_record()
