@@ -165,10 +165,10 @@ def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
     megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
     contents = ["", " ", "\n\t  \r\n", "  padded  ", "é🙂\u200b\u2028文字", megabyte, "ü" * (1 << 19) + "🙂" * 1000]
     with chatstore.fresh() as store:
-        for content in contents:
+        for i, content in enumerate(contents):  # a key each: fidelity must not lean on set_messages replacing
             message = ChatMessage("assistant", content)
-            store.set_messages(KEY, [message])
-            got = store.get_messages(KEY)
+            store.set_messages(f"{KEY} {i}", [message])
+            got = store.get_messages(f"{KEY} {i}")
             store.expect(f"content of {len(content)} characters read back", [message], got)
 
     @chatstore.settings()
@@ -216,8 +216,9 @@ def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> N
         if got != appended:
             store.log[:] = [f"(2000 add_message calls: 'appended 0' .. 'appended 1999'; {len(got)} came back)"]
             store.expect("2000 appended messages read back", appended, got)
-        store.set_messages(KEY, replaced)
-        store.expect("5000 messages given to set_messages read back", replaced, store.get_messages(KEY))
+        store.set_messages(f"{KEY} set", replaced)  # another key: this is about length, not replacement
+        got = store.get_messages(f"{KEY} set")
+        store.expect("5000 messages given to set_messages read back", replaced, got)
 
 
 # -- ownership -----------------------------------------------------------------
