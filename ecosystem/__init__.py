@@ -169,6 +169,11 @@ _EMPTIED_LISTED = (
     "listing conversations shows empty ones. Not a MUST: keeping an empty row is a defensible design."
 )
 
+_DELETE_LAST_TWICE = (
+    "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
+    "back more than once (reading and deleting the last row are not one atomic step)."
+)
+
 NOTES: dict[tuple[str, str], str] = {
     ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
     ("SimpleChatStore", "DEL-003"): _SIMPLE_NEGATIVE,
@@ -246,10 +251,7 @@ NOTES: dict[tuple[str, str], str] = {
         "Real bug. `delete_message(k, 1)` on a one-message conversation (an index past the end) returns a "
         "message instead of `None`: the index is off by one."
     ),
-    ("SQLiteChatStore", "CON-002"): (
-        "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
-        "back more than once (reading and deleting the last row are not one atomic step)."
-    ),
+    ("SQLiteChatStore", "CON-002"): _DELETE_LAST_TWICE,
     ("SQLiteChatStore", "DEL-004"): _NEGATIVE_IGNORED,
     ("SQLiteChatStore", "BAD-001"): _BAD_KEY,
     ("SQLiteChatStore", "BAD-003"): _BAD_MESSAGE,
@@ -257,11 +259,7 @@ NOTES: dict[tuple[str, str], str] = {
     ("PostgresChatStore", "DEL-004"): _NEGATIVE_IGNORED,
     ("PostgresChatStore", "BAD-001"): _BAD_KEY,
     ("PostgresChatStore", "BAD-003"): _BAD_MESSAGE,
-    ("PostgresChatStore", "CON-002"): (
-        "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
-        "back more than once (reading and deleting the last row are not one atomic step): two workers both "
-        "process one turn."
-    ),
+    ("PostgresChatStore", "CON-002"): _DELETE_LAST_TWICE + " Two workers both process one turn.",
     ("InMemoryChatMessageHistory", "OWN-003"): (
         "SHOULD. The history keeps the caller's message objects: changing a message after adding it changes "
         "the history. Reasonable for an in-memory list (hence SHOULD since spec 0.3)."

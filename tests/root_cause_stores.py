@@ -13,21 +13,21 @@ import time
 
 from pytest_chatstore.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
-from tests.broken_stores import _yield_thread
+from tests.broken_stores import UnlockedInsert
 
 
 def _raw(message: ChatMessage) -> bytes:
     return json.dumps({"role": message.role, "content": message.content}).encode()
 
 
-class LlamaRedisLike(InMemoryChatStore):
+class LlamaRedisLike(UnlockedInsert):
     """LlamaIndex ``RedisChatStore`` 0.8.0's bugs, in memory, each independent of the others:
 
     - ``delete_message`` and ``delete_last_message`` answer raw JSON bytes (DEL-001, DLL-001);
     - ``delete_message`` rewrites the rest of the list reversed (ORD-001)...
     - ...and without its deadline, so the conversation never expires (TTL-004);
     - ``adelete_message`` on a one-message conversation raises (PAR-001);
-    - insert at an index is a read-modify-write without a lock (CON-004).
+    - insert at an index is a read-modify-write without a lock (CON-004, inherited from ``UnlockedInsert``).
     """
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
@@ -49,15 +49,6 @@ class LlamaRedisLike(InMemoryChatStore):
         if len(self.get_messages(key)) == 1:
             raise RuntimeError("wrong number of arguments for 'lpush' command")
         return self.delete_message(key, idx)
-
-    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
-        if idx is None:
-            super().add_message(key, message)
-            return
-        messages = self.get_messages(key)
-        _yield_thread()
-        messages.insert(idx, message)
-        InMemoryChatStore.set_messages(self, key, messages)
 
 
 INDEPENDENT_BUGS = {"DEL-001", "DLL-001", "ORD-001", "TTL-004", "PAR-001", "CON-004"}
