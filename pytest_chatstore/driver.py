@@ -101,7 +101,9 @@ class StoreDriver:
             failure.replay = self.replay_record()
             raise failure
         if rule is not None and rule != self.clause:
-            what += f" (this answer breaks {rule}'s rule, which its own check did not catch)"
+            what += (
+                f" (this breaks {rule}'s rule too; {rule} is not known broken in this run, so this clause reports it)"
+            )
         fail(self.clause, what, log=self.log, replay=self.replay_record(), shape=shape, **details)
 
     # -- raw calls -------------------------------------------------------------
