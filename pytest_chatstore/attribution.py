@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_chatstore.failures import ClauseFailure, format_failure
+from pytest_chatstore.failures import ClauseFailure, ReplayRecord, format_failure
 
 ANSWER_RULES: dict[str, str] = {
     "get": "FID-001",
@@ -62,17 +62,21 @@ FOCUSED = frozenset(
 class ClauseBlocked(ClauseFailure):
     """A check met a violation of another clause's rule that is already known broken: not verified, not failed."""
 
-    def __init__(self, clause_id: str, blocked_by: str, text: str) -> None:
-        super().__init__(clause_id, text)
+    def __init__(self, clause_id: str, blocked_by: str, text: str, what: str = "") -> None:
+        super().__init__(clause_id, text, what)
         self.blocked_by: str | None = blocked_by
 
 
-def blocked(clause_id: str, rule: str, what: str, **details: Any) -> ClauseBlocked:
+def blocked(
+    clause_id: str, rule: str, what: str, *, replay: ReplayRecord | None = None, **details: Any
+) -> ClauseBlocked:
     """The exception for ``clause_id`` blocked by ``rule``, whose failure text ``details`` describe."""
     text = f"[{clause_id}] blocked by {rule}, already known broken in this run:\n" + format_failure(
         rule, what, **details
     )
-    return ClauseBlocked(clause_id, rule, text)
+    failure = ClauseBlocked(clause_id, rule, text, what)
+    failure.replay = replay
+    return failure
 
 
 def _length(model: Any, key: str) -> int:

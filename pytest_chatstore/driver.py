@@ -97,9 +97,7 @@ class StoreDriver:
         """Blocked by ``rule`` if it is another clause known broken; else :attr:`clause` fails, naming ``rule``."""
         __tracebackhide__ = True
         if rule is not None and rule != self.clause and rule in self.known_broken:
-            failure = blocked(self.clause, rule, what, log=self.log, **details)
-            failure.replay = self.replay_record()
-            raise failure
+            raise blocked(self.clause, rule, what, log=self.log, replay=self.replay_record(), **details)
         if rule is not None and rule != self.clause:
             what += (
                 f" (this breaks {rule}'s rule too; {rule} is not known broken in this run, so this clause reports it)"
@@ -152,9 +150,7 @@ class StoreDriver:
         suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
-            failure = blocked(self.owner, blocker, what, log=self.log)
-            failure.replay = self.replay_record()
-            raise failure
+            raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record())
         fail(self.owner, what, log=self.log, replay=self.replay_record())
 
     @property
@@ -217,16 +213,16 @@ class StoreDriver:
                 kwargs["idx"] = idx
                 if "async_insert" not in self.capabilities:
                     use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
-        result = self.call(name, *call_args, use_async=use_async, rule=rule or ANSWER_RULES.get(name), **kwargs)
-        rule = ANSWER_RULES.get(name)
+        shape_rule = ANSWER_RULES.get(name)  # whose rule it is that the answer can be read at all
+        result = self.call(name, *call_args, use_async=use_async, rule=rule or shape_rule, **kwargs)
         if op.answer == "none" or not read:  # not read: the answer's rule is known broken by its shape
             return None
         if op.answer == "messages":
-            return self._answered(self.messages_from(result, op.sync, rule=rule))
+            return self._answered(self.messages_from(result, op.sync, rule=shape_rule))
         if op.answer == "removed":
-            return self._answered(None if result is None else self.messages_from(result, op.sync, rule=rule))
+            return self._answered(None if result is None else self.messages_from(result, op.sync, rule=shape_rule))
         if op.answer == "message":
-            return self._answered(self.message_from(result, rule=rule))
+            return self._answered(self.message_from(result, rule=shape_rule))
         return self._answered(self._keys(result))
 
     def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:

@@ -47,9 +47,11 @@ class ReplayRecord:
 class ClauseFailure(AssertionError):
     """A store broke a clause. ``str()`` is the full, readable report."""
 
-    def __init__(self, clause_id: str, text: str) -> None:
+    def __init__(self, clause_id: str, text: str, what: str = "") -> None:
         super().__init__(text)
         self.clause_id = clause_id
+        self.what = what
+        """The "what happened" of the text, as data (a one-line mention needs no parsing)."""
         self.replay: ReplayRecord | None = None
         """The calls that led here, attached by the driver, for a reproduction file."""
         self.shape = False
@@ -134,7 +136,8 @@ def fail(
 ) -> NoReturn:
     """Raise a :class:`ClauseFailure` for ``clause_id``."""
     __tracebackhide__ = True
-    failure = ClauseFailure(clause_id, format_failure(clause_id, what, expected=expected, actual=actual, log=log))
+    text = format_failure(clause_id, what, expected=expected, actual=actual, log=log)
+    failure = ClauseFailure(clause_id, text, what)
     failure.replay = replay
     failure.shape = shape
     raise failure
@@ -170,12 +173,9 @@ def failure_text(exc: BaseException) -> str:
 
 
 def _what(exc: BaseException) -> str:
-    """The "what happened" line of a failure (its first line otherwise), for a one-line mention."""
-    text = str(first_clause_failure(exc) or exc)
-    return (
-        next((ln.split("what happened: ", 1)[1] for ln in text.splitlines() if "what happened: " in ln), "")[:300]
-        or text.splitlines()[0][:300]
-    )
+    """What happened in a failure (its first line otherwise), for a one-line mention."""
+    first = first_clause_failure(exc)
+    return (first.what if first is not None and first.what else str(exc).splitlines()[0])[:300]
 
 
 def _leaves(exc: BaseException, seen: set[int] | None = None) -> list[BaseException]:

@@ -94,10 +94,7 @@ class TimedChatStoreMachine(ChatStoreMachine):
         except ClauseFailure as exc:
             known = sorted(c for c in ttl.SCENARIOS if c in self.store.known_broken)
             if exc.blocked_by is None and known:
-                what = str(exc).split("what happened: ", 1)[-1].split("\n", 1)[0]
-                failure = blocked(self.store.owner, known[0], what, log=self.store.log)
-                failure.replay = exc.replay
-                raise failure from None
+                raise blocked(self.store.owner, known[0], exc.what, log=self.store.log, replay=exc.replay) from None
             raise
 
     def _move_to(self, t: float) -> None:
