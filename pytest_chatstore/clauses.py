@@ -492,6 +492,10 @@ CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 
+SLOW: tuple[str, ...] = ("MDL-001", "TTL-008", "FID-004")
+"""The clauses whose work grows most with a store's cost per call: the pattern ``slow`` of
+``--chatstore-clauses`` and the pytest marker ``chatstore_slow`` (``-m "not chatstore_slow"``) select them."""
+
 LEVELS: dict[str, str] = {
     "core": "MUST clauses of the data contract: groups core, keys, fidelity, ownership and model",
     "must": "every MUST clause (adds async, concurrency, ttl and input)",

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.clauses import CLAUSES, SLOW
 from pytest_chatstore.stash import (
     clause_of,
     deselected_key,
@@ -90,6 +90,8 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
             ("chatstore_group", clause.group),
             ("chatstore_target", target.name),
         ]
+        if clause_id in SLOW:
+            item.add_marker(pytest.mark.chatstore_slow)
         config.stash[sources_key][target.name] = target.source
         if settings.policy.selected(clause_id):
             kept.append(item)

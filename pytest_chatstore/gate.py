@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pytest_chatstore.clauses import (
     CLAUSES,
     GROUPS,
+    SLOW,
     LEVELS,
     SPEC_VERSION,
     SPEC_VERSIONS,
@@ -83,9 +84,14 @@ class Policy:
         return self.strict_time or self.level == "full"
 
     def selected(self, clause_id: str) -> bool:
-        """Whether ``--chatstore-clauses`` keeps ``clause_id``."""
+        """Whether ``--chatstore-clauses`` keeps ``clause_id``: some pattern names it (or only exclusions
+        are given) and no ``-PATTERN`` leaves it out."""
         clause = CLAUSES[clause_id]
-        return not self.clauses or any(_matches(clause, p) for p in self.clauses)
+        chosen = [p for p in self.clauses if not p.startswith("-")]
+        left_out = [p[1:] for p in self.clauses if p.startswith("-")]
+        if chosen and not any(_matches(clause, p) for p in chosen):
+            return False
+        return not any(_matches(clause, p) for p in left_out)
 
     def advisory(self, clause_id: str) -> str | None:
         """Why a failure of ``clause_id`` does not fail the run, or None when it gates."""
@@ -106,6 +112,8 @@ class Policy:
 
 
 def _matches(clause: Clause, pattern: str) -> bool:
+    if pattern == "slow":
+        return clause.id in SLOW
     return pattern == clause.group or fnmatch.fnmatchcase(clause.id, pattern)
 
 
@@ -133,13 +141,14 @@ def _newer(value: str) -> bool:
 
 
 def check_clause_patterns(patterns: Iterable[str], source: str, what: str = "chatstore-clauses") -> tuple[str, ...]:
-    """Every pattern must match a clause ID or be a group name."""
+    """Every pattern must match a clause ID or be a group name (``-PATTERN`` leaves clauses out)."""
     checked = []
     for pattern in patterns:
-        if not any(_matches(c, pattern) for c in CLAUSES.values()):
+        named = pattern[1:] if pattern.startswith("-") and what == "chatstore-clauses" else pattern
+        if not any(_matches(c, named) for c in CLAUSES.values()):
             raise GateError(
                 f"{what} from {source}: {pattern!r} names no clause (IDs such as DEL-001, globs such as "
-                f"'KEY-*', or groups: {', '.join(GROUPS)})"
+                f"'KEY-*', groups: {', '.join(GROUPS)}, or slow; '-' before one leaves it out)"
             )
         checked.append(pattern)
     return tuple(checked)

@@ -62,6 +62,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "chatstore_clause(id): the conformance test that checks spec clause `id` (pytest-chatstore)"
     )
+    config.addinivalue_line(
+        "markers", "chatstore_slow: a conformance clause whose work grows most with the store's cost per call"
+    )
     try:
         settings = resolve(
             config.getoption, config.getini, search_dir=config.invocation_params.dir, rootpath=config.rootpath

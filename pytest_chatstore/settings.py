@@ -283,7 +283,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "chatstore_clauses",
         "PATTERNS",
-        "run a subset: IDs, globs ('KEY-*') or groups ('ttl'), comma-separated; repeatable",
+        "run a subset: IDs, globs ('KEY-*'), groups ('ttl') or 'slow', comma-separated; '-PATTERN' leaves "
+        "clauses out ('-FID-004,-CON-*'); repeatable",
         "all",
         _clauses,
         default=(),

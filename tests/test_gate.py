@@ -226,6 +226,7 @@ def test_the_level_decides_which_failures_fail_the_run(pytester: pytest.Pytester
     [
         (["--chatstore-level=gold"], "*invalid choice: 'gold'*"),
         (["--chatstore-clauses=XYZ-001"], "*chatstore-clauses from command line: 'XYZ-001' names no clause*"),
+        (["--chatstore-clauses=-XYZ-*"], "*chatstore-clauses from command line: '-XYZ-[*]' names no clause*"),
         (
             ["--chatstore-spec=9.9"],
             "*chatstore-spec from command line: * knows versions 0.1, 0.2*(upgrade pytest-chatstore)*",
@@ -239,6 +240,24 @@ def test_bad_gate_settings_are_usage_errors(pytester: pytest.Pytester, args: lis
     result = pytester.runpytest(REFERENCE, *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([message])
+
+
+def test_patterns_with_a_minus_leave_clauses_out() -> None:
+    keep_all_but = gate.Policy(clauses=("-FID-004", "-CON-*"))
+    assert not keep_all_but.selected("FID-004") and not keep_all_but.selected("CON-003")
+    assert keep_all_but.selected("FID-001") and keep_all_but.selected("MDL-001")
+    ttl_but_one = gate.Policy(clauses=("ttl", "-TTL-008"))
+    assert [c for c in CLAUSES if ttl_but_one.selected(c)] == [f"TTL-00{i}" for i in range(1, 8)]
+    assert [c for c in CLAUSES if gate.Policy(clauses=("slow",)).selected(c)] == sorted(
+        clauses.SLOW, key=list(CLAUSES).index
+    )
+
+
+def test_the_slow_clauses_carry_a_marker_to_deselect(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(REFERENCE, *CI, "--co", "-m", "chatstore_slow")
+    assert sorted(line.split("::test_")[1][:7].replace("_", "-") for line in result.outlines if "::test_" in line) == (
+        sorted(clauses.SLOW)
+    )
 
 
 def test_the_level_and_selection_come_from_ini_too(pytester: pytest.Pytester) -> None:
