@@ -492,7 +492,7 @@ CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 
-SLOW: tuple[str, ...] = ("MDL-001", "TTL-008", "FID-004")
+SLOW: tuple[str, ...] = ("MDL-001", "TTL-008")
 """The clauses whose work grows most with a store's cost per call: the pattern ``slow`` of
 ``--chatstore-clauses`` and the pytest marker ``chatstore_slow`` (``-m "not chatstore_slow"``) select them."""
 

@@ -27,6 +27,8 @@ from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.attribution import ANSWER_RULES, blocked
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
+    ClauseFailure,
+    Hung,
     InfrastructureError,
     ReplayRecord,
     Step,
@@ -36,7 +38,7 @@ from pytest_chatstore.failures import (
     short,
 )
 from pytest_chatstore.operations import OPERATIONS, method_name
-from pytest_chatstore.runner import Runner
+from pytest_chatstore.runner import OperationTimeout, Runner, announce
 
 V = TypeVar("V")
 
@@ -118,6 +120,7 @@ class StoreDriver:
         shown = ", ".join([*(short(a) for a in args), *(f"{k}={short(v)}" for k, v in kwargs.items())])
         entry = f"{'await ' if use_async else ''}store.{name}({shown})"
         self.log.append(entry)
+        announce(entry)
         self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
         try:
@@ -141,6 +144,11 @@ class StoreDriver:
         async twin where async parity (PAR-001) is known broken, blocks the check instead.
         """
         __tracebackhide__ = True
+        if isinstance(exc, OperationTimeout):
+            try:
+                fail(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=self.replay_record())
+            except ClauseFailure as failure:
+                raise Hung(failure) from None  # the check stops: a hang is never replayed to shrink it
         what = f"the store raised {type(exc).__name__} during {entry}: {exc}"
         if is_infrastructure(exc):
             text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)

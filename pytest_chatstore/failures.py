@@ -60,6 +60,18 @@ class ClauseFailure(AssertionError):
         """Set when the check met another clause's rule, known broken (see :mod:`pytest_chatstore.attribution`)."""
 
 
+class Hung(BaseException):
+    """A store call hung: the clause's check stops at once, with ``failure`` as its verdict.
+
+    A ``BaseException`` on purpose: Hypothesis passes those through instead of replaying the
+    example to shrink it, and every replay would hang for the whole limit again.
+    """
+
+    def __init__(self, failure: ClauseFailure) -> None:
+        super().__init__(str(failure))
+        self.failure = failure
+
+
 class InfrastructureError(AssertionError):
     """The store's backend could not be reached (a connection or timeout error): no verdict on the clause."""
 
@@ -147,6 +159,8 @@ def first_clause_failure(exc: BaseException) -> ClauseFailure | None:
     """``exc`` itself, or the first :class:`ClauseFailure` in its group (Hypothesis may group several)."""
     if isinstance(exc, ClauseFailure):
         return exc
+    if isinstance(exc, Hung):
+        return exc.failure
     for inner in getattr(exc, "exceptions", ()):
         found = first_clause_failure(inner)
         if found is not None:
@@ -184,6 +198,8 @@ def _leaves(exc: BaseException, seen: set[int] | None = None) -> list[BaseExcept
     if id(exc) in seen:
         return []
     seen.add(id(exc))
+    if isinstance(exc, Hung):
+        exc = exc.failure
     found = [exc]
     for inner in getattr(exc, "exceptions", ()):
         found += _leaves(inner, seen)

@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 from pytest_chatstore.clauses import (
     CLAUSES,
     GROUPS,
-    SLOW,
     LEVELS,
+    SLOW,
     SPEC_VERSION,
     SPEC_VERSIONS,
     Clause,

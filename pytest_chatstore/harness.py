@@ -9,6 +9,7 @@ settings of the selected profile.
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -16,13 +17,14 @@ import hypothesis
 import pytest
 from hypothesis import reproduce_failure
 
-from pytest_chatstore import capabilities, ttl
+from pytest_chatstore import budget, capabilities, ttl
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, fail
+from pytest_chatstore.failures import ClauseFailure, Hung, fail
 from pytest_chatstore.profiles import Kind, hypothesis_settings
-from pytest_chatstore.runner import Runner
+from pytest_chatstore.runner import OperationTimeout, Runner
 from pytest_chatstore.strategies import TRICKY_KEYS
 from pytest_chatstore.targets import Target, build_store
 
@@ -51,6 +53,7 @@ class StoreUnderTest:
         reproduce: str | None = None,
         known_broken: frozenset[str] = frozenset(),
         unreadable: frozenset[str] = frozenset(),
+        allowance: budget.Allowance = budget.FULL,
     ) -> None:
         self.target = target
         self.clause = clause
@@ -74,6 +77,16 @@ class StoreUnderTest:
         self.effective: frozenset[str] = frozenset()
         """Detected capabilities with the declarations applied (before any probe)."""
         self._depth = 0
+        self.allowance = allowance
+        """How much of its full work this clause does (see :mod:`.budget`)."""
+        self.examples = 0
+        """Hypothesis examples run (a property's calls, a state machine's runs)."""
+        self.stores = 0
+        """Stores built for the clause's checks."""
+        self.cost = 0.0
+        """Seconds per call the budget was planned with (0: not planned)."""
+        self.real_time = False
+        """The clause waited for the real-time TTL batch: its time is not its calls'."""
         self.runner = Runner(timeout)
         self.redis = redis
         """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
@@ -114,13 +127,47 @@ class StoreUnderTest:
         """Skip unless the target has every capability ``clause_id`` needs."""
         self.require(*CLAUSES[clause_id].requires)
 
+    def plan(self, allowance: budget.Allowance, cost: float) -> None:
+        """This clause's share of the time budget, and the cost per call that sets the limits of bursts."""
+        self.allowance, self.cost = allowance, cost
+        self.runner.cost = cost
+
+    @property
+    def share(self) -> float:
+        """The share of its full work this clause does (below 1.0: reduced to fit the time budget)."""
+        return self.allowance.share(budget.work(self.clause), self.profile)
+
+    def units(self) -> int:
+        """How many units of its work (examples, steps per writer, rounds) this clause runs: see :mod:`.budget`."""
+        return self.allowance.units(budget.work(self.clause), self.profile)
+
+    @property
+    def calls(self) -> int:
+        """Store calls this clause made (its evidence, with :attr:`examples`)."""
+        return self.runner.calls
+
+    def _hypothesis_settings(self, kind: Kind) -> hypothesis.settings:
+        reduced = self.units() if self.allowance.reduced else None
+        return hypothesis_settings(self.profile, kind, settled=self.settled, max_examples=reduced)
+
     def settings(self, kind: Kind = "property") -> Callable[[T], T]:
         """Decorate a ``@given`` test with the profile's settings (and ``--chatstore-reproduce``'s blob)."""
-        chosen = hypothesis_settings(self.profile, kind, settled=self.settled)
+        chosen = self._hypothesis_settings(kind)
 
         def apply(test: T) -> T:
-            decorated: T = chosen(test)
-            return self._reproduced(decorated)
+            decorated: Any = chosen(test)
+            handle = getattr(decorated, "hypothesis", None)  # Hypothesis's documented hook around each example
+            if handle is not None:
+                inner = handle.inner_test
+
+                def counted(*args: Any, **kwargs: Any) -> Any:
+                    self.examples += 1
+                    return inner(*args, **kwargs)
+
+                counted.__name__ = getattr(inner, "__name__", "check")
+                handle.inner_test = counted
+            result: T = self._reproduced(decorated)
+            return result
 
         return apply
 
@@ -128,8 +175,16 @@ class StoreUnderTest:
         """Run a state machine under the profile's settings (and ``--chatstore-reproduce``'s blob)."""
         from hypothesis.stateful import run_state_machine_as_test
 
-        chosen = hypothesis_settings(self.profile, kind, settled=self.settled)
-        run_state_machine_as_test(self._reproduced(machine), settings=chosen)
+        chosen = self._hypothesis_settings(kind)
+        sut = self
+
+        class Counted(machine):  # type: ignore[misc]
+            def __init__(self) -> None:
+                sut.examples += 1
+                super().__init__()
+
+        Counted.__name__ = Counted.__qualname__ = machine.__name__
+        run_state_machine_as_test(self._reproduced(Counted), settings=chosen)
 
     def _reproduced(self, test: T) -> T:
         if self.reproduce is None:
@@ -149,8 +204,12 @@ class StoreUnderTest:
             server.reset()
             kwargs["redis_url"] = server.url
         building = build_store(self.target, **kwargs)
+        self.stores += 1
+        hung = False
         try:
             store = self.runner.call(building.__enter__)
+        except OperationTimeout as exc:
+            raise _hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {exc}")
         try:
@@ -178,11 +237,32 @@ class StoreUnderTest:
                 raise
             finally:
                 self._depth -= 1
+        except Hung:
+            hung = True  # the store may hang closing too: leave it, the verdict is in
+            raise
         finally:
-            self.runner.call(building.__exit__, None, None, None)
+            if not hung:
+                try:
+                    self.runner.call(building.__exit__, None, None, None)
+                except OperationTimeout as exc:
+                    raise _hung(self.clause, f"closing the store hung: {exc}") from None
 
     def close(self) -> None:
         self.runner.close()
+
+    def measure_cost(self) -> float:
+        """Seconds per store call: a short measurement on a fresh store, the kit's overhead per call added."""
+        message = ChatMessage("user", "measuring the cost of a call")
+        with self.fresh(check_empty=False) as driver:
+            key = TRICKY_KEYS[0] + " cost"
+            start = time.perf_counter()
+            driver.set_messages(key, [message])
+            for _ in range(3):
+                driver.add_message(key, message)
+                driver.get_messages(key)
+            driver.set_messages(key, [])
+            seconds = time.perf_counter() - start
+        return seconds / 8 + budget.KIT_OVERHEAD
 
     def check_ttl_clause(self) -> None:
         """Run this clause's TTL scenario: instantly on the kit's clock if the factory takes one, else in real time."""
@@ -192,6 +272,7 @@ class StoreUnderTest:
             with self.fresh(ttl=ttl.ttl_for(self.clause, ttl.CLOCK_TTL), clock=clock) as store:
                 ttl.run_in_clock_mode(self.clause, store, clock)
             return
+        self.real_time = True
         failure = self.batches.verdict(self.target, self.clause)
         self.retries = self.batches.retries.get((self.target.spec, self.clause), 0)
         if failure is not None:
@@ -228,6 +309,14 @@ def real_time_batches(
         needs_real_time=needs_real_time,
         join_timeout=3 * ttl.REALTIME_TTL + 4 * timeout,
     )
+
+
+def _hung(clause_id: str, what: str) -> Hung:
+    try:
+        fail(clause_id, what)
+    except ClauseFailure as failure:
+        return Hung(failure)
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_empty(driver: StoreDriver) -> None:

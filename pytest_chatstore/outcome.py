@@ -9,6 +9,8 @@ the results and writes the terminal summary and the report files.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -23,6 +25,7 @@ from pytest_chatstore.stash import (
     kit_fixture_key,
     known_key,
     ran_key,
+    running_key,
     settings_key,
     suite_items_key,
 )
@@ -84,6 +87,10 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         undeclared=sorted(sut.probed) if sut is not None and judgement.status == "passed" else [],
         blocked_by=detail.removeprefix("blocked by ") if raw == "blocked" else None,
         retries=sut.retries if sut is not None else 0,
+        examples=sut.examples if sut is not None else 0,
+        calls=sut.calls if sut is not None else 0,
+        scale=sut.share if sut is not None else 1.0,
+        cost=sut.cost if sut is not None else 0.0,
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)
@@ -155,7 +162,8 @@ class RecorderPlugin:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        self.recorder = Recorder(config.stash[settings_key].policy)
+        settings = config.stash[settings_key]
+        self.recorder = Recorder(settings.policy, settings.budget)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
@@ -165,7 +173,50 @@ class RecorderPlugin:
             self.recorder.redis.add(str(props["chatstore_redis"]))
         data = getattr(report, "chatstore", None)
         if isinstance(data, dict):
-            self.recorder.add(ClauseResult.from_dict(data))
+            result = ClauseResult.from_dict(data)
+            self.recorder.add(result)
+            self._progress(result)
+
+    def _progress(self, result: ClauseResult) -> None:
+        """A line per clause as it finishes, with its time and evidence (not with ``-q``)."""
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None or self.config.get_verbosity() < 0 or hasattr(self.config, "workerinput"):
+            return
+        several = len(self.config.stash[settings_key].targets) > 1
+        evidence = ", ".join(
+            [
+                *([f"{result.examples} examples"] if result.examples else []),
+                *([f"{result.calls} calls"] if result.calls else []),
+            ]
+        )
+        if result.scale < 1.0:
+            evidence += f", {result.scale:.0%} of its full work (budget)"
+        name = f"{result.target} " if several else ""
+        # write(), not write_line(): the latter makes pytest repeat the file's name before each line.
+        reporter.write(
+            f"\n  {name}{result.clause_id} {result.status:<16} {result.duration:7.2f} s  {evidence}".rstrip()
+        )
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_report_teststatus(
+        self, report: pytest.TestReport, config: pytest.Config
+    ) -> Generator[None, tuple[str, str, str], tuple[str, str, str]]:
+        """In normal verbosity a clause's progress line replaces its dot."""
+        category, letter, word = yield
+        if config.get_verbosity() == 0 and isinstance(getattr(report, "chatstore", None), dict):
+            return category, "", word
+        return category, letter, word
+
+    def pytest_keyboard_interrupt(self) -> None:
+        """Name the check that was running (visible with ``-q`` too)."""
+        running = self.config.stash.get(running_key, None)
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if running is not None and reporter is not None:
+            target, clause_id, started = running
+            reporter.write_line(
+                f"pytest-chatstore: interrupted while checking {clause_id} on {target}, "
+                f"{time.monotonic() - started:.1f} s into it"
+            )
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
         kit = self.config.stash[settings_key].policy

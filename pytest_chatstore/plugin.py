@@ -8,31 +8,44 @@ the run is :mod:`pytest_chatstore.collection`'s job, judging its results
 
 from __future__ import annotations
 
+import os
+import sys
+import threading
+import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_chatstore import capabilities, collection, outcome
+from pytest_chatstore import budget, capabilities, collection, isolation, outcome
 from pytest_chatstore.attribution import KnownBroken
+from pytest_chatstore.budget import Ledger
 from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.failures import Hung, fail
 from pytest_chatstore.harness import StoreUnderTest, real_time_batches
 from pytest_chatstore.servers import RedisProvider
 from pytest_chatstore.settings import SETTINGS, SettingError, resolve
 from pytest_chatstore.stash import (
     batches_key,
     clause_of,
+    crashes_key,
     deselected_key,
     directories_key,
+    exitstatus_key,
+    isolate_key,
     kit_fixture_key,
     known_key,
+    leaked_key,
+    ledgers_key,
     ran_key,
     redis_key,
+    running_key,
     settings_key,
     sources_key,
     suite_items_key,
     suite_source_key,
+    threads_key,
 )
 from pytest_chatstore.targets import Target, target_from_factory
 
@@ -78,6 +91,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[deselected_key] = set()
     config.stash[ran_key] = set()
     config.stash[known_key] = KnownBroken()
+    config.stash[ledgers_key] = {}
+    config.stash[leaked_key] = []
+    config.stash[isolate_key] = _isolation(config, settings)
     config.stash[redis_key] = RedisProvider(settings.redis)
     if any("redis_url" in t.accepts for t in settings.targets):
         problem = config.stash[redis_key].check_usage()
@@ -89,9 +105,45 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(outcome.RecorderPlugin(config), "chatstore-recorder")
 
 
+def _isolation(config: pytest.Config, settings: Any) -> str | None:
+    """Why clauses run in forked children, or None: asked for, or the last run of a target crashed."""
+    if settings.isolate:
+        if not isolation.available():
+            raise pytest.UsageError("pytest-chatstore: --chatstore-isolate needs os.fork (POSIX); this is not")
+        return "--chatstore-isolate"
+    crashed = isolation.crashed_before(config, [t.name for t in settings.targets])
+    if crashed and isolation.available():
+        where = ", ".join(f"{target} in {clause}" for target, clause in crashed.items())
+        return f"automatically: the last run died ({where})"
+    return None
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     if redis_key in config.stash:
         config.stash[redis_key].close()
+    leaked = [t for t in config.stash.get(leaked_key, []) if t.is_alive()]
+    if leaked:  # they would keep this process alive for ever, after every report was written
+        names = ", ".join(sorted({t.name for t in leaked}))
+        sys.stderr.write(
+            f"pytest-chatstore: ending the process: the store under test left {len(leaked)} non-daemon thread(s) "
+            f"running ({names}), which would keep it alive for ever; --chatstore-isolate contains them\n"
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(config.stash.get(exitstatus_key, 1))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    config = session.config
+    config.stash[exitstatus_key] = int(exitstatus)
+    if hasattr(config, "workerinput") or settings_key not in config.stash:
+        return
+    crashes = config.stash.get(crashes_key, {})
+    for target in config.stash[settings_key].targets:  # the process did not die in a clause
+        isolation.mark_running(config, target.name, None)
+        if config.stash[isolate_key] and exitstatus != pytest.ExitCode.INTERRUPTED:
+            isolation.mark_crashed(config, target.name, crashes.get(target.name))
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -99,7 +151,13 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     if not settings.targets:
         return None
     names = ", ".join(f"{t.spec} ({t.source})" for t in settings.targets)
-    return [f"chatstore: {names}; hypothesis profile {settings.profile}; per-operation limit {settings.timeout:g} s"]
+    lines = [
+        f"chatstore: {names}; hypothesis profile {settings.profile}; per-operation limit {settings.timeout:g} s; "
+        f"budget {settings.budget:g} s per target"
+    ]
+    if config.stash[isolate_key]:
+        lines.append(f"chatstore: each clause runs in a forked child process ({config.stash[isolate_key]})")
+    return lines
 
 
 @pytest.fixture(scope="session")
@@ -210,17 +268,92 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         )
 
 
+def _ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
+    """The target's budget; on its first clause, measured, and refused if its floors cannot fit."""
+    ledgers = config.stash[ledgers_key]
+    name = sut.target.name
+    if name not in ledgers:
+        settings = config.stash[settings_key]
+        clauses = [
+            clause_of(item) or ""
+            for item in config.stash[suite_items_key]
+            if getattr(item, "callspec", None) is not None and item.callspec.params["chatstore"].name == name  # type: ignore[attr-defined]
+        ]
+        try:
+            cost = sut.measure_cost()
+        except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
+            cost = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
+        ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses)
+        try:
+            budget.plan(clauses, settings.budget, cost, settings.profile, strict=True)
+        except budget.BudgetTooSmall as exc:
+            pytest.exit(
+                f"pytest-chatstore: the time budget is too small for {sut.target.spec}: {exc}; raise "
+                "--chatstore-budget or leave clauses out (--chatstore-clauses=-slow)",
+                returncode=pytest.ExitCode.USAGE_ERROR,
+            )
+    return ledgers[name]
+
+
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtest_call(item: pytest.Item) -> None:
-    """Before a suite test's body: its clause's capabilities, for every clause, in the call phase.
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """A suite test runs in a forked child when isolating; else its clause is noted as running (a crash
+    then leaves the note, and the next run isolates)."""
+    config = item.config
+    clause_id = clause_of(item)
+    if clause_id is None or item not in config.stash[suite_items_key]:
+        return None
+    target = item.callspec.params["chatstore"].name  # type: ignore[attr-defined]
+    config.stash[running_key] = (target, clause_id, time.monotonic())
+    if not config.stash[isolate_key]:
+        isolation.mark_running(config, target, clause_id)
+        return None
+    timeout = config.stash[settings_key].timeout
+    item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
+    for report in isolation.run_forked(item, nextitem, quiet_for=6 * timeout + 120):
+        item.ihook.pytest_runtest_logreport(report=report)
+    item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    return True
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    item.stash[threads_key] = set(threading.enumerate())
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """Around a suite test's body: its clause's capabilities first, leaked threads after.
 
     A missing capability skips, a declared-absent one that the store shows is probed, and a
-    store that cannot even be built fails the clause (not the fixture's setup).
+    store that cannot even be built fails the clause (not the fixture's setup). A store that
+    leaves non-daemon threads running fails the clause: a process using it could never exit.
     """
+    __tracebackhide__ = True
     clause_id = clause_of(item)
     sut = getattr(item, "funcargs", {}).get("chatstore")
-    if clause_id is not None and isinstance(sut, StoreUnderTest):
+    if clause_id is None or not isinstance(sut, StoreUnderTest):
+        return (yield)
+    ledger = _ledger(item.config, sut)
+    sut.plan(ledger.allowance(clause_id), ledger.cost)
+    start = time.perf_counter()
+    try:
         sut.require_clause(clause_id)
+        result = yield
+    finally:
+        # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
+        counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency"
+        ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted)
+    leaked = isolation.leaked_threads(item.stash.get(threads_key, set()))
+    if leaked:
+        item.config.stash[leaked_key].extend(leaked)
+        names = ", ".join(sorted({t.name for t in leaked}))
+        fail(
+            clause_id,
+            f"the store left {len(leaked)} non-daemon thread(s) running after the check ({names}): a process "
+            "that uses it can never exit",
+        )
+    return result
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

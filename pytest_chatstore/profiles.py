@@ -38,8 +38,12 @@ _COMMON: dict[str, Any] = {
 }
 
 
-def hypothesis_settings(profile: str, kind: Kind, *, settled: bool = False) -> settings:
+def hypothesis_settings(
+    profile: str, kind: Kind, *, settled: bool = False, max_examples: int | None = None
+) -> settings:
     """Settings for one suite test of ``kind`` under ``profile`` (``default``, ``ci`` or ``thorough``).
+
+    ``max_examples`` replaces the profile's count (a clause reduced to fit the time budget).
 
     ``settled`` is for a clause whose failure is already known (an expected failure, or a
     probe of a capability declared absent): derandomized, so its verdict cannot flip
@@ -50,4 +54,6 @@ def hypothesis_settings(profile: str, kind: Kind, *, settled: bool = False) -> s
         extra |= {"derandomize": True, "database": None}
     if settled:
         extra["phases"] = [p for p in _COMMON["phases"] if p is not Phase.shrink]
+    if max_examples is not None:
+        extra["max_examples"] = max_examples
     return settings(**{**_COMMON, **PROFILES[profile][kind], **extra})

@@ -47,6 +47,14 @@ class ClauseResult:
     """The clause whose known broken rule this clause's check met (see :mod:`pytest_chatstore.attribution`)."""
     retries: int = 0
     """How many times a real-time scenario ran again with a longer ttl."""
+    examples: int = 0
+    """Hypothesis examples run (0 for a clause that is no Hypothesis test): with :attr:`calls`, the evidence."""
+    calls: int = 0
+    """Store calls made."""
+    scale: float = 1.0
+    """The share of its full work the clause did (below 1: reduced to fit the time budget)."""
+    cost: float = 0.0
+    """Seconds per store call the budget was planned with when the clause started."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -96,8 +104,10 @@ ROOT_CAUSES = ("failed", "advisory-failure", "expected-failure")
 class Recorder:
     """The run's clause results; renders the terminal summary, the JSON report and the Markdown report."""
 
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, budget: float = 0.0) -> None:
         self.policy = policy
+        self.budget = budget
+        """The time budget per target (``--chatstore-budget``), in seconds."""
         self.results: dict[tuple[str, str], ClauseResult] = {}
         self.redis: set[str] = set()
         self.deselected_by_kit: set[str] = set()
@@ -227,6 +237,7 @@ class Recorder:
         for r in results:
             if r.status in _LABELS and r.clause_id not in listed:
                 lines += self._clause_lines(r)
+        lines += self._evidence_lines(results)
         for capability, clauses in _undeclared(results).items():
             where = results[0].declared.get(capability, [False, "?"])[1]
             lines.append(
@@ -234,6 +245,23 @@ class Recorder:
                 "pass; delete the declaration"
             )
         return lines
+
+    def _evidence_lines(self, results: list[ClauseResult]) -> list[str]:
+        """Per clause, the examples and calls its check made; reduced clauses marked ``*``."""
+        ran = [r for r in results if r.calls]
+        if not ran:
+            return []
+        reduced = [r for r in ran if r.scale < 1.0]
+        cost = next((r.cost for r in reversed(ran) if r.cost), 0.0)
+        head = (
+            f"  evidence (examples/calls): {sum(r.calls for r in ran):,} calls at {cost * 1000:.2f} ms each"
+            f" (budget {self.budget:g} s); "
+        )
+        head += (
+            f"{len(reduced)} clause(s) reduced to fit (*), none below its floor" if reduced else "every clause in full"
+        )
+        cells = [f"{r.clause_id} {r.examples or '-'}/{r.calls}{'*' if r.scale < 1.0 else ''}" for r in ran]
+        return [head] + ["    " + "  ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
 
     @staticmethod
     def _clause_lines(r: ClauseResult) -> list[str]:
@@ -272,6 +300,7 @@ class Recorder:
                         for r, blocks in self.root_causes(results)
                     ],
                     "counts": {k: counts[k] for k in ORDER if counts[k]},
+                    "budget": self._budget_json(results),
                     "clauses": [self._clause_json(r) for r in results],
                 }
             )
@@ -300,6 +329,15 @@ class Recorder:
             "targets": targets,
         }
 
+    def _budget_json(self, results: list[ClauseResult]) -> dict[str, Any]:
+        costs = [r.cost for r in results if r.cost > 0]
+        return {
+            "seconds": self.budget,
+            "cost_per_call": round(costs[-1], 6) if costs else None,
+            "calls": sum(r.calls for r in results),
+            "reduced": [r.clause_id for r in results if r.scale < 1.0],
+        }
+
     @staticmethod
     def _clause_json(r: ClauseResult) -> dict[str, Any]:
         clause = CLAUSES[r.clause_id]
@@ -315,6 +353,9 @@ class Recorder:
             value = getattr(r, name)
             if value:
                 data[name] = value
+        data["evidence"] = {"examples": r.examples, "calls": r.calls, "reduced": r.scale < 1.0}
+        if r.scale < 1.0:
+            data["evidence"]["scale"] = round(r.scale, 4)
         return data
 
     def to_markdown(self) -> str:

@@ -21,6 +21,25 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+_flight: Callable[[str], None] | None = None
+
+
+def set_flight_recorder(record: Callable[[str], None] | None) -> None:
+    """Have :func:`announce` hand every call, before it is made, to ``record`` (an isolated clause's parent)."""
+    global _flight
+    _flight = record
+
+
+def announce(entry: str) -> None:
+    """Say which store call is about to be made: if the process dies in it, the parent names it."""
+    if _flight is not None:
+        _flight(entry)
+
+
+BURST_SLACK = 5
+"""How many times its measured cost a call in a burst may take before the burst counts as hung."""
+
+
 class OperationTimeout(AssertionError):
     """A store call did not return within the per-operation time limit."""
 
@@ -56,6 +75,10 @@ class Runner:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._worker: _Worker | None = None
+        self.calls = 0
+        """Calls made through this runner (the evidence a clause gathered); bursts add theirs."""
+        self.cost = 0.001
+        """Seconds one call is expected to take (the time budget's measurement): sets the limits of bursts."""
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""
@@ -70,18 +93,39 @@ class Runner:
 
         return self._submit(in_loop, _name(fn))
 
-    def _submit(self, job: Callable[[_Worker], T], name: str) -> T:
+    def burst_limit(self, calls: int) -> float:
+        """The time limit of a burst of ``calls`` calls: one call's limit plus the calls at 5x their cost."""
+        return self.timeout + BURST_SLACK * calls * self.cost
+
+    def describe_burst_limit(self, calls: int) -> str:
+        return (
+            f"the limit of a burst: the per-operation limit {self.timeout:g} s plus {calls} calls at "
+            f"{BURST_SLACK}x the measured {self.cost * 1000:.2f} ms per call"
+        )
+
+    def run_burst(self, calls: int, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+        """Await ``fn()``, a burst of ``calls`` calls, under :meth:`burst_limit` instead of the per-call limit."""
+        self.calls += calls - 1
+
+        def in_loop(worker: _Worker) -> T:
+            assert worker.loop is not None
+            return worker.loop.run_until_complete(_as_coroutine(fn(*args, **kwargs)))
+
+        return self._submit(in_loop, _name(fn), limit=self.burst_limit(calls), what=self.describe_burst_limit(calls))
+
+    def _submit(self, job: Callable[[_Worker], T], name: str, *, limit: float | None = None, what: str = "") -> T:
+        self.calls += 1
         if self._worker is None:
             self._worker = _Worker()
         future: Future[T] = Future()
         self._worker.jobs.put((future, job))
+        seconds = self.timeout if limit is None else limit
         try:
-            return future.result(timeout=self.timeout)
+            return future.result(timeout=seconds)
         except FutureTimeout:
             self._worker = None  # abandon the stuck thread; the next call starts afresh
-            raise OperationTimeout(
-                f"{name}() did not return within {self.timeout:g} s (the per-operation limit, --chatstore-timeout)"
-            ) from None
+            what = what or "the per-operation limit, --chatstore-timeout"
+            raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what})") from None
 
     def close(self) -> None:
         """Stop the worker (if it is not stuck) and let its event loop close."""

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_chatstore import capabilities, gate
+from pytest_chatstore.budget import DEFAULT_BUDGET
 from pytest_chatstore.clauses import CLAUSES, LEVELS
 from pytest_chatstore.profiles import PROFILES
 from pytest_chatstore.servers import REDIS_KINDS, RedisConfig
@@ -136,6 +137,16 @@ def _timeout(value: Any, source: str, ctx: Context) -> float:
     return timeout
 
 
+def _budget(value: Any, source: str, ctx: Context) -> float:
+    try:
+        seconds = float(str(value))
+    except ValueError:
+        raise SettingError(f"chatstore-budget from {source}: {value!r} is not a number of seconds") from None
+    if not seconds > 0:
+        raise SettingError(f"chatstore-budget from {source}: must be positive, got {value!r}")
+    return seconds
+
+
 def _profile(value: Any, source: str, ctx: Context) -> str:
     if str(value) not in PROFILES:
         raise SettingError(
@@ -228,6 +239,24 @@ SETTINGS: tuple[Setting, ...] = (
         "10",
         _timeout,
         default=10.0,
+    ),
+    Setting(
+        "chatstore_budget",
+        "SECONDS",
+        "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
+        "never below its floor of evidence; a budget too small for the floors is an error",
+        f"{DEFAULT_BUDGET:g}",
+        _budget,
+        default=DEFAULT_BUDGET,
+    ),
+    Setting(
+        "chatstore_isolate",
+        None,
+        "run each clause in a forked child process: a crash, os._exit, a fatal signal or a leaked non-daemon "
+        "thread fails the clause and the run goes on (POSIX only; on after a run of the same target crashed)",
+        "false",
+        _flag("chatstore-isolate"),
+        default=False,
     ),
     Setting(
         "chatstore_hypothesis",
@@ -347,6 +376,8 @@ class Settings:
     only: bool
     timeout: float
     profile: str
+    budget: float = DEFAULT_BUDGET
+    isolate: bool = False
     redis: RedisConfig = field(default_factory=RedisConfig)
     policy: gate.Policy = field(default_factory=gate.Policy)
     reports: tuple[Path, ...] = ()
@@ -401,6 +432,8 @@ def resolve(
         only=values["chatstore_only"],
         timeout=values["chatstore_timeout"],
         profile=values["chatstore_hypothesis"],
+        budget=values["chatstore_budget"],
+        isolate=values["chatstore_isolate"],
         redis=RedisConfig(
             values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
         ),

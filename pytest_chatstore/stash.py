@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 
 from pytest_chatstore.attribution import KnownBroken
+from pytest_chatstore.budget import Ledger
 from pytest_chatstore.servers import RedisProvider
 from pytest_chatstore.settings import Settings
 from pytest_chatstore.ttl import RealTimeBatches
@@ -25,6 +27,20 @@ ran_key = pytest.StashKey[set[str]]()
 """Node IDs of the tests that ran to their teardown (a suite test missing here did not finish)."""
 known_key = pytest.StashKey[KnownBroken]()
 """Per target, the clauses known broken so far (per process: each xdist worker knows its own)."""
+ledgers_key = pytest.StashKey[dict[str, Ledger]]()
+"""Per target, its time budget as the run spends it (per process)."""
+isolate_key = pytest.StashKey[str | None]()
+"""Why each clause runs in a forked child (``--chatstore-isolate``, or a crash last time), or None."""
+threads_key = pytest.StashKey[set[threading.Thread]]()
+"""On a suite item: the threads alive when its setup began (a store's leaked threads are the new ones)."""
+leaked_key = pytest.StashKey[list[threading.Thread]]()
+"""Non-daemon threads stores left running in this process (without isolation)."""
+running_key = pytest.StashKey[tuple[str, str, float]]()
+"""The suite test running now: (target, clause, its start on the monotonic clock)."""
+crashes_key = pytest.StashKey[dict[str, str]]()
+"""Targets whose isolated clauses crashed in this run: target -> the first such clause."""
+exitstatus_key = pytest.StashKey[int]()
+"""The session's exit status, for ending a process that leaked threads would keep alive."""
 kit_fixture_key = pytest.StashKey[bool]()
 """On a suite item: the kit's own ``chatstore`` fixture ran."""
 

@@ -244,8 +244,10 @@ def test_bad_gate_settings_are_usage_errors(pytester: pytest.Pytester, args: lis
 
 def test_patterns_with_a_minus_leave_clauses_out() -> None:
     keep_all_but = gate.Policy(clauses=("-FID-004", "-CON-*"))
-    assert not keep_all_but.selected("FID-004") and not keep_all_but.selected("CON-003")
-    assert keep_all_but.selected("FID-001") and keep_all_but.selected("MDL-001")
+    assert not keep_all_but.selected("FID-004")
+    assert not keep_all_but.selected("CON-003")
+    assert keep_all_but.selected("FID-001")
+    assert keep_all_but.selected("MDL-001")
     ttl_but_one = gate.Policy(clauses=("ttl", "-TTL-008"))
     assert [c for c in CLAUSES if ttl_but_one.selected(c)] == [f"TTL-00{i}" for i in range(1, 8)]
     assert [c for c in CLAUSES if gate.Policy(clauses=("slow",)).selected(c)] == sorted(

@@ -18,14 +18,14 @@ PACKAGE = Path(__file__).parent.parent / "pytest_chatstore"
 
 LAYERS: list[set[str]] = [
     {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers"},
-    {"failures", "model", "strategies", "gate", "capabilities"},
+    {"failures", "model", "strategies", "gate", "capabilities", "budget"},
     {"adapters", "attribution"},
     {"targets", "driver"},
     {"ttl", "settings"},
     {"harness", "report"},
     {"repro", "suite"},
     {"stash"},
-    {"collection", "outcome"},
+    {"collection", "outcome", "isolation"},
     {"plugin", "__main__", "__init__"},
 ]
 """Lowest first. A module may import modules of lower layers, and modules of its own package."""

@@ -1,8 +1,11 @@
 """Concurrency: threads and asyncio tasks on one key lose nothing and stay linearizable.
 
-Workloads are fixed in size (no store can make them grow), every thread is a
-daemon joined under the per-operation limit, and the workload of each round is
-drawn from a seeded generator, so a run is reproducible up to the scheduler.
+Workloads are fixed in size (no store can make them grow; the time budget may
+shorten them, see :mod:`pytest_chatstore.budget`), every thread is a daemon
+joined under a limit derived from the number of calls and the store's measured
+cost per call (never the per-operation limit, which is for one call), and the
+workload of each round is drawn from a seeded generator, so a run is
+reproducible up to the scheduler.
 """
 
 from __future__ import annotations
@@ -20,17 +23,20 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import clause
 
 KEY = "conversation"
 WRITERS = 4
-PER_WRITER = 50
-ROUNDS = 25
 
 
-def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]]) -> None:
-    """Run ``bodies`` in daemon threads started together; fail the clause on an error or a hang."""
+def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int) -> None:
+    """Run ``bodies`` (``calls`` store calls in all) in daemon threads started together; fail the clause
+    on an error or a hang."""
     __tracebackhide__ = True
+    store.runner.calls += calls
+    limit = store.runner.burst_limit(calls)
+    announce(f"({len(bodies)} threads making {calls} calls on {KEY!r} at once)")
     gate = threading.Barrier(len(bodies))
     errors: list[BaseException] = []
 
@@ -49,13 +55,16 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]]) -> None:
     try:
         for t in threads:
             t.start()
-        deadline = time.monotonic() + store.runner.timeout * 4
+        deadline = time.monotonic() + limit
         for t in threads:
             t.join(max(0.0, deadline - time.monotonic()))
     finally:
         sys.setswitchinterval(interval)
     if any(t.is_alive() for t in threads):
-        store.violation(f"{len(bodies)} threads did not finish within {store.runner.timeout * 4:g} s")
+        store.violation(
+            f"{len(bodies)} threads making {calls} calls did not finish within {limit:.1f} s "
+            f"({store.runner.describe_burst_limit(calls)})"
+        )
     if errors:
         if isinstance(errors[0], ClauseFailure):  # a thread's answer broke a rule (its own or another clause's)
             raise errors[0]
@@ -69,10 +78,11 @@ def _contents(store: StoreDriver, messages: object, rule: str = ANSWER_RULES["ge
 
 @clause
 def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
+    per_writer = chatstore.units()
     with chatstore.fresh() as store:
 
         def writer(t: int) -> Callable[[], None]:
-            messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)]
+            messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)]
 
             def body() -> None:
                 for m in messages:
@@ -80,24 +90,24 @@ def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> No
 
             return body
 
-        _in_threads(store, [writer(t) for t in range(WRITERS)])
-        store.log.append(f"({WRITERS} threads each appended {PER_WRITER} messages 'w<thread>-<n>' to {KEY!r})")
-        _check_appends(store, _contents(store, store.store.get_messages(KEY)), WRITERS)
+        _in_threads(store, [writer(t) for t in range(WRITERS)], WRITERS * per_writer)
+        store.log.append(f"({WRITERS} threads each appended {per_writer} messages 'w<thread>-<n>' to {KEY!r})")
+        _check_appends(store, _contents(store, store.call("get", KEY)), WRITERS, per_writer)
 
 
-def _check_appends(store: StoreDriver, got: list[str], writers: int) -> None:
+def _check_appends(store: StoreDriver, got: list[str], writers: int, per_writer: int) -> None:
     __tracebackhide__ = True
-    expected = writers * PER_WRITER
+    expected = writers * per_writer
     if len(got) > expected:
         store.violation(f"the conversation holds {len(got)} messages after {expected} appends (duplicates)")
     for t in range(writers):
         own = [c for c in got if c.startswith(f"w{t}-")]
-        store.expect(f"writer {t}'s messages, in the order read back", [f"w{t}-{j}" for j in range(PER_WRITER)], own)
+        store.expect(f"writer {t}'s messages, in the order read back", [f"w{t}-{j}" for j in range(per_writer)], own)
 
 
 @clause
 def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnderTest) -> None:
-    total = WRITERS * 30
+    total = chatstore.units()
     with chatstore.fresh() as store:
         store.set_messages(KEY, [ChatMessage("user", f"m{i}") for i in range(total)])
         removed: list[list[Any]] = [[] for _ in range(WRITERS)]
@@ -111,7 +121,7 @@ def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnd
 
             return body
 
-        _in_threads(store, [deleter(t) for t in range(WRITERS)])
+        _in_threads(store, [deleter(t) for t in range(WRITERS)], total + 10 * WRITERS)
         store.log.append(
             f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)"
         )
@@ -124,10 +134,10 @@ def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnd
 def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
     import asyncio
 
-    tasks = 8
+    tasks, per_writer = 8, chatstore.units()
     with chatstore.fresh() as store:
         batches = [
-            [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(PER_WRITER)] for t in range(tasks)
+            [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)] for t in range(tasks)
         ]
 
         async def burst() -> None:
@@ -137,12 +147,13 @@ def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -
 
             await asyncio.gather(*(writer(b) for b in batches))
 
-        store.log.append(f"({tasks} asyncio tasks each awaited async_add_message {PER_WRITER} times on {KEY!r})")
+        store.log.append(f"({tasks} asyncio tasks each awaited async_add_message {per_writer} times on {KEY!r})")
+        announce(store.log[-1])
         try:
-            store.runner.run(burst)
+            store.runner.run_burst(tasks * per_writer, burst)
         except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
             store.violation(f"the tasks raised {type(exc).__name__}: {exc}")
-        _check_appends(store, _contents(store, store.store.get_messages(KEY)), tasks)
+        _check_appends(store, _contents(store, store.call("get", KEY)), tasks, per_writer)
 
 
 # -- linearizability -------------------------------------------------------------
@@ -197,7 +208,7 @@ def _workload(rng: random.Random, thread: int, length: int) -> list[tuple[Any, .
 def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest) -> None:
     threads, length = 3, 5
     initial: State = ("init-0", "init-1", "init-2")
-    for round_ in range(ROUNDS):
+    for round_ in range(chatstore.units()):
         rng = random.Random(round_)
         workloads = [_workload(rng, t, length) for t in range(threads)]
         with chatstore.fresh() as store:
@@ -228,7 +239,7 @@ def _record_history(store: StoreDriver, workloads: list[list[tuple[Any, ...]]]) 
 
         return body
 
-    _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)])
+    _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)], sum(map(len, workloads)))
     return history
 
 
@@ -262,13 +273,13 @@ def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
 
 @clause
 def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
-    batch = 5
+    batch, per_writer = 5, chatstore.units()
     with chatstore.fresh() as store:
 
         def writer(w: int) -> Callable[[], None]:
             batches = [
                 [store.adapter.to_store(ChatMessage("user", f"w{w}-{n}-{i}")) for i in range(batch)]
-                for n in range(PER_WRITER // batch)
+                for n in range(per_writer // batch)
             ]
 
             def body() -> None:
@@ -277,10 +288,10 @@ def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
 
             return body
 
-        _in_threads(store, [writer(w) for w in range(WRITERS)])
-        got = _contents(store, store.store.get_messages(KEY))
-        store.log.append(f"({WRITERS} threads each appended {PER_WRITER // batch} batches of {batch} to {KEY!r})")
-        store.expect("number of messages", WRITERS * PER_WRITER, len(got))
+        _in_threads(store, [writer(w) for w in range(WRITERS)], WRITERS * (per_writer // batch))
+        got = _contents(store, store.call("get", KEY))
+        store.log.append(f"({WRITERS} threads each appended {per_writer // batch} batches of {batch} to {KEY!r})")
+        store.expect("number of messages", WRITERS * (per_writer // batch) * batch, len(got))
         for start in range(0, len(got), batch):
             run = got[start : start + batch]
             prefix = run[0].rsplit("-", 1)[0]

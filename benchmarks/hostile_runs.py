@@ -1,0 +1,75 @@
+"""Wall time to a verdict for slow, hanging, crashing and leaking stores (on demand; not part of CI).
+
+    python benchmarks/hostile_runs.py             # every row below, default settings, one run each
+    python benchmarks/hostile_runs.py --only hang # rows whose name contains "hang"
+
+Each row is a fresh ``pytest`` process on a store of ``tests/hostile_stores.py``
+with the whole suite and the default profile, as a new user runs it. The table
+gives the wall time, pytest's exit status, whether the JSON report was written
+and what it says, and whether any process of the run was still alive afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS: list[tuple[str, str, list[str]]] = [
+    ("2 ms per call", "Latency2ms", []),
+    ("20 ms per call", "Latency20ms", []),
+    ("hangs after 50 calls (1 s limit)", "HangsAfter50", ["--chatstore-timeout=1"]),
+    ("SystemExit from a method", "RaisesSystemExit", []),
+    ("BaseException from a method", "RaisesBaseException", []),
+    ("os._exit, isolated", "ExitsInDelete", ["--chatstore-isolate"]),
+    ("segfault, isolated", "SegfaultsInDelete", ["--chatstore-isolate"]),
+    ("leaks a non-daemon thread, isolated", "LeaksThread", ["--chatstore-isolate"]),
+    ("leaks a non-daemon thread, not isolated", "LeaksThread", []),
+]
+
+
+def run(store: str, extra: list[str]) -> tuple[float, int, str, bool]:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        args = [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--chatstore=tests.hostile_stores:{store}",
+        ]
+        args += ["--chatstore-only", f"--chatstore-report={report}", *extra]
+        start = time.perf_counter()
+        process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+        process.communicate(timeout=1800)
+        elapsed = time.perf_counter() - start
+        alive = subprocess.run(["pgrep", "-s", str(process.pid)], capture_output=True).returncode == 0
+        if not report.exists():
+            return elapsed, process.returncode, "no report", alive
+        data = json.loads(report.read_text())
+        target = data["targets"][0]
+        counts = ", ".join(f"{n} {s}" for s, n in target["counts"].items())
+        return elapsed, process.returncode, f"gate {data['gate']}: {counts}", alive
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", default="")
+    options = parser.parse_args()
+    print("| store | wall time | exit | report | left running |")
+    print("| --- | --- | --- | --- | --- |")
+    for label, store, extra in ROWS:
+        if options.only not in label:
+            continue
+        elapsed, status, verdict, alive = run(store, extra)
+        print(f"| {label} | {elapsed:.1f} s | {status} | {verdict} | {'yes' if alive else 'nothing'} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()

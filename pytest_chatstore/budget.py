@@ -1,0 +1,243 @@
+"""The time budget: how much work each clause gets, from the store's measured cost per call.
+
+A run spends at most ``--chatstore-budget`` seconds per target on its clauses'
+calls. Before each clause, :func:`plan` shares what is left of the budget among
+the clauses still to run, in proportion to their full work (:data:`WORK`), and
+scales each clause's work down by one common factor when the full work would not
+fit, never below the clause's floor of evidence (:data:`FLOORS`). A budget that
+cannot pay for the floors is refused up front (:class:`BudgetTooSmall`). A fast
+store is never reduced: the reference stores' whole default run needs a few
+percent of the default budget.
+
+What a clause's work is: Hypothesis examples for a property or a state
+machine, the length of a burst or the number of rounds for a concurrency
+clause. The cost per call starts as a short measurement of the store (plus the
+kit's own overhead per call) and is then replaced by what the run observes
+(seconds per call over the clauses so far), so an estimate that was off
+corrects itself.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pytest_chatstore.profiles import PROFILES
+
+KIT_OVERHEAD = 0.0002
+"""Seconds the kit spends per store call besides the call (generating, converting, checking): added to the
+first measurement of a store, before the run has observed its real cost."""
+
+RESERVE = 0.1
+"""The share of the budget left unplanned, for what is not a store call (pytest, building stores) and for
+estimates that were low."""
+
+DEFAULT_BUDGET = 240.0
+"""Seconds per target: a 20 ms-per-call store gets a full, reduced verdict in about four minutes."""
+
+
+Unit = Literal["property", "machine", "steps", "rounds", "fixed"]
+"""What scales: Hypothesis examples of a property or a state machine, steps per writer of a burst,
+rounds of a concurrency clause, or nothing (a fixed scenario)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """A clause's work: calls per unit, how many units the full work has, and its floor of evidence."""
+
+    per_unit: float
+    """Store calls per unit (measured on the in-memory reference store: ``benchmarks/clause_work.py``)."""
+    unit: Unit = "property"
+    full: int = 1
+    """Units of the full work, for the units no Hypothesis profile sets (steps, rounds, fixed)."""
+    floor: int = 10
+    """The fewest units the clause ever runs."""
+
+    def full_units(self, profile: str) -> int:
+        if self.unit in ("property", "machine"):
+            count: int = PROFILES[profile][self.unit]["max_examples"]
+            return count
+        return self.full
+
+    def calls(self, profile: str) -> float:
+        return self.per_unit * self.full_units(profile)
+
+    def floor_fraction(self, profile: str) -> float:
+        return 1.0 if self.unit == "fixed" else min(1.0, self.floor / self.full_units(profile))
+
+
+WORK: dict[str, Work] = {
+    "FRE-001": Work(11),
+    "ORD-001": Work(17),
+    "ORD-002": Work(3),
+    "SET-001": Work(9),
+    "SET-002": Work(9),
+    "INS-001": Work(10),
+    "INS-002": Work(9),
+    "DEL-001": Work(9),
+    "DEL-002": Work(11),
+    "DEL-003": Work(9),
+    "DEL-004": Work(9),
+    "DLL-001": Work(9),
+    "DLL-002": Work(11),
+    "DLA-001": Work(9),
+    "DLA-002": Work(8),
+    "KEY-001": Work(11),
+    "KEY-002": Work(13),
+    "KEY-003": Work(17),
+    "KEY-005": Work(2, "fixed"),
+    "KEY-004": Work(12),
+    "KEY-006": Work(11),
+    "FID-001": Work(10),
+    "FID-002": Work(9),
+    "FID-003": Work(8),
+    "FID-004": Work(22, "fixed"),
+    "OWN-001": Work(9),
+    "OWN-002": Work(8),
+    "OWN-003": Work(8),
+    "PAR-001": Work(24),
+    "PAR-002": Work(15),
+    "CON-001": Work(4, "steps", full=50, floor=10),  # 4 writers append one message per step
+    "CON-002": Work(1, "steps", full=120, floor=40),  # one delete_last per message, 4 threads
+    "CON-003": Work(8, "steps", full=50, floor=10),  # 8 tasks append one message per step
+    "CON-004": Work(20, "rounds", full=25, floor=5),  # 3 threads x 5 calls, plus set and checks
+    "BAT-001": Work(1, "steps", full=50, floor=10),  # 4 writers append a batch of 5 every 5 steps
+    "BAD-001": Work(80, "fixed"),
+    "BAD-002": Work(62, "fixed"),
+    "BAD-003": Work(74, "fixed"),
+    "TTL-001": Work(15, "fixed"),
+    "TTL-002": Work(11, "fixed"),
+    "TTL-003": Work(17, "fixed"),
+    "TTL-004": Work(16, "fixed"),
+    "TTL-005": Work(13, "fixed"),
+    "TTL-006": Work(14, "fixed"),
+    "TTL-007": Work(10, "fixed"),
+    "TTL-008": Work(51, "machine", floor=25),
+    "MDL-001": Work(142, "machine", floor=25),
+}
+"""Clause ID -> its :class:`Work`: calls per example measured by ``benchmarks/clause_work.py``; the sized
+clauses' calls per unit read from their code."""
+
+FLOORS = {
+    "examples (property)": "10 of 30 examples",
+    "examples (MDL-001, TTL-008 machines)": "25 of 150 examples, 50 steps each",
+    "steps per writer (CON-001, CON-003, BAT-001)": "10 of 50",
+    "messages deleted (CON-002)": "40 of 120",
+    "rounds (CON-004)": "5 of 25",
+    "everything else": "the full work (a fixed scenario)",
+}
+"""The documented floors of evidence, as ``docs/reference.md`` shows them."""
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """What one clause may do: a fraction of its full work."""
+
+    scale: float = 1.0
+
+    @property
+    def reduced(self) -> bool:
+        return self.scale < 1.0
+
+    def share(self, work: Work, profile: str) -> float:
+        """The share of its full work the clause does (1.0: all of it)."""
+        return self.units(work, profile) / max(1, work.full_units(profile))
+
+    def units(self, work: Work, profile: str) -> int:
+        """How many of ``work``'s units the clause runs."""
+        full = work.full_units(profile)
+        if work.unit == "fixed":
+            return full
+        return max(min(work.floor, full), min(full, math.ceil(full * self.scale)))
+
+
+FULL = Allowance()
+
+
+class BudgetTooSmall(Exception):
+    """The floors of the clauses to run cost more than the budget: refused before running them."""
+
+
+def floor_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
+    """What the floors of ``clauses`` cost at ``cost`` seconds per call."""
+    return sum(work(c).calls(profile) * work(c).floor_fraction(profile) for c in clauses) * cost
+
+
+def full_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
+    return sum(work(c).calls(profile) for c in clauses) * cost
+
+
+def plan(clauses: Iterable[str], budget: float, cost: float, profile: str, *, strict: bool = False) -> float:
+    """The common scale (≤ 1) that makes ``clauses``' work fit ``budget`` seconds at ``cost`` per call.
+
+    Each clause does ``max(floor, scale * full)``. When even the floors do not fit, the scale is 0
+    (every clause at its floor), or :class:`BudgetTooSmall` is raised if ``strict``.
+    """
+    todo = list(clauses)
+    if full_seconds(todo, cost, profile) <= budget:
+        return 1.0
+    if floor_seconds(todo, cost, profile) > budget:
+        if not strict:
+            return 0.0
+        raise BudgetTooSmall(
+            f"the floors of evidence of {len(todo)} clause(s) need about {floor_seconds(todo, cost, profile):.0f} s "
+            f"at {cost * 1000:.1f} ms per call, more than the {budget:.0f} s left"
+        )
+    low, high = 0.0, 1.0
+    for _ in range(40):  # bisect the scale; the cost is monotonic in it
+        mid = (low + high) / 2
+        spent = sum(work(c).calls(profile) * max(work(c).floor_fraction(profile), mid) for c in todo) * cost
+        low, high = (mid, high) if spent <= budget else (low, mid)
+    return low
+
+
+def work(clause_id: str) -> Work:
+    """``clause_id``'s work (a clause missing from :data:`WORK` costs nothing to plan for)."""
+    return WORK.get(clause_id, Work(0, "fixed"))
+
+
+@dataclass
+class Ledger:
+    """One target's budget as the run spends it."""
+
+    budget: float
+    profile: str
+    measured: float
+    """Seconds per call from the first measurement (the kit's overhead included)."""
+    clauses: list[str]
+    """Clauses of this target still to run, in order."""
+    spent: float = 0.0
+    calls: int = 0
+    seconds: float = 0.0
+    """Time of the clauses whose calls are counted (real-time TTL waits are not calls)."""
+    scales: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def cost(self) -> float:
+        """Seconds per call: observed once a few hundred calls have been made, else measured."""
+        if self.calls >= 200:
+            return self.seconds / self.calls
+        return self.measured
+
+    def allowance(self, clause_id: str) -> Allowance:
+        """The allowance of the clause about to run (which must be the next in :attr:`clauses`)."""
+        todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
+        left = self.budget * (1 - RESERVE) - self.spent
+        scale = plan(todo, max(0.0, left), self.cost, self.profile)
+        self.scales[clause_id] = scale
+        return Allowance(scale)
+
+    def record(self, clause_id: str, seconds: float, calls: int, *, counted: bool = True) -> None:
+        """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls')."""
+        self.spent += seconds
+        if clause_id in self.clauses:
+            self.clauses.remove(clause_id)
+        if counted and calls:
+            self.calls += calls
+            self.seconds += seconds
+
+
+def describe(measured: Mapping[str, float]) -> str:
+    return ", ".join(f"{name} {cost * 1000:.2f} ms per call" for name, cost in measured.items())

@@ -1,0 +1,242 @@
+"""Isolation: each clause in a forked child process, so a store that crashes gets a verdict, not a dead run.
+
+With ``--chatstore-isolate`` (or automatically, after a run of the same target
+died in a clause: see :func:`crashed_before`), the plugin runs each suite test
+with :func:`run_forked` instead of in the pytest process. The child is a fork
+of the pytest process, so everything the test needs is already there, the
+``chatstore_factory`` fixtures of a conftest included: the child builds its
+stores with them, and the parent never runs store code. The child
+
+- streams every store call it is about to make to the parent (the flight
+  record), so a crash is reported with the call that caused it;
+- runs pytest's test protocol for the item (setup, call, teardown) and sends the
+  reports back, with the run state the next clause needs (the clauses known
+  broken, the time budget);
+- leaves with ``os._exit``: threads the store left behind die with it.
+
+The parent turns a child that died (a fatal signal, ``os._exit``, anything but
+a finished protocol) into a failing clause naming the last call, and a child
+that stopped making progress into a hang. This is the prior art of
+pytest-forked and of xdist's replacement of crashed workers, for one test at
+a time. It needs ``os.fork``: on Windows ``--chatstore-isolate`` is a usage
+error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from pytest_chatstore import runner
+from pytest_chatstore.failures import ClauseFailure, fail
+from pytest_chatstore.stash import clause_of, crashes_key, kit_fixture_key, known_key, ledgers_key
+
+CRASH_CACHE_KEY = "chatstore/running"
+"""pytest cache entry: target name -> the clause running when the process last stopped (cleared at a clean end)."""
+CRASHED_CACHE_KEY = "chatstore/crashed"
+"""pytest cache entry: target name -> a clause in which it crashed; isolated until a run shows no crash."""
+
+LEAK_GRACE = 0.5
+"""Seconds a store's non-daemon threads get to finish after a test before they count as leaked."""
+
+
+def available() -> bool:
+    return hasattr(os, "fork")
+
+
+# -- the child's side ---------------------------------------------------------------------
+
+
+def _send(fd: int, message: Any) -> None:
+    data = pickle.dumps(message)
+    os.write(fd, struct.pack("!I", len(data)) + data)
+
+
+def _child(item: pytest.Item, nextitem: pytest.Item | None, fd: int) -> None:
+    """Run ``item``'s protocol here and send the results; never returns."""
+    from _pytest.runner import runtestprotocol
+
+    status = 0
+    try:
+        runner.set_flight_recorder(lambda entry: _send(fd, ("call", entry)))
+        reports = runtestprotocol(item, log=False, nextitem=None)
+        config = item.config
+        serialized = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
+        _send(fd, ("done", serialized, config.stash[known_key], config.stash[ledgers_key]))
+    except KeyboardInterrupt:
+        status = 130
+    except BaseException as exc:  # noqa: BLE001 - the parent reports what it can
+        with contextlib.suppress(Exception):
+            _send(fd, ("kit-error", f"{type(exc).__name__}: {exc}"))
+        status = 1
+    finally:
+        os._exit(status)
+
+
+# -- the parent's side --------------------------------------------------------------------
+
+
+def run_forked(item: pytest.Item, nextitem: pytest.Item | None, *, quiet_for: float) -> list[pytest.TestReport]:
+    """``item``'s reports, from a forked child; a child that dies or stalls for ``quiet_for`` s fails the clause."""
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():  # the parent may have daemon threads (a runner, a Redis provider)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        os.close(read_fd)
+        _child(item, nextitem, write_fd)
+    os.close(write_fd)
+    calls: list[str] = []
+    done: tuple[Any, ...] | None = None
+    stalled = False
+    try:
+        for message in _messages(read_fd, quiet_for):
+            if message[0] == "call":
+                calls.append(message[1])
+            else:
+                done = message
+    except TimeoutError:
+        stalled = True
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(read_fd)
+    _, status = os.waitpid(pid, 0)
+    config = item.config
+    if done is not None and done[0] == "done":
+        config.stash[known_key] = done[2]
+        config.stash[ledgers_key].update(done[3])
+        return [config.hook.pytest_report_from_serializable(config=config, data=d) for d in done[1]]
+    if stalled:
+        what = f"the child process running the clause made no progress for {quiet_for:g} s and was killed"
+    elif done is not None:
+        what = f"the kit failed in the child process: {done[1]}"
+    else:
+        what = f"the store crashed the process ({describe_status(status)})"
+        crashes = config.stash.setdefault(crashes_key, {})
+        crashes.setdefault(item.callspec.params["chatstore"].name, clause_of(item) or "")  # type: ignore[attr-defined]
+    return _crash_reports(item, what, calls)
+
+
+def _messages(fd: int, quiet_for: float) -> Iterator[tuple[Any, ...]]:
+    buffer = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], quiet_for)
+        if not ready:
+            raise TimeoutError
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            return
+        buffer += chunk
+        while len(buffer) >= 4:
+            (size,) = struct.unpack("!I", buffer[:4])
+            if len(buffer) < 4 + size:
+                break
+            yield pickle.loads(buffer[4 : 4 + size])
+            buffer = buffer[4 + size :]
+
+
+def describe_status(status: int) -> str:
+    """``os.waitpid``'s status in words: a signal's name, or the exit code."""
+    if os.WIFSIGNALED(status):
+        number = os.WTERMSIG(status)
+        try:
+            name = signal.Signals(number).name
+        except ValueError:
+            name = f"signal {number}"
+        return f"killed by {name}"
+    return f"it exited with status {os.WEXITSTATUS(status)} in the middle of the clause"
+
+
+def _crash_reports(item: pytest.Item, what: str, calls: list[str]) -> list[pytest.TestReport]:
+    """Setup, call and teardown reports for a clause whose child died: the call failed with ``what``."""
+    clause_id = clause_of(item) or "MDL-001"
+    last = f" during {calls[-1]}" if calls else " before its first store call"
+    try:
+        fail(clause_id, what + last, log=calls[-20:])
+    except ClauseFailure as failure:
+        error = failure
+    item.stash[kit_fixture_key] = True  # the kit's fixture ran, in the child
+
+    def raise_failure() -> None:
+        raise error
+
+    reports = []
+    for when, body in (("setup", lambda: None), ("call", raise_failure), ("teardown", lambda: None)):
+        call = pytest.CallInfo.from_call(body, when=when)  # type: ignore[arg-type]
+        report = item.ihook.pytest_runtest_makereport(item=item, call=call)
+        if when == "call" and report.failed:
+            report.longrepr = str(error)  # the kit's report, not this module's traceback
+        reports.append(report)
+    return reports
+
+
+# -- leaked threads, in either mode -------------------------------------------------------------
+
+
+def leaked_threads(before: set[threading.Thread]) -> list[threading.Thread]:
+    """Non-daemon threads started since ``before`` and still running after a short grace."""
+    new = [t for t in threading.enumerate() if t not in before and not t.daemon and t.is_alive()]
+    deadline = time.monotonic() + LEAK_GRACE
+    for thread in new:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in new if t.is_alive()]
+
+
+# -- a previous run that crashed ----------------------------------------------------------------
+
+
+def crashed_before(config: pytest.Config, targets: list[str]) -> dict[str, str]:
+    """Targets that crashed a run (the process died in a clause, or an isolated clause crashed), and where.
+
+    A target stays listed, and isolated, until an isolated run of it ends without a crash.
+    """
+    running, crashed = _cached(config, CRASH_CACHE_KEY), _cached(config, CRASHED_CACHE_KEY)
+    found = {t: running.get(t) or crashed[t] for t in targets if t in running or t in crashed}
+    if found:
+        _store(config, CRASHED_CACHE_KEY, {**crashed, **found})
+    return found
+
+
+def mark_running(config: pytest.Config, target: str, clause_id: str | None) -> None:
+    """Note the clause now running on ``target`` (None: the target's run ended cleanly)."""
+    running = _cached(config, CRASH_CACHE_KEY)
+    if clause_id is None:
+        if target not in running:
+            return
+        running.pop(target)
+    else:
+        running[target] = clause_id
+    _store(config, CRASH_CACHE_KEY, running)
+
+
+def mark_crashed(config: pytest.Config, target: str, clause_id: str | None) -> None:
+    """An isolated run of ``target`` crashed in ``clause_id`` (None: it ended without a crash)."""
+    crashed = _cached(config, CRASHED_CACHE_KEY)
+    if clause_id is None:
+        crashed.pop(target, None)
+    else:
+        crashed.setdefault(target, clause_id)
+    _store(config, CRASHED_CACHE_KEY, crashed)
+
+
+def _cached(config: pytest.Config, key: str) -> dict[str, str]:
+    cache = getattr(config, "cache", None)
+    value = cache.get(key, {}) if cache is not None else {}
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _store(config: pytest.Config, key: str, value: dict[str, str]) -> None:
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        cache.set(key, value)

@@ -1,0 +1,244 @@
+"""Correct but slow stores, and stores that hang, crash or leak: the kit must reach a verdict on each.
+
+The slow stores are the in-memory reference store behind a fixed latency per
+call, as a store on a network database is: ``Latency2ms`` (a fast LAN) and
+``Latency20ms`` (a managed cloud database). They are correct, so every clause
+must pass, within the default time budget.
+
+The hostile stores are correct until one call, then misbehave the way drivers
+and C extensions do: hang, ``os._exit``, segfault, raise ``SystemExit`` or
+another ``BaseException``, or leave a non-daemon thread running. Each must get
+a failing verdict naming the clause and the call, and the run must end with a
+summary and a report (``tests/test_hostile.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pytest_chatstore.contract import ChatMessage
+from reference_impls.memory import InMemoryChatStore
+
+
+class _Latency(InMemoryChatStore):
+    """The reference store, with ``LATENCY`` seconds of waiting (outside its lock) in every call."""
+
+    LATENCY = 0.0
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+
+    def _wait(self) -> None:
+        time.sleep(self.LATENCY)
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        self._wait()
+        super().set_messages(key, messages)
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        self._wait()
+        return super().get_messages(key)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        self._wait()
+        super().add_message(key, message, idx)
+
+    def add_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        self._wait()
+        super().add_messages(key, messages)
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        self._wait()
+        return super().delete_messages(key)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        self._wait()
+        return super().delete_message(key, idx)
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        self._wait()
+        return super().delete_last_message(key)
+
+    def get_keys(self) -> list[str]:
+        self._wait()
+        return super().get_keys()
+
+    # The async twins wait without blocking the event loop, as an async driver does.
+    async def aset_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        await asyncio.sleep(self.LATENCY)
+        InMemoryChatStore.set_messages(self, key, messages)
+
+    async def aget_messages(self, key: str) -> list[ChatMessage]:
+        await asyncio.sleep(self.LATENCY)
+        return InMemoryChatStore.get_messages(self, key)
+
+    async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        await asyncio.sleep(self.LATENCY)
+        InMemoryChatStore.add_message(self, key, message, idx)
+
+    async def aadd_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        await asyncio.sleep(self.LATENCY)
+        InMemoryChatStore.add_messages(self, key, messages)
+
+    async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
+        await asyncio.sleep(self.LATENCY)
+        return InMemoryChatStore.delete_messages(self, key)
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        await asyncio.sleep(self.LATENCY)
+        return InMemoryChatStore.delete_message(self, key, idx)
+
+    async def adelete_last_message(self, key: str) -> ChatMessage | None:
+        await asyncio.sleep(self.LATENCY)
+        return InMemoryChatStore.delete_last_message(self, key)
+
+    async def aget_keys(self) -> list[str]:
+        await asyncio.sleep(self.LATENCY)
+        return InMemoryChatStore.get_keys(self)
+
+
+class Latency2ms(_Latency):
+    """Correct; 2 ms per call (a fast LAN database)."""
+
+    LATENCY = 0.002
+
+
+class Latency20ms(_Latency):
+    """Correct; 20 ms per call (a managed cloud database)."""
+
+    LATENCY = 0.020
+
+
+# -- hostile stores: correct until the Nth call, then ... -------------------------------------------
+
+_CALLS = {"n": 0}
+"""Calls across every instance of the process, so "after 50 calls" means the run's 50th call."""
+
+
+class _Hostile(InMemoryChatStore):
+    """Correct until ``AFTER`` calls of ``METHOD`` (in this process), then :meth:`misbehave`."""
+
+    AFTER = 50
+    METHOD = "get_messages"
+
+    def misbehave(self) -> None:
+        raise NotImplementedError
+
+    def __getattribute__(self, name: str) -> Any:
+        found = object.__getattribute__(self, name)
+        method = object.__getattribute__(self, "METHOD")
+        if name not in (method, _twin(method)):
+            return found
+        misbehave = object.__getattribute__(self, "misbehave")
+        after = object.__getattribute__(self, "AFTER")
+
+        def counted(*args: Any, **kwargs: Any) -> Any:  # named as the method, as a hung call is reported
+            _CALLS["n"] += 1
+            if _CALLS["n"] > after:
+                misbehave()
+            return found(*args, **kwargs)
+
+        counted.__name__ = name
+        if not asyncio.iscoroutinefunction(found):
+            return counted
+
+        async def counted_async(*args: Any, **kwargs: Any) -> Any:
+            _CALLS["n"] += 1
+            if _CALLS["n"] > after:
+                misbehave()
+            return await found(*args, **kwargs)
+
+        counted_async.__name__ = name
+        return counted_async
+
+
+def _twin(method: str) -> str:
+    from pytest_chatstore.operations import OPERATIONS
+
+    return next(op.async_ for op in OPERATIONS.values() if op.sync == method)
+
+
+class HangsAfter50(_Hostile):
+    """``get_messages`` (and its twin) hang for good after the process's 50th call to them."""
+
+    def misbehave(self) -> None:
+        HANGS["n"] += 1
+        threading.Event().wait()
+
+
+class ExitsInDelete(_Hostile):
+    """``delete_message`` calls ``os._exit(3)`` (a driver's fatal error path)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        os._exit(3)
+
+
+class SegfaultsInDelete(_Hostile):
+    """``delete_message`` dereferences a null pointer (a C extension's bug)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        ctypes.string_at(0)
+
+
+class RaisesSystemExit(_Hostile):
+    """``delete_message`` raises ``SystemExit`` (a library that calls ``sys.exit`` on a fatal error)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        raise SystemExit(2)
+
+
+class Fatal(BaseException):
+    """Not an ``Exception``: what ``except Exception`` in a runner lets through."""
+
+
+class RaisesBaseException(_Hostile):
+    """``delete_message`` raises a ``BaseException`` subclass that is not an ``Exception``."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        raise Fatal("connection pool poisoned")
+
+
+class LeaksThread(InMemoryChatStore):
+    """Starts a non-daemon thread per instance (a driver's heartbeat) and never stops it."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        threading.Thread(target=threading.Event().wait, name="heartbeat", daemon=False).start()
+
+
+class CtrlCInDelete(_Hostile):
+    """The user presses Ctrl-C while ``delete_message`` runs: the run stops, naming the check."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        raise KeyboardInterrupt
+
+
+def reset() -> None:
+    """Start counting calls afresh (for tests that run the kit in this process)."""
+    _CALLS["n"] = 0
+    HANGS["n"] = 0
+
+
+HANGS = {"n": 0}
+"""How many calls hung (in this process)."""

@@ -1,0 +1,195 @@
+"""A verdict in bounded time: slow stores fit the budget; hangs, crashes and leaks become verdicts.
+
+The stores are in ``tests/hostile_stores.py``. Figures (wall times) are measured
+on demand, not asserted: see ``benchmarks/hostile_runs.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from pytest_chatstore import budget
+from tests import hostile_stores
+
+ONLY = ["--chatstore-only", "--chatstore-hypothesis=ci"]
+
+
+def _store(name: str) -> str:
+    return f"--chatstore=tests.hostile_stores:{name}"
+
+
+def _report(pytester: pytest.Pytester) -> dict[str, object]:
+    data: dict[str, object] = json.loads((pytester.path / "report.json").read_text())
+    return data
+
+
+def _clauses(report: dict[str, object]) -> dict[str, dict[str, object]]:
+    targets: list[dict[str, list[dict[str, object]]]] = report["targets"]  # type: ignore[assignment]
+    return {str(c["id"]): c for c in targets[0]["clauses"]}
+
+
+# -- the budget ---------------------------------------------------------------------------------
+
+
+def test_a_plan_keeps_full_work_when_it_fits_and_never_goes_below_the_floors() -> None:
+    clauses = ["ORD-001", "MDL-001", "CON-001"]
+    full = budget.full_seconds(clauses, 0.001, "default")
+    assert budget.plan(clauses, full * 1.01, 0.001, "default") == 1.0
+    scale = budget.plan(clauses, full / 3, 0.001, "default")
+    assert 0 < scale < 1
+    spent = sum(budget.work(c).calls("default") * max(budget.work(c).floor_fraction("default"), scale) for c in clauses)
+    assert spent * 0.001 <= full / 3
+    floors = budget.floor_seconds(clauses, 0.001, "default")
+    assert budget.plan(clauses, floors / 2, 0.001, "default") == 0.0
+    with pytest.raises(budget.BudgetTooSmall, match="floors of evidence of 3 clause"):
+        budget.plan(clauses, floors / 2, 0.001, "default", strict=True)
+    shrunk = budget.Allowance(0.0)
+    assert shrunk.units(budget.work("MDL-001"), "default") == 25
+    assert shrunk.units(budget.work("CON-004"), "default") == 5
+    assert shrunk.units(budget.work("FID-004"), "default") == 1  # a fixed scenario is never cut
+
+
+def test_every_clause_has_planned_work() -> None:
+    from pytest_chatstore.clauses import CLAUSES
+
+    assert set(budget.WORK) == set(CLAUSES)
+
+
+def test_a_slow_store_is_cut_to_fit_the_budget_and_passes(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        _store("Latency2ms"),
+        *ONLY,
+        "--chatstore-clauses=ORD-001,INS-001,CON-001",
+        "--chatstore-budget=1.5",
+        "--chatstore-report=report.json",
+    )
+    result.assert_outcomes(passed=3, deselected=44)
+    result.stdout.fnmatch_lines(["*evidence (examples/calls): * calls at * ms each (budget 1.5 s); * reduced*"])
+    clauses = _clauses(_report(pytester))
+    reduced = [c for c in clauses.values() if c["evidence"]["reduced"]]  # type: ignore[index]
+    assert reduced
+    for clause in reduced:
+        evidence: dict[str, int] = clause["evidence"]  # type: ignore[assignment]
+        assert evidence["calls"] > 0
+        if clause["id"] != "CON-001":
+            assert evidence["examples"] >= 10  # the floor of a property
+
+
+def test_a_budget_too_small_for_the_floors_is_an_error_up_front(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("Latency2ms"), *ONLY, "--chatstore-budget=0.5")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*the time budget is too small for tests.hostile_stores:Latency2ms*floors*"])
+
+
+def test_a_burst_has_its_own_limit_so_a_slow_correct_store_is_no_hang(pytester: pytest.Pytester) -> None:
+    # 50 appends of 20 ms each per writer take a second; the per-operation limit is for one call.
+    result = pytester.runpytest_subprocess(
+        _store("Latency20ms"), *ONLY, "--chatstore-clauses=CON-001,CON-003", "--chatstore-timeout=0.5"
+    )
+    result.assert_outcomes(passed=2, deselected=45)
+
+
+# -- hangs --------------------------------------------------------------------------------------
+
+
+def test_a_hang_stops_its_clause_at_once_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+    hostile_stores.reset()
+    result = pytester.runpytest(
+        _store("HangsAfter50"),
+        *ONLY,
+        "--chatstore-clauses=ORD-001,INS-001,DEL-001,DLL-001",
+        "--chatstore-timeout=0.3",
+        "--chatstore-report=report.json",
+    )
+    result.assert_outcomes(failed=4, deselected=43)
+    result.stdout.fnmatch_lines(["*the store hung: get_messages() did not return within 0.3 s*"])
+    assert hostile_stores.HANGS["n"] == 4  # one per clause (the 50th call is in the first): never replayed
+    assert _report(pytester)["gate"] == "fail"
+
+
+# -- crashes and exits --------------------------------------------------------------------------
+
+posix = pytest.mark.skipif(not hasattr(os, "fork"), reason="--chatstore-isolate needs os.fork")
+
+
+@posix
+@pytest.mark.parametrize(
+    ("store", "how"), [("ExitsInDelete", "it exited with status 3"), ("SegfaultsInDelete", "killed by SIGSEGV")]
+)
+def test_an_isolated_crash_fails_its_clause_naming_the_call_and_the_run_goes_on(
+    pytester: pytest.Pytester, store: str, how: str
+) -> None:
+    result = pytester.runpytest_subprocess(
+        _store(store), *ONLY, "--chatstore-isolate", "--chatstore-clauses=DEL-001,INS-001", "--chatstore-report=r.json"
+    )
+    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.stdout.fnmatch_lines(
+        [f"*what happened: the store crashed the process ({how}*) during store.delete_message(*"]
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["gate"] == "fail"
+    assert report["stopped"] is None
+
+
+@posix
+def test_a_run_that_crashed_isolates_the_target_next_time(pytester: pytest.Pytester) -> None:
+    args = [_store("SegfaultsInDelete"), *ONLY, "--chatstore-clauses=DEL-001,INS-001"]
+    first = pytester.runpytest_subprocess(*args)
+    assert first.ret not in (0, 1)  # the process died: no verdict, no summary
+    second = pytester.runpytest_subprocess(*args)
+    second.assert_outcomes(failed=1, passed=1, deselected=45)
+    second.stdout.fnmatch_lines(["*each clause runs in a forked child process (automatically: the last run died*"])
+    third = pytester.runpytest_subprocess(*args)  # still isolated: the crash is still there
+    third.assert_outcomes(failed=1, passed=1, deselected=45)
+
+
+@pytest.mark.parametrize(("store", "raised"), [("RaisesSystemExit", "SystemExit"), ("RaisesBaseException", "Fatal")])
+def test_a_store_raising_a_base_exception_fails_its_clause(pytester: pytest.Pytester, store: str, raised: str) -> None:
+    result = pytester.runpytest_subprocess(_store(store), *ONLY, "--chatstore-clauses=DEL-001,INS-001")
+    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.stdout.fnmatch_lines([f"*the store raised {raised} during store.delete_message(*"])
+
+
+def test_ctrl_c_stays_the_users_and_names_the_running_check(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("CtrlCInDelete"), *ONLY, "-q", "--chatstore-clauses=DEL-001")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*pytest-chatstore: interrupted while checking DEL-001 on CtrlCInDelete*"])
+
+
+# -- leaked threads -----------------------------------------------------------------------------
+
+
+@posix
+def test_an_isolated_store_that_leaks_a_thread_fails_and_nothing_is_left_running(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        _store("LeaksThread"), *ONLY, "--chatstore-isolate", "--chatstore-clauses=ORD-002", "--chatstore-report=r.json"
+    )
+    result.assert_outcomes(failed=1, deselected=46)
+    result.stdout.fnmatch_lines(["*the store left * non-daemon thread(s) running after the check (heartbeat)*"])
+    assert (pytester.path / "r.json").exists()
+
+
+def test_a_leaked_thread_fails_the_clause_and_cannot_keep_the_run_alive(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("LeaksThread"), *ONLY, "--chatstore-clauses=ORD-002", timeout=120)
+    result.assert_outcomes(failed=1, deselected=46)
+    result.stderr.fnmatch_lines(["*ending the process: the store under test left * non-daemon thread(s)*"])
+
+
+# -- progress ------------------------------------------------------------------------------------
+
+
+def test_each_clause_prints_a_line_with_its_time_and_evidence(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        "--chatstore=reference_impls.memory:InMemoryChatStore", *ONLY, "--chatstore-clauses=ORD-002,CON-001"
+    )
+    result.assert_outcomes(passed=2, deselected=45)
+    result.stdout.fnmatch_lines(
+        ["chatstore/test_core.py ", "  ORD-002 passed * s  30 examples, * calls*", "  CON-001 passed * s  * calls*"]
+    )
+    quiet = pytester.runpytest(
+        "--chatstore=reference_impls.memory:InMemoryChatStore", *ONLY, "-q", "--chatstore-clauses=ORD-002"
+    )
+    assert not any("ORD-002 passed" in line for line in quiet.outlines)
