@@ -145,8 +145,10 @@ class StoreDriver:
         """
         __tracebackhide__ = True
         if isinstance(exc, OperationTimeout):
+            record = self.replay_record()
+            record.last_call = f"this call hangs: it did not return within {self.runner.timeout:g} s"
             try:
-                fail(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=self.replay_record())
+                fail(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=record)
             except ClauseFailure as failure:
                 raise Hung(failure) from None  # the check stops: a hang is never replayed to shrink it
         what = f"the store raised {type(exc).__name__} during {entry}: {exc}"

@@ -42,6 +42,8 @@ class ReplayRecord:
     actual: Any = NO_RESULT
     blocked: str | None = None
     """Why the steps alone do not reproduce the failure (then the reproduction reruns the clause)."""
+    last_call: str = "the kit rejected this call's behaviour or answer"
+    """What went wrong in the last call, when no answer was compared (it raised, hung, was unreadable)."""
 
 
 class ClauseFailure(AssertionError):

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from pytest_chatstore import budget, capabilities, collection, isolation, outcome
-from pytest_chatstore.attribution import KnownBroken
+from pytest_chatstore.attribution import KnownBroken, blocked
 from pytest_chatstore.budget import Ledger
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.failures import Hung, fail
@@ -43,6 +43,7 @@ from pytest_chatstore.stash import (
     running_key,
     settings_key,
     sources_key,
+    stuck_key,
     suite_items_key,
     suite_source_key,
     threads_key,
@@ -93,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[known_key] = KnownBroken()
     config.stash[ledgers_key] = {}
     config.stash[leaked_key] = []
+    config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
     config.stash[redis_key] = RedisProvider(settings.redis)
     if any("redis_url" in t.accepts for t in settings.targets):
@@ -334,6 +336,16 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     sut = getattr(item, "funcargs", {}).get("chatstore")
     if clause_id is None or not isinstance(sut, StoreUnderTest):
         return (yield)
+    stuck = item.config.stash[stuck_key]
+    still = [(c, name) for c, name, future in stuck.get(sut.target.name, []) if not future.done()]
+    if still:
+        first, name = still[0]
+        raise blocked(
+            clause_id,
+            first,
+            f"the store's {name}() hung in {first}'s check and has still not returned: a store with a call stuck "
+            "inside it cannot be checked (fix the hang, or raise --chatstore-timeout if the call is only slow)",
+        )
     ledger = _ledger(item.config, sut)
     sut.plan(ledger.allowance(clause_id), ledger.cost)
     start = time.perf_counter()
@@ -341,6 +353,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         sut.require_clause(clause_id)
         result = yield
     finally:
+        stuck.setdefault(sut.target.name, []).extend((clause_id, n, f) for n, f in sut.runner.abandoned)
         # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
         counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency"
         ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted)

@@ -189,7 +189,7 @@ def _assertion(last: Step, record: ReplayRecord) -> list[str] | None:
     if record.expected is NO_RESULT:
         if last.op == "keys":  # the kit's own check of a listing: no key twice
             return [f"keys = {_call(last)}", "assert len(keys) == len(set(keys)), keys"]
-        return [f"{_call(last)}  # the kit rejected this call's behaviour or answer"]
+        return [f"{_call(last)}  # {record.last_call}"]
     if last.result is NO_RESULT:
         return None
     if last.result == record.actual:

@@ -79,6 +79,8 @@ class Runner:
         """Calls made through this runner (the evidence a clause gathered); bursts add theirs."""
         self.cost = 0.001
         """Seconds one call is expected to take (the time budget's measurement): sets the limits of bursts."""
+        self.abandoned: list[tuple[str, Future[Any]]] = []
+        """Calls that hung, by name, with their futures: done once (if ever) the call returns."""
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""
@@ -124,6 +126,7 @@ class Runner:
             return future.result(timeout=seconds)
         except FutureTimeout:
             self._worker = None  # abandon the stuck thread; the next call starts afresh
+            self.abandoned.append((name, future))
             what = what or "the per-operation limit, --chatstore-timeout"
             raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what})") from None
 

@@ -127,24 +127,17 @@ def _flag(name: str) -> Parser:
     return parse
 
 
-def _timeout(value: Any, source: str, ctx: Context) -> float:
-    try:
-        timeout = float(str(value))
-    except ValueError:
-        raise SettingError(f"chatstore-timeout from {source}: {value!r} is not a number of seconds") from None
-    if not timeout > 0:
-        raise SettingError(f"chatstore-timeout from {source}: must be positive, got {value!r}")
-    return timeout
+def _seconds(name: str) -> Parser:
+    def parse(value: Any, source: str, ctx: Context) -> float:
+        try:
+            seconds = float(str(value))
+        except ValueError:
+            raise SettingError(f"{name} from {source}: {value!r} is not a number of seconds") from None
+        if not seconds > 0:
+            raise SettingError(f"{name} from {source}: must be positive, got {value!r}")
+        return seconds
 
-
-def _budget(value: Any, source: str, ctx: Context) -> float:
-    try:
-        seconds = float(str(value))
-    except ValueError:
-        raise SettingError(f"chatstore-budget from {source}: {value!r} is not a number of seconds") from None
-    if not seconds > 0:
-        raise SettingError(f"chatstore-budget from {source}: must be positive, got {value!r}")
-    return seconds
+    return parse
 
 
 def _profile(value: Any, source: str, ctx: Context) -> str:
@@ -237,7 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         "SECONDS",
         "per-operation time limit: a store call taking longer fails its clause",
         "10",
-        _timeout,
+        _seconds("chatstore-timeout"),
         default=10.0,
     ),
     Setting(
@@ -246,7 +239,7 @@ SETTINGS: tuple[Setting, ...] = (
         "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
         "never below its floor of evidence; a budget too small for the floors is an error",
         f"{DEFAULT_BUDGET:g}",
-        _budget,
+        _seconds("chatstore-budget"),
         default=DEFAULT_BUDGET,
     ),
     Setting(

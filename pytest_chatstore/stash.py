@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,6 +37,9 @@ threads_key = pytest.StashKey[set[threading.Thread]]()
 """On a suite item: the threads alive when its setup began (a store's leaked threads are the new ones)."""
 leaked_key = pytest.StashKey[list[threading.Thread]]()
 """Non-daemon threads stores left running in this process (without isolation)."""
+stuck_key = pytest.StashKey[dict[str, list[tuple[str, str, Future[Any]]]]]()
+"""Per target, calls that hung: (the clause, the method, its future). While one has not returned, the target's
+later clauses are blocked by that clause instead of each waiting out a limit."""
 running_key = pytest.StashKey[tuple[str, str, float]]()
 """The suite test running now: (target, clause, its start on the monotonic clock)."""
 crashes_key = pytest.StashKey[dict[str, str]]()

@@ -227,6 +227,8 @@ def test_the_level_decides_which_failures_fail_the_run(pytester: pytest.Pytester
         (["--chatstore-level=gold"], "*invalid choice: 'gold'*"),
         (["--chatstore-clauses=XYZ-001"], "*chatstore-clauses from command line: 'XYZ-001' names no clause*"),
         (["--chatstore-clauses=-XYZ-*"], "*chatstore-clauses from command line: '-XYZ-[*]' names no clause*"),
+        (["--chatstore-budget=0"], "*chatstore-budget from command line: must be positive, got '0'*"),
+        (["--chatstore-budget=soon"], "*chatstore-budget from command line: 'soon' is not a number of seconds*"),
         (
             ["--chatstore-spec=9.9"],
             "*chatstore-spec from command line: * knows versions 0.1, 0.2*(upgrade pytest-chatstore)*",

@@ -95,7 +95,9 @@ def test_a_burst_has_its_own_limit_so_a_slow_correct_store_is_no_hang(pytester: 
 # -- hangs --------------------------------------------------------------------------------------
 
 
-def test_a_hang_stops_its_clause_at_once_and_the_run_goes_on(pytester: pytest.Pytester) -> None:
+def test_a_hang_stops_its_clause_at_once_and_blocks_the_rest_while_the_call_is_stuck(
+    pytester: pytest.Pytester,
+) -> None:
     hostile_stores.reset()
     result = pytester.runpytest(
         _store("HangsAfter50"),
@@ -105,9 +107,18 @@ def test_a_hang_stops_its_clause_at_once_and_the_run_goes_on(pytester: pytest.Py
         "--chatstore-report=report.json",
     )
     result.assert_outcomes(failed=4, deselected=43)
-    result.stdout.fnmatch_lines(["*the store hung: get_messages() did not return within 0.3 s*"])
-    assert hostile_stores.HANGS["n"] == 4  # one per clause (the 50th call is in the first): never replayed
-    assert _report(pytester)["gate"] == "fail"
+    result.stdout.fnmatch_lines(["*what happened: the store hung: get_messages() did not return within 0.3 s*"])
+    assert hostile_stores.HANGS["n"] == 1  # never replayed to shrink, and never waited out again
+    reproduction = next((pytester.path / ".pytest_cache" / "d" / "chatstore-repro").glob("test_repro_DEL_001_*.py"))
+    assert "  # this call hangs: it did not return within 0.3 s" in reproduction.read_text()
+    report = _report(pytester)
+    assert report["gate"] == "fail"
+    clauses = _clauses(report)
+    assert clauses["DEL-001"]["status"] == "failed"  # the first clause to run (focused clauses run first)
+    for other in ("ORD-001", "INS-001", "DLL-001"):
+        assert clauses[other]["status"] == "blocked"
+        assert clauses[other]["blocked_by"] == "DEL-001"
+    result.stdout.fnmatch_lines(["*get_messages() hung in DEL-001's check and has still not returned*"])
 
 
 # -- crashes and exits --------------------------------------------------------------------------
@@ -132,6 +143,35 @@ def test_an_isolated_crash_fails_its_clause_naming_the_call_and_the_run_goes_on(
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["gate"] == "fail"
     assert report["stopped"] is None
+
+
+@posix
+def test_isolation_builds_stores_with_a_conftest_factory_fixture_in_the_child(pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(
+        """
+        import os
+        import pytest
+        from tests.hostile_stores import ExitsInDelete
+
+        BUILT_IN = []
+
+        @pytest.fixture
+        def chatstore_factory():
+            def build():
+                BUILT_IN.append(os.getpid())
+                return ExitsInDelete()
+            return build
+
+        def pytest_sessionfinish(session):
+            print(f"stores built in the pytest process: {BUILT_IN.count(os.getpid())}")
+        """
+    )
+    result = pytester.runpytest_subprocess(*ONLY, "-s", "--chatstore-isolate", "--chatstore-clauses=DEL-001,INS-001")
+    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.stdout.fnmatch_lines(["*the store crashed the process (it exited with status 3*"])
+    result.stdout.fnmatch_lines(["*stores built in the pytest process: 0"])  # only the children built stores
+    report_path = pytester.path / ".pytest_cache" / "d" / "chatstore-repro"
+    assert any(report_path.glob("test_repro_DEL_001_*.py"))
 
 
 @posix
