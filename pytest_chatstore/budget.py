@@ -116,6 +116,15 @@ WORK: dict[str, Work] = {
     "TTL-007": Work(10, "fixed"),
     "TTL-008": Work(51, "machine", floor=25),
     "MDL-001": Work(142, "machine", floor=25),
+    "FID-005": Work(7, "fixed"),
+    "OWN-004": Work(25, "fixed"),
+    "SHR-001": Work(30),
+    "SHR-002": Work(9, "steps", full=25, floor=5),  # 4 inserts per step, a linearizable round every 5 steps
+    "SHR-003": Work(20),
+    "PRC-001": Work(8, "steps", full=10, floor=4),  # 4 processes, an operation and an insert per step
+    "SCL-001": Work(1002, "fixed"),
+    "SCL-002": Work(8, "fixed"),
+    "SCL-003": Work(6, "fixed"),
 }
 """Clause ID -> its :class:`Work`: calls per example measured by ``benchmarks/clause_work.py``; the sized
 clauses' calls per unit read from their code."""
@@ -126,6 +135,8 @@ FLOORS = {
     "steps per writer (CON-001, CON-003, BAT-001)": "10 of 50",
     "messages deleted (CON-002)": "40 of 120",
     "rounds (CON-004)": "5 of 25",
+    "steps per writer (SHR-002)": "5 of 25",
+    "operations per worker process (PRC-001)": "4 of 10",
     "everything else": "the full work (a fixed scenario)",
 }
 """The documented floors of evidence, as ``docs/reference.md`` shows them."""

@@ -33,6 +33,8 @@ def detect(store: object, accepts: frozenset[str]) -> frozenset[str]:
     caps.add("threads")  # no probe can show thread safety: assumed, unless declared absent
     if "redis_url" in accepts:
         caps.add("redis")
+    if accepts & {"redis_url", "namespace"}:
+        caps |= {"shared", "processes"}  # processes: assumed with shared, unless declared absent
     present = [op for op in OPERATIONS.values() if callable(getattr(store, op.sync, None))]
     caps |= {op.capability for op in present if op.capability is not None}
     if _takes_idx(getattr(store, "add_message", None)):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3")
+SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4")
 """Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
 
 SPEC_VERSION = SPEC_VERSIONS[-1]
@@ -55,6 +55,11 @@ CAPABILITIES: dict[str, str] = {
     "threads": "the store may be called from several threads at once (thread safety); assumed unless "
     "declared absent, since no probe can show it",
     "batch": "the store has `add_messages(key, messages)`, appending a batch in one call (LangChain histories)",
+    "shared": "two stores the factory builds with the same `redis_url` or `namespace` share their data (the "
+    "kit then checks several instances on one backend); detected when the factory accepts either",
+    "processes": "stores built in different processes with the same `redis_url` or `namespace` share their "
+    "data, and the target is `MODULE:ATTR` (importable in a child process); assumed with `shared` unless declared "
+    "absent",
 }
 """Capability name -> what having it means. Clauses needing an absent one are skipped, naming it."""
 
@@ -283,6 +288,16 @@ _CLAUSES = (
         "Read the whole list (LRANGE 0 -1, no LIMIT), and do not cap the conversation silently.",
     ),
     Clause(
+        "FID-005",
+        "SHOULD",
+        "fidelity",
+        "Integers in `additional_kwargs` come back as integers with the same value, including ones beyond 2**53 "
+        "(provider and snowflake IDs).",
+        "Do not decode JSON numbers as doubles (JavaScript-style parsers, some document databases do); keep "
+        "integers as integers end to end.",
+        since="0.4",
+    ),
+    Clause(
         "OWN-001",
         "MUST",
         "ownership",
@@ -315,6 +330,15 @@ _CLAUSES = (
                 "(formerly part of OWN-001 and OWN-002).",
             ),
         ),
+    ),
+    Clause(
+        "OWN-004",
+        "MUST",
+        "ownership",
+        "Changing nested data inside `additional_kwargs` (dicts and lists several levels down, such as "
+        '`tool_calls[0]["args"]`) after the store took the message or returned it changes nothing in the store.',
+        "Copy `additional_kwargs` deeply (`copy.deepcopy`, or serialize); `dict(kwargs)` copies only the top level.",
+        since="0.4",
     ),
     Clause(
         "PAR-001",
@@ -381,6 +405,79 @@ _CLAUSES = (
         "transaction), not message by message.",
         ("batch", "threads"),
         since="0.3",
+    ),
+    Clause(
+        "SHR-001",
+        "MUST",
+        "sharing",
+        "A write through one store is seen at once by another store on the same backend (read-your-writes across "
+        "instances: no per-instance cache goes stale).",
+        "Do not cache conversations in the instance, or invalidate on every read; several workers each build "
+        "their own store.",
+        ("shared",),
+        since="0.4",
+    ),
+    Clause(
+        "SHR-002",
+        "MUST",
+        "sharing",
+        "Concurrent writers through different stores on one backend (threads, and asyncio tasks, each with its own "
+        "instance) lose nothing, duplicate nothing, and their histories are linearizable against the model.",
+        "A `threading.Lock` or `asyncio.Lock` guards one instance only: make read-modify-writes atomic in the "
+        "backend (a transaction, a script, WATCH/MULTI).",
+        ("shared", "insert", "delete_message", "threads"),
+        since="0.4",
+    ),
+    Clause(
+        "SHR-003",
+        "MUST",
+        "sharing",
+        "A store built later on the same backend sees everything written before (reopening loses nothing and "
+        "resets nothing).",
+        "Do not clear, migrate destructively or buffer writes in the instance; a worker restart must find the "
+        "conversations where they were.",
+        ("shared",),
+        since="0.4",
+    ),
+    Clause(
+        "PRC-001",
+        "MUST",
+        "sharing",
+        "Worker processes (at least four), each with its own store on one backend, appending, inserting and "
+        "deleting on shared conversations at once, lose nothing, duplicate nothing, and leave a final state "
+        "that some linearization of their calls explains.",
+        "Locks in the process do not reach other processes: make every read-modify-write atomic in the backend.",
+        ("shared", "processes", "insert", "delete_message", "delete_last"),
+        since="0.4",
+    ),
+    Clause(
+        "SCL-001",
+        "MUST",
+        "scale",
+        "`get_keys` lists every conversation exactly once with 1,000 or more of them.",
+        "Follow the cursor to the end (a `SCAN` loop, every page of a paginated query); the first page is not "
+        "the listing.",
+        ("keys",),
+        since="0.4",
+    ),
+    Clause(
+        "SCL-002",
+        "MUST",
+        "scale",
+        "A conversation of 20,000 or more messages comes back whole and in order, and `delete_last_message` and "
+        "`delete_message` at both ends act on the right messages.",
+        "Read the whole list (no LIMIT, no default page size such as 10,000); index from the right end too.",
+        ("delete_message", "delete_last"),
+        since="0.4",
+    ),
+    Clause(
+        "SCL-003",
+        "MUST",
+        "scale",
+        "A conversation of twenty 1 MB messages, and a message whose `additional_kwargs` nest 100 levels deep, "
+        "come back exactly.",
+        "Do not cap a conversation's total size (one document, one item, one value) or the depth of its JSON.",
+        since="0.4",
     ),
     Clause(
         "BAD-001",
@@ -492,13 +589,13 @@ CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 
-SLOW: tuple[str, ...] = ("MDL-001", "TTL-008")
+SLOW: tuple[str, ...] = ("MDL-001", "TTL-008", "PRC-001", "SCL-001", "SCL-002", "SCL-003")
 """The clauses whose work grows most with a store's cost per call: the pattern ``slow`` of
 ``--chatstore-clauses`` and the pytest marker ``chatstore_slow`` (``-m "not chatstore_slow"``) select them."""
 
 LEVELS: dict[str, str] = {
     "core": "MUST clauses of the data contract: groups core, keys, fidelity, ownership and model",
-    "must": "every MUST clause (adds async, concurrency, ttl and input)",
+    "must": "every MUST clause (adds async, concurrency, sharing, scale, ttl and input)",
     "full": "every clause, SHOULD included",
 }
 """Conformance levels, weakest first. ``--chatstore-level`` picks the one whose clauses fail the run."""
@@ -575,6 +672,27 @@ def render_spec() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+VERSION_NOTES: dict[str, tuple[str, ...]] = {
+    "0.4": (
+        "Production shapes: several stores on one backend (SHR-001..003), worker processes (PRC-001), many and "
+        "long conversations (SCL-001..003), nested ownership (OWN-004) and big integers (FID-005). They need the "
+        "new capabilities `shared` and `processes`: a factory taking `redis_url` or `namespace` has them.",
+        "SCL-001..003 are MUST: a store that lists only the first page of its keys, or reads only the first "
+        "10,000 messages, loses data silently in production, which is what MUST clauses are for. Their sizes "
+        "are the spec's; `--chatstore-scale` makes them larger (or smaller, reported as reduced).",
+        "FID-005 is a SHOULD, not a MUST: JSON itself does not bound integers, but many JSON stacks (JavaScript, "
+        "some document databases, `float`-based parsers) decode every number as a double, and a store on one of "
+        "them is otherwise correct. IDs beyond 2**53 do occur (snowflake and provider IDs), so a store should "
+        "keep them; floats keep the 0.3 rule (JSON numbers compare as doubles, so 5.4e16 may come back as "
+        "54000000000000000).",
+        "Not rule changes, but checks made sturdier: ORD-001 checks every kind of write from a fixed list "
+        "before its random search; PAR-002 charges a wrong sync read to ORD-001; FID-004 builds its long "
+        "conversation with one `set_messages` and appends past 2,000 (the same rule, at a fraction of the calls).",
+    ),
+}
+"""Per spec version, what the changelog says besides the clauses added and changed: why, and what else."""
+
+
 def render_changelog() -> str:
     """Return ``docs/changelog.md``: what each spec version added or changed, clause by clause."""
     lines = [
@@ -593,6 +711,7 @@ def render_changelog() -> str:
         if version == SPEC_VERSIONS[0]:
             lines.append(f"The first spec: {len(added)} clauses, {', '.join(c.id for c in added)}.")
             continue
+        lines += [f"{note}\n" for note in VERSION_NOTES.get(version, ())]
         lines += [f"- **{c.id}** added ({c.level}, {c.group}): {c.rule}" for c in added]
         lines += [f"- **{c.id}** changed: {note}" for c, note in changed]
     return "\n".join(lines).rstrip() + "\n"

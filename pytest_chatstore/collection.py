@@ -31,6 +31,7 @@ SUITE_FILES = (
     "test_data.py",
     "test_async.py",
     "test_concurrency.py",
+    "test_production.py",
     "test_ttl.py",
     "test_model.py",
 )

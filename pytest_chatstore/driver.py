@@ -67,6 +67,11 @@ class StoreDriver:
         self._failed_check: tuple[Any, Any] | None = None
         self.backdoor: Any = None
         """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
+        self.server: Any = None
+        """The kit's Redis server the store uses, if any."""
+        self.shared_with: dict[str, Any] = {}
+        """The factory arguments that name the store's backend (``redis_url``, ``namespace``): a store built
+        with them shares its data."""
 
     @property
     def clause(self) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -54,6 +55,7 @@ class StoreUnderTest:
         known_broken: frozenset[str] = frozenset(),
         unreadable: frozenset[str] = frozenset(),
         allowance: budget.Allowance = budget.FULL,
+        scale: float = 1.0,
     ) -> None:
         self.target = target
         self.clause = clause
@@ -79,6 +81,8 @@ class StoreUnderTest:
         self._depth = 0
         self.allowance = allowance
         """How much of its full work this clause does (see :mod:`.budget`)."""
+        self.scale = scale
+        """``--chatstore-scale``: the scale clauses' sizes are the spec's times this."""
         self.examples = 0
         """Hypothesis examples run (a property's calls, a state machine's runs)."""
         self.stores = 0
@@ -134,8 +138,13 @@ class StoreUnderTest:
 
     @property
     def share(self) -> float:
-        """The share of its full work this clause does (below 1.0: reduced to fit the time budget)."""
-        return self.allowance.share(budget.work(self.clause), self.profile)
+        """The share of its full work this clause does (below 1.0: reduced by the budget or the scale)."""
+        scaled = min(1.0, self.scale) if CLAUSES[self.clause].group == "scale" else 1.0
+        return min(scaled, self.allowance.share(budget.work(self.clause), self.profile))
+
+    def scaled(self, size: int) -> int:
+        """A scale clause's ``size`` times ``--chatstore-scale``."""
+        return max(1, round(size * self.scale))
 
     def units(self) -> int:
         """How many units of its work (examples, steps per writer, rounds) this clause runs: see :mod:`.budget`."""
@@ -194,15 +203,26 @@ class StoreUnderTest:
         return decorated
 
     @contextlib.contextmanager
-    def fresh(self, *, check_empty: bool = True, **kwargs: Any) -> Iterator[StoreDriver]:
-        """A driver around a newly built store (``kwargs`` as for :func:`build_store`)."""
+    def fresh(
+        self, *, check_empty: bool = True, share: StoreDriver | None = None, **kwargs: Any
+    ) -> Iterator[StoreDriver]:
+        """A driver around a newly built store (``kwargs`` as for :func:`build_store`).
+
+        It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``share``, the
+        same backend as that driver's store instead, untouched (a second instance, a reopened store).
+        """
         server = None
-        if "redis_url" in self.target.accepts:
+        if share is not None:
+            kwargs.update(share.shared_with)
+            server, check_empty = share.server, False
+        elif "redis_url" in self.target.accepts:
             if self.redis is None:
                 fail(self.clause, f"{self.target.spec} takes redis_url, but no Redis provider is configured")
             server = self.redis()
             server.reset()
             kwargs["redis_url"] = server.url
+        elif "namespace" in self.target.accepts:
+            kwargs["namespace"] = f"chatstore-{uuid.uuid4().hex[:16]}"
         building = build_store(self.target, **kwargs)
         self.stores += 1
         hung = False
@@ -222,8 +242,10 @@ class StoreUnderTest:
             )
             driver.known_broken = self.known_broken
             driver.unreadable = self.unreadable
+            driver.server = server
             driver.backdoor = server.client() if server is not None else None
-            driver.built_with = {k: v for k, v in kwargs.items() if k != "redis_url"}
+            driver.shared_with = {k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs}
+            driver.built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace")}
             if "clock" in kwargs:
                 driver.built_with["clock_start"] = kwargs["clock"]()
             if check_empty:

@@ -257,6 +257,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         settled=policy.expected_failure(clause_id, target.name) is not None
         or bool(probes & set(CLAUSES[clause_id].requires)),
         reproduce=settings.reproduce.get(clause_id),
+        scale=settings.scale,
         known_broken=request.config.stash[known_key].of(target.name) | expected,
         unreadable=request.config.stash[known_key].unreadable(target.name) - expected,
     )

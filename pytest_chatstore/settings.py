@@ -127,12 +127,12 @@ def _flag(name: str) -> Parser:
     return parse
 
 
-def _seconds(name: str) -> Parser:
+def _seconds(name: str, what: str = "a number of seconds") -> Parser:
     def parse(value: Any, source: str, ctx: Context) -> float:
         try:
             seconds = float(str(value))
         except ValueError:
-            raise SettingError(f"{name} from {source}: {value!r} is not a number of seconds") from None
+            raise SettingError(f"{name} from {source}: {value!r} is not {what}") from None
         if not seconds > 0:
             raise SettingError(f"{name} from {source}: must be positive, got {value!r}")
         return seconds
@@ -241,6 +241,15 @@ SETTINGS: tuple[Setting, ...] = (
         f"{DEFAULT_BUDGET:g}",
         _seconds("chatstore-budget"),
         default=DEFAULT_BUDGET,
+    ),
+    Setting(
+        "chatstore_scale",
+        "FACTOR",
+        "sizes of the scale clauses (1,000 conversations, 20,000 messages, twenty 1 MB messages) times FACTOR; "
+        "below 1 the clauses are reported as reduced",
+        "1",
+        _seconds("chatstore-scale", "a number"),
+        default=1.0,
     ),
     Setting(
         "chatstore_isolate",
@@ -370,6 +379,7 @@ class Settings:
     timeout: float
     profile: str
     budget: float = DEFAULT_BUDGET
+    scale: float = 1.0
     isolate: bool = False
     redis: RedisConfig = field(default_factory=RedisConfig)
     policy: gate.Policy = field(default_factory=gate.Policy)
@@ -426,6 +436,7 @@ def resolve(
         timeout=values["chatstore_timeout"],
         profile=values["chatstore_hypothesis"],
         budget=values["chatstore_budget"],
+        scale=values["chatstore_scale"],
         isolate=values["chatstore_isolate"],
         redis=RedisConfig(
             values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]

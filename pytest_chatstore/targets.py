@@ -4,9 +4,10 @@ A target is a ``MODULE:ATTR`` string naming a class or a callable (the
 *factory*), or a factory handed over by a ``chatstore_factory`` fixture. For
 every test example the kit calls the factory with the keyword arguments it
 accepts, chosen by parameter name from :data:`INJECTABLE` (``ttl``, ``clock``,
-``redis_url``). A factory may return the store, be a generator function that
-yields it (code after the ``yield`` is the tear-down), or return a context
-manager whose ``__enter__`` gives the store.
+``redis_url``, ``namespace``: stores built with the same one share their data).
+A factory may return the store, be a generator function that yields it (code
+after the ``yield`` is the tear-down), or return a context manager whose
+``__enter__`` gives the store.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-INJECTABLE = ("ttl", "clock", "redis_url")
+INJECTABLE = ("ttl", "clock", "redis_url", "namespace")
 """Keyword arguments the kit passes to a factory that names them."""
 
 

@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pytest_chatstore.contract import ChatMessage
 from reference_impls._validate import check_index, check_key, copy_message, copy_messages
@@ -32,6 +33,10 @@ class _Conversation:
 
 class InMemoryChatStore:
     """A thread-safe, in-process chat store. See the module docstring."""
+
+    chatstore_capabilities: ClassVar[dict[str, bool]] = {"shared": False, "processes": False}
+    """Two instances never share data (each has its own dict): the kit's multi-instance and
+    multi-process clauses do not apply."""
 
     def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not ttl > 0):

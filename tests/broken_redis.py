@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterable
+
+from pytest_chatstore.contract import ChatMessage
 from reference_impls.redis import RedisChatStore
 
 
@@ -10,3 +14,95 @@ class UnscopedKeys(RedisChatStore):
 
     def get_keys(self) -> list[str]:
         return sorted(k.decode().removeprefix(self.prefix) for k in self._sync.scan_iter(match="*"))
+
+
+class CachesReads(RedisChatStore):
+    """SHR-001: each instance caches what it read, and forgets only on its own writes (a stale cache for
+    every other worker's writes)."""
+
+    def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
+        super().__init__(redis_url, ttl=ttl)
+        self._cache: dict[str, list[ChatMessage]] = {}
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        if key not in self._cache:
+            self._cache[key] = super().get_messages(key)
+        return [m.copy() for m in self._cache[key]]
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        self._cache.pop(key, None)
+        super().set_messages(key, messages)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        self._cache.pop(key, None)
+        super().add_message(key, message, idx)
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        self._cache.pop(key, None)
+        return super().delete_messages(key)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        self._cache.pop(key, None)
+        return super().delete_message(key, idx)
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        self._cache.pop(key, None)
+        return super().delete_last_message(key)
+
+
+class ResetsOnOpen(RedisChatStore):
+    """SHR-003: a new instance deletes the conversations under its prefix ("start clean"), so a worker
+    restart loses every conversation."""
+
+    def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
+        super().__init__(redis_url, ttl=ttl)
+        for key in self._sync.scan_iter(match=self.prefix + "*"):
+            self._sync.delete(key)
+
+
+class LockedReadModifyWrite(RedisChatStore):
+    """SHR-002, PRC-001: insert and delete at an index read the list, change it in Python and write it
+    back; every write takes the instance's ``threading.Lock``. Right for threads sharing one instance
+    (CON-004 passes), lost updates as soon as two instances or two processes write one conversation."""
+
+    def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
+        super().__init__(redis_url, ttl=ttl)
+        self._lock = threading.RLock()
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        with self._lock:
+            super().set_messages(key, messages)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        with self._lock:
+            if idx is None:
+                super().add_message(key, message)
+                return
+            messages = self.get_messages(key)
+            messages.insert(idx, message)
+            self.set_messages(key, messages)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        with self._lock:
+            messages = self.get_messages(key)
+            if not 0 <= idx < len(messages):
+                return None
+            removed = messages.pop(idx)
+            self.set_messages(key, messages)
+            return removed
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        with self._lock:
+            return super().delete_last_message(key)
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        with self._lock:
+            return super().delete_messages(key)
+
+
+class FirstPageKeys(RedisChatStore):
+    """SCL-001: get_keys makes one SCAN call and never follows the cursor (fine with five conversations)."""
+
+    def get_keys(self) -> list[str]:
+        _, page = self._sync.scan(cursor=0, match=self.prefix + "*", count=100, _type="list")
+        return sorted({(k.decode() if isinstance(k, bytes) else k).removeprefix(self.prefix) for k in page})

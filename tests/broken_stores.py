@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from pytest_chatstore.contract import ChatMessage
 from reference_impls._validate import copy_message
 from reference_impls.memory import InMemoryChatStore, _Conversation
-from tests.broken_redis import UnscopedKeys
+from tests.broken_redis import CachesReads, FirstPageKeys, LockedReadModifyWrite, ResetsOnOpen, UnscopedKeys
 
 
 def _yield_thread() -> None:
@@ -551,6 +551,63 @@ class SplitsBatches(InMemoryChatStore):
             _yield_thread()
 
 
+class ShallowCopiesKwargs(InMemoryChatStore):
+    """OWN-004: messages are copied on the way in and out, but ``additional_kwargs`` only with ``dict()``:
+    a caller who edits ``tool_calls[0]["args"]`` later edits what is stored."""
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        copies = [ChatMessage(m.role, m.content, dict(m.additional_kwargs)) for m in messages]
+        with self._lock:
+            self._data[key] = _Conversation(copies)
+            self._touch(key, self._data[key])
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        messages = [ChatMessage(m.role, m.content, m.additional_kwargs) for m in super().get_messages(key)]
+        copy = ChatMessage(message.role, message.content, dict(message.additional_kwargs))
+        with self._lock:
+            conv = self._data.get(key)
+            kept = conv.messages if conv is not None else messages
+            kept.insert(len(kept) if idx is None else idx, copy)
+            if conv is None:
+                self._data[key] = _Conversation(kept)
+            self._touch(key, self._data[key])
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        with self._lock:
+            conv = self._live(key)
+            return [ChatMessage(m.role, m.content, dict(m.additional_kwargs)) for m in conv.messages] if conv else []
+
+
+class IntegersAsDoubles(InMemoryChatStore):
+    """FID-005: ``additional_kwargs`` go through a JSON parser that reads every number as a double (as
+    JavaScript does): 7 comes back as 7.0, 2**63 - 1 as 9.223372036854776e18."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return [
+            ChatMessage(m.role, m.content, json.loads(json.dumps(m.additional_kwargs), parse_int=float))
+            for m in super().get_messages(key)
+        ]
+
+
+class ReadsAtMost10000(InMemoryChatStore):
+    """SCL-002: reads at most 10,000 messages of a conversation (langchain-redis's default page)."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return super().get_messages(key)[:10_000]
+
+
+class CapsConversationSize(InMemoryChatStore):
+    """SCL-003: a conversation is one 16 MB document; the oldest messages are dropped to fit, silently."""
+
+    LIMIT = 16 << 20
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        kept = list(messages)
+        while sum(len(m.content) for m in kept) > self.LIMIT:
+            kept.pop(0)
+        super().set_messages(key, kept)
+
+
 def realtime(cls: type[InMemoryChatStore]) -> Callable[..., InMemoryChatStore]:
     """A factory for ``cls`` that takes ``ttl`` but no ``clock``: its TTL clauses run in real time."""
 
@@ -572,6 +629,15 @@ realtime_InMemoryChatStore = realtime(InMemoryChatStore)
 
 
 BROKEN: dict[str, type[Any]] = {
+    "FID-005": IntegersAsDoubles,
+    "OWN-004": ShallowCopiesKwargs,
+    "SHR-001": CachesReads,
+    "SHR-002": LockedReadModifyWrite,
+    "SHR-003": ResetsOnOpen,
+    "PRC-001": LockedReadModifyWrite,
+    "SCL-001": FirstPageKeys,
+    "SCL-002": ReadsAtMost10000,
+    "SCL-003": CapsConversationSize,
     "FRE-001": SharedState,
     "ORD-001": ReversedAfterDelete,
     "ORD-002": NoneForUnknown,

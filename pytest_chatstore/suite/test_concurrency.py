@@ -10,6 +10,7 @@ reproducible up to the scheduler.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sys
 import threading
@@ -223,16 +224,21 @@ def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest
                 )
 
 
-def _record_history(store: StoreDriver, workloads: list[list[tuple[Any, ...]]]) -> list[Event]:
-    """Run each workload in its own thread and return every call with its start and end times."""
+def _record_history(
+    store: StoreDriver, workloads: list[list[tuple[Any, ...]]], instances: list[StoreDriver] | None = None
+) -> list[Event]:
+    """Run each workload in its own thread (through its own store, given ``instances``) and return every
+    call with its start and end times."""
     history: list[Event] = []
     lock = threading.Lock()
 
     def worker(t: int, ops: list[tuple[Any, ...]]) -> Callable[[], None]:
+        own = instances[t] if instances is not None else store
+
         def body() -> None:
             for op in ops:
                 start = time.perf_counter_ns()
-                result = _call(store, op)
+                result = _call(own, op)
                 end = time.perf_counter_ns()
                 with lock:
                     history.append(Event(t, start, end, op, result))
@@ -300,3 +306,82 @@ def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
                 [f"{prefix}-{i}" for i in range(batch)],
                 run,
             )
+
+
+# -- several instances on one backend ------------------------------------------------
+
+
+@clause
+def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: StoreUnderTest) -> None:
+    per_writer = chatstore.units()
+    with chatstore.fresh() as store, contextlib.ExitStack() as stack:
+        instances = [stack.enter_context(chatstore.fresh(share=store)) for _ in range(WRITERS)]
+
+        def inserter(t: int) -> Callable[[], None]:
+            own = instances[t]
+            messages = [own.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)]
+
+            def body() -> None:
+                for m in messages:
+                    own.store.add_message(KEY, m, idx=0)
+
+            return body
+
+        _in_threads(store, [inserter(t) for t in range(WRITERS)], WRITERS * per_writer)
+        store.log.append(
+            f"({WRITERS} threads, each with its own store on one backend, inserted {per_writer} messages "
+            f"'w<thread>-<n>' at index 0 of {KEY!r})"
+        )
+        got = _contents(store, store.call("get", KEY))
+        if len(got) > WRITERS * per_writer:
+            store.violation(f"the conversation holds {len(got)} messages after {WRITERS * per_writer} inserts")
+        for t in range(WRITERS):
+            own = [c for c in got if c.startswith(f"w{t}-")]
+            expected = [f"w{t}-{j}" for j in reversed(range(per_writer))]
+            store.expect(f"writer {t}'s messages (each inserted at 0), in the order read back", expected, own)
+        store.call("set", KEY, [])
+        initial: State = ("init-0", "init-1", "init-2")
+        for round_ in range(max(2, per_writer // 5)):
+            rng = random.Random(round_)
+            workloads = [_workload(rng, t, 5) for t in range(3)]
+            store.set_messages(KEY, [ChatMessage("user", c) for c in initial])
+            history = _record_history(store, workloads, instances[:3])
+            verdict = check_linearizable(history, initial, _step)
+            if not verdict.ok:
+                store.log[:] = [
+                    f"(round {round_}: 3 threads, each with its own store, from {list(initial)!r})",
+                    *_timeline(history),
+                ]
+                store.violation(
+                    f"no sequential order explains these {len(history)} calls through different instances "
+                    f"(at most {len(verdict.order)} could be placed)"
+                )
+        if "async" in chatstore.capabilities:
+            _async_writers(store, instances, per_writer)
+
+
+def _async_writers(store: StoreDriver, instances: list[StoreDriver], per_writer: int) -> None:
+    """asyncio tasks, each appending through its own instance, lose nothing."""
+    __tracebackhide__ = True
+    import asyncio
+
+    store.call("set", "tasks", [])
+    batches = [
+        [own.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)]
+        for t, own in enumerate(instances)
+    ]
+
+    async def burst() -> None:
+        async def writer(own: StoreDriver, batch: list[Any]) -> None:
+            for m in batch:
+                await own.store.async_add_message("tasks", m)
+
+        await asyncio.gather(*(writer(own, b) for own, b in zip(instances, batches, strict=True)))
+
+    store.log.append(f"({len(instances)} asyncio tasks, each with its own store, appended {per_writer} to 'tasks')")
+    announce(store.log[-1])
+    try:
+        store.runner.run_burst(len(instances) * per_writer, burst)
+    except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
+        store.violation(f"the tasks raised {type(exc).__name__}: {exc}")
+    _check_appends(store, _contents(store, store.call("get", "tasks")), len(instances), per_writer)

@@ -289,6 +289,95 @@ def test_OWN_003_message_objects_are_copied(chatstore: StoreUnderTest) -> None:
     check()
 
 
+def _nested_message() -> ChatMessage:
+    return ChatMessage(
+        "assistant",
+        "",
+        {
+            "tool_calls": [
+                {"id": "call_1", "function": {"name": "weather", "args": {"city": "Paris", "days": [1, 2]}}}
+            ],
+            "meta": {"tags": ["a", "b"], "trace": {"spans": [{"id": 1}]}},
+        },
+    )
+
+
+def _tamper_nested(message: Any) -> None:
+    """Change data several levels down in ``additional_kwargs``, leaving its top level alone."""
+    kwargs = message.additional_kwargs
+    kwargs["tool_calls"][0]["function"]["args"]["city"] = "tampered"
+    kwargs["tool_calls"][0]["function"]["args"]["days"].append(99)
+    kwargs["meta"]["tags"].clear()
+    kwargs["meta"]["trace"]["spans"][0]["id"] = -1
+
+
+@clause
+def test_OWN_004_nested_data_is_copied(chatstore: StoreUnderTest) -> None:
+    for way in ("add_message", "set_messages", "get_messages"):
+        message = _nested_message()
+        with chatstore.fresh() as store:
+            if way == "add_message":
+                given = store.adapter.to_store(_nested_message())
+                store.call("add", KEY, given)
+            elif way == "set_messages":
+                given = store.adapter.to_store(_nested_message())
+                store.call("set", KEY, [given])
+            else:
+                store.set_messages(KEY, [message])
+                given = store.call("get", KEY)[0]
+            _tamper_nested(given)
+            got = store.get_messages(KEY)
+            if got != [message]:
+                # A store that keeps the very objects it is given breaks OWN-003 first: its rule, then.
+                given.additional_kwargs["top level"] = True
+                kept = "top level" in store.get_messages(KEY)[0].additional_kwargs if got else False
+                store.expect(
+                    f"messages after changing nested data of a message {way} handled",
+                    [message],
+                    got,
+                    rule="OWN-003" if kept else None,
+                )
+
+
+def _inexact_integers(expected: Any, actual: Any, path: str = "additional_kwargs") -> list[str]:
+    """Where an integer of ``expected`` came back as anything but the same integer."""
+    if isinstance(expected, bool):
+        return []
+    if isinstance(expected, int):
+        return [] if type(actual) is int and actual == expected else [f"{path}: {expected} came back as {actual!r}"]
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        return [p for k in expected for p in _inexact_integers(expected[k], actual.get(k), f"{path}[{k!r}]")]
+    if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
+        return [
+            p
+            for i, (e, a) in enumerate(zip(expected, actual, strict=True))
+            for p in _inexact_integers(e, a, f"{path}[{i}]")
+        ]
+    return []
+
+
+BIG_INTEGERS = {
+    "id": 2**63 - 1,
+    "snowflake": 1_234_567_890_123_456_789,
+    "negative": -(2**63),
+    "just past 2**53": 2**53 + 1,
+    "small": 7,
+    "nested": {"ids": [2**53 + 3, -(2**55) - 1], "price": 0.1},
+}
+
+
+@clause
+def test_FID_005_integers_stay_exact_integers(chatstore: StoreUnderTest) -> None:
+    message = ChatMessage("assistant", "ids", BIG_INTEGERS)
+    with chatstore.fresh() as store:
+        store.add_message(KEY, message)
+        got = store.get_messages(KEY)
+        store.expect("messages read back (numbers compared as JSON doubles)", [message], got, rule="FID-003")
+        wrong = _inexact_integers(message.additional_kwargs, got[0].additional_kwargs)
+        if wrong:
+            store.violation("integers did not come back exact: " + "; ".join(wrong))
+
+
 # -- bad input -----------------------------------------------------------------
 
 BAD_KEYS: list[Any] = [1, None, b"key", 1.5, ("a",), ["a"]]

@@ -1,0 +1,269 @@
+"""Production shapes: several stores on one backend, worker processes, many and long conversations.
+
+A second store "on the same backend" is built with the first one's ``redis_url``
+or ``namespace`` (``chatstore.fresh(share=driver)``): the kit hands a factory
+taking ``redis_url`` the same database, and one taking ``namespace`` the same
+name. The scale clauses' sizes are the spec's, times ``--chatstore-scale``;
+large states are built with one ``set_messages`` per conversation.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.runner import announce
+from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
+from pytest_chatstore.workers import Op, run_worker
+
+KEYS = ["conversation", "other"]
+WORKERS = 4
+
+# -- several instances ----------------------------------------------------------------------
+
+
+@clause
+def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnderTest) -> None:
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
+
+    @chatstore.settings()
+    @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=10))
+    def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as first, chatstore.fresh(share=first) as second:
+            stores = (first, second)
+            for op, (_, through_second) in zip(numbered_ops([op for op, _ in steps]), steps, strict=True):
+                run_op(stores[through_second], model, op)
+                other = stores[not through_second]
+                for key in KEYS:
+                    other.expect(
+                        f"{key!r} read through the other instance after {op[0]} through this one",
+                        model.get_messages(key),
+                        other.get_messages(key),
+                    )
+
+    check()
+
+
+@clause
+def test_SHR_003_a_store_built_later_sees_everything_written_before(chatstore: StoreUnderTest) -> None:
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
+
+    @chatstore.settings()
+    @given(ops=st.lists(ops, min_size=1, max_size=10))
+    def check(ops: list[tuple[Any, ...]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as first:
+            for op in numbered_ops(ops):
+                run_op(first, model, op)
+            first.log.append("(the store is closed; another is built on the same backend)")
+        # ``first`` is closed: reopening must find everything, whatever the closing did.
+        with chatstore.fresh(share=first) as later:
+            for key in KEYS:
+                later.expect(
+                    f"{key!r} read through a store built later", model.get_messages(key), later.get_messages(key)
+                )
+            if "keys" in later.capabilities:
+                listed = sorted(later.get_keys())
+                later.expect("keys listed by a store built later", sorted(model.get_keys()), listed, rule="KEY-001")
+
+    check()
+
+
+# -- worker processes -------------------------------------------------------------------------
+
+
+def _step(state: tuple[str, ...], op: Op) -> tuple[tuple[str, ...], Any]:
+    """The sequential model of one conversation, messages named by their unique content."""
+    kind = op[0]
+    if kind == "append":
+        return (*state, op[2]), None
+    if kind == "insert":
+        items = list(state)
+        items.insert(op[2], op[3])
+        return tuple(items), None
+    if kind == "delete":
+        idx = op[2]  # the workloads use indices from 0 up: in range removes, out of range changes nothing
+        if 0 <= idx < len(state):
+            return state[:idx] + state[idx + 1 :], state[idx]
+        return state, None
+    if kind == "delete_last":
+        return (state[:-1], state[-1]) if state else (state, None)
+    return state, state  # get
+
+
+def _workload(rng: random.Random, worker: int, length: int) -> list[Op]:
+    ops: list[Op] = []
+    for j in range(length):
+        key, name = KEYS[j % 2], f"p{worker}-{j}"
+        ops.append(
+            rng.choice(
+                [
+                    ("append", key, name),
+                    ("insert", key, rng.randint(0, 3), name),
+                    ("insert", key, 0, name),
+                    ("delete", key, rng.randint(0, 3)),
+                    ("delete_last", key),
+                    ("get", key),
+                ]
+            )
+        )
+    return ops
+
+
+@clause
+def test_PRC_001_worker_processes_lose_nothing(chatstore: StoreUnderTest) -> None:
+    if chatstore.target.source == "fixture":
+        raise CapabilityMissing(
+            "PRC-001 needs a target given as MODULE:ATTR (--chatstore), which a worker process can import; "
+            "a chatstore_factory fixture lives only in the pytest process"
+        )
+    length = chatstore.units()
+    initial: tuple[str, ...] = ("init-0", "init-1", "init-2")
+    inserts = length  # each worker also inserts this many at index 0 of a third conversation, all at once
+    with chatstore.fresh() as store:
+        for key in KEYS:
+            store.set_messages(key, [ChatMessage("user", c) for c in initial])
+        rng = random.Random(1)
+        workloads = [
+            [*_workload(rng, w, length), *(("insert", "burst", 0, f"b{w}-{j}") for j in range(inserts))]
+            for w in range(WORKERS)
+        ]
+        context = multiprocessing.get_context("spawn")
+        start, results = context.Barrier(WORKERS), context.Queue()
+        processes = [
+            context.Process(
+                target=run_worker,
+                args=(chatstore.target.spec, store.shared_with, ops, start, results, w),
+                daemon=True,
+            )
+            for w, ops in enumerate(workloads)
+        ]
+        calls = sum(map(len, workloads))
+        announce(f"({WORKERS} worker processes making {calls} calls on {[*KEYS, 'burst']})")
+        store.runner.calls += calls
+        for process in processes:
+            process.start()
+        limit = 60 + store.runner.burst_limit(calls)  # spawning and importing take seconds
+        deadline = time.monotonic() + limit
+        collected: dict[int, tuple[list[Any], str | None]] = {}
+        try:
+            while len(collected) < WORKERS and time.monotonic() < deadline:
+                try:
+                    worker, events, error = results.get(timeout=max(0.1, deadline - time.monotonic()))
+                except Exception:  # noqa: BLE001 - queue.Empty: the deadline passed
+                    break
+                collected[worker] = (events, error)
+        finally:
+            for process in processes:
+                process.join(timeout=5)
+                if process.is_alive():
+                    process.kill()
+        store.log.append(f"({WORKERS} worker processes, each with its own store, ran these calls at once:)")
+        if len(collected) < WORKERS:
+            store.violation(f"{WORKERS - len(collected)} worker process(es) did not finish within {limit:.0f} s")
+        for worker, (events, error) in sorted(collected.items()):
+            if error is not None:
+                store.log += [f"worker {worker}: {e[2]!r} -> {e[3]!r}" for e in events[-5:]]
+                store.violation(f"worker {worker}'s store raised {error}")
+        burst = [c.content for c in store.get_messages("burst")]
+        expected = sorted(f"b{w}-{j}" for w in range(WORKERS) for j in range(inserts))
+        if sorted(burst) != expected:
+            store.log.append(f"({WORKERS} workers each inserted {inserts} messages at index 0 of 'burst')")
+            store.expect("the messages the workers inserted at index 0 of 'burst', sorted", expected, sorted(burst))
+        for key in KEYS:
+            history = [
+                Event(worker, began, ended, op, answer)
+                for worker, (events, _) in collected.items()
+                for began, ended, op, answer in events
+                if op[1] == key
+            ]
+            after = time.monotonic_ns()
+            final = tuple(c.content for c in store.get_messages(key))
+            history.append(Event(WORKERS, after, time.monotonic_ns(), ("get", key), final))
+            verdict = check_linearizable(history, initial, _step)
+            if not verdict.ok:
+                store.log[:] = [f"(starting from {list(initial)!r} at {key!r})", *_timeline(history)]
+                store.violation(
+                    f"no sequential order explains these {len(history)} calls from {WORKERS} processes on {key!r} "
+                    f"(at most {len(verdict.order)} could be placed)"
+                )
+
+
+def _timeline(history: list[Event]) -> list[str]:
+    events = sorted(history, key=lambda e: e.start)
+    t0 = events[0].start
+    return [
+        f"process {e.thread} [{(e.start - t0) / 1000:.0f}-{(e.end - t0) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
+        for e in events
+    ]
+
+
+# -- scale --------------------------------------------------------------------------------------
+
+
+@clause
+def test_SCL_001_every_one_of_a_thousand_conversations_is_listed(chatstore: StoreUnderTest) -> None:
+    count = chatstore.scaled(1000)
+    keys = [f"conversation {i:05d}" for i in range(count)]
+    with chatstore.fresh() as store:
+        for key in keys:
+            store.set_messages(key, [ChatMessage("user", key)])
+        store.log[:] = [f"(set_messages on {count} keys 'conversation 00000' .. {keys[-1]!r})"]
+        listed = store.get_keys()
+        if len(listed) != len(set(listed)):
+            store.violation(f"get_keys listed {len(listed) - len(set(listed))} key(s) more than once")
+        missing = sorted(set(keys) - set(listed))
+        if missing:
+            store.violation(f"get_keys left out {len(missing)} of {count} conversations, such as {missing[:3]!r}")
+        store.expect("the keys listed", sorted(keys), sorted(listed), rule="KEY-001")
+
+
+@clause
+def test_SCL_002_a_conversation_of_twenty_thousand_messages(chatstore: StoreUnderTest) -> None:
+    count = chatstore.scaled(20_000)
+    messages = [ChatMessage("user", f"message {i}") for i in range(count)]
+    with chatstore.fresh() as store:
+        store.set_messages("long", messages)
+        store.log[:] = [f"(set_messages with {count} messages 'message 0' .. 'message {count - 1}')"]
+        got = store.get_messages("long")
+        if got != messages:
+            store.violation(
+                f"{len(got)} of {count} messages came back"
+                + (", in another order" if len(got) == count else f"; the last was {got[-1] if got else None!r}")
+            )
+        last = store.delete_last_message("long")
+        store.expect("delete_last_message of the long conversation", messages[-1], last, rule="DLL-001")
+        first = store.delete_message("long", 0)
+        store.expect("delete_message(key, 0) of the long conversation", messages[0], first, rule="DEL-001")
+        end = store.delete_message("long", count - 3)
+        store.expect(f"delete_message(key, {count - 3}) (the last one now)", messages[-2], end, rule="DEL-001")
+        store.expect("what is left, in order", messages[1:-2], store.get_messages("long"))
+
+
+@clause
+def test_SCL_003_huge_messages_and_deep_nesting(chatstore: StoreUnderTest) -> None:
+    count = chatstore.scaled(20)
+    megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
+    huge = [ChatMessage("user", f"{i:02d}" + megabyte[2:]) for i in range(count)]
+    deep: Any = {"leaf": [1, "two", None, True]}
+    for level in range(100):
+        deep = {f"level {level}": deep, "list": [level]}
+    nested = ChatMessage("assistant", "deep", {"nested": deep})
+    with chatstore.fresh() as store:
+        store.set_messages("huge", huge)
+        got = store.get_messages("huge")
+        if got != huge:
+            store.log[:] = [f"(set_messages with {count} messages of 1 MB each)"]
+            store.violation(f"{len(got)} of {count} messages of 1 MB came back, or not exactly")
+        store.add_message("deep", nested)
+        store.expect("a message nested 100 levels deep", [nested], store.get_messages("deep"), rule="FID-003")
