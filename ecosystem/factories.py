@@ -1,13 +1,16 @@
 """Small factories that adapt published backends' constructors to the kit's target contract.
 
 The ecosystem matrix (``python -m ecosystem``) names these as targets.
-Each builds a fresh, empty store per call, taking only what the kit injects (``ttl``,
-``redis_url``) and what the matrix provides through the environment
+Each builds a store per call, taking only what the kit injects (``ttl``,
+``redis_url``, ``namespace``) and what the matrix provides through the environment
 (``CHATSTORE_POSTGRES_URL``: a PostgreSQL server the matrix started). Every adaptation
 is written down here, so a reader can judge whether a failure is the backend's or ours:
 
-- a temporary SQLite file per store (SQLite backends);
-- a fresh table per store on the matrix's PostgreSQL (Postgres backends);
+- the kit's ``namespace`` names the backend's data: a new namespace is a new SQLite file in the
+  temporary directory, or a new table on the matrix's PostgreSQL; the same namespace (another
+  instance, a reopened store, a worker process) is the same file or table. So the clauses on
+  several instances and worker processes (spec 0.4) apply to these backends. The files are left
+  in the temporary directory (a reopened store needs them after the first one closed);
 - for langchain-postgres, session ids must be UUIDs: the key is mapped to ``uuid5(key)``,
   which keeps different keys different.
 
@@ -34,49 +37,54 @@ def _postgres_url() -> str:
     return url
 
 
-def _table() -> str:
-    return f"chatstore_{uuid.uuid4().hex[:12]}"
+def _table(namespace: str) -> str:
+    return "chatstore_" + "".join(c if c.isalnum() else "_" for c in namespace).lower()
 
 
-def llamaindex_sqlite() -> Iterator[Any]:
-    """LlamaIndex ``SQLiteChatStore`` on a temporary database file."""
+def _sqlite_file(namespace: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"chatstore-sqlite-{namespace}.db"
+
+
+def llamaindex_sqlite(namespace: str) -> Any:
+    """LlamaIndex ``SQLiteChatStore`` on the namespace's database file."""
     from llama_index.storage.chat_store.sqlite import SQLiteChatStore
 
-    with tempfile.TemporaryDirectory(prefix="chatstore-sqlite-") as tmp:
-        yield SQLiteChatStore.from_uri(f"sqlite+aiosqlite:///{Path(tmp) / 'chat.db'}")
+    return SQLiteChatStore.from_uri(f"sqlite+aiosqlite:///{_sqlite_file(namespace)}")
 
 
-def llamaindex_postgres() -> Any:
-    """LlamaIndex ``PostgresChatStore`` on a fresh table of the matrix's PostgreSQL."""
+def llamaindex_postgres(namespace: str) -> Any:
+    """LlamaIndex ``PostgresChatStore`` on the namespace's table of the matrix's PostgreSQL."""
     from llama_index.storage.chat_store.postgres import PostgresChatStore
 
     url = _postgres_url()
-    return PostgresChatStore.from_uri(uri=url.replace("postgresql://", "postgresql+asyncpg://"), table_name=_table())
+    return PostgresChatStore.from_uri(
+        uri=url.replace("postgresql://", "postgresql+asyncpg://"), table_name=_table(namespace)
+    )
 
 
-def langchain_sql() -> Iterator[HistoryStore]:
-    """langchain-community ``SQLChatMessageHistory`` on a temporary SQLite file."""
+def langchain_sql(namespace: str) -> HistoryStore:
+    """langchain-community ``SQLChatMessageHistory`` on the namespace's SQLite file."""
     from langchain_community.chat_message_histories import SQLChatMessageHistory
 
     from pytest_chatstore.adapters.langchain import history_factory
 
-    with tempfile.TemporaryDirectory(prefix="chatstore-sqlite-") as tmp:
-        connection = f"sqlite:///{Path(tmp) / 'chat.db'}"
+    connection = f"sqlite:///{_sqlite_file(namespace)}"
 
-        def make(session_id: str) -> Any:
-            return SQLChatMessageHistory(session_id=session_id, connection=connection)
+    def make(session_id: str) -> Any:
+        return SQLChatMessageHistory(session_id=session_id, connection=connection)
 
-        yield history_factory(make)()
+    return history_factory(make)()
 
 
-def langchain_postgres() -> Iterator[HistoryStore]:
-    """langchain-postgres ``PostgresChatMessageHistory`` on a fresh table; keys become ``uuid5`` session ids."""
+def langchain_postgres(namespace: str) -> Iterator[HistoryStore]:
+    """langchain-postgres ``PostgresChatMessageHistory`` on the namespace's table; keys become ``uuid5`` session
+    ids."""
     import psycopg
     from langchain_postgres import PostgresChatMessageHistory
 
     from pytest_chatstore.adapters.langchain import history_factory
 
-    table = _table()
+    table = _table(namespace)
     connection = psycopg.connect(_postgres_url(), autocommit=True)
     try:
         PostgresChatMessageHistory.create_tables(connection, table)

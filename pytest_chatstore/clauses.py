@@ -474,9 +474,10 @@ _CLAUSES = (
         "SCL-003",
         "MUST",
         "scale",
-        "A conversation of twenty 1 MB messages, and a message whose `additional_kwargs` nest 100 levels deep, "
+        "A conversation of four 1 MB messages, and a message whose `additional_kwargs` nest 100 levels deep, "
         "come back exactly.",
-        "Do not cap a conversation's total size (one document, one item, one value) or the depth of its JSON.",
+        "Do not cap a conversation's total size (one document or item: DynamoDB's 400 KB, Azure Tables' 1 MB, "
+        "Cosmos DB's 2 MB) or the depth of its JSON.",
         since="0.4",
     ),
     Clause(

@@ -106,6 +106,12 @@ class ChatStore(Protocol):
     [CON-003]; concurrent histories of append, insert, delete and read are
     linearizable against the model [CON-004].
 
+    Scale: ``get_keys`` lists each of 1,000 or more conversations once
+    [SCL-001]; a conversation of 20,000 or more messages comes back whole and
+    in order, and deletes at both ends act on the right messages [SCL-002];
+    four 1 MB messages in one conversation, and ``additional_kwargs`` nested
+    100 levels deep, come back exactly [SCL-003].
+
     Bad input: a key that is not a ``str`` [BAD-001], an ``idx`` that is not an
     ``int`` [BAD-002] and an object that is not a message [BAD-003] are refused
     with ``TypeError`` or ``ValueError``, and the store is unchanged (a
@@ -125,8 +131,11 @@ class ChatStore(Protocol):
 
         An unknown key gives ``[]`` [ORD-002]. Every message comes back equal in
         role, content and additional_kwargs to what was stored [FID-001, FID-002,
-        FID-003]; long conversations lose nothing [FID-004]. Changing the returned
-        list or its messages changes nothing in the store [OWN-001].
+        FID-003]; long conversations lose nothing [FID-004]; integers in
+        ``additional_kwargs`` stay integers of the same value, beyond 2**53 too
+        [FID-005]. Changing the returned list or its messages changes nothing in
+        the store [OWN-001], nor does changing nested data in their
+        ``additional_kwargs`` [OWN-004].
         """
         ...
 
@@ -188,11 +197,19 @@ class BatchChatStore(Protocol):
 class ChatStoreFactory(Protocol):
     """What ``--chatstore=MODULE:ATTR`` names: a class or callable building one store per test example.
 
-    It is called with the keyword arguments it names among ``ttl``, ``clock``
-    and ``redis_url`` (see :mod:`pytest_chatstore.targets`). A store it builds
-    starts empty: no keys, no messages [FRE-001]. A store sharing a Redis
-    database with others lists none of their keys, nor any key it did not
-    write [KEY-005].
+    It is called with the keyword arguments it names among ``ttl``, ``clock``,
+    ``redis_url`` and ``namespace`` (see :mod:`pytest_chatstore.targets`). A
+    store it builds starts empty: no keys, no messages [FRE-001]. A store
+    sharing a Redis database with others lists none of their keys, nor any key
+    it did not write [KEY-005].
+
+    Stores built with the same ``redis_url`` or ``namespace`` share their data
+    (the ``shared`` capability): a write through one is read at once through
+    another [SHR-001]; threads and asyncio tasks writing through different
+    instances lose nothing and stay linearizable [SHR-002]; a store built
+    later sees everything written before [SHR-003]; worker processes, each
+    with its own store, lose nothing and leave a linearizable final state
+    [PRC-001].
 
     With ``ttl`` (seconds), conversations expire:
 

@@ -189,7 +189,8 @@ class Recorder:
         for r in results:
             if r.blocked_by is not None:
                 blocked[r.blocked_by].append(r.clause_id)
-        return [(r, blocked.get(r.clause_id, [])) for r in results if r.status in ROOT_CAUSES]
+        # A blocked clause outside the gate (advisory) is no root cause either: the clause it met is.
+        return [(r, blocked.get(r.clause_id, [])) for r in results if r.status in ROOT_CAUSES and r.blocked_by is None]
 
     # -- terminal ------------------------------------------------------------------
     def summary_lines(self) -> list[str]:

@@ -245,7 +245,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "chatstore_scale",
         "FACTOR",
-        "sizes of the scale clauses (1,000 conversations, 20,000 messages, twenty 1 MB messages) times FACTOR; "
+        "sizes of the scale clauses (1,000 conversations, 20,000 messages, four 1 MB messages) times FACTOR; "
         "below 1 the clauses are reported as reduced",
         "1",
         _seconds("chatstore-scale", "a number"),

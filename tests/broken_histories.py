@@ -5,10 +5,11 @@ Importing this module needs langchain-core (the ``langchain`` extra).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
@@ -17,9 +18,9 @@ from pytest_chatstore.adapters.langchain import HistoryStore, history_factory
 
 
 class SessionHistory(BaseChatMessageHistory):
-    """A history per ``session_id``, kept in a class-level table (as a database would keep it)."""
+    """A history per ``session_id``, kept in a class-level table of JSON rows (as a database keeps it)."""
 
-    TABLE: ClassVar[dict[str, list[dict[str, Any]]]] = {}
+    TABLE: ClassVar[dict[str, list[str]]] = {}
     LOCK: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, session_id: str) -> None:
@@ -33,10 +34,10 @@ class SessionHistory(BaseChatMessageHistory):
     @property
     def messages(self) -> list[BaseMessage]:  # type: ignore[override]
         with self.LOCK:
-            return messages_from_dict(list(self.TABLE.get(self._row(), [])))
+            return messages_from_dict([json.loads(row) for row in self.TABLE.get(self._row(), [])])
 
     def add_messages(self, messages: Sequence[BaseMessage]) -> None:
-        rows = [message_to_dict(_checked(m)) for m in messages]  # all checked before anything is written
+        rows = [json.dumps(message_to_dict(_checked(m))) for m in messages]  # all checked before anything is written
         with self.LOCK:
             self.TABLE.setdefault(self._row(), []).extend(rows)
 
@@ -80,7 +81,7 @@ class DropsFields(SessionHistory):
         for row in rows:
             row["data"] = {k: v for k, v in row["data"].items() if k in self.KEPT}
         with self.LOCK:
-            self.TABLE.setdefault(self._row(), []).extend(rows)
+            self.TABLE.setdefault(self._row(), []).extend(json.dumps(row) for row in rows)
 
 
 def drops_fields() -> HistoryStore:

@@ -597,9 +597,10 @@ class ReadsAtMost10000(InMemoryChatStore):
 
 
 class CapsConversationSize(InMemoryChatStore):
-    """SCL-003: a conversation is one 16 MB document; the oldest messages are dropped to fit, silently."""
+    """SCL-003: a conversation is one 2 MB document (Cosmos DB's item limit); the oldest messages are
+    dropped to fit, silently."""
 
-    LIMIT = 16 << 20
+    LIMIT = 2 << 20
 
     def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
         kept = list(messages)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import multiprocessing.connection  # noqa: F401 - imported before pytester's in-process runs, see below
 import os
 
 import pytest
@@ -13,6 +14,10 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None, 
 settings.register_profile("dev", deadline=None)
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
+
+# PRC-001 hands a spawned worker a multiprocessing queue; pickling it needs the very
+# ``multiprocessing.connection`` module object. Imported here, before any in-process pytester
+# run, it stays in the sys.modules snapshot pytester restores after each run.
 
 REDIS_USED = pytest.StashKey[str]()
 """Which Redis the project's Redis tests ran against, for the summary."""

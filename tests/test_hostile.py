@@ -12,6 +12,7 @@ import os
 import pytest
 
 from pytest_chatstore import budget
+from pytest_chatstore.clauses import CLAUSES
 from tests import hostile_stores
 
 ONLY = ["--chatstore-only", "--chatstore-hypothesis=ci"]
@@ -53,8 +54,6 @@ def test_a_plan_keeps_full_work_when_it_fits_and_never_goes_below_the_floors() -
 
 
 def test_every_clause_has_planned_work() -> None:
-    from pytest_chatstore.clauses import CLAUSES
-
     assert set(budget.WORK) == set(CLAUSES)
 
 
@@ -66,7 +65,7 @@ def test_a_slow_store_is_cut_to_fit_the_budget_and_passes(pytester: pytest.Pytes
         "--chatstore-budget=1.5",
         "--chatstore-report=report.json",
     )
-    result.assert_outcomes(passed=3, deselected=44)
+    result.assert_outcomes(passed=3, deselected=len(CLAUSES) - 3)
     result.stdout.fnmatch_lines(["*evidence (examples/calls): * calls at * ms each (budget 1.5 s); * reduced*"])
     clauses = _clauses(_report(pytester))
     reduced = [c for c in clauses.values() if c["evidence"]["reduced"]]  # type: ignore[index]
@@ -89,7 +88,7 @@ def test_a_burst_has_its_own_limit_so_a_slow_correct_store_is_no_hang(pytester: 
     result = pytester.runpytest_subprocess(
         _store("Latency20ms"), *ONLY, "--chatstore-clauses=CON-001,CON-003", "--chatstore-timeout=0.5"
     )
-    result.assert_outcomes(passed=2, deselected=45)
+    result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
 
 
 # -- hangs --------------------------------------------------------------------------------------
@@ -106,7 +105,7 @@ def test_a_hang_stops_its_clause_at_once_and_blocks_the_rest_while_the_call_is_s
         "--chatstore-timeout=0.3",
         "--chatstore-report=report.json",
     )
-    result.assert_outcomes(failed=4, deselected=43)
+    result.assert_outcomes(failed=4, deselected=len(CLAUSES) - 4)
     result.stdout.fnmatch_lines(["*what happened: the store hung: get_messages() did not return within 0.3 s*"])
     assert hostile_stores.HANGS["n"] == 1  # never replayed to shrink, and never waited out again
     reproduction = next((pytester.path / ".pytest_cache" / "d" / "chatstore-repro").glob("test_repro_DEL_001_*.py"))
@@ -136,7 +135,7 @@ def test_an_isolated_crash_fails_its_clause_naming_the_call_and_the_run_goes_on(
     result = pytester.runpytest_subprocess(
         _store(store), *ONLY, "--chatstore-isolate", "--chatstore-clauses=DEL-001,INS-001", "--chatstore-report=r.json"
     )
-    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines(
         [f"*what happened: the store crashed the process ({how}*) during store.delete_message(*"]
     )
@@ -167,7 +166,7 @@ def test_isolation_builds_stores_with_a_conftest_factory_fixture_in_the_child(py
         """
     )
     result = pytester.runpytest_subprocess(*ONLY, "-s", "--chatstore-isolate", "--chatstore-clauses=DEL-001,INS-001")
-    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines(["*the store crashed the process (it exited with status 3*"])
     result.stdout.fnmatch_lines(["*stores built in the pytest process: 0"])  # only the children built stores
     report_path = pytester.path / ".pytest_cache" / "d" / "chatstore-repro"
@@ -180,16 +179,16 @@ def test_a_run_that_crashed_isolates_the_target_next_time(pytester: pytest.Pytes
     first = pytester.runpytest_subprocess(*args)
     assert first.ret not in (0, 1)  # the process died: no verdict, no summary
     second = pytester.runpytest_subprocess(*args)
-    second.assert_outcomes(failed=1, passed=1, deselected=45)
+    second.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
     second.stdout.fnmatch_lines(["*each clause runs in a forked child process (automatically: the last run died*"])
     third = pytester.runpytest_subprocess(*args)  # still isolated: the crash is still there
-    third.assert_outcomes(failed=1, passed=1, deselected=45)
+    third.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
 
 
 @pytest.mark.parametrize(("store", "raised"), [("RaisesSystemExit", "SystemExit"), ("RaisesBaseException", "Fatal")])
 def test_a_store_raising_a_base_exception_fails_its_clause(pytester: pytest.Pytester, store: str, raised: str) -> None:
     result = pytester.runpytest_subprocess(_store(store), *ONLY, "--chatstore-clauses=DEL-001,INS-001")
-    result.assert_outcomes(failed=1, passed=1, deselected=45)
+    result.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines([f"*the store raised {raised} during store.delete_message(*"])
 
 
@@ -207,14 +206,14 @@ def test_an_isolated_store_that_leaks_a_thread_fails_and_nothing_is_left_running
     result = pytester.runpytest_subprocess(
         _store("LeaksThread"), *ONLY, "--chatstore-isolate", "--chatstore-clauses=ORD-002", "--chatstore-report=r.json"
     )
-    result.assert_outcomes(failed=1, deselected=46)
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
     result.stdout.fnmatch_lines(["*the store left * non-daemon thread(s) running after the check (heartbeat)*"])
     assert (pytester.path / "r.json").exists()
 
 
 def test_a_leaked_thread_fails_the_clause_and_cannot_keep_the_run_alive(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(_store("LeaksThread"), *ONLY, "--chatstore-clauses=ORD-002", timeout=120)
-    result.assert_outcomes(failed=1, deselected=46)
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
     result.stderr.fnmatch_lines(["*ending the process: the store under test left * non-daemon thread(s)*"])
 
 
@@ -225,7 +224,7 @@ def test_each_clause_prints_a_line_with_its_time_and_evidence(pytester: pytest.P
     result = pytester.runpytest(
         "--chatstore=reference_impls.memory:InMemoryChatStore", *ONLY, "--chatstore-clauses=ORD-002,CON-001"
     )
-    result.assert_outcomes(passed=2, deselected=45)
+    result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines(
         ["chatstore/test_core.py ", "  ORD-002 passed * s  30 examples, * calls*", "  CON-001 passed * s  * calls*"]
     )

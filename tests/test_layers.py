@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"failures", "model", "strategies", "gate", "capabilities", "budget"},
     {"adapters", "attribution"},
     {"targets", "driver"},
-    {"ttl", "settings"},
+    {"ttl", "settings", "workers"},
     {"harness", "report"},
     {"repro", "suite"},
     {"stash"},

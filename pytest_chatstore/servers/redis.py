@@ -299,10 +299,46 @@ def _binary(url: str | None, worker: int) -> RedisServer:
 
 
 _FAKE_SERVER = """
+import select
 import socket
 from fakeredis import TcpFakeServer
 
+
+class PatientWriter:
+    # fakeredis writes a reply to its non-blocking socket in one go and drops the connection
+    # when the socket buffer is full: a reply of a few MB (SCL-003) failed at random. This
+    # writes it all, waiting while the client drains the buffer.
+    def __init__(self, sock):
+        self.sock = sock
+
+    def write(self, data):
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except BlockingIOError:
+                select.select([], [self.sock], [], 1.0)
+                continue
+            view = view[sent:]
+
+    def flush(self):
+        pass
+
+
 class Server(TcpFakeServer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        base = self.RequestHandlerClass
+
+        class Handler(base):
+            def setup(self):
+                super().setup()
+                writer = getattr(self, "writer", None)
+                if writer is not None and hasattr(writer, "writer"):
+                    writer.writer = PatientWriter(self.connection)
+
+        self.RequestHandlerClass = Handler
+
     def get_request(self):
         # fakeredis answers a transaction in several small writes: without NODELAY each
         # MULTI/EXEC waits ~40 ms for a delayed ACK.

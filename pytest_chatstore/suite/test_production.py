@@ -247,12 +247,13 @@ def test_SCL_002_a_conversation_of_twenty_thousand_messages(chatstore: StoreUnde
         store.expect("delete_message(key, 0) of the long conversation", messages[0], first, rule="DEL-001")
         end = store.delete_message("long", count - 3)
         store.expect(f"delete_message(key, {count - 3}) (the last one now)", messages[-2], end, rule="DEL-001")
-        store.expect("what is left, in order", messages[1:-2], store.get_messages("long"))
+        # Deletes that leave the rest in another order break ORD-001 at any length: its rule.
+        store.expect("what is left, in order", messages[1:-2], store.get_messages("long"), rule="ORD-001")
 
 
 @clause
 def test_SCL_003_huge_messages_and_deep_nesting(chatstore: StoreUnderTest) -> None:
-    count = chatstore.scaled(20)
+    count = chatstore.scaled(4)
     megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
     huge = [ChatMessage("user", f"{i:02d}" + megabyte[2:]) for i in range(count)]
     deep: Any = {"leaf": [1, "two", None, True]}
