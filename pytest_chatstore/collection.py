@@ -30,6 +30,7 @@ SUITE_FILES = (
     "test_core.py",
     "test_data.py",
     "test_async.py",
+    "test_instances.py",
     "test_concurrency.py",
     "test_production.py",
     "test_ttl.py",

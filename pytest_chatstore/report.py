@@ -249,7 +249,7 @@ class Recorder:
 
     def _evidence_lines(self, results: list[ClauseResult]) -> list[str]:
         """Per clause, the examples and calls its check made; reduced clauses marked ``*``."""
-        ran = [r for r in results if r.calls]
+        ran = [r for r in results if r.calls and r.status not in ("skipped", "declared-absent")]
         if not ran:
             return []
         reduced = [r for r in ran if r.scale < 1.0]

@@ -23,25 +23,38 @@ Op = tuple[Any, ...]
 or ``("get", key)``; a message is named by its unique content."""
 
 
-def run_worker(spec: str, shared_with: dict[str, Any], ops: list[Op], start: Any, results: Any, worker: int) -> None:
-    """Build a store, wait for the others, run ``ops``; put ``(worker, events, error)`` on ``results``."""
+UNREAD = "<not read>"
+"""The answer recorded for an operation whose answers the kit does not read (their rule is known broken)."""
+
+
+def run_worker(
+    spec: str, shared_with: dict[str, Any], ops: list[Op], start: Any, results: Any, worker: int, unread: list[str]
+) -> None:
+    """Build a store, wait for the others, run ``ops``; put ``(worker, events, error)`` on ``results``.
+
+    ``unread`` names the kinds of operation (``delete``, ``delete_last``) whose answers are not read. The
+    error, if any, is ``(the operation, "Type: message")``; the operation is ``None`` outside one.
+    """
     events: list[tuple[int, int, Op, Any]] = []
     error = None
+    current: Op | None = None
     try:
         target = parse_target(spec, "PRC-001", None)
         with build_store(target, **shared_with) as store:
             adapter = select_adapter(store)
             start.wait(timeout=60)
             for op in ops:
+                current = op
                 began = time.monotonic_ns()
-                answer = _call(store, adapter, op)
+                answer = _call(store, adapter, op, unread)
                 events.append((began, time.monotonic_ns(), op, answer))
+            current = None
     except BaseException as exc:  # noqa: BLE001 - reported by the parent, with the calls before it
-        error = f"{type(exc).__name__}: {exc}"
+        error = (current, f"{type(exc).__name__}: {exc}")
     results.put((worker, events, error))
 
 
-def _call(store: Any, adapter: Any, op: Op) -> Any:
+def _call(store: Any, adapter: Any, op: Op, unread: list[str]) -> Any:
     kind, key = op[0], op[1]
     if kind == "append":
         store.add_message(key, adapter.to_store(ChatMessage("user", op[2])))
@@ -50,9 +63,11 @@ def _call(store: Any, adapter: Any, op: Op) -> Any:
         store.add_message(key, adapter.to_store(ChatMessage("user", op[3])), idx=op[2])
         return None
     if kind == "delete":
-        return _content(adapter, store.delete_message(key, op[2]))
+        removed = store.delete_message(key, op[2])
+        return UNREAD if "delete" in unread else _content(adapter, removed)
     if kind == "delete_last":
-        return _content(adapter, store.delete_last_message(key))
+        removed = store.delete_last_message(key)
+        return UNREAD if "delete_last" in unread else _content(adapter, removed)
     return tuple(_content(adapter, m) for m in store.get_messages(key))
 
 

@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterable
 
 from pytest_chatstore.contract import ChatMessage
+from reference_impls._validate import check_index, check_key
 from reference_impls.redis import RedisChatStore
 
 
@@ -18,36 +19,73 @@ class UnscopedKeys(RedisChatStore):
 
 class CachesReads(RedisChatStore):
     """SHR-001: each instance caches what it read, and forgets only on its own writes (a stale cache for
-    every other worker's writes)."""
+    every other worker's writes). Its cache is consistent for threads sharing the instance."""
 
     def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
         super().__init__(redis_url, ttl=ttl)
         self._cache: dict[str, list[ChatMessage]] = {}
+        self._lock = threading.RLock()
 
     def get_messages(self, key: str) -> list[ChatMessage]:
-        if key not in self._cache:
-            self._cache[key] = super().get_messages(key)
-        return [m.copy() for m in self._cache[key]]
+        with self._lock:
+            if key not in self._cache:
+                self._cache[key] = super().get_messages(key)
+            return [m.copy() for m in self._cache[key]]
+
+    def _written(self, key: str) -> None:
+        self._cache.pop(key, None)
 
     def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
-        self._cache.pop(key, None)
-        super().set_messages(key, messages)
+        with self._lock:
+            super().set_messages(key, messages)
+            self._written(key)
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
-        self._cache.pop(key, None)
-        super().add_message(key, message, idx)
+        with self._lock:
+            super().add_message(key, message, idx)
+            self._written(key)
 
     def delete_messages(self, key: str) -> list[ChatMessage] | None:
-        self._cache.pop(key, None)
-        return super().delete_messages(key)
+        with self._lock:
+            removed = super().delete_messages(key)
+            self._written(key)
+            return removed
 
     def delete_message(self, key: str, idx: int) -> ChatMessage | None:
-        self._cache.pop(key, None)
-        return super().delete_message(key, idx)
+        with self._lock:
+            removed = super().delete_message(key, idx)
+            self._written(key)
+            return removed
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
-        self._cache.pop(key, None)
-        return super().delete_last_message(key)
+        with self._lock:
+            removed = super().delete_last_message(key)
+            self._written(key)
+            return removed
+
+    # The async twins write through the same instance: they forget what it cached too.
+    async def aset_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        await super().aset_messages(key, messages)
+        self._written(key)
+
+    async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        await super().async_add_message(key, message, idx)
+        self._written(key)
+
+    async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
+        removed = await super().adelete_messages(key)
+        self._written(key)
+        return removed
+
+    async def adelete_message(self, key: str, idx: int) -> ChatMessage | None:
+        removed = await super().adelete_message(key, idx)
+        self._written(key)
+        return removed
+
+    async def adelete_last_message(self, key: str) -> ChatMessage | None:
+        removed = await super().adelete_last_message(key)
+        self._written(key)
+        return removed
 
 
 class ResetsOnOpen(RedisChatStore):
@@ -78,14 +116,18 @@ class LockedReadModifyWrite(RedisChatStore):
             if idx is None:
                 super().add_message(key, message)
                 return
+            check_key(key)
+            check_index(idx)
             messages = self.get_messages(key)
             messages.insert(idx, message)
             self.set_messages(key, messages)
 
     def delete_message(self, key: str, idx: int) -> ChatMessage | None:
         with self._lock:
+            check_key(key)
+            check_index(idx)
             messages = self.get_messages(key)
-            if not 0 <= idx < len(messages):
+            if not -len(messages) <= idx < len(messages):
                 return None
             removed = messages.pop(idx)
             self.set_messages(key, messages)

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
 from pytest_chatstore.contract import ChatMessage
-from reference_impls._validate import copy_message
+from reference_impls._validate import check_key, copy_message
 from reference_impls.memory import InMemoryChatStore, _Conversation
 from tests.broken_redis import CachesReads, FirstPageKeys, LockedReadModifyWrite, ResetsOnOpen, UnscopedKeys
 
@@ -552,30 +553,58 @@ class SplitsBatches(InMemoryChatStore):
 
 
 class ShallowCopiesKwargs(InMemoryChatStore):
-    """OWN-004: messages are copied on the way in and out, but ``additional_kwargs`` only with ``dict()``:
-    a caller who edits ``tool_calls[0]["args"]`` later edits what is stored."""
+    """OWN-004: messages are validated and copied on the way in and out, but ``additional_kwargs`` only with
+    ``dict()``: a caller who edits ``tool_calls[0]["args"]`` later edits what is stored."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        self._writing = threading.RLock()  # each write is the base class's, then a swap: one at a time
+
+    @staticmethod
+    def _shallow(message: ChatMessage) -> ChatMessage:
+        return ChatMessage(message.role, message.content, dict(message.additional_kwargs))
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        with self._writing:
+            return super().delete_message(key, idx)
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        with self._writing:
+            return super().delete_last_message(key)
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        with self._writing:
+            return super().delete_messages(key)
 
     def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
-        copies = [ChatMessage(m.role, m.content, dict(m.additional_kwargs)) for m in messages]
-        with self._lock:
-            self._data[key] = _Conversation(copies)
-            self._touch(key, self._data[key])
+        given = list(messages) if not isinstance(messages, (str, bytes, dict)) else messages
+        with self._writing:
+            self._set_shallow(key, given)
 
-    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
-        messages = [ChatMessage(m.role, m.content, m.additional_kwargs) for m in super().get_messages(key)]
-        copy = ChatMessage(message.role, message.content, dict(message.additional_kwargs))
+    def _set_shallow(self, key: str, given: Any) -> None:
+        super().set_messages(key, given)  # validates; then keep the caller's nested data
         with self._lock:
             conv = self._data.get(key)
-            kept = conv.messages if conv is not None else messages
-            kept.insert(len(kept) if idx is None else idx, copy)
-            if conv is None:
-                self._data[key] = _Conversation(kept)
-            self._touch(key, self._data[key])
+            if conv is not None:
+                conv.messages[:] = [self._shallow(m) for m in given]
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        with self._writing:
+            super().add_message(key, message, idx)  # validates and inserts a deep copy; then swap in a shallow one
+            self._swap(key, message, idx)
+
+    def _swap(self, key: str, message: ChatMessage, idx: int | None) -> None:
+        with self._lock:
+            stored = self._data[key].messages
+            before = len(stored) - 1
+            position = before if idx is None else max(0, before + idx) if idx < 0 else min(idx, before)
+            stored[position] = self._shallow(message)
 
     def get_messages(self, key: str) -> list[ChatMessage]:
+        check_key(key)
         with self._lock:
             conv = self._live(key)
-            return [ChatMessage(m.role, m.content, dict(m.additional_kwargs)) for m in conv.messages] if conv else []
+            return [self._shallow(m) for m in conv.messages] if conv else []
 
 
 class IntegersAsDoubles(InMemoryChatStore):

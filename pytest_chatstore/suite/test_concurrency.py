@@ -314,6 +314,10 @@ def test_BAT_001_batches_stay_contiguous(chatstore: StoreUnderTest) -> None:
 @clause
 def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: StoreUnderTest) -> None:
     per_writer = chatstore.units()
+    # Updates lost by threads on one instance are CON-004's (appends CON-001's), and an instance that reads
+    # stale data is SHR-001's: when one of those is known broken, this clause's check is blocked by it
+    # rather than report the same bug again.
+    lost = next((c for c in ("CON-004", "CON-001", "SHR-001") if c in chatstore.known_broken), None)
     with chatstore.fresh() as store, contextlib.ExitStack() as stack:
         instances = [stack.enter_context(chatstore.fresh(share=store)) for _ in range(WRITERS)]
 
@@ -334,11 +338,15 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
         )
         got = _contents(store, store.call("get", KEY))
         if len(got) > WRITERS * per_writer:
-            store.violation(f"the conversation holds {len(got)} messages after {WRITERS * per_writer} inserts")
+            store.violation(
+                f"the conversation holds {len(got)} messages after {WRITERS * per_writer} inserts", rule=lost
+            )
         for t in range(WRITERS):
             own = [c for c in got if c.startswith(f"w{t}-")]
             expected = [f"w{t}-{j}" for j in reversed(range(per_writer))]
-            store.expect(f"writer {t}'s messages (each inserted at 0), in the order read back", expected, own)
+            store.expect(
+                f"writer {t}'s messages (each inserted at 0), in the order read back", expected, own, rule=lost
+            )
         store.call("set", KEY, [])
         initial: State = ("init-0", "init-1", "init-2")
         for round_ in range(max(2, per_writer // 5)):
@@ -354,7 +362,8 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
                 ]
                 store.violation(
                     f"no sequential order explains these {len(history)} calls through different instances "
-                    f"(at most {len(verdict.order)} could be placed)"
+                    f"(at most {len(verdict.order)} could be placed)",
+                    rule=lost,
                 )
         if "async" in chatstore.capabilities:
             _async_writers(store, instances, per_writer)

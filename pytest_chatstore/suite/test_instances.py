@@ -1,0 +1,75 @@
+"""Several stores on one backend: a write is seen by the other instance at once, and a store built later sees it.
+
+A second store "on the same backend" is built with the first one's ``redis_url``
+or ``namespace`` (``chatstore.fresh(share=driver)``): the kit hands a factory
+taking ``redis_url`` the same database, and one taking ``namespace`` the same
+name. This module runs before the concurrency clauses, so SHR-002 knows whether
+a stale instance (SHR-001) is already known.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.model import ChatModel
+from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
+
+KEYS = ["conversation", "other"]
+
+# -- several instances ----------------------------------------------------------------------
+
+
+@clause
+def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnderTest) -> None:
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
+
+    @chatstore.settings()
+    @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=10))
+    def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as first, chatstore.fresh(share=first) as second:
+            stores = (first, second)
+            for op, (_, through_second) in zip(numbered_ops([op for op, _ in steps]), steps, strict=True):
+                writer, other = stores[through_second], stores[not through_second]
+                run_op(writer, model, op)
+                for key in KEYS:
+                    # This clause's rule: the other instance reads what the writer reads. Whether that agrees
+                    # with the model is the order clauses' business (ORD-001, MDL-001).
+                    own = writer.get_messages(key)
+                    other.expect(
+                        f"{key!r} read through the other instance after {op[0]} through the first "
+                        "(expected: what the first reads)",
+                        own,
+                        other.get_messages(key),
+                    )
+
+    check()
+
+
+@clause
+def test_SHR_003_a_store_built_later_sees_everything_written_before(chatstore: StoreUnderTest) -> None:
+    ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
+
+    @chatstore.settings()
+    @given(ops=st.lists(ops, min_size=1, max_size=10))
+    def check(ops: list[tuple[Any, ...]]) -> None:
+        model = ChatModel()
+        with chatstore.fresh() as first:
+            for op in numbered_ops(ops):
+                run_op(first, model, op)
+            first.log.append("(the store is closed; another is built on the same backend)")
+        # ``first`` is closed: reopening must find everything, whatever the closing did.
+        with chatstore.fresh(share=first) as later:
+            for key in KEYS:
+                later.expect(
+                    f"{key!r} read through a store built later", model.get_messages(key), later.get_messages(key)
+                )
+            if "keys" in later.capabilities:
+                listed = sorted(later.get_keys())
+                later.expect("keys listed by a store built later", sorted(model.get_keys()), listed, rule="KEY-001")
+
+    check()
