@@ -425,7 +425,7 @@ _CLAUSES = (
         "instance) lose nothing, duplicate nothing, and their histories are linearizable against the model.",
         "A `threading.Lock` or `asyncio.Lock` guards one instance only: make read-modify-writes atomic in the "
         "backend (a transaction, a script, WATCH/MULTI).",
-        ("shared", "insert", "delete_message", "threads"),
+        ("shared", "threads"),
         since="0.4",
     ),
     Clause(
@@ -447,7 +447,7 @@ _CLAUSES = (
         "deleting on shared conversations at once, lose nothing, duplicate nothing, and leave a final state "
         "that some linearization of their calls explains.",
         "Locks in the process do not reach other processes: make every read-modify-write atomic in the backend.",
-        ("shared", "processes", "insert", "delete_message", "delete_last"),
+        ("shared", "processes"),
         since="0.4",
     ),
     Clause(
