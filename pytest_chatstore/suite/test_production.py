@@ -115,7 +115,9 @@ def test_PRC_001_worker_processes_lose_nothing(chatstore: StoreUnderTest) -> Non
         # operation whose rule is known broken, or lost updates when CON-004 or a sharing clause is, are blocked
         # by it.
         unread = sorted(op for op, rule in ANSWER_RULES.items() if rule in store.unreadable)
-        lost = next((c for c in ("CON-004", "SHR-002", "SHR-001", "SHR-003") if c in store.known_broken), None)
+        lost = next(
+            (c for c in ("CON-004", "CON-002", "SHR-002", "SHR-001", "SHR-003") if c in store.known_broken), None
+        )
         context = multiprocessing.get_context("spawn")
         start, results = context.Barrier(WORKERS), context.Queue()
         processes = [
