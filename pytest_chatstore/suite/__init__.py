@@ -20,6 +20,7 @@ from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.linearizability import Event
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.operations import expected_answer
 
@@ -149,3 +150,25 @@ def run_op(
         return
     shown = ", ".join(repr(a) for a in op[1:])
     driver.expect(f"answer to {op[0]}({shown})", expected, got, rule=rule)
+
+
+class Unread:
+    """An answer the kit does not read (its rule is known broken by its shape): equal to any expected answer."""
+
+    def __eq__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "<not read>"
+
+
+def timeline(history: list[Event], who: str = "thread") -> list[str]:
+    """A concurrent history as lines ordered by start time, in microseconds from the first call."""
+    events = sorted(history, key=lambda e: e.start)
+    t0 = events[0].start
+    return [
+        f"{who} {e.thread} [{(e.start - t0) / 1000:.0f}-{(e.end - t0) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
+        for e in events
+    ]

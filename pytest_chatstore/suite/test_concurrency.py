@@ -25,7 +25,7 @@ from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable
 from pytest_chatstore.runner import announce
-from pytest_chatstore.suite import clause
+from pytest_chatstore.suite import Unread, clause, timeline
 
 KEY = "conversation"
 WRITERS = 4
@@ -162,19 +162,7 @@ def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -
 State = tuple[str, ...]
 
 
-class _Unread:
-    """An answer the kit does not read (its rule is known broken by its shape): equal to any expected answer."""
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return "<not read>"
-
-
-UNREAD = _Unread()
+UNREAD = Unread()
 
 
 def _step(state: State, op: tuple[Any, ...]) -> tuple[State, Any]:
@@ -225,7 +213,7 @@ def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest
             history = _record_history(store, workloads)
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
-                store.log[:] = [f"(round {round_}, starting from {list(initial)!r})", *_timeline(history)]
+                store.log[:] = [f"(round {round_}, starting from {list(initial)!r})", *timeline(history)]
                 store.violation(
                     f"no sequential order explains these {len(history)} concurrent calls "
                     f"(at most {len(verdict.order)} could be placed)"
@@ -255,16 +243,6 @@ def _record_history(
 
     _in_threads(store, [worker(t, ops) for t, ops in enumerate(workloads)], sum(map(len, workloads)))
     return history
-
-
-def _timeline(history: list[Event]) -> list[str]:
-    """The history as lines ordered by start time, in microseconds from the first call."""
-    events = sorted(history, key=lambda e: e.start)
-    t0 = events[0].start
-    return [
-        f"thread {e.thread} [{(e.start - t0) / 1000:.0f}-{(e.end - t0) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
-        for e in events
-    ]
 
 
 def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
@@ -370,7 +348,7 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
             if not verdict.ok:
                 store.log[:] = [
                     f"(round {round_}: 3 threads, each with its own store, from {list(initial)!r})",
-                    *_timeline(history),
+                    *timeline(history),
                 ]
                 store.violation(
                     f"no sequential order explains these {len(history)} calls through different instances "

@@ -19,7 +19,7 @@ from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable
 from pytest_chatstore.runner import announce
-from pytest_chatstore.suite import clause
+from pytest_chatstore.suite import Unread, clause, timeline
 from pytest_chatstore.workers import UNREAD, Op, run_worker
 
 KEYS = ["conversation", "other"]
@@ -32,20 +32,8 @@ _OPERATION = {"append": "add", "insert": "add", "delete": "delete", "delete_last
 """A worker operation -> the kit's operation, whose answer rule (ANSWER_RULES) governs it."""
 
 
-class _Unread:
-    """An answer the kit did not read (its rule is known broken by its shape): equal to any answer."""
-
-    def __eq__(self, other: object) -> bool:
-        return True
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __repr__(self) -> str:
-        return "<not read>"
-
-
 def _answer(value: Any) -> Any:
-    return _Unread() if value == UNREAD else value
+    return Unread() if value == UNREAD else value
 
 
 def _step(state: tuple[str, ...], op: Op) -> tuple[tuple[str, ...], Any]:
@@ -175,21 +163,12 @@ def test_PRC_001_worker_processes_lose_nothing(chatstore: StoreUnderTest) -> Non
             history.append(Event(WORKERS, after, time.monotonic_ns(), ("get", key), final))
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
-                store.log[:] = [f"(starting from {list(initial)!r} at {key!r})", *_timeline(history)]
+                store.log[:] = [f"(starting from {list(initial)!r} at {key!r})", *timeline(history, "process")]
                 store.violation(
                     f"no sequential order explains these {len(history)} calls from {WORKERS} processes on {key!r} "
                     f"(at most {len(verdict.order)} could be placed)",
                     rule=lost,
                 )
-
-
-def _timeline(history: list[Event]) -> list[str]:
-    events = sorted(history, key=lambda e: e.start)
-    t0 = events[0].start
-    return [
-        f"process {e.thread} [{(e.start - t0) / 1000:.0f}-{(e.end - t0) / 1000:.0f} us] {e.op!r} -> {e.result!r}"
-        for e in events
-    ]
 
 
 # -- scale --------------------------------------------------------------------------------------
