@@ -4,7 +4,7 @@ A run spends at most ``--chatstore-budget`` seconds per target on its clauses'
 calls. Before each clause, :func:`plan` shares what is left of the budget among
 the clauses still to run, in proportion to their full work (:data:`WORK`), and
 scales each clause's work down by one common factor when the full work would not
-fit, never below the clause's floor of evidence (:data:`FLOORS`). A budget that
+fit, never below the clause's floor of evidence (its :class:`Work`'s ``floor``). A budget that
 cannot pay for the floors is refused up front (:class:`BudgetTooSmall`). A fast
 store is never reduced: the reference stores' whole default run needs a few
 percent of the default budget.
@@ -20,8 +20,8 @@ corrects itself.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 from pytest_chatstore.profiles import PROFILES
@@ -129,18 +129,6 @@ WORK: dict[str, Work] = {
 """Clause ID -> its :class:`Work`: calls per example measured by ``benchmarks/clause_work.py``; the sized
 clauses' calls per unit read from their code."""
 
-FLOORS = {
-    "examples (property)": "10 of 30 examples",
-    "examples (MDL-001, TTL-008 machines)": "25 of 150 examples, 50 steps each",
-    "steps per writer (CON-001, CON-003, BAT-001)": "10 of 50",
-    "messages deleted (CON-002)": "40 of 120",
-    "rounds (CON-004)": "5 of 25",
-    "steps per writer (SHR-002)": "5 of 25",
-    "operations per worker process (PRC-001)": "4 of 10",
-    "everything else": "the full work (a fixed scenario)",
-}
-"""The documented floors of evidence, as ``docs/reference.md`` shows them."""
-
 
 @dataclass(frozen=True)
 class Allowance:
@@ -223,7 +211,6 @@ class Ledger:
     calls: int = 0
     seconds: float = 0.0
     """Time of the clauses whose calls are counted (real-time TTL waits are not calls)."""
-    scales: dict[str, float] = field(default_factory=dict)
 
     @property
     def cost(self) -> float:
@@ -236,9 +223,7 @@ class Ledger:
         """The allowance of the clause about to run (which must be the next in :attr:`clauses`)."""
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
         left = self.budget * (1 - RESERVE) - self.spent
-        scale = plan(todo, max(0.0, left), self.cost, self.profile)
-        self.scales[clause_id] = scale
-        return Allowance(scale)
+        return Allowance(plan(todo, max(0.0, left), self.cost, self.profile))
 
     def record(self, clause_id: str, seconds: float, calls: int, *, counted: bool = True) -> None:
         """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls')."""
@@ -248,7 +233,3 @@ class Ledger:
         if counted and calls:
             self.calls += calls
             self.seconds += seconds
-
-
-def describe(measured: Mapping[str, float]) -> str:
-    return ", ".join(f"{name} {cost * 1000:.2f} ms per call" for name, cost in measured.items())

@@ -27,13 +27,12 @@ from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.attribution import ANSWER_RULES, blocked
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
-    ClauseFailure,
-    Hung,
     InfrastructureError,
     ReplayRecord,
     Step,
     fail,
     format_failure,
+    hung,
     is_infrastructure,
     short,
 )
@@ -152,10 +151,8 @@ class StoreDriver:
         if isinstance(exc, OperationTimeout):
             record = self.replay_record()
             record.last_call = f"this call hangs: it did not return within {self.runner.timeout:g} s"
-            try:
-                fail(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=record)
-            except ClauseFailure as failure:
-                raise Hung(failure) from None  # the check stops: a hang is never replayed to shrink it
+            # The check stops: a hang is never replayed to shrink it.
+            raise hung(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=record) from None
         what = f"the store raised {type(exc).__name__} during {entry}: {exc}"
         if is_infrastructure(exc):
             text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)

@@ -150,11 +150,29 @@ def fail(
 ) -> NoReturn:
     """Raise a :class:`ClauseFailure` for ``clause_id``."""
     __tracebackhide__ = True
+    raise _failure(clause_id, what, expected=expected, actual=actual, log=log, replay=replay, shape=shape)
+
+
+def hung(clause_id: str, what: str, *, log: Sequence[str] = (), replay: ReplayRecord | None = None) -> Hung:
+    """The :class:`Hung` that stops ``clause_id``'s check: a call (or the factory) did not return."""
+    return Hung(_failure(clause_id, what, log=log, replay=replay))
+
+
+def _failure(
+    clause_id: str,
+    what: str,
+    *,
+    expected: object = NO_RESULT,
+    actual: object = NO_RESULT,
+    log: Sequence[str] = (),
+    replay: ReplayRecord | None = None,
+    shape: bool = False,
+) -> ClauseFailure:
     text = format_failure(clause_id, what, expected=expected, actual=actual, log=log)
     failure = ClauseFailure(clause_id, text, what)
     failure.replay = replay
     failure.shape = shape
-    raise failure
+    return failure
 
 
 def first_clause_failure(exc: BaseException) -> ClauseFailure | None:

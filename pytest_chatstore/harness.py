@@ -23,7 +23,7 @@ from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, Hung, fail
+from pytest_chatstore.failures import ClauseFailure, Hung, fail, hung
 from pytest_chatstore.profiles import Kind, hypothesis_settings
 from pytest_chatstore.runner import OperationTimeout, Runner
 from pytest_chatstore.strategies import TRICKY_KEYS
@@ -85,8 +85,6 @@ class StoreUnderTest:
         """``--chatstore-scale``: the scale clauses' sizes are the spec's times this."""
         self.examples = 0
         """Hypothesis examples run (a property's calls, a state machine's runs)."""
-        self.stores = 0
-        """Stores built for the clause's checks."""
         self.cost = 0.0
         """Seconds per call the budget was planned with (0: not planned)."""
         self.real_time = False
@@ -224,12 +222,11 @@ class StoreUnderTest:
         elif "namespace" in self.target.accepts:
             kwargs["namespace"] = f"chatstore-{uuid.uuid4().hex[:16]}"
         building = build_store(self.target, **kwargs)
-        self.stores += 1
-        hung = False
+        stuck = False
         try:
             store = self.runner.call(building.__enter__)
         except OperationTimeout as exc:
-            raise _hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
+            raise hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {exc}")
         try:
@@ -260,14 +257,14 @@ class StoreUnderTest:
             finally:
                 self._depth -= 1
         except Hung:
-            hung = True  # the store may hang closing too: leave it, the verdict is in
+            stuck = True  # the store may hang closing too: leave it, the verdict is in
             raise
         finally:
-            if not hung:
+            if not stuck:
                 try:
                     self.runner.call(building.__exit__, None, None, None)
                 except OperationTimeout as exc:
-                    raise _hung(self.clause, f"closing the store hung: {exc}") from None
+                    raise hung(self.clause, f"closing the store hung: {exc}") from None
 
     def close(self) -> None:
         self.runner.close()
@@ -331,14 +328,6 @@ def real_time_batches(
         needs_real_time=needs_real_time,
         join_timeout=3 * ttl.REALTIME_TTL + 4 * timeout,
     )
-
-
-def _hung(clause_id: str, what: str) -> Hung:
-    try:
-        fail(clause_id, what)
-    except ClauseFailure as failure:
-        return Hung(failure)
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _check_empty(driver: StoreDriver) -> None:

@@ -63,7 +63,7 @@ def _send(fd: int, message: Any) -> None:
     os.write(fd, struct.pack("!I", len(data)) + data)
 
 
-def _child(item: pytest.Item, nextitem: pytest.Item | None, fd: int) -> None:
+def _child(item: pytest.Item, fd: int) -> None:
     """Run ``item``'s protocol here and send the results; never returns."""
     from _pytest.runner import runtestprotocol
 
@@ -87,7 +87,7 @@ def _child(item: pytest.Item, nextitem: pytest.Item | None, fd: int) -> None:
 # -- the parent's side --------------------------------------------------------------------
 
 
-def run_forked(item: pytest.Item, nextitem: pytest.Item | None, *, quiet_for: float) -> list[pytest.TestReport]:
+def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport]:
     """``item``'s reports, from a forked child; a child that dies or stalls for ``quiet_for`` s fails the clause."""
     read_fd, write_fd = os.pipe()
     with warnings.catch_warnings():  # the parent may have daemon threads (a runner, a Redis provider)
@@ -95,7 +95,7 @@ def run_forked(item: pytest.Item, nextitem: pytest.Item | None, *, quiet_for: fl
         pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's coverage is not collected
         os.close(read_fd)
-        _child(item, nextitem, write_fd)
+        _child(item, write_fd)
     os.close(write_fd)
     calls: list[str] = []
     done: tuple[Any, ...] | None = None

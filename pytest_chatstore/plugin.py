@@ -313,7 +313,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     timeout = config.stash[settings_key].timeout
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for report in isolation.run_forked(item, nextitem, quiet_for=6 * timeout + 120):
+    for report in isolation.run_forked(item, quiet_for=6 * timeout + 120):
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
