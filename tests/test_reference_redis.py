@@ -6,19 +6,25 @@ elsewhere a machine without one falls back to fakeredis and the summary says so.
 
 from __future__ import annotations
 
+import http.server
+import importlib.util
+import json
 import multiprocessing
 import os
+import socketserver
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import Any, NoReturn
 
 import pytest
 
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
-from tests.conftest import REDIS_USED, require_module
+from tests.conftest import REDIS_USED, REQUIRE_DOCKER, require_module
 
 pytest.importorskip("redis", reason="the redis extra is not installed")
 from reference_impls.redis import ChatStoreConnectionError, CorruptMessageError, RedisChatStore
@@ -448,16 +454,23 @@ def test_ctrl_c_leaves_no_server_behind(pytester: pytest.Pytester) -> None:
 
 
 def _docker_engine() -> Any:
-    """A client of a Docker engine that answers, or skip (CI machines have none)."""
-    require_module("testcontainers", "the docker extra (testcontainers) is not installed")
+    """A client of a Docker engine that answers, or skip; under ``CHATSTORE_REQUIRE_DOCKER=1``, fail."""
+    if importlib.util.find_spec("testcontainers") is None:
+        _no_docker("the docker extra (testcontainers) is not installed")
     import docker
 
     try:
-        client = docker.from_env(timeout=2)
+        client = docker.from_env(timeout=5, version="auto")  # the kit negotiates too: engines before Docker 25
         client.ping()
-    except Exception:  # noqa: BLE001 - no engine here: nothing to check
-        pytest.skip("no Docker engine answers")
+    except Exception as exc:  # noqa: BLE001 - no engine here: nothing to check
+        _no_docker(f"no Docker engine answers ({type(exc).__name__}: {exc})")
     return client
+
+
+def _no_docker(why: str) -> NoReturn:
+    if REQUIRE_DOCKER:
+        pytest.fail(f"CHATSTORE_REQUIRE_DOCKER is set, but {why}", pytrace=False)
+    pytest.skip(why)
 
 
 def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytester) -> None:
@@ -469,14 +482,19 @@ def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytest
     try:
         client.images.get(image)
     except Exception:  # noqa: BLE001 - the engine lacks the image and may not reach a registry
-        pytest.skip(f"the Docker engine has no {image} image")
+        _no_docker(f"the Docker engine has no {image} image")
+    before = {c.id for c in client.containers.list(all=True)}  # this module's server may be a container too
     result = pytester.runpytest(
         TARGET, "--chatstore-only", "--chatstore-redis=docker", *NOT_REAL_TIME, "-p", "no:xdist"
     )
     result.assert_outcomes(passed=len(CLAUSES) - 8, deselected=8)
-    result.stdout.fnmatch_lines([f"Redis: a {image} container (testcontainers)"])
-    running = [c for c in client.containers.list(all=True) if image in c.image.tags]
-    assert running == [], "the kit left its container behind"
+    # The engine's API version was negotiated (CI's Docker 20.10 speaks 1.41), and the container was
+    # reached on loopback even where this machine is itself a container (/.dockerenv).
+    result.stdout.fnmatch_lines(
+        [f"Redis: a {image} container (testcontainers, Docker API 1.*, reached on 127.0.0.1:*)"]
+    )
+    left = [c for c in client.containers.list(all=True) if c.id not in before]
+    assert left == [], "the kit left its container behind"
 
 
 def test_an_engine_that_cannot_start_the_image_falls_through_to_the_next_source(
@@ -490,3 +508,63 @@ def test_an_engine_that_cannot_start_the_image_falls_through_to_the_next_source(
         assert found.kind != "docker"
     finally:
         found.close()
+
+
+class _OldEngine(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    """A Docker engine as old as 20.10 on a Unix socket: API 1.41, and it refuses any newer client."""
+
+    daemon_threads = True
+
+
+class _OldEngineHandler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/version":
+            self._answer(200, {"ApiVersion": "1.41", "MinAPIVersion": "1.12", "Version": "20.10.24"})
+        elif self.path == "/v1.41/_ping":
+            self._answer(200, "OK")
+        elif not self.path.startswith("/v1.41/"):
+            self._answer(400, {"message": "client version is too new. Maximum supported API version is 1.41"})
+        else:
+            self._answer(500, {"message": "this test engine runs no containers"})
+
+    do_POST = do_DELETE = do_GET
+
+    def _answer(self, status: int, body: object) -> None:
+        data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def address_string(self) -> str:
+        return "test"
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_the_docker_source_negotiates_the_api_version_of_an_older_engine(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """docker-py's default (1.45) is refused by every engine before Docker 25; the kit asks the engine."""
+    require_module("testcontainers", "the docker extra (testcontainers) is not installed")
+    path = tmp_path / "docker.sock"
+    with _OldEngine(str(path), _OldEngineHandler) as engine:
+        threading.Thread(target=engine.serve_forever, daemon=True).start()
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
+        monkeypatch.setenv("TESTCONTAINERS_RYUK_DISABLED", "true")
+        with pytest.raises(RedisUnavailable) as failed:
+            provision("docker")
+        engine.shutdown()
+    # It got past the engine's version check to asking for a container, which this engine refuses.
+    assert "could not start a " in str(failed.value)
+    assert "no Docker engine answers" not in str(failed.value)
+
+
+@pytest.mark.parametrize("host", ["unix:///nonexistent/docker.sock", "tcp://127.0.0.1:9"])
+def test_no_docker_engine_is_said_at_once(monkeypatch: pytest.MonkeyPatch, host: str) -> None:
+    require_module("testcontainers", "the docker extra (testcontainers) is not installed")
+    monkeypatch.setenv("DOCKER_HOST", host)
+    with pytest.raises(RedisUnavailable, match=f"no Docker engine answers at {host}"):
+        provision("docker")

@@ -206,35 +206,118 @@ def _docker(url: str | None, worker: int) -> RedisServer:
     except ImportError:
         from testcontainers.redis import RedisContainer
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
-    if host.startswith("unix://"):
-        # Checked by hand: docker-py leaks its socket when nothing listens on the path.
-        with socket.socket(socket.AF_UNIX) as probe:
-            try:
-                probe.connect(host.removeprefix("unix://"))
-            except OSError as exc:
-                raise RedisUnavailable(f"no Docker engine answers ({exc.strerror or type(exc).__name__})") from None
+    _probe_engine(host)
     client = None
     try:
-        # A fixed API version: "auto" asks the engine inside the constructor and leaks the socket when none answers.
-        client = docker.from_env(timeout=2, version=docker.constants.DEFAULT_DOCKER_API_VERSION)
+        # "auto" asks the engine for its API version (Docker 20.10 speaks 1.41; docker-py's default,
+        # 1.45, is refused by every engine older than Docker 25). Safe only after the probe above:
+        # docker-py leaks the socket when nothing answers there.
+        client = docker.from_env(timeout=5, version="auto")
         client.ping()
+        api = client.api.api_version
     except Exception as exc:  # noqa: BLE001 - no engine, no container
-        raise RedisUnavailable(f"no Docker engine answers ({type(exc).__name__})") from None
+        raise RedisUnavailable(f"no Docker engine answers at {host} ({type(exc).__name__}: {exc})"[:300]) from None
     finally:
         if client is not None:
             client.close()
     image = os.environ.get("CHATSTORE_REDIS_IMAGE") or DOCKER_IMAGE
-    container = RedisContainer(image)
+    local = host.startswith("unix://")
+
+    class Container(RedisContainer):
+        """Reached on an address the kit checks, so that a machine which is itself a container does not hang."""
+
+        address: tuple[str, int] | None = None
+
+        def get_container_host_ip(self) -> str:
+            return self.reach()[0]
+
+        def get_exposed_port(self, port: int) -> int:
+            return self.reach()[1]
+
+        def reach(self) -> tuple[str, int]:
+            if self.address is None:
+                if local and not _address_chosen_by_user():
+                    self.address = _reachable(self)
+                else:
+                    self.address = (super().get_container_host_ip(), super().get_exposed_port(self.port))
+            return self.address
+
+    container = Container(image)
+    if local:  # an engine on this machine: publish on loopback only, never on every interface
+        container.ports[str(container.port)] = ("127.0.0.1", None)  # type: ignore[assignment]
     try:
         container.start()
     except Exception as exc:  # noqa: BLE001 - an engine without the image or a registry: try the next source
         with contextlib.suppress(Exception):
             container.stop()
-        raise RedisUnavailable(f"could not start a {image} container ({type(exc).__name__}: {exc})"[:300]) from None
-    host, port = container.get_container_host_ip(), container.get_exposed_port(6379)
+        hint = ""
+        if "ryuk" in str(exc).lower():
+            hint = "testcontainers' reaper (Ryuk) image cannot be had: set TESTCONTAINERS_RYUK_DISABLED=true; "
+        why = f"{type(exc).__name__}: {exc}"[:300]
+        raise RedisUnavailable(f"could not start a {image} container ({hint}{why})") from None
+    where, port = container.reach()
     return RedisServer(
-        f"redis://{host}:{port}/0", "docker", f"a {image} container (testcontainers)", True, container.stop
+        f"redis://{where}:{port}/0",
+        "docker",
+        f"a {image} container (testcontainers, Docker API {api}, reached on {where}:{port})",
+        True,
+        container.stop,
     )
+
+
+def _probe_engine(host: str) -> None:
+    """Raise :class:`RedisUnavailable` unless something listens where the Docker engine should be."""
+    parts = urlsplit(host)
+    try:
+        if parts.scheme == "unix":
+            with socket.socket(socket.AF_UNIX) as probe:
+                probe.settimeout(2)
+                probe.connect(parts.path)
+        elif parts.scheme in ("tcp", "http", "https") and parts.hostname:
+            socket.create_connection((parts.hostname, parts.port or 2375), timeout=2).close()
+    except OSError as exc:
+        raise RedisUnavailable(f"no Docker engine answers at {host} ({exc.strerror or type(exc).__name__})") from None
+
+
+DOCKER_REACH_SECONDS = 20.0
+"""How long the kit tries the addresses of a container it started before it gives up on it."""
+
+
+def _address_chosen_by_user() -> bool:
+    return any(
+        os.environ.get(name) for name in ("TC_HOST", "TESTCONTAINERS_HOST_OVERRIDE", "TESTCONTAINERS_CONNECTION_MODE")
+    )
+
+
+def _reachable(container: Any) -> tuple[str, int]:
+    """The address this process reaches the Redis port of a container on a local engine.
+
+    testcontainers guesses, and on a machine that is itself a container (``/.dockerenv``) its
+    guess is the bridge gateway, where connections can hang for minutes. The kit tries, in
+    order: loopback and the published port (the engine shares this machine's network), then the
+    container's own address on the engine's bridge (an engine whose socket is mounted from the
+    host), each until Redis answers ``PING``. A user's ``TC_HOST`` or
+    ``TESTCONTAINERS_CONNECTION_MODE`` is followed as given instead.
+    """
+    port = container.port
+    docker_client = container.get_docker_client()
+    cid = container.get_container_id()
+    candidates = [("127.0.0.1", int(docker_client.port(cid, port)))]
+    with contextlib.suppress(Exception):
+        candidates.append((docker_client.bridge_ip(cid), port))
+    deadline = time.monotonic() + DOCKER_REACH_SECONDS
+    while time.monotonic() < deadline:
+        for candidate in candidates:
+            try:
+                with socket.create_connection(candidate, timeout=1) as probe:
+                    probe.sendall(b"PING\r\n")
+                    if probe.recv(7).startswith(b"+PONG"):
+                        return candidate
+            except OSError:
+                continue
+        time.sleep(0.2)
+    tried = ", ".join(f"{h}:{p}" for h, p in candidates)
+    raise RedisUnavailable(f"the container started but answers on none of {tried}")
 
 
 def _free_port() -> int:
