@@ -89,6 +89,8 @@ class StoreUnderTest:
         """Seconds per call the budget was planned with (0: not planned)."""
         self.real_time = False
         """The clause waited for the real-time TTL batch: its time is not its calls'."""
+        self.built: Any = None
+        """The last store the factory built: the report names the package of its class."""
         self.runner = Runner(timeout)
         self.redis = redis
         """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
@@ -104,6 +106,15 @@ class StoreUnderTest:
                 self._own_messages = getattr(driver.adapter, "messages", None)
             self._capabilities = self.effective = capabilities.effective(self.detected, self.declared)
         return self._capabilities
+
+    @property
+    def store_class(self) -> str | None:
+        """``module:qualname`` of the class of the stores the factory builds (for a wrapped LangChain history,
+        of the history), once one was built."""
+        if self.built is None:
+            return None
+        cls = getattr(self.built, "backend_class", lambda: None)() or type(self.built)
+        return f"{cls.__module__}:{cls.__qualname__}"
 
     @property
     def own_messages(self) -> Any:
@@ -229,6 +240,7 @@ class StoreUnderTest:
             raise hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {exc}")
+        self.built = store
         try:
             driver = StoreDriver(
                 store,

@@ -91,6 +91,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         calls=sut.calls if sut is not None else 0,
         scale=sut.share if sut is not None else 1.0,
         cost=sut.cost if sut is not None else 0.0,
+        store_class=sut.store_class if sut is not None else None,
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)

@@ -55,6 +55,8 @@ class ClauseResult:
     """The share of its full work the clause did (below 1: reduced to fit the time budget)."""
     cost: float = 0.0
     """Seconds per store call the budget was planned with when the clause started."""
+    store_class: str | None = None
+    """``module:qualname`` of the stores the target built (the backend a factory target builds)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -280,6 +282,7 @@ class Recorder:
         targets = []
         for target, results in self.targets().items():
             first = results[0]
+            store_class = next((r.store_class for r in results if r.store_class), None)
             undeclared = sorted(_undeclared(results))
             counts = Counter(r.status for r in results)
             targets.append(
@@ -287,7 +290,8 @@ class Recorder:
                     "name": target,
                     "spec": first.spec,
                     "source": first.source,
-                    "package": _package_of(first.spec),
+                    "store_class": store_class,
+                    "package": _package_of(store_class or first.spec) or _package_of(first.spec),
                     "capabilities": {
                         "detected": max((r.detected for r in results), key=len),
                         "effective": max((r.capabilities for r in results), key=len),
@@ -448,7 +452,11 @@ def _version(distribution: str) -> str | None:
 
 
 def _package_of(spec: str) -> dict[str, str | None] | None:
-    """The installed distribution that provides the target's module, with its version."""
+    """The installed distribution that provides the module of ``spec`` (``MODULE:ATTR``), with its version.
+
+    For a factory target the report asks for the class of the stores it built first, so that a factory in
+    a project's own tests names the backend package (``llama-index-storage-chat-store-postgres``), not
+    the project."""
     top = spec.split(":", 1)[0].split(".", 1)[0]
     names = metadata.packages_distributions().get(top, [])
     if not names:

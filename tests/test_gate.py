@@ -415,6 +415,26 @@ def test_the_report_names_the_redis_server_used(pytester: pytest.Pytester) -> No
     assert redis.startswith(("redis-server", "fakeredis", "a ", "your server"))  # a container: "a IMAGE container"
 
 
+def test_the_report_names_the_package_a_factory_target_builds(pytester: pytest.Pytester) -> None:
+    """A factory in a project's own tests names the backend's distribution, not the project's (or none)."""
+    pytest.importorskip("llama_index.core", reason="llama-index-core is not installed")
+    pytester.makepyfile(
+        stores="""
+        from llama_index.core.storage.chat_store import SimpleChatStore
+
+        def make():
+            return SimpleChatStore()
+        """
+    )
+    pytester.runpytest("--chatstore=stores:make", *CI, "--chatstore-clauses=ORD-002", "--chatstore-report=r.json")
+    report = json.loads((pytester.path / "r.json").read_text())
+    pytest.importorskip("jsonschema").validate(report, json.loads(SCHEMA_PATH.read_text()))
+    (target,) = report["targets"]
+    assert target["spec"] == "stores:make"
+    assert target["store_class"].endswith(":SimpleChatStore")
+    assert target["package"]["name"] == "llama-index-core"
+
+
 # -- reproductions ------------------------------------------------------------------
 
 

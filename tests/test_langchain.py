@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+import json
+
 import pytest
 
 pytest.importorskip("langchain_core", reason="the langchain extra is not installed")
 
 from hypothesis import given, settings
-from langchain_core.messages import message_to_dict
+from langchain_core.messages import HumanMessage, message_to_dict
 
-from pytest_chatstore.adapters.langchain import LangChainAdapter, langchain_messages
+from pytest_chatstore.adapters.langchain import LangChainAdapter, history_factory, langchain_messages
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
 from pytest_chatstore.contract import ChatMessage
+from tests.broken_histories import SessionHistory
 
 RUN = ["--chatstore-only", "--chatstore-hypothesis=ci", f"--chatstore-spec={SPEC_VERSION}", "-q", "-rs"]
 
@@ -68,3 +72,52 @@ def test_a_broken_history_fails_its_clause(pytester: pytest.Pytester, target: st
     )
     result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
     result.stdout.fnmatch_lines([f"*[[]{clause_id} {CLAUSES[clause_id].level}[]]*", detail])
+
+
+def test_history_factory_passes_the_session_the_ttl_and_fixed_arguments() -> None:
+    built: list[tuple[str, str, float | None]] = []
+
+    class TableHistory(SessionHistory):
+        def __init__(self, session_id: str, connection: str, ttl: float | None = None) -> None:
+            built.append((session_id, connection, ttl))
+            super().__init__(session_id)
+
+    SessionHistory.TABLE.clear()
+    factory = history_factory(TableHistory, connection="sqlite:///chat.db")
+    assert list(inspect.signature(factory).parameters) == ["ttl"]  # what the kit may inject, and nothing else
+    store = factory(ttl=30)
+    assert store.backend_class() is TableHistory
+    store.add_message("k", HumanMessage("hi"))
+    assert [m.content for m in store.get_messages("k")] == ["hi"]
+    assert built == [("k", "sqlite:///chat.db", 30)]
+
+
+def test_history_factory_takes_a_function_of_the_key() -> None:
+    SessionHistory.TABLE.clear()
+    store = history_factory(lambda key: SessionHistory(f"app:{key}"))()
+    assert store.backend_class() is None  # not known until a history is built
+    store.add_message("k", HumanMessage("hi"))
+    assert SessionHistory.TABLE.keys() == {"app:k"}
+    assert store.backend_class() is SessionHistory
+    with pytest.raises(TypeError, match="key must be a str"):
+        store.get_messages(1)  # type: ignore[arg-type]
+
+
+def test_the_documented_history_factory_runs_as_a_target(pytester: pytest.Pytester) -> None:
+    """docs/how-to/langchain.md's example shape, and the report names the package of the history."""
+    pytester.makepyfile(
+        histories="""
+        from langchain_core.chat_history import InMemoryChatMessageHistory
+        from pytest_chatstore.adapters.langchain import history_factory
+
+        make_histories = history_factory(InMemoryChatMessageHistory)
+        """
+    )
+    result = pytester.runpytest(
+        "--chatstore=histories:make_histories", *RUN, "--chatstore-capabilities=-threads",
+        "--chatstore-clauses=ORD-001,OWN-003", "--chatstore-report=r.json",
+    )  # fmt: skip
+    result.assert_outcomes(passed=1, failed=1, deselected=len(CLAUSES) - 2)  # OWN-003, as for the class target
+    (target,) = json.loads((pytester.path / "r.json").read_text())["targets"]
+    assert target["store_class"] == "langchain_core.chat_history:InMemoryChatMessageHistory"
+    assert target["package"]["name"] == "langchain-core"

@@ -151,10 +151,17 @@ LangChainAdapter.messages = langchain_messages  # type: ignore[attr-defined]  # 
 class HistoryStore:
     """Many conversations on top of a one-conversation LangChain history class."""
 
-    def __init__(self, make_history: Callable[[str], Any]) -> None:
+    def __init__(self, make_history: Callable[[str], Any], history_class: type | None = None) -> None:
         self._make_history = make_history
+        self._history_class = history_class
         self._histories: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    def backend_class(self) -> type | None:
+        """The class of the histories: the report names its package (``langchain-community``, say)."""
+        with self._lock:
+            first = next(iter(self._histories.values()), None)
+        return type(first) if first is not None else self._history_class
 
     def history(self, key: str) -> Any:
         """The history of conversation ``key`` (made on first use, then reused)."""
@@ -213,36 +220,62 @@ def _messages_only(messages: Sequence[Any]) -> list[BaseMessage]:
     return batch
 
 
-def history_factory(history_class: Callable[..., Any]) -> Callable[..., HistoryStore]:
-    """A factory of :class:`HistoryStore` for ``history_class``, taking ``ttl`` / ``redis_url`` if the class does."""
+def history_factory(history: Callable[..., Any], /, **kwargs: Any) -> Callable[..., HistoryStore]:
+    """The kit's factory of stores for a LangChain history: name it as the ``--chatstore`` target.
+
+    ``history`` is a ``BaseChatMessageHistory`` class, or any callable that builds one history. For each
+    conversation key the store calls it once, passing:
+
+    - the key as ``session_id`` when ``history`` takes that parameter, else as the only argument when it
+      takes exactly one required positional parameter (``lambda key: ...``). A history that takes
+      neither (``InMemoryChatMessageHistory``) gets one instance per key, and the kit refuses keys that
+      are not ``str``;
+    - the kit's ``ttl``, when ``history`` takes ``ttl`` (map another name in a function of your own);
+    - the kit's Redis URL as ``redis_url`` or ``url``, when ``history`` takes one;
+    - ``kwargs`` as given here: a connection string, a table name.
+
+    The factory returned takes, keyword-only, just those of ``ttl`` and ``redis_url`` that ``history``
+    takes, so the kit detects the capabilities the history has. Example::
+
+        make_histories = history_factory(SQLChatMessageHistory, connection="sqlite:///chat.db")
+        # pytest --chatstore=mytests.stores:make_histories --chatstore-only
+
+    A history class given directly as the target gets ``history_factory(cls)``.
+    """
     try:
-        params = inspect.signature(history_class).parameters
+        params = inspect.signature(history).parameters
     except (TypeError, ValueError):
         params = {}  # type: ignore[assignment]
-    session = next((p for p in SESSION_PARAMETERS if p in params), None)
-    url_name = next((p for p in URL_PARAMETERS if p in params), None)
-    takes_ttl = "ttl" in params
+    session = next((p for p in SESSION_PARAMETERS if p in params and p not in kwargs), None)
+    positional = [
+        p
+        for p in params.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty and p.name not in kwargs
+    ]
+    by_position = session is None and len(positional) == 1
+    url_name = next((p for p in URL_PARAMETERS if p in params and p not in kwargs), None)
+    takes_ttl = "ttl" in params and "ttl" not in kwargs
 
     def build(**given: Any) -> HistoryStore:
         def make(key: str) -> Any:
-            kwargs: dict[str, Any] = {}
+            arguments: dict[str, Any] = dict(kwargs)
             if session is not None:
-                kwargs[session] = key  # the history's own check of its session id is what BAD-001 sees
+                arguments[session] = key  # the history's own check of its session id is what BAD-001 sees
             elif not isinstance(key, str):  # no sessions: the keys are the kit's, and it refuses non-strings
                 raise TypeError(f"key must be a str, not {type(key).__name__}")
             if url_name is not None and "redis_url" in given:
-                kwargs[url_name] = given["redis_url"]
+                arguments[url_name] = given["redis_url"]
             if takes_ttl and given.get("ttl") is not None:
-                kwargs["ttl"] = given["ttl"]
+                arguments["ttl"] = given["ttl"]
             with warnings.catch_warnings():  # the upstream deprecation is not the store's failure
                 warnings.filterwarnings("ignore", r"The class .* was deprecated in LangChain", DeprecationWarning)
-                return history_class(**kwargs)
+                return history(key, **arguments) if by_position else history(**arguments)
 
-        return HistoryStore(make)
+        return HistoryStore(make, history if isinstance(history, type) else None)
 
     accepted = [n for n, present in (("ttl", takes_ttl), ("redis_url", url_name is not None)) if present]
     build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
         [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=None) for n in accepted]
     )
-    build.__qualname__ = history_class.__qualname__
+    build.__qualname__ = getattr(history, "__qualname__", type(history).__qualname__)
     return build
