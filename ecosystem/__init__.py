@@ -28,13 +28,32 @@ class Backend:
     distribution: str
     """The distribution whose version the row names."""
     needs: tuple[str, ...] = ()
-    """Servers: ``redis``, ``postgres``."""
+    """Servers: ``redis``, ``redis-stack``, ``postgres``, ``dynamodb`` (moto), ``azurite``."""
     not_run: str = ""
     """Why the row cannot run here (then it is listed, not run)."""
     extra_args: tuple[str, ...] = field(default=())
     """Further options for this backend's run, such as a capability declaration."""
     why: str = ""
     """Why the matrix passes :attr:`extra_args` (shown on the page)."""
+    pinned: str = ""
+    """Why this row pins a dependency (shown on the page)."""
+    emulator: str = ""
+    """What stands in for the backend's service here, when it is not the real one (shown on the page)."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A failure that the emulator a row runs on causes, not the store: marked on the page, not counted.
+
+    It is tied to the failure's text, not only to the clause: a failure of the same clause whose text
+    :attr:`matches` does not match is shown as the store's own (unreviewed until it gets a note), so a
+    real bug in the same clause is never hidden behind the emulator's.
+    """
+
+    matches: str
+    """A regular expression searched for in the clause's failure report (what happened, the operations)."""
+    why: str
+    """What the emulator does differently from the real service, and how we know."""
 
 
 BACKENDS: tuple[Backend, ...] = (
@@ -129,10 +148,120 @@ BACKENDS: tuple[Backend, ...] = (
         "langchain_redis:RedisChatMessageHistory",
         ("langchain-redis",),
         "langchain-redis",
+        ("redis-stack",),
+    ),
+    Backend(
+        "RedisChatMessageHistory (langchain-redis, redis-py 7)",
+        "LangChain",
+        "langchain_redis:RedisChatMessageHistory",
+        ("langchain-redis", "redis>=6.3,<8"),
+        "langchain-redis",
+        ("redis-stack",),
+        pinned="redis-py 7, to check the history's own logic: with redis-py 8, which pip installs today, every "
+        "history after the first fails to build (see the row above)",
+    ),
+    Backend(
+        "DynamoDBChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_dynamodb",
+        ("llama-index-storage-chat-store-dynamodb", "aioboto3"),
+        "llama-index-storage-chat-store-dynamodb",
+        ("dynamodb",),
+        emulator="moto",
+    ),
+    Backend(
+        "DynamoDBChatMessageHistory",
+        "LangChain",
+        "ecosystem.factories:langchain_dynamodb",
+        ("langchain-community", "boto3"),
+        "langchain-community",
+        ("dynamodb",),
+        emulator="moto",
+    ),
+    Backend(
+        "AzureChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_azure",
+        ("llama-index-storage-chat-store-azure",),
+        "llama-index-storage-chat-store-azure",
+        ("azurite",),
+        emulator="Azurite",
+    ),
+    Backend(
+        "UpstashChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_upstash",
+        ("llama-index-storage-chat-store-upstash", "redis>=5"),
+        "llama-index-storage-chat-store-upstash",
         ("redis",),
-        not_run="it needs a Redis server with RediSearch 2 and RedisJSON (Redis Stack). Here, Debian offers only "
-        "RediSearch 1.2 (`redis-redisearch`, no JSON indexing) and no RedisJSON, PyPI has no Redis Stack "
-        "server, and Docker Hub is not reachable",
+        emulator="the kit's Upstash REST bridge over real Redis",
+    ),
+    Backend(
+        "UpstashRedisChatMessageHistory",
+        "LangChain",
+        "ecosystem.factories:langchain_upstash",
+        ("langchain-community", "upstash-redis", "redis>=5"),
+        "langchain-community",
+        ("redis",),
+        emulator="the kit's Upstash REST bridge over real Redis",
+    ),
+    Backend(
+        "YugabyteDBChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_yugabytedb",
+        ("llama-index-storage-chat-store-yugabytedb",),
+        "llama-index-storage-chat-store-yugabytedb",
+        ("postgres",),
+        emulator="PostgreSQL 15 in place of YugabyteDB",
+    ),
+    Backend(
+        "AlloyDBChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_alloydb",
+        ("llama-index-alloydb-pg", "asyncpg"),
+        "llama-index-alloydb-pg",
+        ("postgres",),
+        emulator="PostgreSQL 15 in place of AlloyDB",
+    ),
+    Backend(
+        "PostgresChatStore (Cloud SQL)",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_cloud_sql",
+        ("llama-index-cloud-sql-pg", "asyncpg"),
+        "llama-index-cloud-sql-pg",
+        ("postgres",),
+        emulator="PostgreSQL 15 in place of Cloud SQL",
+    ),
+    Backend(
+        "MongoChatStore",
+        "LlamaIndex",
+        "ecosystem.factories:llamaindex_mongo",
+        ("llama-index-storage-chat-store-mongo", "mongomock", "mongomock-motor"),
+        "llama-index-storage-chat-store-mongo",
+        emulator="mongomock",
+        extra_args=("--chatstore-capabilities=-threads,-processes",),
+        why="mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses "
+        "would test the emulator, so they are probed, not gated",
+    ),
+    Backend(
+        "MongoDBChatMessageHistory",
+        "LangChain",
+        "ecosystem.factories:langchain_mongo",
+        ("langchain-mongodb", "mongomock"),
+        "langchain-mongodb",
+        emulator="mongomock",
+        extra_args=("--chatstore-capabilities=-threads,-processes",),
+        why="mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses "
+        "would test the emulator, so they are probed, not gated",
+    ),
+    Backend(
+        "TablestoreChatStore",
+        "LlamaIndex",
+        "llama_index.storage.chat_store.tablestore:TablestoreChatStore",
+        ("llama-index-storage-chat-store-tablestore",),
+        "llama-index-storage-chat-store-tablestore",
+        not_run="Alibaba Cloud Tablestore has no local emulator or server to run, and its client speaks only to "
+        "Tablestore endpoints, so it cannot be run without a cloud account",
     ),
 )
 
@@ -276,3 +405,24 @@ NOTES: dict[tuple[str, str], str] = {
 }
 """(backend name, clause ID) -> the reviewed judgement of that failure: why a user would call it
 wrong or surprising. Filled in from the reports; a failure without a note is shown as unreviewed."""
+
+ARTIFACTS: dict[tuple[str, str], Artifact] = {}
+"""(backend name, clause ID) -> a failure the row's emulator causes (see :class:`Artifact`)."""
+
+
+DISTINCT = "\n  and a distinct failure of this clause too: "
+"""How the kit's failure report adds each further distinct failure of a clause (``failures.py``)."""
+
+
+def artifact_of(backend: str, clause_id: str, failure: str) -> Artifact | None:
+    """The emulator artifact that explains this failure, or None when it is (or may be) the store's own.
+
+    Every distinct failure the report gives for the clause must match: one that does not is the store's,
+    and the clause is shown as the store's failure."""
+    import re
+
+    artifact = ARTIFACTS.get((backend, clause_id))
+    if artifact is None:
+        return None
+    parts = failure.split(DISTINCT)
+    return artifact if all(re.search(artifact.matches, part) for part in parts) else None

@@ -19,6 +19,7 @@ Nothing here is imported by the kit itself; each factory imports its backend whe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import uuid
@@ -98,3 +99,185 @@ def langchain_postgres(namespace: str) -> Iterator[HistoryStore]:
         yield history_factory(make)()
     finally:
         connection.close()
+
+
+def _seconds(ttl: float | None) -> int | None:
+    """The kit's ttl in whole seconds, as these stores take it (``ttl_seconds``, Redis ``EXPIRE``)."""
+    return None if ttl is None else max(1, round(ttl))
+
+
+def _endpoint(name: str) -> str:
+    url = os.environ.get(name)
+    if not url:
+        raise RuntimeError(f"{name} is not set: the ecosystem matrix starts the emulator and sets it")
+    return url
+
+
+_AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+"""moto accepts any credentials; these keep boto3 from looking for real ones."""
+
+
+def _dynamodb_table(namespace: str, key: str) -> str:
+    """A table per namespace on the matrix's moto server (created once; another instance finds it)."""
+    import boto3
+
+    name = _table(namespace)
+    client = boto3.client("dynamodb", endpoint_url=_endpoint("CHATSTORE_DYNAMODB_URL"), **_AWS)
+    with contextlib.suppress(client.exceptions.ResourceInUseException):
+        client.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": key, "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    return name
+
+
+def llamaindex_dynamodb(namespace: str, ttl: float | None = None) -> Any:
+    """LlamaIndex ``DynamoDBChatStore`` on a table of the namespace; the kit's ``ttl`` is its ``ttl_seconds``."""
+    from llama_index.storage.chat_store.dynamodb import DynamoDBChatStore
+
+    endpoint = {"endpoint_url": _endpoint("CHATSTORE_DYNAMODB_URL")}
+    return DynamoDBChatStore(
+        table_name=_dynamodb_table(namespace, "SessionId"),
+        **_AWS,
+        session_kwargs=dict(_AWS),
+        resource_kwargs=endpoint,
+        ttl_seconds=_seconds(ttl),
+    )
+
+
+def langchain_dynamodb(namespace: str, ttl: float | None = None) -> HistoryStore:
+    """langchain-community ``DynamoDBChatMessageHistory`` on a table of the namespace (``ttl`` as its ``ttl``)."""
+    import boto3
+    from langchain_community.chat_message_histories import DynamoDBChatMessageHistory
+
+    from pytest_chatstore.adapters.langchain import history_factory
+
+    session = boto3.Session(**_AWS)
+    return history_factory(
+        DynamoDBChatMessageHistory,
+        table_name=_dynamodb_table(namespace, "SessionId"),
+        endpoint_url=_endpoint("CHATSTORE_DYNAMODB_URL"),
+        boto3_session=session,
+        ttl=_seconds(ttl),
+    )()
+
+
+def llamaindex_azure(namespace: str) -> Any:
+    """LlamaIndex ``AzureChatStore`` on Azurite's table service: a chat table and a metadata table per
+    namespace (the store creates them)."""
+    from llama_index.storage.chat_store.azure import AzureChatStore
+
+    table = "t" + uuid.uuid5(uuid.NAMESPACE_URL, namespace).hex[:20]
+    return AzureChatStore.from_connection_string(
+        _endpoint("CHATSTORE_AZURITE_CONNECTION"), chat_table_name=f"{table}chat", metadata_table_name=f"{table}meta"
+    )
+
+
+def llamaindex_upstash(redis_url: str, ttl: float | None = None) -> Any:
+    """LlamaIndex ``UpstashChatStore`` through :mod:`ecosystem.upstash`, the REST bridge to the kit's real Redis.
+
+    The token names the Redis database the kit emptied for this store."""
+    from llama_index.storage.chat_store.upstash import UpstashChatStore
+
+    from ecosystem.upstash import bridge_url
+
+    return UpstashChatStore(redis_url=bridge_url(), redis_token=redis_url, ttl=_seconds(ttl))
+
+
+def langchain_upstash(redis_url: str, ttl: float | None = None) -> HistoryStore:
+    """langchain-community ``UpstashRedisChatMessageHistory`` through the same bridge."""
+    from langchain_community.chat_message_histories import UpstashRedisChatMessageHistory
+
+    from ecosystem.upstash import bridge_url
+    from pytest_chatstore.adapters.langchain import history_factory
+
+    return history_factory(UpstashRedisChatMessageHistory, url=bridge_url(), token=redis_url, ttl=_seconds(ttl))()
+
+
+def llamaindex_yugabytedb(namespace: str) -> Any:
+    """LlamaIndex ``YugabyteDBChatStore`` through its own driver and dialect (``yugabytedb+psycopg2``, load
+    balancing off) on the matrix's PostgreSQL: YSQL is PostgreSQL's wire protocol and SQL."""
+    from urllib.parse import urlsplit
+
+    from llama_index.storage.chat_store.yugabytedb import YugabyteDBChatStore
+
+    parts = urlsplit(_postgres_url())
+    return YugabyteDBChatStore.from_params(
+        host=parts.hostname,
+        port=str(parts.port),
+        database=parts.path.strip("/"),
+        user=parts.username,
+        password=parts.password or "",
+        table_name=_table(namespace),
+    )
+
+
+def _google_engine(engine_class: Any) -> Any:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = _postgres_url().replace("postgresql://", "postgresql+asyncpg://")
+    return engine_class.from_engine(create_async_engine(url))
+
+
+def llamaindex_alloydb(namespace: str) -> Any:
+    """LlamaIndex ``AlloyDBChatStore`` (llama-index-alloydb-pg) on the matrix's PostgreSQL, through
+    ``AlloyDBEngine.from_engine``: the engine normally connects through Google's connector, which needs
+    an AlloyDB instance; ``from_engine`` takes any SQLAlchemy async engine."""
+    from llama_index_alloydb_pg import AlloyDBChatStore, AlloyDBEngine
+
+    engine = _google_engine(AlloyDBEngine)
+    table = _table(namespace)
+    with contextlib.suppress(Exception):  # another instance of the namespace made it
+        engine.init_chat_store_table(table_name=table)
+    return AlloyDBChatStore.create_sync(engine=engine, table_name=table)
+
+
+def llamaindex_cloud_sql(namespace: str) -> Any:
+    """LlamaIndex ``PostgresChatStore`` of llama-index-cloud-sql-pg on the matrix's PostgreSQL, through
+    ``PostgresEngine.from_engine`` (as for AlloyDB)."""
+    from llama_index_cloud_sql_pg import PostgresChatStore, PostgresEngine
+
+    engine = _google_engine(PostgresEngine)
+    table = _table(namespace)
+    with contextlib.suppress(Exception):
+        engine.init_chat_store_table(table_name=table)
+    return PostgresChatStore.create_sync(engine=engine, table_name=table)
+
+
+_MONGO: dict[str, Any] = {}
+"""mongomock keeps its data per client object: one client per process, so instances of a namespace share."""
+
+
+def llamaindex_mongo(namespace: str, ttl: float | None = None) -> Any:
+    """LlamaIndex ``MongoChatStore`` on mongomock (sync) and mongomock-motor (async), a database per namespace;
+    the kit's ``ttl`` is its ``ttl_seconds``. An emulator: see the row's notes."""
+    import mongomock
+    from llama_index.storage.chat_store.mongo import MongoChatStore
+    from mongomock_motor import AsyncMongoMockClient
+
+    client = _MONGO.setdefault("sync", mongomock.MongoClient())
+    aclient = _MONGO.setdefault("async", AsyncMongoMockClient())
+    name = _table(namespace)
+    return MongoChatStore(
+        db_name=name,
+        mongo_client=client,
+        amongo_client=aclient,
+        collection=client[name]["sessions"],
+        async_collection=aclient[name]["sessions"],
+        ttl_seconds=_seconds(ttl),
+    )
+
+
+def langchain_mongo(namespace: str) -> HistoryStore:
+    """langchain-mongodb ``MongoDBChatMessageHistory`` on mongomock, a database per namespace."""
+    import mongomock
+    from langchain_mongodb import MongoDBChatMessageHistory
+
+    from pytest_chatstore.adapters.langchain import history_factory
+
+    client = _MONGO.setdefault("sync", mongomock.MongoClient())
+    return history_factory(
+        MongoDBChatMessageHistory, connection_string=None, database_name=_table(namespace), client=client
+    )()

@@ -457,9 +457,19 @@ def _package_of(spec: str) -> dict[str, str | None] | None:
     For a factory target the report asks for the class of the stores it built first, so that a factory in
     a project's own tests names the backend package (``llama-index-storage-chat-store-postgres``), not
     the project."""
-    top = spec.split(":", 1)[0].split(".", 1)[0]
-    names = metadata.packages_distributions().get(top, [])
+    module = spec.split(":", 1)[0]
+    names = metadata.packages_distributions().get(module.split(".", 1)[0], [])
     if not names:
         return None
-    name = sorted(names)[0]
+    # A namespace package (llama_index) is shared by many distributions: take the one holding the module.
+    path = module.replace(".", "/")
+    holding = [n for n in names if any(str(f).startswith((f"{path}.py", f"{path}/")) for f in _files(n))]
+    name = sorted(holding or names)[0]
     return {"name": name, "version": _version(name)}
+
+
+def _files(distribution: str) -> list[Any]:
+    try:
+        return list(metadata.distribution(distribution).files or [])
+    except metadata.PackageNotFoundError:
+        return []

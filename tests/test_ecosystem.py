@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
-from ecosystem import BACKENDS, NOTES, Backend, factories
+import ecosystem
+from ecosystem import BACKENDS, NOTES, Artifact, Backend, factories
 from ecosystem.__main__ import _as_history_call, render
 from pytest_chatstore.clauses import CLAUSES
 
@@ -43,6 +45,89 @@ def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> 
     assert f"**ORD-002** (MUST): {CLAUSES['ORD-002'].rule}" in page
     assert "*unreviewed*" in page  # no note for this made-up row
     assert "store.get_messages(" in page
+
+
+def test_an_emulator_artifact_is_marked_only_where_its_text_matches(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.runpytest(
+        "--chatstore=tests.broken_stores:NoneForUnknown", "--chatstore-only", "--chatstore-hypothesis=ci",
+        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json",
+    )  # fmt: skip
+    data = json.loads((pytester.path / "r.json").read_text())
+    data["seconds"] = 1.0
+    backend = Backend(
+        "Emulated", "control", "tests.broken_stores:NoneForUnknown", (), "pytest-chatstore", emulator="an emulator"
+    )
+    monkeypatch.setitem(ecosystem.ARTIFACTS, ("Emulated", "ORD-002"), Artifact(r"get_messages\(", "it answers None"))
+    page = render([(backend, "1.0", data)], "2026-01-01")
+    assert "| Emulated | `pytest-chatstore` 1.0 | conforms, but for emulator artifacts | none | 0 / 0 |  | 1 |" in page
+    assert "**Emulator artifact** (an emulator), not counted as the store's: it answers None" in page
+    assert "- Runs on: an emulator, not the service itself" in page
+    # The same clause failing in another way is the store's: the mark does not hide it.
+    monkeypatch.setitem(ecosystem.ARTIFACTS, ("Emulated", "ORD-002"), Artifact("an empty-string key", "moto drops it"))
+    page = render([(backend, "1.0", data)], "2026-01-01")
+    assert "| Emulated | `pytest-chatstore` 1.0 | does not conform | none | 1 / 0 |  |  |" in page
+    assert "*unreviewed*" in page
+    assert "Emulator artifact**" not in page
+
+
+def test_an_artifact_needs_every_distinct_failure_of_the_clause_to_match(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(ecosystem.ARTIFACTS, ("Row", "FID-001"), Artifact("'bool' object has no attribute", "moto"))
+    ours = "[FID-001 MUST] ...\n  what happened: the store raised AttributeError: 'bool' object has no attribute 'get'"
+    assert ecosystem.artifact_of("Row", "FID-001", ours) is not None
+    theirs = ours + ecosystem.DISTINCT + "the store raised TypeError: Float types are not supported"
+    assert ecosystem.artifact_of("Row", "FID-001", theirs) is None  # the second failure is the store's
+    assert ecosystem.artifact_of("Other row", "FID-001", ours) is None
+
+
+def test_every_artifact_and_emulated_row_is_described() -> None:
+    for (backend, clause_id), artifact in ecosystem.ARTIFACTS.items():
+        row = next(b for b in BACKENDS if b.name == backend)
+        assert row.emulator, f"{backend} has an emulator artifact but names no emulator"
+        assert clause_id in CLAUSES
+        assert artifact.matches
+        assert artifact.why
+
+
+def test_the_upstash_bridge_serves_the_upstash_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bridge, checked with upstash-redis itself: single commands, pipelines, transactions, errors,
+    base64 and plain encodings, and the database the token names."""
+    upstash = pytest.importorskip("upstash_redis")
+    from ecosystem.upstash import bridge_url, close_clients
+    from pytest_chatstore.servers.redis import provision
+
+    server = provision("auto", require_real=bool(os.environ.get("CI")))
+    try:
+        server.reset()
+        url = server.url
+        for encoding in ("base64", None):
+            client = upstash.Redis(url=bridge_url(), token=url, rest_encoding=encoding, rest_retries=0)
+            assert client.rpush("k", "a", "b", "é €") == 3
+            assert client.lrange("k", 0, -1) == ["a", "b", "é €"]
+            assert client.expire("k", 100)
+            assert 0 < client.ttl("k") <= 100
+            pipeline = client.pipeline()
+            pipeline.lpop("k")
+            pipeline.llen("k")
+            assert pipeline.exec() == ["a", 2]
+            transaction = client.multi()
+            transaction.rpush("k", "c")
+            transaction.lrange("k", 0, -1)
+            assert transaction.exec() == [3, ["b", "é €", "c"]]
+            assert client.get("missing") is None
+            with pytest.raises(upstash.errors.UpstashError, match="WRONGTYPE"):
+                client.get("k")
+            assert client.delete("k") == 1
+            client.close()
+        assert server.client().keys("*") == []  # all of it went to the database the token named
+        stranger = upstash.Redis(url=bridge_url(), token="not-a-redis-url", rest_retries=0)
+        with pytest.raises(upstash.errors.UpstashError, match="Unauthorized"):
+            stranger.get("k")
+        stranger.close()
+    finally:
+        close_clients()
+        server.close()
 
 
 def test_the_published_page_has_a_reviewed_note_for_every_failure() -> None:

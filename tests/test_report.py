@@ -85,3 +85,15 @@ def test_several_targets_get_a_block_each() -> None:
     lines = recorder.summary_lines()
     assert any(line.startswith("First (--chatstore): CONFORMS") for line in lines)
     assert any(line.startswith("Second (--chatstore): DOES NOT CONFORM") for line in lines)
+
+
+def test_the_package_is_the_distribution_that_holds_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama_index is a namespace shared by many distributions: the report names the one holding the class."""
+    pytest.importorskip("llama_index.core", reason="llama-index-core is not installed")
+    from pytest_chatstore import report
+
+    shared = {"llama_index": ["a-llama-index-plugin", "llama-index-core"]}  # as with a storage package installed
+    monkeypatch.setattr(report.metadata, "packages_distributions", lambda: shared)
+    found = report._package_of("llama_index.core.storage.chat_store:SimpleChatStore")
+    assert found == {"name": "llama-index-core", "version": report.metadata.version("llama-index-core")}
+    assert report._package_of("no_such_module:X") is None
