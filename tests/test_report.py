@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,7 @@ def test_the_package_is_the_distribution_that_holds_the_module(monkeypatch: pyte
     from pytest_chatstore import report
 
     shared = {"llama_index": ["a-llama-index-plugin", "llama-index-core"]}  # as with a storage package installed
-    monkeypatch.setattr(report.metadata, "packages_distributions", lambda: shared)
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: shared)
     found = report._package_of("llama_index.core.storage.chat_store:SimpleChatStore")
-    assert found == {"name": "llama-index-core", "version": report.metadata.version("llama-index-core")}
+    assert found == {"name": "llama-index-core", "version": metadata.version("llama-index-core")}
     assert report._package_of("no_such_module:X") is None
