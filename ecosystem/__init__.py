@@ -303,6 +303,52 @@ _DELETE_LAST_TWICE = (
     "back more than once (reading and deleting the last row are not one atomic step)."
 )
 
+_DYNAMO_FLOAT = (
+    "Real bug. A float anywhere in `additional_kwargs` (a score, a temperature, a cost) makes the write raise "
+    "`TypeError: Float types are not supported. Use Decimal types instead.`: boto3's DynamoDB serializer takes "
+    "only `Decimal`, and the store hands it the message dicts as they are. Its check also met a map entry "
+    "whose key is the empty string, which moto answers with a response botocore cannot parse "
+    "(`'bool' object has no attribute 'get'`): that part is an emulator artifact (whether DynamoDB itself "
+    "accepts such a key was not checked here), the float is not."
+)
+_DYNAMO_DECIMAL = (
+    "Real bug. Numbers in `additional_kwargs` come back as `decimal.Decimal` (boto3's deserializer): "
+    "`{'i': 0}` is read back as `{'i': Decimal('0')}`, which is not equal and which `json.dumps` refuses. "
+    "(Floats cannot be written at all: see SET-001.)"
+)
+_DYNAMO_ITEM = (
+    "Real limit, by design of the store. The whole conversation is one DynamoDB item, and an item is at most "
+    "400 KB (moto enforces DynamoDB's documented limit): once a conversation's JSON passes that, every write "
+    "to it fails with `ValidationException: Item size has exceeded the maximum allowed size`."
+)
+_DYNAMO_ASYNC = (
+    "Real bug. The async methods cannot work: `init_async_table()` is a coroutine that the async methods call "
+    "without `await`, so `_atable` never exists and every async read or write raises `AttributeError`; and "
+    "`adelete_last_message` returns an un-awaited coroutine instead of the message."
+)
+_DYNAMO_TTL = (
+    "Real bug. The store writes an expiry attribute and leaves deletion to DynamoDB's TTL, which AWS documents "
+    "as happening within a few days of expiry, not at it; reads and `get_keys` never look at the attribute, so "
+    "an expired conversation is still read, listed and appended to (an append after expiry resurrects the old "
+    "messages). moto does not delete expired items either, which is what DynamoDB does in the seconds that "
+    "matter here."
+)
+_RMW_APPEND = (
+    "Real bug. `add_message` reads the conversation, appends in Python and writes it all back, with no "
+    "condition or transaction: threads appending at once overwrite each other and messages are lost."
+)
+_OWN_BY_FLOAT = (
+    "Same root cause as SET-001: the check's draw put a float in `additional_kwargs`, and the write raised "
+    "before the ownership rule could be checked. Not a separate bug; checked again once floats can be stored."
+)
+_LANGCHAIN_REDIS_8 = (
+    "Real bug, with the dependencies pip installs today (redis-py 8.1, redisvl 0.28). Building a history when "
+    "its search index already exists, that is every history after the first, parses `FT.INFO`'s "
+    "`index_definition` as a list (`index_definition.index('prefixes')`), but redis-py 8 returns a dict: "
+    "`AttributeError: 'dict' object has no attribute 'index'`. With redis-py 7 the same code works (the next "
+    "row). langchain-redis allows redis-py 8 through redisvl's range."
+)
+
 NOTES: dict[tuple[str, str], str] = {
     ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
     ("SimpleChatStore", "DEL-003"): _SIMPLE_NEGATIVE,
@@ -402,6 +448,41 @@ NOTES: dict[tuple[str, str], str] = {
     ("SQLChatMessageHistory (community, SQLite)", "BAD-001"): _BAD_KEY,
     ("SQLChatMessageHistory (community, SQLite)", "BAD-003"): _BAD_MESSAGE,
     ("PostgresChatMessageHistory", "BAD-003"): _BAD_MESSAGE,
+    ("DynamoDBChatStore", "SET-001"): _DYNAMO_FLOAT,
+    ("DynamoDBChatStore", "INS-001"): _DYNAMO_FLOAT,
+    ("DynamoDBChatStore", "DLA-001"): _DYNAMO_FLOAT,
+    ("DynamoDBChatStore", "DLA-002"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "KEY-002"): _EMPTIED_LISTED.replace("deleted one by one", "set to `[]`"),
+    ("DynamoDBChatStore", "FID-001"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "FID-002"): _DYNAMO_ITEM,
+    ("DynamoDBChatStore", "FID-003"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "FID-004"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "FID-005"): _DYNAMO_FLOAT,
+    ("DynamoDBChatStore", "OWN-001"): _OWN_BY_FLOAT,
+    ("DynamoDBChatStore", "OWN-002"): _OWN_BY_FLOAT,
+    ("DynamoDBChatStore", "OWN-003"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "OWN-004"): _DYNAMO_DECIMAL,
+    ("DynamoDBChatStore", "PAR-001"): _DYNAMO_ASYNC,
+    ("DynamoDBChatStore", "PAR-002"): _DYNAMO_ASYNC,
+    ("DynamoDBChatStore", "MDL-001"): _DYNAMO_ASYNC,
+    ("DynamoDBChatStore", "CON-001"): _RMW_APPEND,
+    ("DynamoDBChatStore", "CON-002"): _DELETE_LAST_TWICE,
+    ("DynamoDBChatStore", "CON-003"): _DYNAMO_ASYNC,
+    ("DynamoDBChatStore", "SCL-002"): _DYNAMO_ITEM,
+    ("DynamoDBChatStore", "SCL-003"): _DYNAMO_ITEM,
+    ("DynamoDBChatStore", "BAD-001"): (
+        "SHOULD. A key that is not a `str` reaches DynamoDB and fails there (`ValidationException ... expected: S "
+        "actual: N`) instead of a `TypeError` naming the problem."
+    ),
+    ("DynamoDBChatStore", "BAD-003"): _BAD_MESSAGE,
+    ("DynamoDBChatStore", "TTL-001"): _DYNAMO_TTL,
+    ("DynamoDBChatStore", "TTL-004"): _DYNAMO_TTL,
+    ("DynamoDBChatStore", "TTL-005"): _DYNAMO_TTL,
+    ("DynamoDBChatStore", "TTL-006"): _DYNAMO_TTL,
+    ("RedisChatMessageHistory (langchain-redis)", "FID-001"): _LANGCHAIN_REDIS_8,
+    ("RedisChatMessageHistory (langchain-redis)", "ORD-002"): _LANGCHAIN_REDIS_8,
+    ("RedisChatMessageHistory (langchain-redis)", "DLA-002"): _LANGCHAIN_REDIS_8,
+    **{("RedisChatMessageHistory (langchain-redis)", f"TTL-00{n}"): _LANGCHAIN_REDIS_8 for n in range(1, 8)},
 }
 """(backend name, clause ID) -> the reviewed judgement of that failure: why a user would call it
 wrong or surprising. Filled in from the reports; a failure without a note is shown as unreviewed."""

@@ -197,53 +197,50 @@ def langchain_upstash(redis_url: str, ttl: float | None = None) -> HistoryStore:
 
 
 def llamaindex_yugabytedb(namespace: str) -> Any:
-    """LlamaIndex ``YugabyteDBChatStore`` through its own driver and dialect (``yugabytedb+psycopg2``, load
-    balancing off) on the matrix's PostgreSQL: YSQL is PostgreSQL's wire protocol and SQL."""
-    from urllib.parse import urlsplit
-
+    """LlamaIndex ``YugabyteDBChatStore`` on the matrix's PostgreSQL, through its ``connection_string``
+    with SQLAlchemy's PostgreSQL dialect and the psycopg2 of its own driver (``psycopg2-yugabytedb``).
+    Its ``yugabytedb+psycopg2`` dialect refuses a server whose ``version()`` has no ``-YB-`` in it
+    (``AttributeError: 'NoneType' object has no attribute 'group'``), so that dialect is not what runs;
+    the store's SQL, which YSQL shares with PostgreSQL, is."""
     from llama_index.storage.chat_store.yugabytedb import YugabyteDBChatStore
 
-    parts = urlsplit(_postgres_url())
     return YugabyteDBChatStore.from_params(
-        host=parts.hostname,
-        port=str(parts.port),
-        database=parts.path.strip("/"),
-        user=parts.username,
-        password=parts.password or "",
+        connection_string=_postgres_url().replace("postgresql://", "postgresql+psycopg2://"),
         table_name=_table(namespace),
     )
 
 
 def _google_engine(engine_class: Any) -> Any:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     url = _postgres_url().replace("postgresql://", "postgresql+asyncpg://")
-    return engine_class.from_engine(create_async_engine(url))
+    # AlloyDB's engine names it from_connection_string, Cloud SQL's from_engine_args: the same thing.
+    build = getattr(engine_class, "from_connection_string", None) or engine_class.from_engine_args
+    return build(url)
+
+
+def _google_store(engine_class: Any, store_class: Any, namespace: str) -> Any:
+    engine = _google_engine(engine_class)
+    table = _table(namespace)
+    with contextlib.suppress(Exception):  # another instance of the namespace made it
+        engine.init_chat_store_table(table_name=table)
+    return store_class.create_sync(engine=engine, table_name=table)
 
 
 def llamaindex_alloydb(namespace: str) -> Any:
     """LlamaIndex ``AlloyDBChatStore`` (llama-index-alloydb-pg) on the matrix's PostgreSQL, through
-    ``AlloyDBEngine.from_engine``: the engine normally connects through Google's connector, which needs
-    an AlloyDB instance; ``from_engine`` takes any SQLAlchemy async engine."""
+    ``AlloyDBEngine.from_connection_string``: the engine's usual constructor connects through Google's
+    connector, which needs an AlloyDB instance; this one takes a plain SQLAlchemy URL (asyncpg), with the
+    engine's own background event loop for the sync methods (``from_engine`` has none)."""
     from llama_index_alloydb_pg import AlloyDBChatStore, AlloyDBEngine
 
-    engine = _google_engine(AlloyDBEngine)
-    table = _table(namespace)
-    with contextlib.suppress(Exception):  # another instance of the namespace made it
-        engine.init_chat_store_table(table_name=table)
-    return AlloyDBChatStore.create_sync(engine=engine, table_name=table)
+    return _google_store(AlloyDBEngine, AlloyDBChatStore, namespace)
 
 
 def llamaindex_cloud_sql(namespace: str) -> Any:
     """LlamaIndex ``PostgresChatStore`` of llama-index-cloud-sql-pg on the matrix's PostgreSQL, through
-    ``PostgresEngine.from_engine`` (as for AlloyDB)."""
+    ``PostgresEngine.from_engine_args`` (as for AlloyDB)."""
     from llama_index_cloud_sql_pg import PostgresChatStore, PostgresEngine
 
-    engine = _google_engine(PostgresEngine)
-    table = _table(namespace)
-    with contextlib.suppress(Exception):
-        engine.init_chat_store_table(table_name=table)
-    return PostgresChatStore.create_sync(engine=engine, table_name=table)
+    return _google_store(PostgresEngine, PostgresChatStore, namespace)
 
 
 _MONGO: dict[str, Any] = {}
@@ -258,7 +255,7 @@ def llamaindex_mongo(namespace: str, ttl: float | None = None) -> Any:
     from mongomock_motor import AsyncMongoMockClient
 
     client = _MONGO.setdefault("sync", mongomock.MongoClient())
-    aclient = _MONGO.setdefault("async", AsyncMongoMockClient())
+    aclient = _MONGO.setdefault("async", AsyncMongoMockClient(mock_mongo_client=client))  # the same data
     name = _table(namespace)
     return MongoChatStore(
         db_name=name,
