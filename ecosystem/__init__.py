@@ -56,6 +56,12 @@ class Artifact:
     """What the emulator does differently from the real service, and how we know."""
 
 
+_ONE_PROCESS_NO_THREADS = ("--chatstore-capabilities=-threads,-processes",)
+_MONGOMOCK = (
+    "mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses would "
+    "test the emulator, so they are probed, not gated"
+)
+
 BACKENDS: tuple[Backend, ...] = (
     Backend(
         "InMemoryChatStore (ours)",
@@ -239,9 +245,8 @@ BACKENDS: tuple[Backend, ...] = (
         ("llama-index-storage-chat-store-mongo", "mongomock", "mongomock-motor"),
         "llama-index-storage-chat-store-mongo",
         emulator="mongomock",
-        extra_args=("--chatstore-capabilities=-threads,-processes",),
-        why="mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses "
-        "would test the emulator, so they are probed, not gated",
+        extra_args=_ONE_PROCESS_NO_THREADS,
+        why=_MONGOMOCK,
     ),
     Backend(
         "MongoDBChatMessageHistory",
@@ -250,9 +255,8 @@ BACKENDS: tuple[Backend, ...] = (
         ("langchain-mongodb", "mongomock"),
         "langchain-mongodb",
         emulator="mongomock",
-        extra_args=("--chatstore-capabilities=-threads,-processes",),
-        why="mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses "
-        "would test the emulator, so they are probed, not gated",
+        extra_args=_ONE_PROCESS_NO_THREADS,
+        why=_MONGOMOCK,
     ),
     Backend(
         "TablestoreChatStore",
@@ -479,6 +483,39 @@ NOTES: dict[tuple[str, str], str] = {
     ("DynamoDBChatStore", "TTL-004"): _DYNAMO_TTL,
     ("DynamoDBChatStore", "TTL-005"): _DYNAMO_TTL,
     ("DynamoDBChatStore", "TTL-006"): _DYNAMO_TTL,
+    **{
+        ("DynamoDBChatMessageHistory", clause): note
+        for clause, note in {
+            "SET-001": _DYNAMO_FLOAT,
+            "INS-001": _DYNAMO_FLOAT,
+            "DLA-001": _DYNAMO_FLOAT,
+            "DLA-002": _DYNAMO_FLOAT,
+            "FID-001": _DYNAMO_DECIMAL,
+            "FID-002": _DYNAMO_ITEM,
+            "FID-003": _DYNAMO_DECIMAL,
+            "FID-004": _DYNAMO_ITEM,
+            "FID-005": _DYNAMO_FLOAT,
+            "OWN-001": _OWN_BY_FLOAT,
+            "OWN-002": _OWN_BY_FLOAT,
+            "OWN-003": _DYNAMO_DECIMAL,
+            "OWN-004": _DYNAMO_DECIMAL,
+            "CON-001": _RMW_APPEND.replace("`add_message`", "`add_messages`"),
+            "CON-003": _RMW_APPEND.replace("`add_message`", "`aadd_messages` (run in a thread)"),
+            "BAT-001": _RMW_APPEND.replace("`add_message`", "`add_messages`") + " Whole batches vanish.",
+            "PRC-001": _RMW_APPEND.replace("threads", "worker processes").replace("`add_message`", "`add_messages`")
+            + " (CON-001's root cause, met across processes.)",
+            "SCL-003": _DYNAMO_ITEM,
+            "BAD-001": (
+                "SHOULD. A session id that is not a `str` reaches DynamoDB and fails there (`ValidationException "
+                "... expected: S actual: N`) instead of a `TypeError` naming the problem."
+            ),
+            "BAD-003": _BAD_MESSAGE,
+            "TTL-001": _DYNAMO_TTL,
+            "TTL-004": _DYNAMO_TTL,
+            "TTL-005": _DYNAMO_TTL,
+            "TTL-006": _DYNAMO_TTL,
+        }.items()
+    },
     ("RedisChatMessageHistory (langchain-redis)", "FID-001"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "ORD-002"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "DLA-002"): _LANGCHAIN_REDIS_8,

@@ -95,3 +95,13 @@ def test_snippets_in_the_docs_name_existing_files() -> None:
     for page in (ROOT / "docs").rglob("*.md"):
         for snippet in re.findall(r'--8<-- "([^"]+)"', page.read_text()):
             assert (ROOT / snippet).is_file(), f"{page.name} includes {snippet}, which does not exist"
+
+
+def test_the_readme_shows_the_ecosystem_summary_as_published() -> None:
+    """The README's table is docs/ecosystem.md's summary, copied when the matrix is rerun."""
+    page = (ROOT / "docs" / "ecosystem.md").read_text().split("## Summary", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in page.splitlines() if line.startswith("| ")]
+    readme = (ROOT / "README.md").read_text()
+    missing = [row for row in rows if row not in readme]
+    assert rows
+    assert not missing, f"copy docs/ecosystem.md's summary into the README: {missing[:2]}"

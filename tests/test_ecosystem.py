@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,13 +33,19 @@ def test_every_factory_is_a_backend_of_the_matrix() -> None:
             assert f"ecosystem.factories:{name}" in targets, name
 
 
-def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> None:
+def _report_of_a_failing_run(pytester: pytest.Pytester) -> dict[str, Any]:
+    """The JSON report of a store that fails ORD-002, as the matrix reads it."""
     pytester.runpytest(
         "--chatstore=tests.broken_stores:NoneForUnknown", "--chatstore-only", "--chatstore-hypothesis=ci",
         "--chatstore-clauses=ORD-002", "--chatstore-report=r.json",
     )  # fmt: skip
-    data = json.loads((pytester.path / "r.json").read_text())
+    data: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())
     data["seconds"] = 1.0
+    return data
+
+
+def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> None:
+    data = _report_of_a_failing_run(pytester)
     backend = Backend("Broken", "control", "tests.broken_stores:NoneForUnknown", (), "pytest-chatstore")
     page = render([(backend, "1.0", data)], "2026-01-01")
     assert "| Broken | `pytest-chatstore` 1.0 | does not conform |" in page
@@ -50,12 +57,7 @@ def test_the_page_shows_failures_with_their_notes(pytester: pytest.Pytester) -> 
 def test_an_emulator_artifact_is_marked_only_where_its_text_matches(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pytester.runpytest(
-        "--chatstore=tests.broken_stores:NoneForUnknown", "--chatstore-only", "--chatstore-hypothesis=ci",
-        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json",
-    )  # fmt: skip
-    data = json.loads((pytester.path / "r.json").read_text())
-    data["seconds"] = 1.0
+    data = _report_of_a_failing_run(pytester)
     backend = Backend(
         "Emulated", "control", "tests.broken_stores:NoneForUnknown", (), "pytest-chatstore", emulator="an emulator"
     )
