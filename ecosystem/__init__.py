@@ -353,6 +353,68 @@ _LANGCHAIN_REDIS_8 = (
     "row). langchain-redis allows redis-py 8 through redisvl's range."
 )
 
+_LCR = "RedisChatMessageHistory (langchain-redis, redis-py 7)"
+_LCR_QUERY = (
+    "Real bug. Reads find a session's messages with a RediSearch tag query built from the session id without "
+    "escaping it: a tab is a syntax error (`RedisSearchError: Syntax error at offset 14 near session_id`), a "
+    "leading space or a comma (the tag separator) silently matches nothing, so the history reads back empty."
+)
+_AZURE_SET = (
+    "Real bug. `set_messages` deletes the conversation's entities and creates the new ones in one transaction, "
+    "and a transaction may not touch one entity twice: replacing a conversation with one of the same length "
+    "or shorter always fails (`InvalidDuplicateRow: A command with RowKey '0000000000' is already present in "
+    "the batch`). Azure documents the same rule; Azurite enforces it."
+)
+_AZURE_EMPTY = (
+    "Real bug. `set_messages(k, [])` on a conversation with nothing to delete submits an empty transaction, "
+    "which the service refuses (Azurite answers `HttpResponseError` with no error code; Azure documents a "
+    "batch as 1 to 100 operations), so a conversation cannot be cleared that way."
+)
+_AZURE_KEY = (
+    "Real bug. Keys become the entity's `PartitionKey` as they are, and are interpolated into an OData filter "
+    "(`PartitionKey eq '{key}'`) unescaped. Azure Table keys may not contain `/`, `\\`, `#`, `?` or control "
+    "characters, so such a key fails (Azurite answers 500 where Azure answers 400; the write fails either way), "
+    "and a quote in a key breaks the query."
+)
+_AZURE_NONE = "Real bug. `delete_message` and `delete_last_message` return `None` instead of the removed message."
+_AZURE_RMW = (
+    "Real bug. Inserting at an index rewrites the row keys after it, and appending computes the next row key "
+    "from a count read first, with no transaction around the read: two writers at once both create the same "
+    "row key (`EntityAlreadyExists`) or overwrite each other. The sync methods also run the async client "
+    "through LlamaIndex's `asyncio_run`, which refuses to run inside a thread that already has an event loop "
+    "(`Detected nested async`)."
+)
+_AZURE_SIZE = (
+    "Real limit of the design. Every message is one entity, and all of a `set_messages` goes in one transaction: "
+    "Azure caps an entity at 1 MiB and a transaction at 100 operations and 4 MiB, so a long conversation or a "
+    "large message cannot be written (Azurite fails the 2,000-message transaction with a malformed response, "
+    "`BadStatusLine`, where Azure would answer 400; it is refused either way)."
+)
+_YB_ADD = (
+    "Real bug. `add_message` is an upsert whose conflict branch sets the row to the new message alone "
+    "(`ON CONFLICT (key) DO UPDATE SET value = [message]`): every append replaces the whole conversation with "
+    "its last message. The SQL is the same on YugabyteDB, whose YSQL is PostgreSQL's."
+)
+
+_GOOGLE_EMPTY_SET = (
+    "Real bug. `set_messages(k, [])` deletes the rows and then runs its `INSERT` with no rows to insert, which "
+    "SQLAlchemy refuses (`A value is required for bind parameter 'key'`): a conversation cannot be cleared "
+    "that way, and the delete before it is rolled back with it."
+)
+_GOOGLE_SQL = (
+    "Real bug, and a serious one. `get_messages` (like the other reads and deletes) puts the key into the SQL "
+    "text with an f-string (`WHERE key = '{key}'`): a key with a quote is a syntax error "
+    '(`get_messages("\'")`), and a key from a user is SQL injection.'
+)
+_GOOGLE_NEGATIVE = (
+    "Real bug. `delete_message(k, -2)` on a one-message conversation raises `IndexError` (the index goes "
+    "into a Python list of row ids unchecked), where an index past the end answers `None`."
+)
+_GOOGLE_RACE = (
+    "Real bug. `delete_last_message` reads the row ids, then deletes the last by id, with no lock or "
+    "transaction around both: callers at once pick the same row, and one of them then raises `IndexError`."
+)
+
 NOTES: dict[tuple[str, str], str] = {
     ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
     ("SimpleChatStore", "DEL-003"): _SIMPLE_NEGATIVE,
@@ -514,6 +576,111 @@ NOTES: dict[tuple[str, str], str] = {
             "TTL-004": _DYNAMO_TTL,
             "TTL-005": _DYNAMO_TTL,
             "TTL-006": _DYNAMO_TTL,
+        }.items()
+    },
+    (_LCR, "ORD-002"): _LCR_QUERY,
+    (_LCR, "KEY-003"): _LCR_QUERY,
+    (_LCR, "KEY-004"): _LCR_QUERY,
+    (_LCR, "KEY-006"): _LCR_QUERY,
+    (_LCR, "MDL-001"): _LCR_QUERY,
+    (_LCR, "FID-001"): (
+        "Real bug. Messages are stored as type, content and `additional_kwargs` only: a message's `name`, `id`, "
+        "`tool_calls`, `response_metadata` and the like are dropped."
+    ),
+    (_LCR, "FID-003"): (
+        "Real bug. Floats in `additional_kwargs` come back slightly changed (`4.835827373577415e-91` as "
+        "`4.8358273735774144e-91`): RedisJSON prints doubles with 17 significant digits, not the shortest "
+        "round-tripping form, and the number read back is another double."
+    ),
+    (_LCR, "OWN-003"): "SHOULD, same cause as FID-003: the float read back is not the float written.",
+    (_LCR, "OWN-001"): (
+        "Real bug. A `ChatMessage` with a custom role (`role='tool'`) is stored without its role and cannot be "
+        "read back: every later read of that session raises pydantic's `ValidationError: role Field required`."
+    ),
+    (_LCR, "BAT-001"): (
+        "SHOULD. `add_messages` writes a batch as separate JSON documents without a transaction, so batches "
+        "written at the same time interleave."
+    ),
+    (_LCR, "BAD-003"): _BAD_MESSAGE,
+    (_LCR, "TTL-003"): (
+        "Real bug. Each message is its own key with its own expiry, set when it is written, so a conversation "
+        "expires message by message: older messages vanish while newer ones stay, and the history reads back "
+        "with its beginning missing."
+    ),
+    **{
+        ("AzureChatStore", clause): note
+        for clause, note in {
+            "FRE-001": _AZURE_KEY,
+            "KEY-001": _AZURE_KEY,
+            "KEY-003": _AZURE_KEY,
+            "KEY-004": _AZURE_KEY,
+            "SET-001": _AZURE_SET,
+            "ORD-001": _AZURE_SET + " (The check's later deletes then found no entity: `ResourceNotFound`.)",
+            "MDL-001": _AZURE_SET + " (The model's later deletes then found no entity: `ResourceNotFound`.)",
+            "INS-002": _AZURE_RMW,
+            "DEL-001": _AZURE_NONE,
+            "DEL-004": _NEGATIVE_IGNORED,
+            "DLL-001": _AZURE_NONE,
+            "DLA-002": (
+                "Real bug. `delete_messages` on a key with no messages submits an empty transaction and raises "
+                "`HttpResponseError` instead of answering `None` or `[]`."
+            ),
+            "KEY-002": _AZURE_EMPTY,
+            "PAR-001": _AZURE_EMPTY,
+            "PAR-002": _AZURE_EMPTY,
+            "SHR-001": _AZURE_EMPTY,
+            "SHR-003": _AZURE_EMPTY,
+            "FID-002": _AZURE_SIZE,
+            "FID-004": _AZURE_SIZE,
+            "SCL-002": _AZURE_SIZE,
+            "SCL-003": _AZURE_SIZE,
+            "CON-001": _AZURE_RMW,
+            "CON-002": _AZURE_RMW,
+            "CON-003": _AZURE_RMW,
+            "CON-004": _AZURE_RMW,
+            "SHR-002": _AZURE_RMW,
+            "PRC-001": _AZURE_RMW,
+            "BAD-001": (
+                "SHOULD. A key that is not a `str` reaches the service and fails there (`HttpResponseError`) "
+                "instead of a `TypeError` naming the problem."
+            ),
+            "BAD-002": "SHOULD. `add_message(k, m, idx=1.0)` is accepted instead of refused with `TypeError`.",
+            "BAD-003": _BAD_MESSAGE,
+        }.items()
+    },
+    **{
+        ("YugabyteDBChatStore", clause): note
+        for clause, note in {
+            "INS-001": _YB_ADD,
+            "KEY-003": _YB_ADD,
+            "FID-001": _YB_ADD,
+            "FID-004": _YB_ADD,
+            "CON-001": _YB_ADD,
+            "CON-003": _YB_ADD,
+            "CON-002": _DELETE_LAST_TWICE,
+            "DEL-004": _NEGATIVE_IGNORED,
+            "KEY-002": _EMPTIED_LISTED.replace("deleted one by one", "set to `[]`"),
+            "BAD-001": _BAD_KEY,
+            "BAD-003": _BAD_MESSAGE,
+        }.items()
+    },
+    **{
+        (row, clause): note
+        for row in ("AlloyDBChatStore", "PostgresChatStore (Cloud SQL)")
+        for clause, note in {
+            "SET-001": _GOOGLE_EMPTY_SET,
+            "SET-002": _GOOGLE_EMPTY_SET,
+            "SHR-002": _GOOGLE_EMPTY_SET,
+            "DEL-003": _GOOGLE_NEGATIVE,
+            "DEL-004": _GOOGLE_NEGATIVE + " (The SHOULD half of the same behaviour.)",
+            "CON-002": _GOOGLE_RACE,
+            "PRC-001": _GOOGLE_RACE + " (Met across worker processes.)",
+            "MDL-001": _GOOGLE_SQL,
+            "BAD-001": (
+                "SHOULD. A key that is not a `str` reaches the database driver and fails there (`DBAPIError`) "
+                "instead of a `TypeError` naming the problem."
+            ),
+            "BAD-003": _BAD_MESSAGE,
         }.items()
     },
     ("RedisChatMessageHistory (langchain-redis)", "FID-001"): _LANGCHAIN_REDIS_8,

@@ -92,7 +92,8 @@ def run(client: Any, commands: list[list[Any]], transaction: bool) -> list[dict[
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # keep-alive: the client reuses its connection
+    disable_nagle_algorithm = True  # headers and body are two writes: without this, 40 ms of delayed ACK each
 
     def do_POST(self) -> None:
         token = self.headers.get("Authorization", "").removeprefix("Bearer ").strip()
