@@ -415,6 +415,14 @@ _GOOGLE_RACE = (
     "transaction around both: callers at once pick the same row, and one of them then raises `IndexError`."
 )
 
+_MONGO_TTL = (
+    "Real bug, by design. The TTL is a MongoDB TTL index on each message's `created_at`, so a conversation "
+    "expires message by message: its first messages vanish while later ones stay, and the history reads back "
+    "with its beginning missing. mongomock removes expired documents at once; a real `mongod`'s TTL monitor "
+    "runs every 60 s, so there the messages also outlive their `ttl` by up to a minute, and TTL-001 and "
+    "TTL-002, which pass on mongomock, were not checked against a real server."
+)
+
 NOTES: dict[tuple[str, str], str] = {
     ("SimpleChatStore", "DLL-002"): _SIMPLE_EMPTIED,
     ("SimpleChatStore", "DEL-003"): _SIMPLE_NEGATIVE,
@@ -683,6 +691,18 @@ NOTES: dict[tuple[str, str], str] = {
             "BAD-003": _BAD_MESSAGE,
         }.items()
     },
+    ("MongoChatStore", "INS-002"): (
+        "Real bug. `add_message(k, m, idx=0)` stores the message with `index: 0` without moving the others, so "
+        "two messages share index 0 and their order on reading (sorted by index) is whatever the database "
+        "gives: an insert at an index does not insert."
+    ),
+    ("MongoChatStore", "DEL-004"): _NEGATIVE_IGNORED,
+    ("MongoChatStore", "BAD-001"): _BAD_KEY,
+    ("MongoChatStore", "BAD-002"): "SHOULD. `add_message(k, m, idx='1')` is accepted and stored with a string index.",
+    ("MongoChatStore", "BAD-003"): _BAD_MESSAGE,
+    ("MongoChatStore", "TTL-003"): _MONGO_TTL,
+    ("MongoDBChatMessageHistory", "BAD-001"): _BAD_KEY,
+    ("MongoDBChatMessageHistory", "BAD-003"): _BAD_MESSAGE,
     ("RedisChatMessageHistory (langchain-redis)", "FID-001"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "ORD-002"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "DLA-002"): _LANGCHAIN_REDIS_8,
