@@ -356,7 +356,7 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str
             lines += [f"- **Error**: {data['error']}", "", "```", data.get("tail", "")[-1500:], "```"]
             continue
         servers = "; ".join(data["redis"]) or (
-            "PostgreSQL (local, started by the matrix)" if "postgres" in backend.needs else "none"
+            "PostgreSQL (local, started by the matrix)" if "postgres" in backend.needs else backend.emulator or "none"
         )
         lines.append(f"- Server: {servers}")
         lines.append(f"- Run time: {data['seconds']:.0f} s")
