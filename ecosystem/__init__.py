@@ -707,6 +707,11 @@ NOTES: dict[tuple[str, str], str] = {
         "`LREM`; or a read, a delete and a rewrite) with no transaction, so concurrent callers interleave and "
         "no sequential order explains what they see."
     ),
+    ("UpstashChatStore", "PRC-001"): (
+        "Real bug. `delete_message` overwrites the message with a placeholder (`LSET k i 'k:i:deleted'`), then "
+        "removes the placeholder (`LREM`) in a second request: another worker reading in between gets the "
+        "placeholder as a message and fails to parse it (`ValidationError ... input_value='other:1:deleted'`)."
+    ),
     ("UpstashChatStore", "BAD-001"): _BAD_KEY,
     (
         "UpstashChatStore",

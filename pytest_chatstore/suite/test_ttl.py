@@ -20,7 +20,7 @@ from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause
+from pytest_chatstore.suite import clause, run_op
 from pytest_chatstore.suite.test_model import ChatStoreMachine, which
 
 
@@ -85,17 +85,8 @@ class TimedChatStoreMachine(ChatStoreMachine):
         with self._expiry_attributed():
             super()._do(op, use_async)
 
-    @contextlib.contextmanager
-    def _expiry_attributed(self) -> Iterator[None]:
-        """The timed machine is TTL's catch-all: once a focused TTL clause is known broken, its disagreements
-        with the model wait for that clause (blocked, not verified), as MDL-001's wait for ORD-001."""
-        try:
-            yield
-        except ClauseFailure as exc:
-            known = sorted(c for c in ttl.SCENARIOS if c in self.store.known_broken)
-            if exc.blocked_by is None and known:
-                raise blocked(self.store.owner, known[0], exc.what, log=self.store.log, replay=exc.replay) from None
-            raise
+    def _expiry_attributed(self) -> contextlib.AbstractContextManager[None]:
+        return expiry_attributed(self.store)
 
     def _move_to(self, t: float) -> None:
         self.store.log.append(f"(the clock moves from {self.clock.now:g} to {t:g})")
@@ -119,6 +110,19 @@ class TimedChatStoreMachine(ChatStoreMachine):
             self._move_to(target)
 
 
+@contextlib.contextmanager
+def expiry_attributed(store: Any) -> Iterator[None]:
+    """TTL-008 is TTL's catch-all: once a focused TTL clause is known broken, its disagreements with the
+    model wait for that clause (blocked, not verified), as MDL-001's wait for ORD-001."""
+    try:
+        yield
+    except ClauseFailure as exc:
+        known = sorted(c for c in ttl.SCENARIOS if c in store.known_broken)
+        if exc.blocked_by is None and known:
+            raise blocked(store.owner, known[0], exc.what, log=store.log, replay=exc.replay) from None
+        raise
+
+
 def _reads_extend_life(chatstore: StoreUnderTest) -> bool:
     clock = ttl.ManualClock()
     with chatstore.fresh(ttl=ttl.CLOCK_TTL, clock=clock) as store:
@@ -135,5 +139,38 @@ def test_TTL_008_store_agrees_with_model_as_time_passes(chatstore: StoreUnderTes
         raise CapabilityMissing(
             "TTL-008 compares after every step, which needs reads that do not extend life (see TTL-005)"
         )
+    _each_write_after_expiry(chatstore)
     machine = type("TimedChatStoreMachine", (TimedChatStoreMachine,), {"sut": chatstore})
     chatstore.run_machine(machine)
+
+
+_OLD = [ChatMessage("user", "old 0"), ChatMessage("assistant", "old 1")]
+_NEW = ChatMessage("user", "new")
+_AFTER_EXPIRY: list[tuple[tuple[Any, ...], str | None]] = [
+    (("add", "k", _NEW, None), None),
+    (("add", "k", _NEW, 0), "insert"),
+    (("add", "k", _NEW, 1), "insert"),
+    (("set", "k", [_NEW]), None),
+    (("delete", "k", 0), "delete_message"),
+    (("delete_last", "k"), "delete_last"),
+    (("delete_all", "k"), "delete_all"),
+]
+"""Every operation on a conversation that has just expired, checked before the machine's search: a path
+that treats expired messages as live shows whatever the search draws (the machine met an insert that
+revived them 9 runs in 10)."""
+
+
+def _each_write_after_expiry(chatstore: StoreUnderTest) -> None:
+    for op, needs in _AFTER_EXPIRY:
+        if needs is not None and needs not in chatstore.capabilities:
+            continue
+        clock = ttl.ManualClock()
+        model = ChatModel(ttl=ttl.CLOCK_TTL)
+        model.now = clock.now
+        with chatstore.fresh(ttl=ttl.CLOCK_TTL, clock=clock) as store, expiry_attributed(store):
+            run_op(store, model, ("set", "k", _OLD))
+            store.log.append(f"(the clock moves from {clock.now:g} to {clock.now + ttl.CLOCK_TTL + 1:g})")
+            clock.now = model.now = clock.now + ttl.CLOCK_TTL + 1
+            run_op(store, model, op)
+            store.expect(f"messages after {op[0]} on an expired conversation", model.get_messages("k"),
+                         store.get_messages("k"))  # fmt: skip
