@@ -208,11 +208,15 @@ class RecorderPlugin:
             return category, "", word
         return category, letter, word
 
-    def pytest_keyboard_interrupt(self) -> None:
-        """Name the check that was running (visible with ``-q`` too)."""
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        """Name the check that was running (visible with ``-q`` too); not when the kit itself stopped the run
+        (``pytest.exit`` with a usage error, which says why on its own)."""
         running = self.config.stash.get(running_key, None)
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-        if running is not None and reporter is not None:
+        stopped_by_kit = isinstance(excinfo.value, pytest.exit.Exception) and str(excinfo.value).startswith(
+            "pytest-chatstore:"
+        )
+        if running is not None and reporter is not None and not stopped_by_kit:
             target, clause_id, started = running
             reporter.write_line(
                 f"pytest-chatstore: interrupted while checking {clause_id} on {target}, "
