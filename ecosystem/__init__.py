@@ -191,7 +191,7 @@ BACKENDS: tuple[Backend, ...] = (
         ("llama-index-storage-chat-store-azure",),
         "llama-index-storage-chat-store-azure",
         ("azurite",),
-        extra_args=("--chatstore-budget=900",),
+        extra_args=("--chatstore-budget=480",),
         why="every sync call runs the async client in a new event loop (LlamaIndex's `asyncio_run`): 25 to 35 ms "
         "a call against Azurite here, so the floors of evidence need about 330 s, more than the default budget",
         emulator="Azurite",
