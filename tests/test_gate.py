@@ -15,6 +15,7 @@ from pytest_chatstore import clauses, gate
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION, SPEC_VERSIONS
 from pytest_chatstore.profiles import hypothesis_settings
 from pytest_chatstore.report import SCHEMA_PATH
+from tests.conftest import require_module
 
 REFERENCE = "--chatstore=reference_impls.memory:InMemoryChatStore"
 NONE_FOR_UNKNOWN = "--chatstore=tests.broken_stores:NoneForUnknown"  # breaks ORD-002 (MUST)
@@ -417,7 +418,7 @@ def test_the_report_names_the_redis_server_used(pytester: pytest.Pytester) -> No
 
 def test_the_report_names_the_package_a_factory_target_builds(pytester: pytest.Pytester) -> None:
     """A factory in a project's own tests names the backend's distribution, not the project's (or none)."""
-    pytest.importorskip("llama_index.core", reason="llama-index-core is not installed")
+    require_module("llama_index.core", "llama-index-core is not installed")
     pytester.makepyfile(
         stores="""
         from llama_index.core.storage.chat_store import SimpleChatStore

@@ -11,6 +11,7 @@ import pytest
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.gate import Policy
 from pytest_chatstore.report import SCHEMA_PATH, ClauseResult, Recorder
+from tests.conftest import require_module
 
 
 def result(clause_id: str, status: str, target: str = "Store", **extra: object) -> ClauseResult:
@@ -90,7 +91,7 @@ def test_several_targets_get_a_block_each() -> None:
 
 def test_the_package_is_the_distribution_that_holds_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """llama_index is a namespace shared by many distributions: the report names the one holding the class."""
-    pytest.importorskip("llama_index.core", reason="llama-index-core is not installed")
+    require_module("llama_index.core", "llama-index-core is not installed")
     from pytest_chatstore import report
 
     shared = {"llama_index": ["a-llama-index-plugin", "llama-index-core"]}  # as with a storage package installed
