@@ -12,6 +12,7 @@ Factories that adapt a backend's constructor live in :mod:`ecosystem.factories`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 
@@ -777,8 +778,6 @@ def artifact_of(backend: str, clause_id: str, failure: str) -> Artifact | None:
 
     Every distinct failure the report gives for the clause must match: one that does not is the store's,
     and the clause is shown as the store's failure."""
-    import re
-
     artifact = ARTIFACTS.get((backend, clause_id))
     if artifact is None:
         return None

@@ -35,18 +35,20 @@ def slug(name: str) -> str:
 
 def venv_for(backend: Backend, workdir: Path) -> Path:
     """The backend's own environment: this kit (editable) plus its packages."""
-    env = workdir / "venvs" / slug(backend.name)
+    extras = "[redis]" if "redis" in backend.needs else ""
+    return _environment(workdir / "venvs" / slug(backend.name), ["-e", f"{ROOT}{extras}", *backend.packages])
+
+
+def _environment(env: Path, install: list[str]) -> Path:
+    """The Python of a virtual environment at ``env`` with ``install`` pip-installed: made once, kept while
+    ``install`` is unchanged."""
     python = env / "bin" / "python"
     marker = env / ".installed"
-    wanted = " ".join(backend.packages)
+    wanted = " ".join(install)
     if marker.is_file() and marker.read_text() == wanted:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True)
-    extras = "[redis]" if "redis" in backend.needs else ""
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "-e", f"{ROOT}{extras}", *backend.packages],
-        check=True,
-    )
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *install], check=True)
     marker.write_text(wanted)
     return python
 
@@ -114,12 +116,7 @@ def _process(
 @contextlib.contextmanager
 def moto(workdir: Path) -> Iterator[str]:
     """moto's server mode (``moto[server]``, in a tools environment of its own): DynamoDB on loopback."""
-    env = workdir / "venvs" / "_moto"
-    python = env / "bin" / "python"
-    if not (env / ".installed").is_file():
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(env)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "moto[server]"], check=True)
-        (env / ".installed").write_text("moto[server]")
+    python = _environment(workdir / "venvs" / "_moto", ["moto[server]"])
     port = _free_port()
     with _process([str(python), "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)], port,
                   workdir / "moto.log"):  # fmt: skip

@@ -32,9 +32,14 @@ if TYPE_CHECKING:  # langchain-core is only in the LangChain backends' environme
 
 
 def _postgres_url() -> str:
-    url = os.environ.get("CHATSTORE_POSTGRES_URL")
+    return _endpoint("CHATSTORE_POSTGRES_URL")
+
+
+def _endpoint(name: str) -> str:
+    """What the matrix set ``name`` to when it started the server (or stand-in) the factories need."""
+    url = os.environ.get(name)
     if not url:
-        raise RuntimeError("CHATSTORE_POSTGRES_URL is not set: the ecosystem matrix starts PostgreSQL and sets it")
+        raise RuntimeError(f"{name} is not set: the ecosystem matrix starts its server and sets it")
     return url
 
 
@@ -104,13 +109,6 @@ def langchain_postgres(namespace: str) -> Iterator[HistoryStore]:
 def _seconds(ttl: float | None) -> int | None:
     """The kit's ttl in whole seconds, as these stores take it (``ttl_seconds``, Redis ``EXPIRE``)."""
     return None if ttl is None else max(1, round(ttl))
-
-
-def _endpoint(name: str) -> str:
-    url = os.environ.get(name)
-    if not url:
-        raise RuntimeError(f"{name} is not set: the ecosystem matrix starts the emulator and sets it")
-    return url
 
 
 _AWS = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}

@@ -77,7 +77,7 @@ def run(client: Any, commands: list[list[Any]], transaction: bool) -> list[dict[
             connection.read_response()
         answers: list[dict[str, Any]] = []
         for command in commands:
-            connection.send_command(*[str(part) if not isinstance(part, str) else part for part in command])
+            connection.send_command(*[str(part) for part in command])
             try:
                 answers.append({"result": connection.read_response()})
             except redis.ResponseError as exc:

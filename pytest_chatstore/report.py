@@ -291,7 +291,7 @@ class Recorder:
                     "spec": first.spec,
                     "source": first.source,
                     "store_class": store_class,
-                    "package": _package_of(store_class or first.spec) or _package_of(first.spec),
+                    "package": (store_class and _package_of(store_class)) or _package_of(first.spec),
                     "capabilities": {
                         "detected": max((r.detected for r in results), key=len),
                         "effective": max((r.capabilities for r in results), key=len),

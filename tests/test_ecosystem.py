@@ -92,7 +92,7 @@ def test_every_artifact_and_emulated_row_is_described() -> None:
         assert artifact.why
 
 
-def test_the_upstash_bridge_serves_the_upstash_client(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_upstash_bridge_serves_the_upstash_client() -> None:
     """The bridge, checked with upstash-redis itself: single commands, pipelines, transactions, errors,
     base64 and plain encodings, and the database the token names."""
     upstash = pytest.importorskip("upstash_redis")

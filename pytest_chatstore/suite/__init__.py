@@ -45,6 +45,11 @@ def clause(test: F) -> F:
     return marked
 
 
+def supported(cases: list[tuple[Op, str | None]], capabilities: frozenset[str]) -> list[Op]:
+    """The operations of ``cases`` (each with the capability it needs, or None) that ``capabilities`` allow."""
+    return [op for op, needs in cases if needs is None or needs in capabilities]
+
+
 def op_strategy(keys: list[str], *, with_index: bool, capabilities: frozenset[str]) -> st.SearchStrategy[Op]:
     """Operations on ``keys`` that ``capabilities`` allow; index operations only if ``with_index``."""
     key = st.sampled_from(keys)

@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import answer, clause, numbered_ops, op_strategy, run_op, without_known_broken
+from pytest_chatstore.suite import (
+    answer,
+    clause,
+    numbered_ops,
+    op_strategy,
+    run_op,
+    supported,
+    without_known_broken,
+)
 
 KEYS = ["a", "b"]
 
@@ -47,7 +55,7 @@ def test_PAR_001_async_twins_answer_as_sync(chatstore: StoreUnderTest) -> None:
                 got = answer(async_store, op, use_async=True)
                 async_store.expect(f"async answer to {op[0]}{tuple(op[1:])!r} vs its sync twin's", sync_answer, got)
 
-    compare([op for op, needs in _EVERY_OP if needs is None or needs in chatstore.capabilities])
+    compare(supported(_EVERY_OP, chatstore.capabilities))
 
     @chatstore.settings()
     @given(ops=st.lists(ops, min_size=1, max_size=12))

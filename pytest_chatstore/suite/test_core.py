@@ -10,7 +10,7 @@ from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
+from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op, supported
 
 KEY = "conversation"
 
@@ -51,9 +51,7 @@ def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
     # Inserts and deletes at an index are in: what they answer is charged to INS-002 and DEL-*, what
     # they leave behind is order's (a list rewritten in reverse after a delete is an order bug).
     ops = op_strategy([KEY], with_index=True, capabilities=chatstore.capabilities - {"keys"})
-    for write, needs in _EACH_WRITE:
-        if needs is not None and needs not in chatstore.capabilities:
-            continue
+    for write in supported(_EACH_WRITE, chatstore.capabilities):
         model = ChatModel()
         with chatstore.fresh() as store:
             for op in [("set", KEY, [_A, _B, _C]), write, ("add", KEY, ChatMessage("user", "e"), None)]:

@@ -20,7 +20,7 @@ from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, run_op
+from pytest_chatstore.suite import clause, run_op, supported
 from pytest_chatstore.suite.test_model import ChatStoreMachine, which
 
 
@@ -78,15 +78,12 @@ class TimedChatStoreMachine(ChatStoreMachine):
 
     @rule()
     def compare_state(self) -> None:
-        with self._expiry_attributed():
+        with expiry_attributed(self.store):
             ChatStoreMachine.state_agrees(self)
 
     def _do(self, op: tuple[Any, ...], use_async: bool) -> None:
-        with self._expiry_attributed():
+        with expiry_attributed(self.store):
             super()._do(op, use_async)
-
-    def _expiry_attributed(self) -> contextlib.AbstractContextManager[None]:
-        return expiry_attributed(self.store)
 
     def _move_to(self, t: float) -> None:
         self.store.log.append(f"(the clock moves from {self.clock.now:g} to {t:g})")
@@ -161,9 +158,7 @@ revived them 9 runs in 10)."""
 
 
 def _each_write_after_expiry(chatstore: StoreUnderTest) -> None:
-    for op, needs in _AFTER_EXPIRY:
-        if needs is not None and needs not in chatstore.capabilities:
-            continue
+    for op in supported(_AFTER_EXPIRY, chatstore.capabilities):
         clock = ttl.ManualClock()
         model = ChatModel(ttl=ttl.CLOCK_TTL)
         model.now = clock.now
