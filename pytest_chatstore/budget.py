@@ -89,7 +89,7 @@ WORK: dict[str, Work] = {
     "KEY-003": Work(17),
     "KEY-005": Work(2, "fixed"),
     "KEY-004": Work(12),
-    "KEY-006": Work(11),
+    "KEY-006": Work(154, "fixed"),  # every order of every family, enumerated
     "FID-001": Work(10),
     "FID-002": Work(9),
     "FID-003": Work(8),

@@ -18,7 +18,7 @@ import hypothesis
 import pytest
 from hypothesis import reproduce_failure
 
-from pytest_chatstore import budget, capabilities, ttl
+from pytest_chatstore import budget, capabilities, scope, ttl
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
@@ -53,6 +53,7 @@ class StoreUnderTest:
         settled: bool = False,
         reproduce: str | None = None,
         known_broken: frozenset[str] = frozenset(),
+        listed: frozenset[str] = frozenset(),
         unreadable: frozenset[str] = frozenset(),
         allowance: budget.Allowance = budget.FULL,
         scale: float = 1.0,
@@ -66,6 +67,12 @@ class StoreUnderTest:
         self.settled = settled
         self.known_broken = known_broken - {clause}
         """Other clauses known broken in this run: checks leave their rules out (see :mod:`.attribution`)."""
+        self.listed = listed - {clause}
+        """Those of them known only from the expected-failures list (not failed in this run)."""
+        self.overlaps = 0
+        """Calls of a concurrency check that overlapped a call of another thread (its evidence of a race)."""
+        self.exhaustive: scope.Covered | None = None
+        """What this clause's bounded-exhaustive phase covered (:func:`pytest_chatstore.suite.exhaust`)."""
         self.unreadable = unreadable - {clause}
         """Those of them broken only by an unreadable answer: checks still run the operation, answer unread."""
         self.reproduce = reproduce
@@ -151,6 +158,14 @@ class StoreUnderTest:
         scaled = min(1.0, self.scale) if CLAUSES[self.clause].group == "scale" else 1.0
         return min(scaled, self.allowance.share(budget.work(self.clause), self.profile))
 
+    @property
+    def deterministic(self) -> bool:
+        """Whether this clause's check is the same on every run: its bounded-exhaustive phase ran in full, or it is
+        a fixed scenario never reduced. A listed clause that passes such a check is a strict unexpected pass."""
+        if self.exhaustive is not None:
+            return not self.exhaustive.reduced
+        return budget.work(self.clause).unit == "fixed" and self.share >= 1.0
+
     def scaled(self, size: int) -> int:
         """A scale clause's ``size`` times ``--chatstore-scale``."""
         return max(1, round(size * self.scale))
@@ -213,9 +228,17 @@ class StoreUnderTest:
 
     @contextlib.contextmanager
     def fresh(
-        self, *, check_empty: bool = True, share: StoreDriver | None = None, **kwargs: Any
+        self,
+        *,
+        check_empty: bool = True,
+        share: StoreDriver | None = None,
+        canary: tuple[str, ...] = TRICKY_KEYS[:3],
+        **kwargs: Any,
     ) -> Iterator[StoreDriver]:
         """A driver around a newly built store (``kwargs`` as for :func:`build_store`).
+
+        ``canary``: the keys read to check that the store starts empty (FRE-001), with the key listing; the
+        bounded-exhaustive phase, which builds thousands of stores, reads only the keys its sequence uses.
 
         It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``share``, the
         same backend as that driver's store instead, untouched (a second instance, a reopened store).
@@ -258,7 +281,7 @@ class StoreUnderTest:
             if "clock" in kwargs:
                 driver.built_with["clock_start"] = kwargs["clock"]()
             if check_empty:
-                _check_empty(driver)
+                _check_empty(driver, canary)
             self._depth += 1
             try:
                 yield driver
@@ -280,6 +303,17 @@ class StoreUnderTest:
 
     def close(self) -> None:
         self.runner.close()
+
+    @contextlib.contextmanager
+    def failures_only(self) -> Iterator[None]:
+        """Within the block, only clauses that failed in this run count as known broken, not those merely
+        listed as expected failures: the bounded-exhaustive phase checks the same whatever the list says."""
+        saved = self.known_broken
+        self.known_broken = saved - self.listed
+        try:
+            yield
+        finally:
+            self.known_broken = saved
 
     def measure_cost(self) -> float:
         """Seconds per store call: a short measurement on a fresh store, the kit's overhead per call added."""
@@ -342,7 +376,7 @@ def real_time_batches(
     )
 
 
-def _check_empty(driver: StoreDriver) -> None:
+def _check_empty(driver: StoreDriver, canary: tuple[str, ...]) -> None:
     """The canary: a fresh store must hold nothing (FRE-001)."""
     __tracebackhide__ = True
     # Only data found is FRE-001's: a call that raises, hangs or answers a non-message is the running check's.
@@ -350,7 +384,7 @@ def _check_empty(driver: StoreDriver) -> None:
         keys = driver.get_keys()
         with driver.checking("FRE-001"):
             driver.expect("a freshly built store already lists keys", [], keys)
-    for key in TRICKY_KEYS[:3]:
+    for key in canary:
         messages = driver.get_messages(key)
         with driver.checking("FRE-001"):
             driver.expect(f"a freshly built store already holds messages at {key!r}", [], messages)

@@ -78,3 +78,21 @@ def check_linearizable(
     if search(0, initial):
         return Verdict(True, tuple(order))
     return Verdict(False, tuple(best))
+
+
+def overlapping(spans: Sequence[tuple[int, int, int]]) -> int:
+    """How many calls overlapped in time a call of another thread: ``spans`` are (thread, start, end).
+
+    The evidence of a concurrency check: a race can only show where calls of different threads
+    were in flight at once, so a check that saw few overlaps saw little (a loaded machine runs
+    threads one after another)."""
+    ordered = sorted(spans, key=lambda s: s[1])
+    hit = [False] * len(ordered)
+    for i, (thread, _, end) in enumerate(ordered):
+        for j in range(i + 1, len(ordered)):
+            other, start, _ = ordered[j]
+            if start >= end:
+                break
+            if other != thread:
+                hit[i] = hit[j] = True
+    return sum(hit)

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Generator
+from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -60,6 +62,8 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
             probed=frozenset(sut.probed) if sut is not None else frozenset(),
             probe_source=", ".join(sorted({sut.declared[c][1] for c in sut.probed})) if sut else "",
             detail=detail,
+            covered=sut.deterministic if sut is not None else True,
+            evidence=f"{sut.examples} examples, {sut.calls} calls" if sut is not None else "",
         )
     if judgement.status in KNOWN_BROKEN:  # later checks of this target leave this rule out
         first = first_clause_failure(excinfo.value) if excinfo is not None else None
@@ -92,6 +96,9 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         scale=sut.share if sut is not None else 1.0,
         cost=sut.cost if sut is not None else 0.0,
         store_class=sut.store_class if sut is not None else None,
+        exhaustive=None
+        if sut is None or sut.exhaustive is None
+        else {**asdict(sut.exhaustive), "scope": sut.exhaustive.describe()},
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)
@@ -112,6 +119,13 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
     item.user_properties.append(("chatstore_status", judgement.status))
     if result.blocked_by is not None:
         item.user_properties.append(("chatstore_blocked_by", result.blocked_by))
+
+
+def _exhaustive(sut: StoreUnderTest | None) -> dict[str, Any] | None:
+    """The report's record of the clause's bounded-exhaustive phase, if it had one."""
+    if sut is None or sut.exhaustive is None:
+        return None
+    return {**asdict(sut.exhaustive), "scope": sut.exhaustive.describe()}
 
 
 def _refusal(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> str | None:

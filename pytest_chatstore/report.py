@@ -18,7 +18,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level
+from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level, is_newer_than_pin
 from pytest_chatstore.gate import GATING_STATUSES, Policy
 
 
@@ -57,6 +57,10 @@ class ClauseResult:
     """Seconds per store call the budget was planned with when the clause started."""
     store_class: str | None = None
     """``module:qualname`` of the stores the target built (the backend a factory target builds)."""
+    overlaps: int = 0
+    """Calls of a concurrency check that overlapped a call of another thread: how much of a race it saw."""
+    exhaustive: dict[str, Any] | None = None
+    """What the clause's bounded-exhaustive phase covered: sequences, calls, depth, reduced, scope (a sentence)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +80,7 @@ ORDER = (
     "error",
     "refused",
     "expected-failure",
+    "not-reproduced",
     "advisory-failure",
     "skipped",
     "declared-absent",
@@ -85,6 +90,7 @@ _SHORT = {
     "expected-failure": "xfail",
     "advisory-failure": "advisory",
     "unexpected-pass": "xpass(strict)",
+    "not-reproduced": "not reproduced",
     "declared-absent": "declared absent",
     "infrastructure-error": "infrastructure error",
 }
@@ -98,6 +104,7 @@ _LABELS = {
     "refused": "REFUSED",
     "advisory-failure": "ADVISORY",
     "expected-failure": "XFAIL",
+    "not-reproduced": "NOT REPRODUCED",
 }
 ROOT_CAUSES = ("failed", "advisory-failure", "expected-failure")
 """Statuses of a clause whose own rule the store broke: each is a root cause to fix."""
@@ -150,9 +157,18 @@ class Recorder:
         failing = [r for r in results if r.status in ("failed", "unexpected-pass")]
         must = sum(CLAUSES[r.clause_id].level == "MUST" for r in failing)
         other = sum(
-            r.status not in (*ROOT_CAUSES, "passed", "skipped", "declared-absent", "unexpected-pass") for r in results
+            r.status not in (*ROOT_CAUSES, "passed", "skipped", "declared-absent", "unexpected-pass", "not-reproduced")
+            for r in results
         )
-        if self.gate_passes(results):
+        newer = self.newer_failing(results)
+        if self.gate_passes(results) and newer:
+            # Truth first: the store does not conform to the installed spec; the pin is why the gate passes.
+            text = (
+                f"DOES NOT CONFORM to spec {SPEC_VERSION} ({len(newer)} clause(s) newer than the pinned spec "
+                f"{self.policy.spec} failing: {', '.join(newer)}); conforms to the pinned spec {self.policy.spec} "
+                f"at gate level {level}, so the gate passes"
+            )
+        elif self.gate_passes(results):
             text = f"CONFORMS to gate level {level}"
             if reached is not None and list(LEVELS).index(reached) > list(LEVELS).index(level):
                 text += f" (and to level {reached})"
@@ -166,6 +182,16 @@ class Recorder:
         if ran < len(CLAUSES):
             text += f" [partial run: {ran} of {len(CLAUSES)} clauses]"
         return text
+
+    def newer_failing(self, results: Sequence[ClauseResult]) -> list[str]:
+        """Clauses newer than the pinned spec whose rule the store breaks (they do not gate; they are said)."""
+        return [
+            r.clause_id
+            for r in results
+            if r.status == "advisory-failure"
+            and is_newer_than_pin(CLAUSES[r.clause_id], self.policy.spec)
+            and in_level(CLAUSES[r.clause_id], self.policy.level)
+        ]
 
     def gate_passes(self, results: Sequence[ClauseResult]) -> bool:
         """Whether ``results`` pass the gate: nothing gating failed, and the run was not cut short."""
@@ -264,7 +290,21 @@ class Recorder:
             f"{len(reduced)} clause(s) reduced to fit (*), none below its floor" if reduced else "every clause in full"
         )
         cells = [f"{r.clause_id} {r.examples or '-'}/{r.calls}{'*' if r.scale < 1.0 else ''}" for r in ran]
-        return [head] + ["    " + "  ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
+        lines = [head] + ["    " + "  ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
+        raced = [f"{r.clause_id} {r.overlaps}" for r in ran if r.overlaps]
+        if raced:
+            lines.append(f"  overlapping calls seen by the concurrency checks: {'  '.join(raced)}")
+        exhausted = [r for r in ran if r.exhaustive is not None]
+        if exhausted:
+            cut = [r.clause_id for r in exhausted if r.exhaustive and r.exhaustive["reduced"]]
+            lines.append(
+                f"  bounded-exhaustive phase: {len(exhausted)} clause(s), "
+                f"{sum(r.exhaustive['sequences'] for r in exhausted if r.exhaustive):,} sequences, every write "
+                f"sequence to depth {max(r.exhaustive['depth'] for r in exhausted if r.exhaustive)} over 2 "
+                "conversations and every state of up to 3 messages"
+                + (f"; depth cut by the budget for {', '.join(cut)}" if cut else "")
+            )
+        return lines
 
     @staticmethod
     def _clause_lines(r: ClauseResult) -> list[str]:
@@ -361,6 +401,10 @@ class Recorder:
         data["evidence"] = {"examples": r.examples, "calls": r.calls, "reduced": r.scale < 1.0}
         if r.scale < 1.0:
             data["evidence"]["scale"] = round(r.scale, 4)
+        if r.exhaustive is not None:
+            data["evidence"]["exhaustive"] = r.exhaustive
+        if r.overlaps:
+            data["evidence"]["overlaps"] = r.overlaps
         return data
 
     def to_markdown(self) -> str:

@@ -20,7 +20,7 @@ LAYERS: list[set[str]] = [
     {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers"},
     {"failures", "model", "strategies", "gate", "capabilities", "budget"},
     {"adapters", "attribution"},
-    {"targets", "driver"},
+    {"targets", "driver", "scope"},
     {"ttl", "settings", "workers"},
     {"harness", "report"},
     {"repro", "suite"},

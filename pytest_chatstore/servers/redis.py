@@ -250,6 +250,8 @@ def _docker(url: str | None, worker: int) -> RedisServer:
     except Exception as exc:  # noqa: BLE001 - an engine without the image or a registry: try the next source
         with contextlib.suppress(Exception):
             container.stop()
+        with contextlib.suppress(Exception):  # testcontainers keeps a client of its own: close its sockets now
+            container.get_docker_client().client.close()
         hint = ""
         if "ryuk" in str(exc).lower():
             hint = "testcontainers' reaper (Ryuk) image cannot be had: set TESTCONTAINERS_RYUK_DISABLED=true; "

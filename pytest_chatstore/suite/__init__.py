@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
+from pytest_chatstore import scope
 from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
@@ -155,6 +156,88 @@ def run_op(
         return
     shown = ", ".join(repr(a) for a in op[1:])
     driver.expect(f"answer to {op[0]}({shown})", expected, got, rule=rule)
+
+
+STATE_RULES: dict[str, str] = {"set": "SET-001", "delete_all": "DLA-001", "delete_last": "DLL-001"}
+"""Write -> the clause whose rule says what state it leaves (inserts, deletes at an index: see :func:`state_rule`)."""
+
+
+def state_rule(op: Op, model: ChatModel) -> str:
+    """The clause whose rule governs the state ``op`` leaves, given the model's state before it (the order of what
+    is left is ORD-001's: see :func:`_state_agrees`)."""
+    if op[0] == "set" and not op[2]:
+        return "SET-002"
+    if op[0] == "add":
+        return "INS-002" if len(op) > 3 and op[3] is not None else "INS-001"
+    if op[0] == "delete":
+        return "DEL-003" if op[2] < 0 else rule_of(op, model) or "DEL-001"
+    return STATE_RULES.get(op[0], "ORD-001")
+
+
+def exhaust(chatstore: Any) -> None:
+    """The bounded-exhaustive phase of ``chatstore.clause``: every sequence of :mod:`pytest_chatstore.scope`
+    that ends in the clause's operation, on a fresh store each, shortest first.
+
+    After every write the whole state is compared: the write's answer (:func:`run_op`), the messages of
+    each key used (charged to the rule of the write, :func:`state_rule`, or to ORD-001's when only their
+    order is wrong), and, for the key-listing clauses, ``get_keys``. Writes that exercise a rule already
+    *failed* in this run are left out as in the random phase; a rule merely listed as an expected failure
+    is not, so that the expected-failure list never changes what this phase checks. The phase's size is
+    recorded on ``chatstore.exhaustive``.
+    """
+    __tracebackhide__ = True
+    needs = scope.Needs.of(chatstore.capabilities)
+    listing = chatstore.clause in ("KEY-001", "KEY-002") and "keys" in chatstore.capabilities
+    reduced = chatstore.share < 1.0  # a slow store: the budget cut this clause, so the scope shrinks, visibly
+    depth = 1 if reduced else scope.DEPTH
+    sequences = scope.sequences(chatstore.clause, needs, depth)
+    calls = chatstore.calls
+    with chatstore.failures_only():
+        for ops in sequences:
+            model = ChatModel()
+            used = tuple(sorted({o[1] for o in ops}))
+            with chatstore.fresh(canary=used) as store:
+                for op in ops:
+                    rule = state_rule(op, model)
+                    run_op(store, model, op, python_negatives=chatstore.clause == "DEL-004")
+                    if not _state_agrees(store, model, used, op, rule):
+                        break
+                    if listing:
+                        _listing_agrees(store, model, used)
+    chatstore.exhaustive = scope.Covered(len(sequences), chatstore.calls - calls, depth, reduced)
+
+
+def _state_agrees(store: StoreDriver, model: ChatModel, keys: tuple[str, ...], op: Op, rule: str) -> bool:
+    """Compare the messages at ``keys`` after ``op``; False when a delete left the right messages in the wrong
+    order and the running clause is not ORD-001 (the sequence then stops: its indices no longer mean what the
+    model says)."""
+    __tracebackhide__ = True
+    for key in keys:
+        expected, got = model.get_messages(key), store.get_messages(key)
+        reordered = got != expected and sorted(map(repr, got)) == sorted(map(repr, expected))
+        if reordered and op[0] in ("delete", "delete_last") and store.owner not in ("ORD-001", "MDL-001"):
+            # The right messages, in the wrong order, after a delete: ORD-001's rule, checked in its own phase.
+            store.log.append("(the sequence stops: only the order of what is left is wrong, ORD-001's business)")
+            return False
+        store.expect(f"messages at {key!r} after {op[0]}", expected, got, rule="ORD-001" if reordered else rule)
+    return True
+
+
+def _listing_agrees(store: StoreDriver, model: ChatModel, used: tuple[str, ...]) -> None:
+    """Compare ``get_keys`` with the model. A conversation the sequence emptied that stays listed is KEY-002's
+    business: KEY-001's phase leaves it aside, KEY-002's charges it to itself (anything else to KEY-001)."""
+    __tracebackhide__ = True
+    expected = model.get_keys()
+    got = answer(store, ("keys",), rule="KEY-002")
+    if got is None:  # not read: listing's answer is known broken by its shape
+        return
+    emptied = [k for k in got if k in used and k not in expected]
+    if store.owner == "KEY-001":
+        store.expect("keys listed (sorted; emptied conversations left to KEY-002)", expected,
+                     [k for k in got if k not in emptied], rule="KEY-001")  # fmt: skip
+        return
+    only_emptied = set(expected) <= set(got) and set(got) - set(expected) == set(emptied)
+    store.expect("keys listed (sorted)", expected, got, rule="KEY-002" if only_emptied else "KEY-001")
 
 
 class Unread:

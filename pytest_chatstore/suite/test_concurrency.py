@@ -23,12 +23,49 @@ from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.linearizability import Event, check_linearizable, overlapping
 from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import Unread, clause, timeline
 
 KEY = "conversation"
 WRITERS = 4
+
+
+OVERLAPS_WANTED = 100
+"""Calls overlapping a call of another thread that a concurrency check wants to have seen before it
+concludes: a burst that saw fewer (a loaded machine ran its threads one after another) runs again."""
+MAX_BURSTS = 5
+"""The most bursts (or, for CON-004, the most times its rounds) a check runs to see enough overlaps."""
+
+
+class Spans:
+    """The (thread, start, end) of every call a burst made: how many overlapped, the check's evidence."""
+
+    def __init__(self) -> None:
+        self.spans: list[tuple[int, int, int]] = []
+        self._lock = threading.Lock()
+
+    def timed(self, thread: int, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter_ns()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            end = time.perf_counter_ns()
+            with self._lock:
+                self.spans.append((thread, start, end))
+
+    def overlapping(self) -> int:
+        return overlapping(self.spans)
+
+
+def _until_overlapped(chatstore: StoreUnderTest, burst: Callable[[], int]) -> None:
+    """Run ``burst`` (which returns the overlapping calls it saw) until :data:`OVERLAPS_WANTED` were seen
+    in all, at most :data:`MAX_BURSTS` times; record the count on ``chatstore.overlaps``."""
+    __tracebackhide__ = True
+    for _ in range(MAX_BURSTS):
+        chatstore.overlaps += burst()
+        if chatstore.overlaps >= OVERLAPS_WANTED:
+            return
 
 
 def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int) -> None:
@@ -80,20 +117,26 @@ def _contents(store: StoreDriver, messages: object, rule: str = ANSWER_RULES["ge
 @clause
 def test_CON_001_threads_appending_lose_nothing(chatstore: StoreUnderTest) -> None:
     per_writer = chatstore.units()
-    with chatstore.fresh() as store:
 
-        def writer(t: int) -> Callable[[], None]:
-            messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)]
+    def burst() -> int:
+        spans = Spans()
+        with chatstore.fresh() as store:
 
-            def body() -> None:
-                for m in messages:
-                    store.store.add_message(KEY, m)
+            def writer(t: int) -> Callable[[], None]:
+                messages = [store.adapter.to_store(ChatMessage("user", f"w{t}-{j}")) for j in range(per_writer)]
 
-            return body
+                def body() -> None:
+                    for m in messages:
+                        spans.timed(t, store.store.add_message, KEY, m)
 
-        _in_threads(store, [writer(t) for t in range(WRITERS)], WRITERS * per_writer)
-        store.log.append(f"({WRITERS} threads each appended {per_writer} messages 'w<thread>-<n>' to {KEY!r})")
-        _check_appends(store, _contents(store, store.call("get", KEY)), WRITERS, per_writer)
+                return body
+
+            _in_threads(store, [writer(t) for t in range(WRITERS)], WRITERS * per_writer)
+            store.log.append(f"({WRITERS} threads each appended {per_writer} messages 'w<thread>-<n>' to {KEY!r})")
+            _check_appends(store, _contents(store, store.call("get", KEY)), WRITERS, per_writer)
+        return spans.overlapping()
+
+    _until_overlapped(chatstore, burst)
 
 
 def _check_appends(store: StoreDriver, got: list[str], writers: int, per_writer: int) -> None:
@@ -109,26 +152,33 @@ def _check_appends(store: StoreDriver, got: list[str], writers: int, per_writer:
 @clause
 def test_CON_002_concurrent_deletes_remove_each_message_once(chatstore: StoreUnderTest) -> None:
     total = chatstore.units()
-    with chatstore.fresh() as store:
-        store.set_messages(KEY, [ChatMessage("user", f"m{i}") for i in range(total)])
-        removed: list[list[Any]] = [[] for _ in range(WRITERS)]
 
-        def deleter(t: int) -> Callable[[], None]:
-            def body() -> None:
-                for _ in range(total // WRITERS + 10):
-                    result = store.store.delete_last_message(KEY)
-                    if result is not None:
-                        removed[t].append(result)
+    def burst() -> int:
+        spans = Spans()
+        with chatstore.fresh() as store:
+            store.set_messages(KEY, [ChatMessage("user", f"m{i}") for i in range(total)])
+            removed: list[list[Any]] = [[] for _ in range(WRITERS)]
 
-            return body
+            def deleter(t: int) -> Callable[[], None]:
+                def body() -> None:
+                    for _ in range(total // WRITERS + 10):
+                        result = spans.timed(t, store.store.delete_last_message, KEY)
+                        if result is not None:
+                            removed[t].append(result)
 
-        _in_threads(store, [deleter(t) for t in range(WRITERS)], total + 10 * WRITERS)
-        store.log.append(
-            f"({WRITERS} threads called delete_last_message on {total} messages, {total + 10 * WRITERS} calls in all)"
-        )
-        got = sorted(c for batch in removed for c in _contents(store, batch, rule=ANSWER_RULES["delete_last"]))
-        store.expect("messages returned by the deletes, sorted", sorted(f"m{i}" for i in range(total)), got)
-        store.expect("messages left", [], store.get_messages(KEY))
+                return body
+
+            _in_threads(store, [deleter(t) for t in range(WRITERS)], total + 10 * WRITERS)
+            store.log.append(
+                f"({WRITERS} threads called delete_last_message on {total} messages, "
+                f"{total + 10 * WRITERS} calls in all)"
+            )
+            got = sorted(c for batch in removed for c in _contents(store, batch, rule=ANSWER_RULES["delete_last"]))
+            store.expect("messages returned by the deletes, sorted", sorted(f"m{i}" for i in range(total)), got)
+            store.expect("messages left", [], store.get_messages(KEY))
+        return spans.overlapping()
+
+    _until_overlapped(chatstore, burst)
 
 
 @clause
@@ -205,12 +255,17 @@ def _workload(
 def test_CON_004_concurrent_histories_are_linearizable(chatstore: StoreUnderTest) -> None:
     threads, length = 3, 5
     initial: State = ("init-0", "init-1", "init-2")
-    for round_ in range(chatstore.units()):
+    rounds = chatstore.units()
+    # More rounds while too few calls overlapped (a loaded machine): the seeds stay fixed, rounds are added.
+    for round_ in range(rounds * MAX_BURSTS):
+        if round_ >= rounds and chatstore.overlaps >= OVERLAPS_WANTED:
+            break
         rng = random.Random(round_)
         workloads = [_workload(rng, t, length) for t in range(threads)]
         with chatstore.fresh() as store:
             store.set_messages(KEY, [ChatMessage("user", c) for c in initial])
             history = _record_history(store, workloads)
+            chatstore.overlaps += overlapping([(e.thread, e.start, e.end) for e in history])
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
                 store.log[:] = [f"(round {round_}, starting from {list(initial)!r})", *timeline(history)]
@@ -344,6 +399,7 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
             # A set that fails here is SET-001's business (it replaces whatever the last round left).
             store.perform("set", KEY, [ChatMessage("user", c) for c in initial], rule="SET-001")
             history = _record_history(store, workloads, instances[:3])
+            chatstore.overlaps += overlapping([(e.thread, e.start, e.end) for e in history])
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
                 store.log[:] = [

@@ -10,7 +10,7 @@ from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op, supported
+from pytest_chatstore.suite import clause, exhaust, numbered_ops, op_strategy, run_op, supported
 
 KEY = "conversation"
 
@@ -47,6 +47,7 @@ after any one of them shows whatever the search draws (it is checked on every ru
 
 @clause
 def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
     # No listing here: which emptied keys stay listed is KEY-002's business (a SHOULD), not order's.
     # Inserts and deletes at an index are in: what they answer is charged to INS-002 and DEL-*, what
     # they leave behind is order's (a list rewritten in reverse after a delete is an order bug).
@@ -84,6 +85,8 @@ def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
+
     @chatstore.settings()
     @given(before=cst.message_lists, after=st.lists(cst.messages, min_size=1, max_size=6))
     def check(before: list[ChatMessage], after: list[ChatMessage]) -> None:
@@ -97,6 +100,8 @@ def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> Non
 
 @clause
 def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
+
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, min_size=1, max_size=4))
     def check(before: list[ChatMessage]) -> None:
@@ -110,6 +115,8 @@ def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
+
     @chatstore.settings()
     @given(before=cst.message_lists, added=st.lists(cst.messages, min_size=1, max_size=4))
     def check(before: list[ChatMessage], added: list[ChatMessage]) -> None:
@@ -125,6 +132,8 @@ def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
+
     def insert(before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
         message = cst.numbered(message, -1)  # differs from every message in before
         expected = list(before)
@@ -154,6 +163,7 @@ def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=cst.distinct_lists(min_size=1, max_size=6), data=st.data())
@@ -171,6 +181,7 @@ def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_DEL_002_delete_out_of_range_changes_nothing(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, max_size=4), beyond=st.integers(0, 5))
@@ -219,16 +230,19 @@ def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> No
 
 @clause
 def test_DEL_003_negative_delete_is_safe(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
     _negative_delete(chatstore, python_semantics=False)
 
 
 @clause
 def test_DEL_004_negative_delete_is_list_pop(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
     _negative_delete(chatstore, python_semantics=True)
 
 
 @clause
 def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=cst.distinct_lists(min_size=1, max_size=6))
@@ -243,6 +257,7 @@ def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=st.lists(cst.simple_messages, max_size=3))
@@ -260,6 +275,7 @@ def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=cst.message_lists)
@@ -275,6 +291,7 @@ def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_DLA_002_delete_all_returns_removed(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)
 
     @chatstore.settings()
     @given(before=cst.message_lists)

@@ -26,7 +26,7 @@ from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, number_op, run_op
+from pytest_chatstore.suite import clause, exhaust, number_op, run_op
 
 which = st.sampled_from([0, 0, 0, 1])
 """Which of the two keys a step uses: mostly the first, so one conversation sees long histories."""
@@ -152,6 +152,7 @@ EDGE_HISTORIES: list[list[tuple[Any, ...]]] = [
 
 @clause
 def test_MDL_001_store_agrees_with_model(chatstore: StoreUnderTest) -> None:
+    exhaust(chatstore)  # every mixed history of the small scope, before the edge histories and the machine
     if {"insert", "delete_message"} <= chatstore.capabilities:
         for history in EDGE_HISTORIES:
             model = ChatModel()

@@ -1,0 +1,205 @@
+"""The small scope: every operation sequence up to a bound, enumerated, never sampled.
+
+Most bugs of a chat store show on small inputs (the small-scope hypothesis that Alloy,
+SmallCheck and TLC rest on): a conversation emptied by one delete, an insert one past
+the end, a negative index one below ``-len``. So before any random search, the
+sequence-based clauses check *every* sequence of the scope, in order of length, so
+that a bug within it is found on every run, whatever the seed, and the first failing
+sequence is a shortest one.
+
+The scope (documented in ``docs/explanation.md``):
+
+- two conversations, ``"a"`` and ``"b"``; two contents, ``x`` and ``y``;
+- every sequence of up to :data:`DEPTH` writes from the empty state, each write one of:
+  append ``x`` or ``y``; insert at every index from ``-len-1`` to ``len+1``; delete at every
+  index in the same range; delete the last message; delete all; ``set_messages`` with
+  ``[]``, one message or two;
+- every state of up to three messages reached directly with one ``set_messages``,
+  followed by each write above (a write's answer and effect depend on the state only);
+- symmetry: keys and contents are interchangeable, so only sequences that use ``"a"``
+  before ``"b"`` and ``x`` before ``y`` are listed; duplicates are dropped.
+
+A sequence belongs to the clauses whose rules its last write exercises, to ORD-001 when it
+ends in a delete that leaves two messages or more, and to KEY-001 or KEY-002 for the key listing (see
+:func:`owners`): each clause checks the sequences that end in its operation, and after
+every step of them the whole state (answers, messages of both keys, the key listing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import product
+from typing import Any
+
+from pytest_chatstore.attribution import exercises
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.model import ChatModel
+
+Op = tuple[Any, ...]
+
+DEPTH = 2
+"""The longest history enumerated from the empty state."""
+KEYS = ("a", "b")
+CONTENTS = (ChatMessage("user", "x"), ChatMessage("assistant", "y"))
+LONGEST_SET = 3
+"""The longest conversation reached directly with ``set_messages``."""
+
+EMPTYING = ("delete", "delete_last", "delete_all", "set")
+"""Writes that can leave a conversation empty: their sequences are KEY-002's."""
+
+
+@dataclass(frozen=True)
+class Covered:
+    """What a clause's bounded-exhaustive phase checked: the report's evidence of it."""
+
+    sequences: int
+    calls: int
+    depth: int
+    reduced: bool = False
+    """The budget cut the depth (a slow store): said in the report, never silent."""
+
+    def describe(self) -> str:
+        cut = f" (depth {DEPTH} cut by the budget)" if self.reduced else ""
+        return f"exhaustive to depth {self.depth} over {len(KEYS)} conversations{cut}: {self.sequences} sequences"
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What a store must have for a write to be in its scope."""
+
+    insert: bool
+    delete_message: bool
+    delete_last: bool
+    delete_all: bool
+
+    @classmethod
+    def of(cls, capabilities: frozenset[str]) -> Needs:
+        return cls(*(name in capabilities for name in ("insert", "delete_message", "delete_last", "delete_all")))
+
+
+def writes(model: ChatModel, needs: Needs, keys: tuple[str, ...], contents: tuple[ChatMessage, ...]) -> Iterator[Op]:
+    """Every write of the scope on ``keys`` with ``contents``, in the model's state."""
+    for key in keys:
+        n = len(model.get_messages(key))
+        for c in contents:
+            yield ("add", key, c, None)
+        if needs.insert:
+            for i in range(-n - 1, n + 2):
+                for c in contents:
+                    yield ("add", key, c, i)
+        if needs.delete_message:
+            for i in range(-n - 1, n + 2):
+                yield ("delete", key, i)
+        if needs.delete_last:
+            yield ("delete_last", key)
+        if needs.delete_all:
+            yield ("delete_all", key)
+        yield ("set", key, [])
+        for size in (1, 2):
+            for chosen in product(contents, repeat=size):
+                yield ("set", key, list(chosen))
+
+
+def _canonical(ops: list[Op]) -> bool:
+    """Whether ``ops`` uses ``"a"`` before ``"b"`` and ``x`` before ``y`` (one representative per symmetry class)."""
+    keys_seen: list[str] = []
+    contents_seen: list[str] = []
+    for op in ops:
+        if op[1] not in keys_seen:
+            keys_seen.append(op[1])
+        for m in op[2] if op[0] == "set" else [op[2]] if op[0] == "add" else []:
+            if m.content not in contents_seen:
+                contents_seen.append(m.content)
+    first_contents = [c.content for c in CONTENTS]
+    return keys_seen == list(KEYS[: len(keys_seen)]) and contents_seen == first_contents[: len(contents_seen)]
+
+
+def _replayed(ops: list[Op]) -> ChatModel:
+    model = ChatModel()
+    for op in ops:
+        _apply(model, op)
+    return model
+
+
+def _apply(model: ChatModel, op: Op) -> None:
+    from pytest_chatstore.operations import expected_answer
+
+    expected_answer(model, op)
+
+
+def histories(needs: Needs, depth: int = DEPTH) -> Iterator[list[Op]]:
+    """Every canonical sequence of 1..``depth`` writes from the empty state, shortest first."""
+    level: list[list[Op]] = [[]]
+    for _ in range(depth):
+        following: list[list[Op]] = []
+        for prefix in level:
+            model = _replayed(prefix)
+            following += [[*prefix, op] for op in writes(model, needs, KEYS, CONTENTS) if _canonical([*prefix, op])]
+        yield from following
+        level = following
+
+
+def from_states(needs: Needs) -> Iterator[list[Op]]:
+    """Each state of 1..:data:`LONGEST_SET` messages set directly on ``"a"``, alone and then with each write
+    on ``"a"``."""
+    for size in range(1, LONGEST_SET + 1):
+        for chosen in product(CONTENTS, repeat=size):
+            start: Op = ("set", "a", list(chosen))
+            if not _canonical([start]):
+                continue
+            yield [start]  # three messages set at once: SET-001's, and the prefix of what follows
+            model = _replayed([start])
+            for op in writes(model, needs, ("a",), CONTENTS):
+                yield [start, op]
+
+
+def kind(op: Op) -> str:
+    """The kind of a write: ``append`` and ``insert`` are told apart, the rest is the operation's name."""
+    if op[0] == "add":
+        return "append" if op[3] is None else "insert"
+    return str(op[0])
+
+
+BASIC = frozenset({"append", "set"})
+"""The writes every store has: a focused clause's sequences build their history with these and its own write."""
+
+
+def owners(ops: list[Op]) -> frozenset[str]:
+    """The clauses a sequence belongs to.
+
+    A sequence whose history is made of basic writes (:data:`BASIC`) and of the kind of its last write
+    belongs to the clauses whose rules that last write exercises, to ORD-001 when it is a delete that leaves
+    two messages or more, and to KEY-001 (a write that leaves messages) or KEY-002 (a write that may empty
+    a conversation) for the key listing: a failure in such a sequence is the clause's own, and a store that
+    raises, or crashes, in another operation does not fail it. Any other sequence mixes operations (a
+    delete, then an insert) and belongs to MDL-001, the composite check, which runs after the focused ones.
+    """
+    *prefix, last = ops
+    if not {kind(op) for op in prefix} <= BASIC | {kind(last)}:
+        return frozenset({"MDL-001"})
+    model = _replayed(prefix)
+    owned = set(exercises(last, model))
+    _apply(model, last)
+    if last[0] in ("delete", "delete_last") and len(model.get_messages(last[1])) >= 2:
+        owned.add("ORD-001")  # the order of what a delete leaves
+    if last[0] in EMPTYING and not model.get_messages(last[1]):
+        owned.add("KEY-002")
+    elif kind(last) in BASIC:
+        owned.add("KEY-001")  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
+    return frozenset(owned)
+
+
+def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:
+    """The sequences of the scope that belong to ``clause_id``, shortest first, without duplicates (at depth 1,
+    the budget's cut, the states set directly are left out too)."""
+    seen: set[str] = set()
+    chosen = []
+    for ops in [*histories(needs, depth), *(from_states(needs) if depth > 1 else ())]:
+        shown = repr(ops)
+        if shown in seen or clause_id not in owners(ops):
+            continue
+        seen.add(shown)
+        chosen.append(ops)
+    chosen.sort(key=len)
+    return chosen

@@ -1,0 +1,130 @@
+"""Same store, same verdict: a bug within the small scope is found on every run, whatever the seed, the
+expected-failure list or the spec pin (issue "same store, same verdict")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pytest_chatstore import scope
+from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.model import ChatModel
+
+SQLITE_EMPTIED = "--chatstore=tests.sqlite_store:SQLiteListsEmptiedKeys"
+REFERENCE = "--chatstore=reference_impls.memory:InMemoryChatStore"
+GATE_EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "pyproject-gate.toml"
+X = ChatMessage("user", "x")
+ALL = scope.Needs(insert=True, delete_message=True, delete_last=True, delete_all=True)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_three_call_bug_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
+    # The default profile is randomized: only the seed differs between these runs.
+    result = pytester.runpytest(
+        SQLITE_EMPTIED, "--chatstore-only", "--chatstore-hypothesis=default", f"--hypothesis-seed={seed}",
+        "--chatstore-clauses=KEY-002", "-q",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=55)
+    result.stdout.fnmatch_lines(
+        [
+            "*1. store.add_message('a', ChatMessage('user', 'x')) -> None",
+            "*store.delete_last_message('a') -> ChatMessage('user', 'x')",
+            "*store.get_keys() -> [[]'a'[]]",
+        ]
+    )
+
+
+def test_the_correct_sqlite_store_passes_the_exhaustive_phase(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(
+        "--chatstore=tests.sqlite_store:SQLiteChatStore", "--chatstore-only", "--chatstore-hypothesis=ci",
+        "--chatstore-clauses=core,keys", "-q",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        ["*bounded-exhaustive phase: 15 clause(s), * sequences, every write sequence to depth 2*"]
+    )
+
+
+def test_the_shipped_gate_example_holds_whatever_else_it_lists(pytester: pytest.Pytester) -> None:
+    """Listing DEL-003 (a clause this store cannot even run) must not change what KEY-002 checks."""
+    text = GATE_EXAMPLE.read_text().replace("mybackend.store:MyChatStore", "tests.sqlite_store:SQLiteListsEmptiedKeys")
+    pytester.makefile(".toml", pyproject=text)
+    result = pytester.runpytest("--chatstore-only", "--chatstore-hypothesis=default", "-q")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["*XFAIL KEY-002*"])
+
+
+def test_a_listed_clause_checked_exhaustively_is_a_strict_unexpected_pass(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject='[tool.chatstore.expected-failures]\n"KEY-002" = "we thought so"\n')
+    result = pytester.runpytest(
+        REFERENCE, "--chatstore-only", "--chatstore-hypothesis=ci", "--chatstore-clauses=KEY-002"
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(["*XPASS(strict)*KEY-002*delete the entry*"])
+
+
+def test_a_listed_clause_checked_by_a_search_is_not_reproduced_not_red(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".toml", pyproject='[tool.chatstore.expected-failures]\n"FID-001" = "floats change (#7)"\n')
+    result = pytester.runpytest(
+        REFERENCE, "--chatstore-only", "--chatstore-hypothesis=ci", "--chatstore-clauses=FID-001"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(
+        [
+            "*NOT REPRODUCED FID-001*",
+            "*listed as an expected failure (floats change (#7))*did not meet it (30 examples*",
+        ]
+    )
+
+
+def test_key_families_are_enumerated_in_full_every_run(pytester: pytest.Pytester) -> None:
+    """A store that strips trailing spaces from keys (a database collation) fails KEY-004 under any seed."""
+    pytester.makepyfile(
+        strips="""
+        from reference_impls.memory import InMemoryChatStore
+
+        class StripsKeys(InMemoryChatStore):
+            def _k(self, key):
+                return key.rstrip(" ") if isinstance(key, str) and key.rstrip(" ") else key
+            def add_message(self, key, message, idx=None):
+                super().add_message(self._k(key), message, idx)
+            def get_messages(self, key):
+                return super().get_messages(self._k(key))
+        """
+    )
+    for seed in (1, 2):
+        result = pytester.runpytest(
+            "--chatstore=strips:StripsKeys", "--chatstore-only", "--chatstore-hypothesis=default",
+            f"--hypothesis-seed={seed}", "--chatstore-clauses=KEY-004", "-q",
+        )  # fmt: skip
+        result.assert_outcomes(failed=1, deselected=55)
+
+
+def test_the_scope_lists_every_sequence_once_shortest_first_and_canonical() -> None:
+    chosen = scope.sequences("KEY-002", ALL)
+    assert [("add", "a", X, None), ("delete_last", "a")] in chosen
+    assert len(chosen) == len({repr(ops) for ops in chosen})
+    assert [len(ops) for ops in chosen] == sorted(len(ops) for ops in chosen)
+    assert all(ops[0][1] == "a" for ops in chosen), "key symmetry: every sequence starts on 'a'"
+    assert [("add", "b", X, None), ("delete_last", "b")] not in chosen
+
+
+def test_every_insert_and_delete_index_from_minus_len_minus_1_to_len_plus_1_is_in_scope() -> None:
+    model = ChatModel()
+    model.set_messages("a", [X, X])
+    writes = list(scope.writes(model, ALL, ("a",), (X,)))
+    assert {op[3] for op in writes if op[0] == "add" and op[3] is not None} == set(range(-3, 4))
+    assert {op[2] for op in writes if op[0] == "delete"} == set(range(-3, 4))
+
+
+def test_a_budget_cut_shrinks_the_scope_visibly() -> None:
+    assert len(scope.sequences("DLL-001", ALL, depth=1)) < len(scope.sequences("DLL-001", ALL))
+    covered = scope.Covered(sequences=3, calls=10, depth=1, reduced=True)
+    assert covered.describe() == "exhaustive to depth 1 over 2 conversations (depth 2 cut by the budget): 3 sequences"
+
+
+def test_a_store_without_a_capability_gets_no_sequence_of_it() -> None:
+    none = scope.Needs(insert=False, delete_message=False, delete_last=False, delete_all=False)
+    assert scope.sequences("DLL-001", none) == []
+    assert all(op[0] in ("add", "set") for ops in scope.sequences("KEY-001", none) for op in ops)
