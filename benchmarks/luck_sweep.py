@@ -2,6 +2,7 @@
 
     python benchmarks/luck_sweep.py                 # every clause, 5 random runs each
     python benchmarks/luck_sweep.py --runs 10 --only CON- ORD-001
+    python benchmarks/luck_sweep.py --only CON- --whole --busy 2   # races in whole runs on a loaded machine
 
 CI runs derandomized: one fixed draw per clause, so ``tests/test_broken_stores.py`` proves that each
 broken store fails its clause *in that draw*. A check that meets its bug only through a lucky draw
@@ -15,6 +16,7 @@ broken store of ``tests/broken_stores.py`` against its clause with the ``default
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -28,14 +30,15 @@ from pytest_chatstore.clauses import SPEC_VERSION  # noqa: E402
 from tests.broken_stores import BROKEN  # noqa: E402
 
 
-def failed_once(store: str, clause_id: str) -> bool:
+def failed_once(store: str, clause_id: str, *, whole: bool = False) -> bool:
+    """Whether one randomized run failed ``clause_id`` (the clause alone, or within a run of the whole suite)."""
+    selection = [] if whole else ["-k", clause_id.replace("-", "_")]
     with tempfile.TemporaryDirectory() as tmp:
         done = subprocess.run(
             [
                 sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", tmp,
                 f"--chatstore=tests.broken_stores:{store}", "--chatstore-only", "--chatstore-timeout=5",
-                "--chatstore-hypothesis=default", f"--chatstore-spec={SPEC_VERSION}",
-                "-k", clause_id.replace("-", "_"),
+                "--chatstore-hypothesis=default", f"--chatstore-spec={SPEC_VERSION}", *selection,
             ],
             cwd=tmp, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
@@ -46,14 +49,28 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=None, help="clause IDs or prefixes")
+    parser.add_argument("--whole", action="store_true", help="run the whole suite each time, judge the clause")
+    parser.add_argument("--busy", type=int, default=0, help="busy loops per core while the runs go on")
     args = parser.parse_args(argv)
+    loops = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(args.busy * (os.cpu_count() or 1))
+    ]
+    try:
+        return sweep(args)
+    finally:
+        for loop in loops:
+            loop.kill()
+            loop.wait()
+
+
+def sweep(args: argparse.Namespace) -> int:
     chosen = sorted(c for c in BROKEN if not args.only or any(c.startswith(o) for o in args.only))
     started = time.monotonic()
     print("| clause | broken store | failed in random runs |\n| --- | --- | ---: |")
     lucky = []
     for clause_id in chosen:
         store = BROKEN[clause_id].__name__
-        failures = sum(failed_once(store, clause_id) for _ in range(args.runs))
+        failures = sum(failed_once(store, clause_id, whole=args.whole) for _ in range(args.runs))
         print(f"| {clause_id} | `{store}` | {failures}/{args.runs} |", flush=True)
         if failures < args.runs:
             lucky.append(clause_id)

@@ -96,9 +96,8 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         scale=sut.share if sut is not None else 1.0,
         cost=sut.cost if sut is not None else 0.0,
         store_class=sut.store_class if sut is not None else None,
-        exhaustive=None
-        if sut is None or sut.exhaustive is None
-        else {**asdict(sut.exhaustive), "scope": sut.exhaustive.describe()},
+        exhaustive=_exhaustive(sut),
+        overlaps=sut.overlaps if sut is not None else 0,
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)

@@ -115,7 +115,11 @@ def render(*, clause_id: str, target: str, node: str, record: ReplayRecord | Non
         f"What happened: {_one_line(what)}",
         "",
         "It "
-        + ("replays the shrunk example call by call" if form == "replay" else "reruns the clause, derandomized")
+        + (
+            "replays the failing example (the shortest one found) call by call"
+            if form == "replay"
+            else "reruns the clause, derandomized"
+        )
         + ": it fails while the store is broken and passes once it is fixed.",
         "Keep it as a regression test. To point it at another factory, change TARGET.",
         "The exact failing example, through Hypothesis (that Hypothesis version only):",

@@ -168,26 +168,34 @@ BASIC = frozenset({"append", "set"})
 def owners(ops: list[Op]) -> frozenset[str]:
     """The clauses a sequence belongs to.
 
-    A sequence whose history is made of basic writes (:data:`BASIC`) and of the kind of its last write
-    belongs to the clauses whose rules that last write exercises, to ORD-001 when it is a delete that leaves
-    two messages or more, and to KEY-001 (a write that leaves messages) or KEY-002 (a write that may empty
-    a conversation) for the key listing: a failure in such a sequence is the clause's own, and a store that
-    raises, or crashes, in another operation does not fail it. Any other sequence mixes operations (a
-    delete, then an insert) and belongs to MDL-001, the composite check, which runs after the focused ones.
+    Its last write belongs to the clauses whose rules it exercises, to ORD-001 when it is a delete that
+    leaves two messages or more, and to KEY-001 (a write that leaves messages) or KEY-002 (a write that
+    may empty a conversation) for the key listing. A clause owns the sequence when every earlier write is
+    basic (:data:`BASIC`) or exercises that clause's rule too (DEL-002's sequences delete past the end
+    twice): a failure in it is then the clause's own, and a store that raises, or crashes, in another
+    operation never fails it. A sequence no clause owns mixes operations (a delete, then an insert) and
+    belongs to MDL-001, the composite check, which runs after the focused ones.
     """
+    model = ChatModel()
+    exercised = []
+    for op in ops:
+        exercised.append(exercises(op, model))
+        _apply(model, op)
     *prefix, last = ops
-    if not {kind(op) for op in prefix} <= BASIC | {kind(last)}:
-        return frozenset({"MDL-001"})
-    model = _replayed(prefix)
-    owned = set(exercises(last, model))
-    _apply(model, last)
-    if last[0] in ("delete", "delete_last") and len(model.get_messages(last[1])) >= 2:
-        owned.add("ORD-001")  # the order of what a delete leaves
-    if last[0] in EMPTYING and not model.get_messages(last[1]):
-        owned.add("KEY-002")
+    before = _replayed(prefix)
+    owned = set(exercised[-1])
+    _apply(before, last)
+    extras = set()
+    if last[0] in ("delete", "delete_last") and len(before.get_messages(last[1])) >= 2:
+        extras.add("ORD-001")  # the order of what a delete leaves
+    if last[0] in EMPTYING and not before.get_messages(last[1]):
+        extras.add("KEY-002")
     elif kind(last) in BASIC:
-        owned.add("KEY-001")  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
-    return frozenset(owned)
+        extras.add("KEY-001")  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
+    basic = [kind(op) in BASIC for op in prefix]
+    kept = {c for c in owned if all(b or c in rules for b, rules in zip(basic, exercised, strict=False))}
+    kept |= extras if all(basic) else set()
+    return frozenset(kept or {"MDL-001"})
 
 
 def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:

@@ -39,7 +39,7 @@ def test_a_replay_writes_the_calls_and_asserts_the_expected_answer_inline(tmp_pa
     assert path.name == "test_repro_DLL_001_DeleteLastTakesFirst.py"
     assert "store.set_messages('k', [ChatMessage('user', 'a'), ChatMessage('user', 'b')])" in text
     assert "assert store.delete_last_message('k') == ChatMessage('user', 'b')" in text
-    assert "replays the shrunk example call by call" in text
+    assert "replays the failing example (the shortest one found) call by call" in text
     compile(text, str(path), "exec")
 
 

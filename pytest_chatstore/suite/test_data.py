@@ -163,8 +163,37 @@ def test_KEY_006_commas_and_lengths_make_different_conversations(chatstore: Stor
 flat_kwargs = st.dictionaries(cst.texts, cst.json_scalars, max_size=4)
 
 
+EDGE_KWARGS: dict[str, Any] = {
+    "null": None,
+    "true": True,
+    "false": False,
+    "zero": 0,
+    "negative": -1,
+    "largest exact integer": 2**53,
+    "a tenth": 0.1,
+    "smallest float": 5e-324,
+    "largest float": 1.7976931348623157e308,
+    "whole float": 2.0,
+    "empty string": "",
+    "unicode": "é🙂\u2028",
+    "empty list": [],
+    "empty dict": {},
+    "": "an empty key",
+}
+"""One of every JSON scalar that serialisers change (floats rounded or made ints, nulls dropped, empty
+containers and empty keys left out): checked with every role on every run, before the random search."""
+
+
 @clause
 def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
+    edge = [ChatMessage(role, f"as {role}", dict(EDGE_KWARGS)) for role in cst.ROLES]
+    with chatstore.fresh() as store:
+        store.set_messages(KEY, edge[:1])
+        for m in edge[1:]:
+            store.add_message(KEY, m)
+        store.expect("one message per role, each with every edge value in additional_kwargs", edge,
+                     store.get_messages(KEY))  # fmt: skip
+
     message = st.builds(ChatMessage, role=st.sampled_from(cst.ROLES), content=cst.texts, additional_kwargs=flat_kwargs)
     if chatstore.own_messages is not None:  # e.g. LangChain's: tool calls, ids, metadata, multimodal content
         message = message | chatstore.own_messages
