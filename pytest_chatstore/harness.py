@@ -247,14 +247,15 @@ class StoreUnderTest:
         if share is not None:
             kwargs.update(share.shared_with)
             server, check_empty = share.server, False
-        elif "redis_url" in self.target.accepts:
-            if self.redis is None:
-                fail(self.clause, f"{self.target.spec} takes redis_url, but no Redis provider is configured")
-            server = self.redis()
-            server.reset()
-            kwargs["redis_url"] = server.url
-        elif "namespace" in self.target.accepts:
-            kwargs["namespace"] = f"chatstore-{uuid.uuid4().hex[:16]}"
+        else:
+            if "redis_url" in self.target.accepts:
+                if self.redis is None:
+                    fail(self.clause, f"{self.target.spec} takes redis_url, but no Redis provider is configured")
+                server = self.redis()
+                server.reset()
+                kwargs["redis_url"] = server.url
+            if "namespace" in self.target.accepts:  # with redis_url too: a namespace within the kit's database
+                kwargs["namespace"] = f"chatstore-{uuid.uuid4().hex[:16]}"
         building = build_store(self.target, **kwargs)
         stuck = False
         try:
@@ -314,6 +315,25 @@ class StoreUnderTest:
             yield
         finally:
             self.known_broken = saved
+
+    def first_contact(self) -> str | None:
+        """Build one store before any check (the capability probe): why that failed, or None.
+
+        A factory that raises or hangs, a Redis server that cannot be reached: a setup problem, said once
+        (the plugin stops the run with a usage error) instead of as every clause's failure."""
+        try:
+            _ = self.capabilities
+        except ClauseFailure as exc:
+            return f"cannot build a store from {self.target.spec}: {exc.what or exc}"
+        except Hung as exc:
+            return f"cannot build a store from {self.target.spec}: {exc.failure.what or exc}"
+        except pytest.fail.Exception as exc:  # the Redis provider's: no server could be had
+            return f"cannot build a store from {self.target.spec}: {(exc.msg or '').removeprefix('pytest-chatstore: ')}"
+        except pytest.skip.Exception:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a provisioning problem (no Redis server), said as it is
+            return f"cannot build a store from {self.target.spec}: {type(exc).__name__}: {exc}"
+        return None
 
     def measure_cost(self) -> float:
         """Seconds per store call: a short measurement on a fresh store, the kit's overhead per call added."""

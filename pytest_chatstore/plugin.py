@@ -277,6 +277,9 @@ def _ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     ledgers = config.stash[ledgers_key]
     name = sut.target.name
     if name not in ledgers:
+        problem = sut.first_contact()
+        if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
+            pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
         settings = config.stash[settings_key]
         clauses = [
             clause_of(item) or ""

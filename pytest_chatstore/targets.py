@@ -26,6 +26,16 @@ INJECTABLE = ("ttl", "clock", "redis_url", "namespace")
 """Keyword arguments the kit passes to a factory that names them."""
 
 
+EXTRAS = {
+    "redis": "redis",
+    "fakeredis": "redis",
+    "testcontainers": "docker",
+    "llama_index": "llamaindex",
+    "langchain_core": "langchain",
+}
+"""A missing module -> the extra of this package that installs it (named when a target cannot be imported)."""
+
+
 class TargetError(Exception):
     """A target string or factory the kit cannot use; the message says why and where it came from."""
 
@@ -61,7 +71,9 @@ def parse_target(spec: str, source: str, search_dir: Path | None = None) -> Targ
     try:
         obj: Any = _import(module_name, search_dir)
     except Exception as exc:
-        raise TargetError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}") from exc
+        extra = EXTRAS.get(getattr(exc, "name", None) or "")
+        hint = f" (pip install 'pytest-chatstore[{extra}]')" if extra else ""
+        raise TargetError(f"{where}: cannot import {module_name!r}: {type(exc).__name__}: {exc}{hint}") from exc
     for part in attr_path.split("."):
         try:
             obj = getattr(obj, part)
@@ -88,6 +100,14 @@ def target_from_factory(factory: object, *, name: str, spec: str, source: str) -
     from pytest_chatstore.adapters import as_factory
 
     factory = as_factory(factory)
+    missing = required_parameters(factory)
+    if missing:
+        raise TargetError(
+            f"{source} {spec!r}: the factory requires {', '.join(repr(m) for m in missing)}, which the kit cannot "
+            f"give (it passes only {', '.join(INJECTABLE)}, by name, to a factory that takes them). Name a "
+            "factory that supplies the rest instead, for example `def make_store(): return MyStore(dsn=...)` "
+            "(docs/how-to/register-a-store.md)"
+        )
     return Target(name=name, spec=spec, source=source, factory=factory, accepts=accepted_parameters(factory))
 
 
@@ -103,6 +123,23 @@ def accepted_parameters(factory: Callable[..., Any]) -> frozenset[str]:
         return frozenset()
     usable = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
     return frozenset(n for n, p in params.items() if n in INJECTABLE and p.kind in usable)
+
+
+def required_parameters(factory: Callable[..., Any]) -> list[str]:
+    """The parameters ``factory`` cannot be called without that are not the kit's to give (a class's
+    ``dsn``): such a target can never be built, so it is refused before anything runs."""
+    try:
+        params = inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return []
+    plain = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    return [
+        n
+        for n, p in params.items()
+        if p.kind in plain
+        and p.default is inspect.Parameter.empty
+        and not (n in INJECTABLE and p.kind != p.POSITIONAL_ONLY)
+    ]
 
 
 @contextlib.contextmanager

@@ -200,7 +200,7 @@ def _docker(url: str | None, worker: int) -> RedisServer:
     try:
         import docker
     except ImportError:
-        raise RedisUnavailable("testcontainers is not installed") from None
+        raise RedisUnavailable("testcontainers is not installed (pip install 'pytest-chatstore[docker]')") from None
     try:  # testcontainers 4.x moved the module and warns on the old path
         from testcontainers.community.redis import RedisContainer
     except ImportError:

@@ -1,0 +1,64 @@
+"""First contact: a wiring mistake is one clear usage error, not every clause's failure (issue "first contact")."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from pytest_chatstore.targets import TargetError, parse_target
+
+UNBUILDABLE = {
+    "NeedsArg": "class NeedsArg:\n    def __init__(self, dsn):\n        self.dsn = dsn\n",
+    "raising": "def raising():\n    raise RuntimeError('cannot connect to postgres://localhost:5432')\n",
+    "RaisesInInit": "class RaisesInInit:\n    def __init__(self):\n        raise ValueError('bad config')\n",
+}
+
+
+@pytest.mark.parametrize(("name", "said"), [
+    ("NeedsArg", "*the factory requires 'dsn', which the kit cannot give*"),
+    ("raising", "*cannot build a store from wiring:raising: *raised RuntimeError: cannot connect*"),
+    ("RaisesInInit", "*cannot build a store from wiring:RaisesInInit: *raised ValueError: bad config*"),
+])  # fmt: skip
+def test_a_target_that_cannot_be_built_is_a_usage_error(pytester: pytest.Pytester, name: str, said: str) -> None:
+    pytester.makepyfile(wiring=UNBUILDABLE[name])
+    result = pytester.runpytest_subprocess(
+        f"--chatstore=wiring:{name}", "--chatstore-only", "--chatstore-hypothesis=ci"
+    )
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert len(result.outlines) + len(result.errlines) <= 15, result.outlines
+    (result.stdout if name != "NeedsArg" else result.stderr).fnmatch_lines([said])
+    assert not list(pytester.path.rglob("chatstore-repro")), "no reproduction is written for a wiring mistake"
+    assert not list(pytester.path.rglob("test_repro_*.py"))
+
+
+def test_a_factory_taking_redis_url_and_namespace_gets_both(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        both="""
+        from reference_impls.redis import RedisChatStore
+
+        def make(redis_url, namespace):
+            assert namespace.startswith("chatstore-"), namespace
+            return RedisChatStore(redis_url, prefix=namespace + ":")
+        """
+    )
+    result = pytester.runpytest("--chatstore=both:make", "--chatstore-only", "--chatstore-hypothesis=ci",
+                                "--chatstore-clauses=core,keys,SHR-001")  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["make (--chatstore): CONFORMS to gate level full*"])
+
+
+@pytest.mark.parametrize("problem", [["--chatstore-redis-url=redis://127.0.0.1:1/0"],
+                                     ["--chatstore-redis=fakeredis", "--chatstore-require-real-redis"]])  # fmt: skip
+def test_no_redis_server_is_a_usage_error(pytester: pytest.Pytester, problem: list[str]) -> None:
+    result = pytester.runpytest("--chatstore=reference_impls.redis:RedisChatStore", "--chatstore-only", *problem)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.fnmatch_lines(["*cannot build a store from reference_impls.redis:RedisChatStore: no Redis server*"])
+
+
+def test_a_missing_extra_is_named(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytester.makepyfile(needs_langchain="import langchain_core\n\nclass Store: ...\n")
+    monkeypatch.syspath_prepend(str(pytester.path))
+    monkeypatch.setitem(sys.modules, "langchain_core", None)  # as if it were not installed
+    with pytest.raises(TargetError, match=r"pip install 'pytest-chatstore\[langchain\]'"):
+        parse_target("needs_langchain:Store", "--chatstore")
