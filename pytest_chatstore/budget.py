@@ -38,6 +38,11 @@ DEFAULT_BUDGET = 240.0
 """Seconds per target: a 20 ms-per-call store gets a full, reduced verdict in about four minutes."""
 
 
+CALLS_PER_SEQUENCE = 9.3
+"""Store calls per sequence of a bounded-exhaustive phase (building the store, its writes, the reads after each):
+measured on the in-memory reference store."""
+
+
 Unit = Literal["property", "machine", "steps", "rounds", "fixed"]
 """What scales: Hypothesis examples of a property or a state machine, steps per writer of a burst,
 rounds of a concurrency clause, or nothing (a fixed scenario)."""
@@ -54,6 +59,9 @@ class Work:
     """Units of the full work, for the units no Hypothesis profile sets (steps, rounds, fixed)."""
     floor: int = 10
     """The fewest units the clause ever runs."""
+    exhaustive: tuple[int, int] = (0, 0)
+    """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.scope`) in full and at depth 1,
+    its cut for a clause the budget reduces; ``tests/test_same_verdict.py`` keeps them equal to the scope's."""
 
     def full_units(self, profile: str) -> int:
         if self.unit in ("property", "machine"):
@@ -62,7 +70,12 @@ class Work:
         return self.full
 
     def calls(self, profile: str) -> float:
-        return self.per_unit * self.full_units(profile)
+        """The calls of the full work: the random phase's, and the bounded-exhaustive phase's in full."""
+        return self.per_unit * self.full_units(profile) + self.exhaustive[0] * CALLS_PER_SEQUENCE
+
+    def reduced_calls(self, profile: str, fraction: float) -> float:
+        """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
+        return self.per_unit * self.full_units(profile) * fraction + self.exhaustive[1] * CALLS_PER_SEQUENCE
 
     def floor_fraction(self, profile: str) -> float:
         return 1.0 if self.unit == "fixed" else min(1.0, self.floor / self.full_units(profile))
@@ -70,22 +83,22 @@ class Work:
 
 WORK: dict[str, Work] = {
     "FRE-001": Work(11),
-    "ORD-001": Work(17),
+    "ORD-001": Work(17, exhaustive=(46, 46)),
     "ORD-002": Work(3),
-    "SET-001": Work(9),
-    "SET-002": Work(9),
-    "INS-001": Work(10),
-    "INS-002": Work(9),
-    "DEL-001": Work(9),
-    "DEL-002": Work(11),
-    "DEL-003": Work(9),
-    "DEL-004": Work(9),
-    "DLL-001": Work(9),
-    "DLL-002": Work(11),
-    "DLA-001": Work(9),
-    "DLA-002": Work(8),
-    "KEY-001": Work(11),
-    "KEY-002": Work(13),
+    "SET-001": Work(9, exhaustive=(85, 49)),
+    "SET-002": Work(9, exhaustive=(15, 8)),
+    "INS-001": Work(10, exhaustive=(27, 15)),
+    "INS-002": Work(9, exhaustive=(201, 113)),
+    "DEL-001": Work(9, exhaustive=(18, 17)),
+    "DEL-002": Work(11, exhaustive=(38, 16)),
+    "DEL-003": Work(9, exhaustive=(35, 25)),
+    "DEL-004": Work(9, exhaustive=(35, 25)),
+    "DLL-001": Work(9, exhaustive=(8, 7)),
+    "DLL-002": Work(11, exhaustive=(9, 1)),
+    "DLA-001": Work(9, exhaustive=(17, 8)),
+    "DLA-002": Work(8, exhaustive=(17, 8)),
+    "KEY-001": Work(11, exhaustive=(112, 64)),
+    "KEY-002": Work(13, exhaustive=(64, 23)),
     "KEY-003": Work(17),
     "KEY-005": Work(2, "fixed"),
     "KEY-004": Work(12),
@@ -115,7 +128,7 @@ WORK: dict[str, Work] = {
     "TTL-006": Work(14, "fixed"),
     "TTL-007": Work(10, "fixed"),
     "TTL-008": Work(51, "machine", floor=25),
-    "MDL-001": Work(142, "machine", floor=25),
+    "MDL-001": Work(142, "machine", floor=25, exhaustive=(206, 0)),
     "FID-005": Work(7, "fixed"),
     "OWN-004": Work(25, "fixed"),
     "SHR-001": Work(30),
@@ -161,7 +174,7 @@ class BudgetTooSmall(Exception):
 
 def floor_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
     """What the floors of ``clauses`` cost at ``cost`` seconds per call."""
-    return sum(work(c).calls(profile) * work(c).floor_fraction(profile) for c in clauses) * cost
+    return sum(work(c).reduced_calls(profile, work(c).floor_fraction(profile)) for c in clauses) * cost
 
 
 def full_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
@@ -187,7 +200,7 @@ def plan(clauses: Iterable[str], budget: float, cost: float, profile: str, *, st
     low, high = 0.0, 1.0
     for _ in range(40):  # bisect the scale; the cost is monotonic in it
         mid = (low + high) / 2
-        spent = sum(work(c).calls(profile) * max(work(c).floor_fraction(profile), mid) for c in todo) * cost
+        spent = sum(work(c).reduced_calls(profile, max(work(c).floor_fraction(profile), mid)) for c in todo) * cost
         low, high = (mid, high) if spent <= budget else (low, mid)
     return low
 

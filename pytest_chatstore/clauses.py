@@ -691,6 +691,15 @@ VERSION_NOTES: dict[str, tuple[str, ...]] = {
         "(`benchmarks/luck_sweep.py`): PAR-001 checks each operation once, INS-002 every index into a list of "
         "three, and TTL-008 every operation on a just-expired conversation, before their random searches. "
         "Each had let its broken store pass 1 random run in 10.",
+        "Same store, same verdict (no rule changed): the sequence clauses (ORD-001, SET-*, INS-*, DEL-*, DLL-*, "
+        "DLA-*, KEY-001, KEY-002, MDL-001) first check every write sequence of a small scope (two conversations, "
+        "two writes deep, every index from `-len-1` to `len+1`, every state of up to three messages), then "
+        "search at random; KEY-004 and KEY-006 enumerate their key families and FID-001 every role with every "
+        "edge JSON value. A three-call KEY-002 bug that passed 2 default runs in 20 now fails 20 in 20. An "
+        "unpinned run now gates on every clause of the installed spec (new clauses no longer only warn); a pin "
+        "keeps newer clauses reported but not gating, and the verdict line names those that fail. A listed "
+        "expected failure whose check is a search and that passes is `not-reproduced` (a warning), not a "
+        "strict unexpected pass.",
     ),
 }
 """Per spec version, what the changelog says besides the clauses added and changed: why, and what else."""

@@ -178,6 +178,12 @@ class RecorderPlugin:
         self.config = config
         settings = config.stash[settings_key]
         self.recorder = Recorder(settings.policy, settings.budget)
+        if not hasattr(config, "workerinput"):
+            # Never leave an old report where CI reads it: until this run writes its own, the file says it ran.
+            running = Recorder(settings.policy, settings.budget)
+            running.stopped = "the run has not finished: it is running, or it ended before writing its report"
+            for path in settings.reports:
+                running.write(path)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
@@ -254,9 +260,10 @@ class RecorderPlugin:
         self.recorder.stopped = stopped_early(session, exitstatus)
         if hasattr(self.config, "workerinput"):
             return  # xdist's controller writes the reports
+        if not self.recorder.results and self.recorder.stopped is None:
+            self.recorder.stopped = f"the run ended (exit status {int(exitstatus)}) before any clause finished"
         for path in self.config.stash[settings_key].reports:
-            if self.recorder.results:
-                self.recorder.write(path)
+            self.recorder.write(path)
 
 
 def stopped_early(session: pytest.Session, exitstatus: int) -> str | None:

@@ -199,11 +199,11 @@ def owners(ops: list[Op]) -> frozenset[str]:
 
 
 def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:
-    """The sequences of the scope that belong to ``clause_id``, shortest first, without duplicates (at depth 1,
-    the budget's cut, the states set directly are left out too)."""
+    """The sequences of the scope that belong to ``clause_id``, shortest first, without duplicates. At depth 1
+    (the budget's cut for a slow store) the states set directly still come first, each with every write."""
     seen: set[str] = set()
     chosen = []
-    for ops in [*histories(needs, depth), *(from_states(needs) if depth > 1 else ())]:
+    for ops in [*histories(needs, depth), *from_states(needs)]:
         shown = repr(ops)
         if shown in seen or clause_id not in owners(ops):
             continue

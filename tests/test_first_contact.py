@@ -62,3 +62,20 @@ def test_a_missing_extra_is_named(pytester: pytest.Pytester, monkeypatch: pytest
     monkeypatch.setitem(sys.modules, "langchain_core", None)  # as if it were not installed
     with pytest.raises(TargetError, match=r"pip install 'pytest-chatstore\[langchain\]'"):
         parse_target("needs_langchain:Store", "--chatstore")
+
+
+def test_a_stale_passing_report_never_survives_a_run_that_wrote_none(pytester: pytest.Pytester) -> None:
+    import json
+
+    from pytest_chatstore.report import SCHEMA_PATH
+
+    jsonschema = pytest.importorskip("jsonschema")
+
+    pytester.makepyfile(wiring=UNBUILDABLE["raising"])
+    (pytester.path / "report.json").write_text('{"gate": "pass"}')
+    result = pytester.runpytest("--chatstore=wiring:raising", "--chatstore-only", "--chatstore-report=report.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    report = json.loads((pytester.path / "report.json").read_text())
+    jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
+    assert report["gate"] == "incomplete"
+    assert report["stopped"]

@@ -41,7 +41,9 @@ def test_a_plan_keeps_full_work_when_it_fits_and_never_goes_below_the_floors() -
     assert budget.plan(clauses, full * 1.01, 0.001, "default") == 1.0
     scale = budget.plan(clauses, full / 3, 0.001, "default")
     assert 0 < scale < 1
-    spent = sum(budget.work(c).calls("default") * max(budget.work(c).floor_fraction("default"), scale) for c in clauses)
+    spent = sum(
+        budget.work(c).reduced_calls("default", max(budget.work(c).floor_fraction("default"), scale)) for c in clauses
+    )
     assert spent * 0.001 <= full / 3
     floors = budget.floor_seconds(clauses, 0.001, "default")
     assert budget.plan(clauses, floors / 2, 0.001, "default") == 0.0
@@ -62,11 +64,11 @@ def test_a_slow_store_is_cut_to_fit_the_budget_and_passes(pytester: pytest.Pytes
         _store("Latency2ms"),
         *ONLY,
         "--chatstore-clauses=ORD-001,INS-001,CON-001",
-        "--chatstore-budget=1.5",
+        "--chatstore-budget=3",
         "--chatstore-report=report.json",
     )
     result.assert_outcomes(passed=3, deselected=len(CLAUSES) - 3)
-    result.stdout.fnmatch_lines(["*evidence (examples/calls): * calls at * ms each (budget 1.5 s); * reduced*"])
+    result.stdout.fnmatch_lines(["*evidence (examples/calls): * calls at * ms each (budget 3 s); * reduced*"])
     clauses = _clauses(_report(pytester))
     reduced = [c for c in clauses.values() if c["evidence"]["reduced"]]  # type: ignore[index]
     assert reduced

@@ -128,3 +128,11 @@ def test_a_store_without_a_capability_gets_no_sequence_of_it() -> None:
     none = scope.Needs(insert=False, delete_message=False, delete_last=False, delete_all=False)
     assert scope.sequences("DLL-001", none) == []
     assert all(op[0] in ("add", "set") for ops in scope.sequences("KEY-001", none) for op in ops)
+
+
+def test_the_budget_plans_each_exhaustive_phase_at_its_real_size() -> None:
+    from pytest_chatstore.budget import WORK
+
+    for clause_id, work in WORK.items():
+        got = (len(scope.sequences(clause_id, ALL)), len(scope.sequences(clause_id, ALL, depth=1)))
+        assert work.exhaustive == (got if any(got) else (0, 0)), f"{clause_id}: set Work(exhaustive={got})"

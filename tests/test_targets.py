@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_chatstore.targets import accepted_parameters, parse_target
+import pytest
+
+from pytest_chatstore.targets import TargetError, accepted_parameters, parse_target
 
 
 def test_only_named_injectable_parameters_are_accepted() -> None:
@@ -17,6 +19,21 @@ def test_only_named_injectable_parameters_are_accepted() -> None:
     assert accepted_parameters(lambda **kw: None) == frozenset()
 
 
+class Stores:
+    """Factories grouped in a class, as the docs' ``mypkg:Stores.memory`` example names them."""
+
+    @staticmethod
+    def memory() -> object:
+        from reference_impls.memory import InMemoryChatStore
+
+        return InMemoryChatStore()
+
+
 def test_dotted_attribute_paths_resolve() -> None:
-    target = parse_target("pytest_chatstore.contract:ChatMessage.copy", "test")
-    assert target.name == "copy"
+    target = parse_target("tests.test_targets:Stores.memory", "test")
+    assert target.name == "memory"
+
+
+def test_a_factory_with_a_parameter_the_kit_cannot_give_is_refused_when_read() -> None:
+    with pytest.raises(TargetError, match="the factory requires 'self', which the kit cannot give"):
+        parse_target("pytest_chatstore.contract:ChatMessage.copy", "test")

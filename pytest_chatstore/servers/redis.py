@@ -141,8 +141,9 @@ def _from_url(url: str | None, worker: int) -> RedisServer:
     if size:
         suggestion = _empty_database(server.client(), avoid=base_db + worker)
         server.close()
+        keys = "1 key" if size == 1 else f"{size} keys"
         raise RedisUsageError(
-            f"database {base_db + worker} of {_redact(url)} holds {size} keys; the kit needs an empty database it "
+            f"database {base_db + worker} of {_redact(url)} holds {keys}; the kit needs an empty database it "
             "can own for the run and never deletes data it did not write. "
             + (
                 f"Database {suggestion} of that server is empty: name it in the URL (…/{suggestion})"
