@@ -29,6 +29,7 @@ from pytest_chatstore.settings import SETTINGS, SettingError, resolve
 from pytest_chatstore.stash import (
     batches_key,
     clause_of,
+    contacted_key,
     crashes_key,
     deselected_key,
     directories_key,
@@ -93,6 +94,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[ran_key] = set()
     config.stash[known_key] = KnownBroken()
     config.stash[ledgers_key] = {}
+    config.stash[contacted_key] = set()
     config.stash[leaked_key] = []
     config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
@@ -134,6 +136,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         sys.stderr.flush()
         sys.stdout.flush()
         os._exit(config.stash.get(exitstatus_key, 1))
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Under xdist the controller runs no test: it builds each target once before the workers start, so that a
+    target that cannot be built is one usage error here rather than a worker's exit (an xdist INTERNALERROR)."""
+    config = session.config
+    if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
+        for target in config.stash[settings_key].targets:
+            _first_contact(config, target)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -277,8 +288,8 @@ def _ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     ledgers = config.stash[ledgers_key]
     name = sut.target.name
     if name not in ledgers:
-        problem = sut.first_contact()
-        if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
+        problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
+        if problem is not None:
             pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
         settings = config.stash[settings_key]
         clauses = [
@@ -310,6 +321,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     clause_id = clause_of(item)
     if clause_id is None or item not in config.stash[suite_items_key]:
         return None
+    _first_contact(config, item.callspec.params["chatstore"])  # type: ignore[attr-defined]
     target = item.callspec.params["chatstore"].name  # type: ignore[attr-defined]
     config.stash[running_key] = (target, clause_id, time.monotonic())
     if not config.stash[isolate_key]:
@@ -321,6 +333,22 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True
+
+
+def _first_contact(config: pytest.Config, target: Target) -> None:
+    """Before a target's first clause, in this process (never in an isolated child), build one store: a target
+    that cannot be built stops the run with one usage error. A fixture's factory is checked in its first clause."""
+    if target.source == "fixture" or target.name in config.stash[contacted_key]:
+        return
+    config.stash[contacted_key].add(target.name)
+    settings = config.stash[settings_key]
+    probe = StoreUnderTest(target, timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key])
+    try:
+        problem = probe.first_contact()
+    finally:
+        probe.close()
+    if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
+        pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -79,3 +79,14 @@ def test_a_stale_passing_report_never_survives_a_run_that_wrote_none(pytester: p
     jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
     assert report["gate"] == "incomplete"
     assert report["stopped"]
+
+
+@pytest.mark.parametrize("mode", [["--chatstore-isolate"], ["-n", "2"]])
+def test_the_store_is_built_first_where_no_clause_runs_yet(pytester: pytest.Pytester, mode: list[str]) -> None:
+    """Not in an isolated child, where a usage error would be charged to a clause; not on an xdist worker,
+    whose exit is an INTERNALERROR of the controller."""
+    pytester.makepyfile(wiring=UNBUILDABLE["raising"])
+    result = pytester.runpytest_subprocess("--chatstore=wiring:raising", "--chatstore-only", *mode)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    assert not list(pytester.path.rglob("test_repro_*.py"))
