@@ -114,6 +114,11 @@ class StoreUnderTest:
             self._capabilities = self.effective = capabilities.effective(self.detected, self.declared)
         return self._capabilities
 
+    def assume_detected(self, detected: frozenset[str]) -> None:
+        """Take ``detected`` as what a probe store would show (an earlier clause's), building no store."""
+        self.detected = detected
+        self._capabilities = self.effective = capabilities.effective(detected, self.declared)
+
     @property
     def store_class(self) -> str | None:
         """``module:qualname`` of the class of the stores the factory builds (for a wrapped LangChain history,

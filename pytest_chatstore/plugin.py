@@ -32,6 +32,7 @@ from pytest_chatstore.stash import (
     contacted_key,
     crashes_key,
     deselected_key,
+    detected_key,
     directories_key,
     exitstatus_key,
     isolate_key,
@@ -95,6 +96,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[known_key] = KnownBroken()
     config.stash[ledgers_key] = {}
     config.stash[contacted_key] = set()
+    config.stash[detected_key] = {}
     config.stash[leaked_key] = []
     config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
@@ -372,6 +374,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     stuck = item.config.stash[stuck_key]
     still = [(c, name) for c, name, future in stuck.get(sut.target.name, []) if not future.done()]
     if still:
+        detected = item.config.stash[detected_key].get(sut.target.name)
+        if detected is not None:  # what an earlier clause saw: a clause the store cannot run is skipped, not blocked
+            sut.assume_detected(detected)
+            sut.require_clause(clause_id)
         first, name = still[0]
         raise blocked(
             clause_id,
@@ -384,6 +390,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     start = time.perf_counter()
     try:
         sut.require_clause(clause_id)
+        item.config.stash[detected_key][sut.target.name] = sut.detected
         result = yield
     finally:
         stuck.setdefault(sut.target.name, []).extend((clause_id, n, f) for n, f in sut.runner.abandoned)

@@ -30,6 +30,8 @@ ran_key = pytest.StashKey[set[str]]()
 known_key = pytest.StashKey[KnownBroken]()
 """Per target, the clauses known broken so far (per process: each xdist worker knows its own)."""
 ledgers_key = pytest.StashKey[dict[str, Ledger]]()
+detected_key = pytest.StashKey[dict[str, frozenset[str]]]()
+"""Per target, the capabilities detected in its last clause (read after a stuck call, building nothing)."""
 contacted_key = pytest.StashKey[set[str]]()
 """Targets already built once before their first clause (a store that cannot be built stops the run)."""
 """Per target, its time budget as the run spends it (per process)."""

@@ -123,6 +123,19 @@ def test_a_hang_stops_its_clause_at_once_and_blocks_the_rest_while_the_call_is_s
     result.stdout.fnmatch_lines(["*get_messages() hung in DEL-001's check and has still not returned*"])
 
 
+def test_after_a_stuck_call_a_clause_the_store_cannot_run_is_skipped_not_blocked(pytester: pytest.Pytester) -> None:
+    hostile_stores.reset()
+    pytester.makepyfile(
+        no_ttl="from tests.hostile_stores import HangsAfter50\n\ndef make():\n    return HangsAfter50()\n"
+    )
+    result = pytester.runpytest(
+        "--chatstore=no_ttl:make", *ONLY, "--chatstore-clauses=DEL-001,ORD-001,TTL-001", "--chatstore-timeout=0.3"
+    )
+    result.assert_outcomes(failed=2, skipped=1, deselected=len(CLAUSES) - 3)
+    result.stdout.fnmatch_lines(["*[[]ORD-001[]] blocked by DEL-001*", "*blocks: ORD-001 (*"])
+    result.stdout.no_fnmatch_line("*TTL-001*blocked*")
+
+
 # -- crashes and exits --------------------------------------------------------------------------
 
 posix = pytest.mark.skipif(not hasattr(os, "fork"), reason="--chatstore-isolate needs os.fork")
