@@ -5,7 +5,8 @@ calls. Before each clause, :func:`plan` shares what is left of the budget among
 the clauses still to run, in proportion to their full work (:data:`WORK`), and
 scales each clause's work down by one common factor when the full work would not
 fit, never below the clause's floor of evidence (its :class:`Work`'s ``floor``). A budget that
-cannot pay for the floors is refused up front (:class:`BudgetTooSmall`). A fast
+cannot pay for the floors runs every clause at its floor, and the summary says so at the end with
+the observed figures (:meth:`Ledger.overrun`); the first measurement never stops a run. A fast
 store is never reduced: the reference stores' whole default run needs a few
 percent of the default budget.
 
@@ -221,6 +222,8 @@ class Ledger:
     clauses: list[str]
     """Clauses of this target still to run, in order."""
     spent: float = 0.0
+    note: str = ""
+    """What the first measurement suggested when the floors seemed not to fit (the run went on regardless)."""
     calls: int = 0
     seconds: float = 0.0
     """Time of the clauses whose calls are counted (real-time TTL waits are not calls)."""
@@ -237,6 +240,17 @@ class Ledger:
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
         left = self.budget * (1 - RESERVE) - self.spent
         return Allowance(plan(todo, max(0.0, left), self.cost, self.profile))
+
+    def overrun(self) -> str | None:
+        """What the summary says when the clauses' floors did not fit the budget, with the figures; else None."""
+        if self.spent <= self.budget:
+            return f"{self.note}; the run stayed within it ({self.spent:.0f} s)" if self.note else None
+        said = f" ({self.note})" if self.note else ""
+        return (
+            f"the clauses took {self.spent:.0f} s, more than the budget of {self.budget:g} s, at "
+            f"{self.cost * 1000:.1f} ms per call observed ({self.calls:,} calls): every clause ran at least its floor "
+            f"of evidence; raise --chatstore-budget, or leave clauses out (--chatstore-clauses=-slow){said}"
+        )
 
     def record(self, clause_id: str, seconds: float, calls: int, *, counted: bool = True) -> None:
         """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls')."""

@@ -121,6 +121,8 @@ class Recorder:
         self.redis: set[str] = set()
         self.deselected_by_kit: set[str] = set()
         self.deselected_by_others: set[str] = set()
+        self.budget_notes: dict[str, str] = {}
+        """Per target, what the budget says at the end (floors that did not fit, with the figures)."""
         self.stopped: str | None = None
         """Why the run stopped before every suite test ran (interrupted, -x), or None."""
 
@@ -267,6 +269,8 @@ class Recorder:
             if r.status in _LABELS and r.clause_id not in listed:
                 lines += self._clause_lines(r)
         lines += self._evidence_lines(results)
+        if target in self.budget_notes:
+            lines.append(f"  budget: {self.budget_notes[target]}")
         for capability, clauses in _undeclared(results).items():
             where = results[0].declared.get(capability, [False, "?"])[1]
             lines.append(

@@ -237,7 +237,7 @@ SETTINGS: tuple[Setting, ...] = (
         "chatstore_budget",
         "SECONDS",
         "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
-        "never below its floor of evidence; a budget too small for the floors is an error",
+        "never below its floor of evidence; where the floors do not fit, the summary says so at the end",
         f"{DEFAULT_BUDGET:g}",
         _seconds("chatstore-budget"),
         default=DEFAULT_BUDGET,

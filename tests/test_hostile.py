@@ -79,11 +79,23 @@ def test_a_slow_store_is_cut_to_fit_the_budget_and_passes(pytester: pytest.Pytes
             assert evidence["examples"] >= 10  # the floor of a property
 
 
-def test_a_budget_too_small_for_the_floors_is_an_error_up_front(pytester: pytest.Pytester) -> None:
-    result = pytester.runpytest_subprocess(_store("Latency2ms"), *ONLY, "--chatstore-budget=0.5")
-    assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stdout.fnmatch_lines(["*the time budget is too small for tests.hostile_stores:Latency2ms*floors*"])
-    result.stdout.no_fnmatch_line("*interrupted while checking*")  # the kit stopped the run, not the user
+def test_a_budget_too_small_for_the_floors_starts_runs_the_floors_and_says_so_at_the_end(
+    pytester: pytest.Pytester,
+) -> None:
+    """A first measurement is a guess (a lazy connection, a cold cache): it never stops the run."""
+    result = pytester.runpytest_subprocess(
+        _store("Latency2ms"), *ONLY, "--chatstore-clauses=ORD-001,INS-001", "--chatstore-budget=0.2"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
+    result.stdout.fnmatch_lines(
+        [
+            "*ORD-001 10/*[*]  INS-001 10/*[*]",
+            "*depth cut by the budget for ORD-001, INS-001",
+            "  budget: the clauses took * s, more than the budget of 0.2 s, at * ms per call observed (* calls): "
+            "every clause ran at least its floor of evidence; raise --chatstore-budget*",
+        ]
+    )
 
 
 def test_a_burst_has_its_own_limit_so_a_slow_correct_store_is_no_hang(pytester: pytest.Pytester) -> None:
