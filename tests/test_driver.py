@@ -159,6 +159,33 @@ def test_a_call_that_hangs_stops_the_check_within_the_per_operation_limit() -> N
         never.set()  # let the abandoned worker thread end
 
 
+def test_a_call_that_reports_progress_is_limited_per_underlying_call_not_as_a_whole() -> None:
+    from pytest_chatstore.runner import OperationTimeout, progress
+
+    runner = Runner(0.2)
+    try:
+
+        def slow_loop() -> int:
+            for _ in range(6):  # 0.6 s in all, each step well within 0.2 s
+                threading.Event().wait(0.1)
+                progress()
+            return 6
+
+        assert runner.call(slow_loop) == 6
+        stalled = threading.Event()
+
+        def stalls_after_two() -> None:
+            for _ in range(2):
+                progress()
+            stalled.wait()
+
+        with pytest.raises(OperationTimeout, match="after 2 underlying calls that each returned in time"):
+            runner.call(stalls_after_two)
+        stalled.set()
+    finally:
+        runner.close()
+
+
 def test_async_calls_go_to_the_async_twins() -> None:
     driver = driver_for(InMemoryChatStore())
     driver.set_messages("k", [A], use_async=True)

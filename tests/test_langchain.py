@@ -121,3 +121,29 @@ def test_the_documented_history_factory_runs_as_a_target(pytester: pytest.Pytest
     (target,) = json.loads((pytester.path / "r.json").read_text())["targets"]
     assert target["store_class"] == "langchain_core.chat_history:InMemoryChatMessageHistory"
     assert target["package"]["name"] == "langchain-core"
+
+
+def test_a_slow_history_without_a_bulk_append_is_slow_not_hung(pytester: pytest.Pytester) -> None:
+    """FID-004 sets 1,990 and 5,000 messages: through a history without ``add_messages`` of its own that is
+    thousands of appends, each within the limit, the whole far beyond it."""
+    pytester.makepyfile(
+        slow="""
+        import time
+        from langchain_core.chat_history import BaseChatMessageHistory
+
+        class SlowHistory(BaseChatMessageHistory):
+            def __init__(self, session_id):
+                self.messages = []
+
+            def add_message(self, message):
+                time.sleep(0.0003)  # a commit per message
+                self.messages.append(message)
+
+            def clear(self):
+                self.messages = []
+        """
+    )
+    result = pytester.runpytest("--chatstore=slow:SlowHistory", *RUN, "--chatstore-clauses=FID-004",
+                                "--chatstore-timeout=0.5")  # fmt: skip
+    result.assert_outcomes(passed=1, deselected=55)
+    result.stdout.no_fnmatch_line("*hung*")

@@ -46,6 +46,7 @@ from langchain_core.messages import ChatMessage as LangChainChatMessage
 from pytest_chatstore import strategies as cst
 from pytest_chatstore.adapters.base import NotAMessage
 from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.runner import progress
 
 SESSION_PARAMETERS = ("session_id",)
 URL_PARAMETERS = ("redis_url", "url")
@@ -178,7 +179,7 @@ class HistoryStore:
 
     def add_messages(self, key: str, messages: Sequence[BaseMessage]) -> None:
         """Append a batch, as one ``add_messages`` call (BAT-001 checks it stays contiguous)."""
-        self.history(key).add_messages(list(messages))
+        _append(self.history(key), list(messages))
 
     def set_messages(self, key: str, messages: Sequence[BaseMessage]) -> None:
         """Clear, then append: histories have no replace. Checked first, so a bad list clears nothing."""
@@ -186,7 +187,7 @@ class HistoryStore:
         history = self.history(key)
         history.clear()
         if batch:
-            history.add_messages(batch)
+            _append(history, batch)
 
     def delete_messages(self, key: str) -> None:
         self.history(key).clear()
@@ -209,6 +210,20 @@ class HistoryStore:
 
     async def adelete_messages(self, key: str) -> None:
         await self.history(key).aclear()
+
+
+def _append(history: Any, batch: list[BaseMessage]) -> None:
+    """``history.add_messages(batch)``. A history with no bulk append of its own inherits LangChain's, a loop
+    of ``add_message``: the same loop runs here, saying after each append that one underlying call
+    finished, so that the per-operation limit applies to each append (a slow history is not a hung one)."""
+    from langchain_core.chat_history import BaseChatMessageHistory
+
+    if type(history).add_messages is not BaseChatMessageHistory.add_messages:
+        history.add_messages(batch)
+        return
+    for message in batch:
+        history.add_message(message)
+        progress()
 
 
 def _messages_only(messages: Sequence[Any]) -> list[BaseMessage]:
