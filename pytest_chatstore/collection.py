@@ -74,10 +74,17 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
             suite += _inject(session, session, "fixture")
         elif home in directories:  # a conftest's fixtures are visible only under its own directory
             suite += _inject(session, directories[home], "fixture")
-    # Focused clauses first (those on the shape of answers before the others), composite ones after:
-    # a composite check then knows which rules are already broken.
+    # Focused clauses first (those on the shape of answers before the others, and among them FID-001, whose
+    # rule is the messages' content wherever it is read), composite ones after: a composite check then knows
+    # which rules are already broken.
     answer_shapes = set(ANSWER_RULES.values())
-    suite.sort(key=lambda item: (clause_of(item) not in FOCUSED, clause_of(item) not in answer_shapes))
+    suite.sort(
+        key=lambda item: (
+            clause_of(item) not in FOCUSED,
+            clause_of(item) not in answer_shapes,
+            clause_of(item) != ANSWER_RULES["get"],
+        )
+    )
     kept: list[pytest.Item] = []
     for item in suite:
         clause_id = clause_of(item)
