@@ -135,9 +135,18 @@ class KnownBroken:
 
     def __init__(self) -> None:
         self._by_target: dict[str, dict[str, bool]] = {}
+        self._raising: dict[str, dict[tuple[str, str], str]] = {}
 
-    def add(self, target: str, clause_id: str, *, shape: bool = False) -> None:
+    def add(
+        self, target: str, clause_id: str, *, shape: bool = False, raised_in: tuple[str, str] | None = None
+    ) -> None:
         self._by_target.setdefault(target, {})[clause_id] = shape
+        if raised_in is not None:
+            self._raising.setdefault(target, {}).setdefault(raised_in, clause_id)
+
+    def raising(self, target: str) -> dict[tuple[str, str], str]:
+        """(store method, exception type) -> the clause that failed first because the store raised it there."""
+        return dict(self._raising.get(target, {}))
 
     def of(self, target: str) -> frozenset[str]:
         """A snapshot: a check sees the same set for its whole run (Hypothesis needs that)."""

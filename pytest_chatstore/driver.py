@@ -27,6 +27,7 @@ from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.attribution import ANSWER_RULES, blocked
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
+    ClauseFailure,
     InfrastructureError,
     ReplayRecord,
     Step,
@@ -57,6 +58,8 @@ class StoreDriver:
         """Clauses known broken in this run (see :mod:`pytest_chatstore.attribution`)."""
         self.unreadable: frozenset[str] = frozenset()
         """Those of them broken only by an unreadable answer."""
+        self.raising: dict[tuple[str, str], str] = {}
+        """(store method, exception type) -> the clause already failed because the store raised it there."""
         self.log: list[str] = []
         self.steps: list[Step] = []
         self.built_with: dict[str, Any] = {}
@@ -160,10 +163,19 @@ class StoreDriver:
         # An async twin that raises is async parity's business first (its sync twin may be fine), then the
         # operation's rule; a sync call's is the operation's rule. PAR-001's own check keeps what it finds.
         suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
+        # One exception from one method is one root cause: the clause that failed on it first blocks the rest.
+        method = entry.split("(", 1)[0].removeprefix("await ").removeprefix("store.")
+        sync = next((o.sync for o in OPERATIONS.values() if o.async_ == method), method)  # an async twin: its sync
+        raised_in = (sync, type(exc).__name__)
+        suspects.append(self.raising.get(raised_in))
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
             raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record())
-        fail(self.owner, what, log=self.log, replay=self.replay_record())
+        try:
+            fail(self.owner, what, log=self.log, replay=self.replay_record())
+        except ClauseFailure as failure:
+            failure.raised_in = raised_in
+            raise
 
     @property
     def clock(self) -> Any:

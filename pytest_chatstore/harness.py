@@ -55,6 +55,7 @@ class StoreUnderTest:
         known_broken: frozenset[str] = frozenset(),
         listed: frozenset[str] = frozenset(),
         unreadable: frozenset[str] = frozenset(),
+        raising: dict[tuple[str, str], str] | None = None,
         allowance: budget.Allowance = budget.FULL,
         scale: float = 1.0,
     ) -> None:
@@ -75,6 +76,8 @@ class StoreUnderTest:
         """What this clause's bounded-exhaustive phase covered (:func:`pytest_chatstore.suite.exhaust`)."""
         self.unreadable = unreadable - {clause}
         """Those of them broken only by an unreadable answer: checks still run the operation, answer unread."""
+        self.raising = {where: c for where, c in (raising or {}).items() if c != clause}
+        """(store method, exception type) -> the clause that failed because the store raised it there."""
         self.reproduce = reproduce
         """A Hypothesis blob to replay instead of searching (``--chatstore-reproduce``)."""
         self.retries = 0
@@ -280,6 +283,7 @@ class StoreUnderTest:
             )
             driver.known_broken = self.known_broken
             driver.unreadable = self.unreadable
+            driver.raising = self.raising
             driver.server = server
             driver.backdoor = server.client() if server is not None else None
             driver.shared_with = {k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs}

@@ -67,7 +67,12 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         )
     if judgement.status in KNOWN_BROKEN:  # later checks of this target leave this rule out
         first = first_clause_failure(excinfo.value) if excinfo is not None else None
-        item.config.stash[known_key].add(target.name, clause_id, shape=first is not None and first.shape)
+        item.config.stash[known_key].add(
+            target.name,
+            clause_id,
+            shape=first is not None and first.shape,
+            raised_in=first.raised_in if first is not None and judgement.status == "failed" else None,
+        )
     _apply(report, judgement, clause_id)
     if excinfo is not None and raw == "infrastructure":
         report.longrepr = detail  # the kit's text, not whatever Hypothesis wrapped it in

@@ -278,6 +278,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
         known_broken=request.config.stash[known_key].of(target.name) | expected,
         listed=frozenset(expected) - request.config.stash[known_key].of(target.name),
         unreadable=request.config.stash[known_key].unreadable(target.name) - expected,
+        raising=request.config.stash[known_key].raising(target.name),
     )
     request.node.stash[kit_fixture_key] = True
     yield sut

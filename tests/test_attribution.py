@@ -159,3 +159,28 @@ def test_blocked_and_root_causes_follow_the_schema(pytester: pytest.Pytester) ->
     _, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike", "--chatstore-clauses=core")
     schema = Path(__file__).parent.parent / "pytest_chatstore" / "report.schema.json"
     jsonschema.validate(report, json.loads(schema.read_text()))
+
+
+def test_one_exception_from_one_method_is_one_root_cause(pytester: pytest.Pytester) -> None:
+    """Every delete raising RecursionError used to fail DEL-001, DEL-002, DEL-003... each in its own right."""
+    pytester.makepyfile(
+        raises="""
+        from reference_impls.memory import InMemoryChatStore
+
+        class DeleteRaises(InMemoryChatStore):
+            def delete_message(self, key, idx):
+                raise RecursionError("maximum recursion depth exceeded")
+
+            async def adelete_message(self, key, idx):
+                raise RecursionError("maximum recursion depth exceeded")
+
+            def delete_last_message(self, key):  # works: the reference store's goes through delete_message
+                return InMemoryChatStore.delete_message(self, key, -1)
+        """
+    )
+    _, report = run_suite(pytester, "raises:DeleteRaises", "--chatstore-clauses=DEL-*,PAR-*")
+    target = report["targets"][0]
+    assert [c["clause"] for c in target["root_causes"]] == ["DEL-001"]
+    blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert blocked == {"DEL-002": "DEL-001", "DEL-003": "DEL-001", "DEL-004": "DEL-001", "PAR-001": "DEL-001",
+                       "PAR-002": "DEL-001"}  # fmt: skip
