@@ -132,7 +132,7 @@ WORK: dict[str, Work] = {
     "MDL-001": Work(142, "machine", floor=25, exhaustive=(206, 0)),
     "FID-005": Work(7, "fixed"),
     "OWN-004": Work(25, "fixed"),
-    "SHR-001": Work(30),
+    "SHR-001": Work(30, exhaustive=(102, 102)),  # scope.through_two_instances, never cut
     "SHR-002": Work(9, "steps", full=25, floor=5),  # 4 inserts per step, a linearizable round every 5 steps
     "SHR-003": Work(20),
     "PRC-001": Work(8, "steps", full=10, floor=4),  # 4 processes, an operation and an insert per step

@@ -303,10 +303,9 @@ class Recorder:
             cut = [r.clause_id for r in exhausted if r.exhaustive and r.exhaustive["reduced"]]
             lines.append(
                 f"  bounded-exhaustive phase: {len(exhausted)} clause(s), "
-                f"{sum(r.exhaustive['sequences'] for r in exhausted if r.exhaustive):,} sequences, every write "
-                f"sequence to depth {max(r.exhaustive['depth'] for r in exhausted if r.exhaustive)} over 2 "
-                "conversations and every state of up to 3 messages"
-                + (f"; depth cut by the budget for {', '.join(cut)}" if cut else "")
+                f"{sum(r.exhaustive['sequences'] for r in exhausted if r.exhaustive):,} sequences, every one of "
+                "its small scope before any random example (each clause's scope: evidence.exhaustive in the JSON "
+                "report)" + (f"; depth cut by the budget for {', '.join(cut)}" if cut else "")
             )
         return lines
 

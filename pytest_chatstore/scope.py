@@ -58,8 +58,12 @@ class Covered:
     depth: int
     reduced: bool = False
     """The budget cut the depth (a slow store): said in the report, never silent."""
+    what: str = ""
+    """The scope in words, where it is not the sequence clauses' (SHR-001's two instances)."""
 
     def describe(self) -> str:
+        if self.what:
+            return f"{self.what}: {self.sequences} sequences"
         cut = f" (depth {DEPTH} cut by the budget)" if self.reduced else ""
         return f"exhaustive to depth {self.depth} over {len(KEYS)} conversations{cut}: {self.sequences} sequences"
 
@@ -210,4 +214,13 @@ def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]
         seen.add(shown)
         chosen.append(ops)
     chosen.sort(key=len)
+    return chosen
+
+
+def through_two_instances(needs: Needs) -> list[list[Op]]:
+    """SHR-001's scope: each write from the empty state, and each state of up to two messages set directly then
+    each write. The first write goes through one instance and the last through the other (symmetry: which
+    instance is "first" does not matter)."""
+    chosen = [[op] for op in writes(ChatModel(), needs, ("a",), CONTENTS[:1])]
+    chosen += [ops for ops in from_states(needs) if len(ops) == 2 and len(ops[0][2]) <= 2]
     return chosen

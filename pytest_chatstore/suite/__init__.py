@@ -207,6 +207,35 @@ def exhaust(chatstore: Any) -> None:
     chatstore.exhaustive = scope.Covered(len(sequences), chatstore.calls - calls, depth, reduced)
 
 
+def exhaust_shared(chatstore: Any) -> None:
+    """SHR-001's bounded-exhaustive phase: every sequence of :func:`pytest_chatstore.scope.through_two_instances`
+    on two instances of one backend, the last write through the second; after every write the other instance
+    reads what the writer reads, for each key used."""
+    __tracebackhide__ = True
+    sequences = scope.through_two_instances(scope.Needs.of(chatstore.capabilities))
+    calls = chatstore.calls
+    with chatstore.failures_only():
+        for ops in sequences:
+            model = ChatModel()
+            used = tuple(sorted({o[1] for o in ops}))
+            with chatstore.fresh(canary=used) as first, chatstore.fresh(share=first) as second:
+                for n, op in enumerate(ops):
+                    writer, other = (second, first) if n == len(ops) - 1 else (first, second)
+                    run_op(writer, model, op)
+                    for key in used:
+                        other.expect(
+                            f"{key!r} read through the other instance after {op[0]} (expected: what the writer reads)",
+                            writer.get_messages(key),
+                            other.get_messages(key),
+                        )
+    chatstore.exhaustive = scope.Covered(
+        len(sequences),
+        chatstore.calls - calls,
+        2,
+        what="each write, and each state of up to 2 messages then each write, the last through the other instance",
+    )
+
+
 def _state_agrees(store: StoreDriver, model: ChatModel, keys: tuple[str, ...], op: Op, rule: str) -> bool:
     """Compare the messages at ``keys`` after ``op``; False when a delete left the right messages in the wrong
     order and the running clause is not ORD-001 (the sequence then stops: its indices no longer mean what the

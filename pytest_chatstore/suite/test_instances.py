@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, numbered_ops, op_strategy, run_op
+from pytest_chatstore.suite import clause, exhaust_shared, numbered_ops, op_strategy, run_op
 
 KEYS = ["conversation", "other"]
 
@@ -25,6 +25,7 @@ KEYS = ["conversation", "other"]
 
 @clause
 def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnderTest) -> None:
+    exhaust_shared(chatstore)
     ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
 
     @chatstore.settings()

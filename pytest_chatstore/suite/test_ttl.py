@@ -151,21 +151,29 @@ _AFTER_EXPIRY: list[tuple[tuple[Any, ...], str | None]] = [
     (("delete", "k", 0), "delete_message"),
     (("delete_last", "k"), "delete_last"),
     (("delete_all", "k"), "delete_all"),
+    (("get", "k"), None),
+    (("keys",), "keys"),
 ]
-"""Every operation on a conversation that has just expired, checked before the machine's search: a path
+"""Every operation on a conversation at the boundary of its expiry, checked before the machine's search: a path
 that treats expired messages as live shows whatever the search draws (the machine met an insert that
 revived them 9 runs in 10)."""
+
+BOUNDARIES = (-0.001, 0.0, 0.001, 10.0**9)
+"""Seconds past a conversation's deadline at which every operation is checked: just before, at (it is gone:
+no write for ``ttl`` seconds), just after, and a far future. Enumerated, on every run."""
 
 
 def _each_write_after_expiry(chatstore: StoreUnderTest) -> None:
     for op in supported(_AFTER_EXPIRY, chatstore.capabilities):
-        clock = ttl.ManualClock()
-        model = ChatModel(ttl=ttl.CLOCK_TTL)
-        model.now = clock.now
-        with chatstore.fresh(ttl=ttl.CLOCK_TTL, clock=clock) as store, expiry_attributed(store):
-            run_op(store, model, ("set", "k", _OLD))
-            store.log.append(f"(the clock moves from {clock.now:g} to {clock.now + ttl.CLOCK_TTL + 1:g})")
-            clock.now = model.now = clock.now + ttl.CLOCK_TTL + 1
-            run_op(store, model, op)
-            store.expect(f"messages after {op[0]} on an expired conversation", model.get_messages("k"),
-                         store.get_messages("k"))  # fmt: skip
+        for past in BOUNDARIES:
+            clock = ttl.ManualClock()
+            model = ChatModel(ttl=ttl.CLOCK_TTL)
+            model.now = clock.now
+            with chatstore.fresh(ttl=ttl.CLOCK_TTL, clock=clock) as store, expiry_attributed(store):
+                run_op(store, model, ("set", "k", _OLD))
+                later = clock.now + ttl.CLOCK_TTL + past
+                store.log.append(f"(the clock moves from {clock.now:g} to {later:g}: {past:+g} s past the deadline)")
+                clock.now = model.now = later
+                run_op(store, model, op)
+                store.expect(f"messages after {op[0]} {past:+g} s past the deadline", model.get_messages("k"),
+                             store.get_messages("k"))  # fmt: skip
