@@ -33,7 +33,7 @@ import struct
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -126,6 +126,31 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
         crashes = config.stash.setdefault(crashes_key, {})
         crashes.setdefault(item.callspec.params["chatstore"].name, clause_of(item) or "")  # type: ignore[attr-defined]
     return _crash_reports(item, what, calls)
+
+
+def answer_in_child(question: Callable[[], str | None], *, quiet_for: float) -> str | None:
+    """``question()``'s answer, computed in a forked child, so that no store code runs in this process (it
+    may leak threads or kill the process); None if the child died or stalled (the clauses will see why)."""
+    read_fd, write_fd = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's coverage is not collected
+        os.close(read_fd)
+        try:
+            _send(write_fd, ("answer", question()))
+        finally:
+            os._exit(0)
+    os.close(write_fd)
+    answer: str | None = None
+    try:
+        answer = next((m[1] for m in _messages(read_fd, quiet_for) if m[0] == "answer"), None)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+    finally:
+        os.close(read_fd)
+    os.waitpid(pid, 0)
+    return answer
 
 
 def _messages(fd: int, quiet_for: float) -> Iterator[tuple[Any, ...]]:

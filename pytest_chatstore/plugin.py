@@ -146,7 +146,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     if not hasattr(config, "workerinput") and getattr(config.option, "numprocesses", None):
         for target in config.stash[settings_key].targets:
-            _first_contact(config, target)
+            _first_contact(config, target, controller=True)
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -343,18 +343,27 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     return True
 
 
-def _first_contact(config: pytest.Config, target: Target) -> None:
+def _first_contact(config: pytest.Config, target: Target, *, controller: bool = False) -> None:
     """Before a target's first clause, in this process (never in an isolated child), build one store: a target
     that cannot be built stops the run with one usage error. A fixture's factory is checked in its first clause."""
     if target.source == "fixture" or target.name in config.stash[contacted_key]:
         return
     config.stash[contacted_key].add(target.name)
     settings = config.stash[settings_key]
-    probe = StoreUnderTest(target, timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key])
-    try:
-        problem = probe.first_contact()
-    finally:
-        probe.close()
+
+    def build_one() -> str | None:
+        probe = StoreUnderTest(
+            target, timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
+        )
+        try:
+            return probe.first_contact()
+        finally:
+            probe.close()
+
+    # Isolated, or in xdist's controller, no store code runs in this process (a store may leak a thread that
+    # keeps a process from exiting, or kill it): the store is built in a child of its own.
+    in_child = (config.stash[isolate_key] or controller) and isolation.available()
+    problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
     if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
         pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 
