@@ -129,7 +129,9 @@ def _exhaustive(sut: StoreUnderTest | None) -> dict[str, Any] | None:
     """The report's record of the clause's bounded-exhaustive phase, if it had one."""
     if sut is None or sut.exhaustive is None:
         return None
-    return {**asdict(sut.exhaustive), "scope": sut.exhaustive.describe()}
+    covered = asdict(sut.exhaustive)
+    del covered["what"]  # said in "scope"
+    return {**covered, "scope": sut.exhaustive.describe()}
 
 
 def _refusal(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.TestReport) -> str | None:
