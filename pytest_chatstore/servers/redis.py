@@ -309,18 +309,33 @@ def _reachable(container: Any) -> tuple[str, int]:
     with contextlib.suppress(Exception):
         candidates.append((docker_client.bridge_ip(cid), port))
     deadline = time.monotonic() + DOCKER_REACH_SECONDS
+    bridge_answered: float | None = None
     while time.monotonic() < deadline:
-        for candidate in candidates:
-            try:
-                with socket.create_connection(candidate, timeout=1) as probe:
-                    probe.sendall(b"PING\r\n")
-                    if probe.recv(7).startswith(b"+PONG"):
-                        return candidate
-            except OSError:
-                continue
+        if _pongs(candidates[0]):
+            return candidates[0]
+        # The engine's loopback proxy may accept before Redis behind it is ready: prefer loopback for a
+        # grace period after the bridge address first answers, so the choice does not depend on timing.
+        if len(candidates) > 1 and _pongs(candidates[1]):
+            bridge_answered = bridge_answered or time.monotonic()
+            if time.monotonic() - bridge_answered >= LOOPBACK_GRACE:
+                return candidates[1]
         time.sleep(0.2)
     tried = ", ".join(f"{h}:{p}" for h, p in candidates)
     raise RedisUnavailable(f"the container started but answers on none of {tried}")
+
+
+LOOPBACK_GRACE = 3.0
+"""Seconds the kit keeps trying loopback after a container's bridge address answers (see :func:`_reachable`)."""
+
+
+def _pongs(address: tuple[str, int]) -> bool:
+    """Whether Redis answers ``PING`` at ``address`` (within a second)."""
+    try:
+        with socket.create_connection(address, timeout=1) as probe:
+            probe.sendall(b"PING\r\n")
+            return probe.recv(7).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 def _free_port() -> int:
