@@ -140,12 +140,13 @@ class StoreDriver:
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
             if raw and isinstance(exc, Exception):
                 raise
-            self._store_raised(exc, entry, use_async=use_async, rule=rule)
+            self._store_raised(exc, op, entry, use_async=use_async, rule=rule)
         self.log[-1] = f"{entry} -> {short(result)}"
         return result
 
-    def _store_raised(self, exc: BaseException, entry: str, *, use_async: bool, rule: str | None) -> NoReturn:
-        """The store raised during ``entry``: charged to the running check, or no verdict if the backend went away.
+    def _store_raised(self, exc: BaseException, op: str, entry: str, *, use_async: bool, rule: str | None) -> NoReturn:
+        """The store raised during ``entry`` (operation ``op``): charged to the running check, or no verdict if the
+        backend went away.
 
         A sync call whose operation's ``rule`` is already known broken (raising is breaking it too), or an
         async twin where async parity (PAR-001) is known broken, blocks the check instead.
@@ -164,9 +165,7 @@ class StoreDriver:
         # operation's rule; a sync call's is the operation's rule. PAR-001's own check keeps what it finds.
         suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
         # One exception from one method is one root cause: the clause that failed on it first blocks the rest.
-        method = entry.split("(", 1)[0].removeprefix("await ").removeprefix("store.")
-        sync = next((o.sync for o in OPERATIONS.values() if o.async_ == method), method)  # an async twin: its sync
-        raised_in = (sync, type(exc).__name__)
+        raised_in = (OPERATIONS[op].sync, type(exc).__name__)  # an async twin counts as its sync method
         suspects.append(self.raising.get(raised_in))
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:

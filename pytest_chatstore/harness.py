@@ -332,17 +332,18 @@ class StoreUnderTest:
         (the plugin stops the run with a usage error) instead of as every clause's failure."""
         try:
             _ = self.capabilities
+            return None
         except ClauseFailure as exc:
-            return f"cannot build a store from {self.target.spec}: {exc.what or exc}"
+            why = exc.what or str(exc)
         except Hung as exc:
-            return f"cannot build a store from {self.target.spec}: {exc.failure.what or exc}"
+            why = exc.failure.what or str(exc)
         except pytest.fail.Exception as exc:  # the Redis provider's: no server could be had
-            return f"cannot build a store from {self.target.spec}: {(exc.msg or '').removeprefix('pytest-chatstore: ')}"
+            why = (exc.msg or "").removeprefix("pytest-chatstore: ")
         except pytest.skip.Exception:
             raise
         except Exception as exc:  # noqa: BLE001 - a provisioning problem (no Redis server), said as it is
-            return f"cannot build a store from {self.target.spec}: {type(exc).__name__}: {exc}"
-        return None
+            why = f"{type(exc).__name__}: {exc}"
+        return f"cannot build a store from {self.target.spec}: {why}"
 
     def measure_cost(self) -> float:
         """Seconds per store call: a short measurement on a fresh store, the kit's overhead per call added."""

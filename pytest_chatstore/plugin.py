@@ -153,9 +153,11 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
     config.stash[exitstatus_key] = int(exitstatus)
     recorder = config.pluginmanager.get_plugin("chatstore-recorder")
-    for name, ledger in config.stash.get(ledgers_key, {}).items():
-        if recorder is not None and ledger.overrun() is not None:
-            recorder.recorder.budget_notes[name] = ledger.overrun()
+    if recorder is not None:
+        for name, ledger in config.stash.get(ledgers_key, {}).items():
+            overrun = ledger.overrun()
+            if overrun is not None:
+                recorder.recorder.budget_notes[name] = overrun
     if hasattr(config, "workerinput") or settings_key not in config.stash:
         return
     crashes = config.stash.get(crashes_key, {})

@@ -298,12 +298,12 @@ class Recorder:
         raced = [f"{r.clause_id} {r.overlaps}" for r in ran if r.overlaps]
         if raced:
             lines.append(f"  overlapping calls seen by the concurrency checks: {'  '.join(raced)}")
-        exhausted = [r for r in ran if r.exhaustive is not None]
+        exhausted = {r.clause_id: r.exhaustive for r in ran if r.exhaustive is not None}
         if exhausted:
-            cut = [r.clause_id for r in exhausted if r.exhaustive and r.exhaustive["reduced"]]
+            cut = [clause_id for clause_id, covered in exhausted.items() if covered["reduced"]]
             lines.append(
                 f"  bounded-exhaustive phase: {len(exhausted)} clause(s), "
-                f"{sum(r.exhaustive['sequences'] for r in exhausted if r.exhaustive):,} sequences, every one of "
+                f"{sum(covered['sequences'] for covered in exhausted.values()):,} sequences, every one of "
                 "its small scope before any random example (each clause's scope: evidence.exhaustive in the JSON "
                 "report)" + (f"; depth cut by the budget for {', '.join(cut)}" if cut else "")
             )

@@ -27,6 +27,7 @@ every step of them the whole state (answers, messages of both keys, the key list
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import product
@@ -35,6 +36,7 @@ from typing import Any
 from pytest_chatstore.attribution import exercises
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.model import ChatModel
+from pytest_chatstore.operations import expected_answer
 
 Op = tuple[Any, ...]
 
@@ -122,14 +124,8 @@ def _canonical(ops: list[Op]) -> bool:
 def _replayed(ops: list[Op]) -> ChatModel:
     model = ChatModel()
     for op in ops:
-        _apply(model, op)
+        expected_answer(model, op)
     return model
-
-
-def _apply(model: ChatModel, op: Op) -> None:
-    from pytest_chatstore.operations import expected_answer
-
-    expected_answer(model, op)
 
 
 def histories(needs: Needs, depth: int = DEPTH) -> Iterator[list[Op]]:
@@ -180,19 +176,17 @@ def owners(ops: list[Op]) -> frozenset[str]:
     operation never fails it. A sequence no clause owns mixes operations (a delete, then an insert) and
     belongs to MDL-001, the composite check, which runs after the focused ones.
     """
-    model = ChatModel()
+    model = ChatModel()  # after the loop: the state the last write left
     exercised = []
     for op in ops:
         exercised.append(exercises(op, model))
-        _apply(model, op)
+        expected_answer(model, op)
     *prefix, last = ops
-    before = _replayed(prefix)
     owned = set(exercised[-1])
-    _apply(before, last)
     extras = set()
-    if last[0] in ("delete", "delete_last") and len(before.get_messages(last[1])) >= 2:
+    if last[0] in ("delete", "delete_last") and len(model.get_messages(last[1])) >= 2:
         extras.add("ORD-001")  # the order of what a delete leaves
-    if last[0] in EMPTYING and not before.get_messages(last[1]):
+    if last[0] in EMPTYING and not model.get_messages(last[1]):
         extras.add("KEY-002")
     elif kind(last) in BASIC:
         extras.add("KEY-001")  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
@@ -205,16 +199,23 @@ def owners(ops: list[Op]) -> frozenset[str]:
 def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:
     """The sequences of the scope that belong to ``clause_id``, shortest first, without duplicates. At depth 1
     (the budget's cut for a slow store) the states set directly still come first, each with every write."""
+    return list(_by_owner(needs, depth).get(clause_id, ()))
+
+
+@functools.cache
+def _by_owner(needs: Needs, depth: int) -> dict[str, tuple[list[Op], ...]]:
+    """Every sequence of the scope, once, filed under each clause that owns it (enumerated once per run, not
+    once per clause)."""
     seen: set[str] = set()
-    chosen = []
+    filed: dict[str, list[list[Op]]] = {}
     for ops in [*histories(needs, depth), *from_states(needs)]:
         shown = repr(ops)
-        if shown in seen or clause_id not in owners(ops):
+        if shown in seen:
             continue
         seen.add(shown)
-        chosen.append(ops)
-    chosen.sort(key=len)
-    return chosen
+        for clause_id in owners(ops):
+            filed.setdefault(clause_id, []).append(ops)
+    return {clause_id: tuple(sorted(chosen, key=len)) for clause_id, chosen in filed.items()}
 
 
 def through_two_instances(needs: Needs) -> list[list[Op]]:
