@@ -12,11 +12,23 @@ stores with them, and the parent never runs store code. The child
 - runs pytest's test protocol for the item (setup, call, teardown) and sends the
   reports back, with the run state the next clause needs (the clauses known
   broken, the time budget);
+- then stays alive while the store's threads and timers run (at least
+  :data:`GRACE`, at most :data:`LINGER` seconds), so that harm done after the
+  calls returned (an alarm the store armed, ``os._exit`` from a timer thread)
+  is seen in this clause and not in no clause at all;
 - leaves with ``os._exit``: threads the store left behind die with it.
 
 The parent turns a child that died (a fatal signal, ``os._exit``, anything but
-a finished protocol) into a failing clause naming the last call, and a child
-that stopped making progress into a hang. This is the prior art of
+a finished protocol and its lingering) into a failing clause naming the last
+call, and a child that stopped making progress into a hang.
+
+What isolation guarantees: the pytest process runs no store code, so nothing
+the store does to its process (exit, signals, leaked threads, a changed
+recursion limit) reaches the run; a death while the clause runs or while its
+threads and timers are pending fails that clause. What it does not: harm
+scheduled further ahead than :data:`LINGER` (reported when it is an armed
+timer), or done by another process the store started and that outlives its
+process group. This is the prior art of
 pytest-forked and of xdist's replacement of crashed workers, for one test at
 a time. It needs ``os.fork``: on Windows ``--chatstore-isolate`` is a usage
 error.
@@ -49,6 +61,13 @@ CRASHED_CACHE_KEY = "chatstore/crashed"
 
 LEAK_GRACE = 0.5
 """Seconds a store's non-daemon threads get to finish after a test before they count as leaked."""
+GRACE = 0.1
+"""Seconds an isolated child stays alive after its clause, whatever the store left behind."""
+LINGER = 3.0
+"""At most this many seconds an isolated child waits for the store's threads and timers after its clause."""
+KIT_THREADS = ("chatstore-runner",)
+"""Names of the kit's own threads (a call that never returned keeps one busy: not the store's to finish)."""
+_FATAL_TIMERS = (("ITIMER_REAL", "SIGALRM"), ("ITIMER_VIRTUAL", "SIGVTALRM"), ("ITIMER_PROF", "SIGPROF"))
 
 
 def available() -> bool:
@@ -74,6 +93,7 @@ def _child(item: pytest.Item, fd: int) -> None:
         config = item.config
         serialized = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
         _send(fd, ("done", serialized, config.stash[known_key], config.stash[ledgers_key]))
+        _send(fd, ("ended", linger()))
     except KeyboardInterrupt:
         status = 130
     except BaseException as exc:  # noqa: BLE001 - the parent reports what it can
@@ -82,6 +102,59 @@ def _child(item: pytest.Item, fd: int) -> None:
         status = 1
     finally:
         os._exit(status)
+
+
+def linger(ignore: set[threading.Thread] | None = None) -> str | None:
+    """Stay alive while the store's threads and armed timers are pending (:data:`GRACE` to :data:`LINGER` s).
+
+    Threads in ``ignore`` are not the store's (they ran before it). Returns what would still end the process
+    after that (a timer armed further ahead), or None. A store that ends the process meanwhile never returns
+    here: in an isolated child, the parent sees the death after the clause; in the pytest process, the run
+    dies before its report says it passed.
+    """
+    deadline = time.monotonic() + LINGER
+    time.sleep(GRACE)
+    me = threading.current_thread()
+    for thread in threading.enumerate():
+        if thread is not me and thread.name not in KIT_THREADS and thread not in (ignore or set()):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    for armed in fatal_timers():
+        if armed.seconds <= deadline - time.monotonic():
+            time.sleep(armed.seconds + GRACE)  # the signal ends the process here, as it would have in use
+    late = fatal_timers()
+    return "; ".join(str(t) for t in late) or None
+
+
+class ArmedTimer:
+    """An interval timer whose signal, left at its default action, ends the process."""
+
+    def __init__(self, timer: str, signal_name: str, seconds: float) -> None:
+        self.timer, self.signal_name, self.seconds = timer, signal_name, seconds
+
+    def __str__(self) -> str:
+        return (
+            f"the store left {self.signal_name} armed to fire in {self.seconds:.3g} s ({self.timer}, e.g. by "
+            f"signal.alarm), and that signal's default action ends the process"
+        )
+
+
+def fatal_timers() -> list[ArmedTimer]:
+    """Interval timers armed in this process whose signal would end it (no handler installed)."""
+    armed = []
+    for timer, signal_name in _FATAL_TIMERS:
+        which, number = getattr(signal, timer, None), getattr(signal, signal_name, None)
+        if which is None or number is None:  # not on this platform
+            continue
+        seconds = signal.getitimer(which)[0]
+        if seconds > 0 and signal.getsignal(number) == signal.SIG_DFL:
+            armed.append(ArmedTimer(timer, signal_name, seconds))
+    return armed
+
+
+def disarm(timers: list[ArmedTimer]) -> None:
+    """Stop ``timers`` (in the pytest process: the kit's run must outlive a store's alarm)."""
+    for armed in timers:
+        signal.setitimer(getattr(signal, armed.timer), 0)
 
 
 # -- the parent's side --------------------------------------------------------------------
@@ -99,13 +172,19 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
     os.close(write_fd)
     calls: list[str] = []
     done: tuple[Any, ...] | None = None
+    ended: tuple[Any, ...] | None = None
+    failed_in_kit: str | None = None
     stalled = False
     try:
         for message in _messages(read_fd, quiet_for):
             if message[0] == "call":
                 calls.append(message[1])
-            else:
+            elif message[0] == "done":
                 done = message
+            elif message[0] == "ended":
+                ended = message
+            else:
+                failed_in_kit = message[1]
     except TimeoutError:
         stalled = True
         os.kill(pid, signal.SIGKILL)
@@ -113,19 +192,23 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
         os.close(read_fd)
     _, status = os.waitpid(pid, 0)
     config = item.config
-    if done is not None and done[0] == "done":
+    if done is not None:
         config.stash[known_key] = done[2]
         config.stash[ledgers_key].update(done[3])
+    if done is not None and ended is not None and ended[1] is None:
         return [config.hook.pytest_report_from_serializable(config=config, data=d) for d in done[1]]
     if stalled:
         what = f"the child process running the clause made no progress for {quiet_for:g} s and was killed"
-    elif done is not None:
-        what = f"the kit failed in the child process: {done[1]}"
+    elif failed_in_kit is not None:
+        what = f"the kit failed in the child process: {failed_in_kit}"
+    elif ended is not None:
+        what = f"{ended[1]} (the clause's checks had passed; a process using the store would be ended)"
     else:
-        what = f"the store crashed the process ({describe_status(status)})"
+        after = " after the clause's checks had passed, while its threads or timers were pending" if done else ""
+        what = f"the store crashed the process{after} ({describe_status(status)})"
         crashes = config.stash.setdefault(crashes_key, {})
         crashes.setdefault(item.callspec.params["chatstore"].name, clause_of(item) or "")  # type: ignore[attr-defined]
-    return _crash_reports(item, what, calls)
+    return _crash_reports(item, what, calls, during=done is None)
 
 
 def answer_in_child(question: Callable[[], str | None], *, quiet_for: float) -> str | None:
@@ -180,13 +263,17 @@ def describe_status(status: int) -> str:
         except ValueError:
             name = f"signal {number}"
         return f"killed by {name}"
-    return f"it exited with status {os.WEXITSTATUS(status)} in the middle of the clause"
+    return f"it exited with status {os.WEXITSTATUS(status)}"
 
 
-def _crash_reports(item: pytest.Item, what: str, calls: list[str]) -> list[pytest.TestReport]:
-    """Setup, call and teardown reports for a clause whose child died: the call failed with ``what``."""
+def _crash_reports(item: pytest.Item, what: str, calls: list[str], *, during: bool) -> list[pytest.TestReport]:
+    """Setup, call and teardown reports for a clause whose child died (``during`` its calls, or after them):
+    the call failed with ``what``."""
     clause_id = clause_of(item) or "MDL-001"
-    last = f" during {calls[-1]}" if calls else " before its first store call"
+    if not calls:
+        last = " before its first store call"
+    else:
+        last = f" during {calls[-1]}" if during else f"; the clause's last call was {calls[-1]}"
     try:
         fail(clause_id, what + last, log=calls[-20:])
     except ClauseFailure as failure:

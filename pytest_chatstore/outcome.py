@@ -24,6 +24,7 @@ from pytest_chatstore.report import ClauseResult, Recorder
 from pytest_chatstore.stash import (
     clause_of,
     deselected_key,
+    isolate_key,
     kit_fixture_key,
     known_key,
     ran_key,
@@ -185,6 +186,7 @@ class RecorderPlugin:
         self.config = config
         settings = config.stash[settings_key]
         self.recorder = Recorder(settings.policy, settings.budget)
+        self.recorder.isolation = config.stash[isolate_key]
         if not hasattr(config, "workerinput"):
             # Never leave an old report where CI reads it: until this run writes its own, the file says it ran.
             running = Recorder(settings.policy, settings.budget)

@@ -100,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[leaked_key] = []
     config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
+    config.stash[threads_key] = set(threading.enumerate())  # not the store's: they ran before it
     config.stash[redis_key] = RedisProvider(settings.redis)
     if any("redis_url" in t.accepts for t in settings.targets):
         problem = config.stash[redis_key].check_usage()
@@ -149,8 +150,13 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             _first_contact(config, target, controller=True)
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
+    if config.stash.get(suite_items_key, None) and not config.stash[isolate_key]:
+        # Store code ran here: its threads and timers get the time an isolated child gives them, before any report
+        # says the run passed (a store that ends the process a moment after its last call is not certified).
+        isolation.linger(config.stash[threads_key])
     config.stash[exitstatus_key] = int(exitstatus)
     recorder = config.pluginmanager.get_plugin("chatstore-recorder")
     if recorder is not None:
@@ -423,6 +429,10 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
             f"the store left {len(leaked)} non-daemon thread(s) running after the check ({names}): a process "
             "that uses it can never exit",
         )
+    armed = isolation.fatal_timers()
+    if armed:  # disarmed, or the run would die with the store's alarm and give no verdict
+        isolation.disarm(armed)
+        fail(clause_id, "; ".join(map(str, armed)) + " (the kit disarmed it to go on with the run)")
     return result
 
 

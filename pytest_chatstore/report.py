@@ -125,6 +125,8 @@ class Recorder:
         """Per target, what the budget says at the end (floors that did not fit, with the figures)."""
         self.stopped: str | None = None
         """Why the run stopped before every suite test ran (interrupted, -x), or None."""
+        self.isolation: str | None = None
+        """Why each clause ran in a forked child (asked for, or the last run of a target died), or None."""
 
     def add(self, result: ClauseResult) -> None:
         self.results[(result.target, result.clause_id)] = result
@@ -229,6 +231,8 @@ class Recorder:
         if self.stopped is not None:
             lines.append(f"INCOMPLETE RUN: stopped early ({self.stopped}); this is no conformance verdict")
         lines += [f"Redis: {server}" for server in sorted(self.redis)]
+        if self.isolation is not None:
+            lines.append(f"isolation: each clause ran in a forked child process ({self.isolation})")
         if self.deselected_by_others:
             lines.append(
                 f"PARTIAL RUN: {len(self.deselected_by_others)} clause(s) deselected by -k, -m or --deselect; "
@@ -366,6 +370,7 @@ class Recorder:
             if all(t["gate"] == "pass" for t in targets)
             else "fail",
             "stopped": self.stopped,
+            "isolation": self.isolation,
             "redis": sorted(self.redis),
             "environment": {
                 "python": platform.python_version(),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -214,6 +215,40 @@ class RaisesBaseException(_Hostile):
 
     def misbehave(self) -> None:
         raise Fatal("connection pool poisoned")
+
+
+class AlarmInDelete(_Hostile):
+    """``delete_message`` arms ``signal.alarm(1)`` and returns: the process dies a second later, after the call
+    (a driver that uses SIGALRM for its own timeouts and forgets to disarm it)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        signal.alarm(1)
+
+
+class ExitsSoonAfterDelete(_Hostile):
+    """``delete_message`` returns, and a timer thread calls ``os._exit(3)`` a moment later (a driver's
+    background reconnect that gives up fatally)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        timer = threading.Timer(0.2, os._exit, (3,))
+        timer.daemon = True
+        timer.start()
+
+
+class ExitsAfterClose(InMemoryChatStore):
+    """Correct, but closing it starts a timer that calls ``os._exit(3)`` a second later: the harm comes after
+    every check of a short clause has passed (a pool whose reaper thread dies fatally)."""
+
+    def close(self) -> None:
+        timer = threading.Timer(1.0, os._exit, (3,))
+        timer.daemon = True
+        timer.start()
 
 
 class LeaksThread(InMemoryChatStore):

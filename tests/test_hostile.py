@@ -213,6 +213,40 @@ def test_a_run_that_crashed_isolates_the_target_next_time(pytester: pytest.Pytes
     third.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
 
 
+@posix
+def test_an_isolated_child_is_watched_after_its_clause_so_harm_after_the_checks_fails_it(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest_subprocess(
+        _store("ExitsAfterClose"),
+        *ONLY,
+        "--chatstore-isolate",
+        "--chatstore-clauses=ORD-002",
+        "--chatstore-report=report.json",
+    )
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    # After the checks, on an idle machine; during them, on a loaded one: a failure either way, never a pass.
+    result.stdout.fnmatch_lines(["*the store crashed the process*(it exited with status 3)*"])
+    assert _report(pytester)["isolation"] == "--chatstore-isolate"
+
+
+def test_an_alarm_the_store_left_armed_fails_the_clause_and_the_run_survives_it(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("AlarmInDelete"), *ONLY, "--chatstore-clauses=DEL-001,ORD-002")
+    result.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
+    result.stdout.fnmatch_lines(["*the store left SIGALRM armed to fire in * s*the kit disarmed it*"])
+
+
+@posix
+@pytest.mark.parametrize("isolate", [False, True], ids=["in-process", "isolated"])
+@pytest.mark.parametrize("store", ["AlarmInDelete", "ExitsSoonAfterDelete", "ExitsAfterClose"])
+def test_a_store_that_ends_the_process_never_gets_a_passing_run(
+    pytester: pytest.Pytester, store: str, isolate: bool
+) -> None:
+    args = [_store(store), *ONLY, "--chatstore-clauses=DEL-001,ORD-002", *(["--chatstore-isolate"] * isolate)]
+    codes = [pytester.runpytest_subprocess(*args).ret for _ in range(3)]
+    assert 0 not in codes, codes  # a rerun (isolated automatically after a death) must not certify it
+
+
 @pytest.mark.parametrize(("store", "raised"), [("RaisesSystemExit", "SystemExit"), ("RaisesBaseException", "Fatal")])
 def test_a_store_raising_a_base_exception_fails_its_clause(pytester: pytest.Pytester, store: str, raised: str) -> None:
     result = pytester.runpytest_subprocess(_store(store), *ONLY, "--chatstore-clauses=DEL-001,INS-001")
