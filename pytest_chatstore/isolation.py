@@ -52,7 +52,7 @@ import pytest
 
 from pytest_chatstore import runner
 from pytest_chatstore.failures import ClauseFailure, fail
-from pytest_chatstore.stash import clause_of, crashes_key, kit_fixture_key, known_key, ledgers_key
+from pytest_chatstore.stash import clause_of, crashes_key, kit_fixture_key, known_key, ledgers_key, redis_key
 
 CRASH_CACHE_KEY = "chatstore/running"
 """pytest cache entry: target name -> the clause running when the process last stopped (cleared at a clean end)."""
@@ -87,13 +87,18 @@ def _child(item: pytest.Item, fd: int) -> None:
     from _pytest.runner import runtestprotocol
 
     status = 0
+    provider = item.config.stash[redis_key]
+    provided = provider.server is not None
     try:
         runner.set_flight_recorder(lambda entry: _send(fd, ("call", entry)))
         reports = runtestprotocol(item, log=False, nextitem=None)
         config = item.config
         serialized = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
         _send(fd, ("done", serialized, config.stash[known_key], config.stash[ledgers_key]))
-        _send(fd, ("ended", linger()))
+        problem = linger()
+        if not provided:  # a server this child started (a fixture's): stopped, or its database emptied
+            provider.close()
+        _send(fd, ("ended", problem))
     except KeyboardInterrupt:
         status = 130
     except BaseException as exc:  # noqa: BLE001 - the parent reports what it can
@@ -209,6 +214,20 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
         crashes = config.stash.setdefault(crashes_key, {})
         crashes.setdefault(item.callspec.params["chatstore"].name, clause_of(item) or "")  # type: ignore[attr-defined]
     return _crash_reports(item, what, calls, during=done is None)
+
+
+def release(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
+    """After an isolated child: the guard looks at the Redis server's other databases (unless the child already
+    reported what it saw), and the kit's database is emptied for the next child."""
+    provider = item.config.stash[redis_key]
+    if provider.server is None:
+        return
+    seen = any(name == "chatstore_guard" for report in reports for name, _ in report.user_properties)
+    changed = provider.trespass()
+    if changed is not None and not seen:
+        reports[-1].user_properties.append(("chatstore_guard", f"after {clause_of(item)} (isolated): {changed}"))
+    with contextlib.suppress(Exception):  # a server that went away: the next clause says so
+        provider.server.reset()
 
 
 def answer_in_child(question: Callable[[], str | None], *, quiet_for: float) -> str | None:

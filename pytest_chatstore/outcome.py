@@ -28,6 +28,7 @@ from pytest_chatstore.stash import (
     kit_fixture_key,
     known_key,
     ran_key,
+    redis_key,
     running_key,
     settings_key,
     suite_items_key,
@@ -200,6 +201,8 @@ class RecorderPlugin:
         props = dict(report.user_properties)
         if "chatstore_redis" in props:
             self.recorder.redis.add(str(props["chatstore_redis"]))
+        if "chatstore_guard" in props and props["chatstore_guard"] not in self.recorder.trespasses:
+            self.recorder.trespasses.append(str(props["chatstore_guard"]))
         data = getattr(report, "chatstore", None)
         if isinstance(data, dict):
             result = ClauseResult.from_dict(data)
@@ -271,6 +274,11 @@ class RecorderPlugin:
             return  # xdist's controller writes the reports
         if not self.recorder.results and self.recorder.stopped is None:
             self.recorder.stopped = f"the run ended (exit status {int(exitstatus)}) before any clause finished"
+        changed = self.config.stash[redis_key].trespass()
+        if changed is not None:
+            self.recorder.trespasses.append(f"at the end of the run: {changed}")
+        if self.recorder.trespasses and exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the gate failed, whatever the clauses said
         for path in self.config.stash[settings_key].reports:
             self.recorder.write(path)
 

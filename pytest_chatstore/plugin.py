@@ -8,6 +8,7 @@ the run is :mod:`pytest_chatstore.collection`'s job, judging its results
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -291,11 +292,15 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
     request.node.stash[kit_fixture_key] = True
     yield sut
     sut.close()
-    server = request.config.stash[redis_key].server
-    if server is not None:  # carried on the report, so xdist's controller can say which Redis was used
+    provider = request.config.stash[redis_key]
+    if provider.server is not None:  # carried on the report, so xdist's controller can say which Redis was used
+        fake = "" if provider.server.real else " [FAKE]"
         request.node.user_properties.append(
-            ("chatstore_redis", server.description + ("" if server.real else " [FAKE]"))
+            ("chatstore_redis", provider.server.description + fake + provider.guarded())
         )
+        changed = provider.trespass()
+        if changed is not None:
+            request.node.user_properties.append(("chatstore_guard", f"after {clause_id}: {changed}"))
 
 
 def _ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
@@ -345,7 +350,12 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     timeout = config.stash[settings_key].timeout
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    for report in isolation.run_forked(item, quiet_for=6 * timeout + 120):
+    if "redis_url" in item.callspec.params["chatstore"].accepts:  # type: ignore[attr-defined]
+        with contextlib.suppress(pytest.fail.Exception):  # provisioned here, once: each child then uses it
+            config.stash[redis_key]()
+    reports = isolation.run_forked(item, quiet_for=6 * timeout + 120)
+    isolation.release(item, reports)
+    for report in reports:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
     return True

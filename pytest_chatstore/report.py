@@ -125,6 +125,8 @@ class Recorder:
         """Per target, what the budget says at the end (floors that did not fit, with the figures)."""
         self.stopped: str | None = None
         """Why the run stopped before every suite test ran (interrupted, -x), or None."""
+        self.trespasses: list[str] = []
+        """What the guard saw change outside the kit's database on the Redis server (see ``servers.guard``)."""
         self.isolation: str | None = None
         """Why each clause ran in a forked child (asked for, or the last run of a target died), or None."""
 
@@ -180,6 +182,8 @@ class Recorder:
             counts = [f"{must} MUST, {len(failing) - must} SHOULD failing"] + (
                 [f"{other} not verified"] if other else []
             )
+            if self.trespasses:
+                counts.insert(0, "data outside the kit's database changed")
             text = f"DOES NOT CONFORM to gate level {level} ({'; '.join(counts)})"
             text += f"; conforms to level {reached}" if reached else ""
         ran = len({r.clause_id for r in results})
@@ -200,8 +204,12 @@ class Recorder:
     def gate_passes(self, results: Sequence[ClauseResult]) -> bool:
         """Whether ``results`` pass the gate: nothing gating failed, and the run was not cut short."""
         inconclusive_gates = self.policy.gates_inconclusive()
-        return self.stopped is None and not any(
-            r.status in GATING_STATUSES or (r.status == "inconclusive" and inconclusive_gates) for r in results
+        return (
+            self.stopped is None
+            and not self.trespasses
+            and not any(
+                r.status in GATING_STATUSES or (r.status == "inconclusive" and inconclusive_gates) for r in results
+            )
         )
 
     def gate(self, results: Sequence[ClauseResult]) -> str:
@@ -233,6 +241,7 @@ class Recorder:
         lines += [f"Redis: {server}" for server in sorted(self.redis)]
         if self.isolation is not None:
             lines.append(f"isolation: each clause ran in a forked child process ({self.isolation})")
+        lines += [f"GUARD: the store changed data outside the kit's database, {change}" for change in self.trespasses]
         if self.deselected_by_others:
             lines.append(
                 f"PARTIAL RUN: {len(self.deselected_by_others)} clause(s) deselected by -k, -m or --deselect; "
@@ -371,6 +380,7 @@ class Recorder:
             else "fail",
             "stopped": self.stopped,
             "isolation": self.isolation,
+            "guard": self.trespasses,
             "redis": sorted(self.redis),
             "environment": {
                 "python": platform.python_version(),

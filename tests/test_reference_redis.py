@@ -85,13 +85,97 @@ def test_a_users_data_survives_a_full_run_on_their_url(
             TARGET, "--chatstore-only", f"--chatstore-redis-url={base}", "--chatstore-hypothesis=ci", *NOT_REAL_TIME
         )
         result.assert_outcomes(passed=len(CLAUSES) - 8, deselected=8)
-        result.stdout.fnmatch_lines([f"Redis: the server at {base}/15 (given by the user)"])
+        result.stdout.fnmatch_lines([f"Redis: the server at {base}/15 (given by the user)*"])
         assert precious.get("precious") == b"do not touch"
         assert precious.lrange("chatstore:someone-elses", 0, -1) == [b"also theirs"]
         assert redis.Redis.from_url(f"{base}/15").dbsize() == 0, "the kit left keys behind"
     finally:
         precious.delete("precious", "chatstore:someone-elses")
         precious.close()
+
+
+@pytest.fixture
+def someone_elses(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[int, Any]]:
+    """Data that is not the kit's in databases 0 and 3 of the server: three keys, removed again afterwards."""
+    monkeypatch.delenv("PYTEST_XDIST_WORKER", raising=False)  # in-process: the database index is exact
+    import redis
+
+    base = server.url.rsplit("/", 1)[0]
+    clients = {db: redis.Redis.from_url(f"{base}/{db}") for db in (0, 3)}
+    clients[0].set("precious", "do not touch")
+    clients[0].rpush("app:queue", "also theirs")
+    clients[3].hset("session:42", "user", "ada")
+    yield clients
+    for client in clients.values():
+        client.delete("precious", "app:queue", "session:42")
+        client.close()
+
+
+def _unchanged(clients: dict[int, Any]) -> bool:
+    return (
+        clients[0].get("precious") == b"do not touch"
+        and clients[0].lrange("app:queue", 0, -1) == [b"also theirs"]
+        and clients[3].hgetall("session:42") == {b"user": b"ada"}
+        and clients[0].dbsize() == 2
+        and clients[3].dbsize() == 1
+    )
+
+
+def test_a_store_that_flushes_the_server_fails_the_run_naming_each_database(
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
+) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    result = pytester.runpytest(
+        "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/15",
+        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # the clause passed; the gate did not
+    result.stdout.fnmatch_lines(
+        [
+            "GUARD: the store changed data outside the kit's database, after ORD-002: database 0 was emptied "
+            "(2 keys removed); database 3 was emptied (1 key removed)",
+            "FlushesAllOnClose (--chatstore): DOES NOT CONFORM *(data outside the kit's database changed*",
+        ]
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["gate"] == "fail"
+    assert report["guard"] == [
+        "after ORD-002: database 0 was emptied (2 keys removed); database 3 was emptied (1 key removed)"
+    ]
+
+
+def test_a_store_that_writes_outside_its_database_fails_the_run(
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
+) -> None:
+    base = server.url.rsplit("/", 1)[0]
+    result = pytester.runpytest(
+        "--chatstore=tests.hostile_redis:IgnoresDatabaseIndex", "--chatstore-only",
+        f"--chatstore-redis-url={base}/15", "--chatstore-clauses=DEL-001", "--chatstore-hypothesis=ci",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["GUARD: the store changed data outside the kit's database, after DEL-001: database 0: * added*"]
+    )
+    for key in someone_elses[0].scan_iter(match="chatstore:*"):  # what the store wrote there, the test removes
+        if key != b"app:queue":
+            someone_elses[0].delete(key)
+    assert _unchanged(someone_elses)
+
+
+def test_a_correct_isolated_run_leaves_every_other_database_as_it_was_and_its_own_empty(
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
+) -> None:
+    require_module("redis", "the redis extra is not installed")
+    base = server.url.rsplit("/", 1)[0]
+    result = pytester.runpytest_subprocess(
+        TARGET, "--chatstore-only", f"--chatstore-redis-url={base}/15", "--chatstore-isolate",
+        "--chatstore-clauses=ORD-001,ORD-002,DEL-001,KEY-001,SHR-001", "--chatstore-hypothesis=ci",
+    )  # fmt: skip
+    result.assert_outcomes(passed=5, deselected=len(CLAUSES) - 5)
+    assert "GUARD" not in result.stdout.str()
+    result.stdout.fnmatch_lines(["Redis: *; the kit's database 15, the others guarded (0, 3)"])
+    assert _unchanged(someone_elses)
+    assert someone_elses[0].__class__.from_url(f"{base}/15").dbsize() == 0  # each child's keys were removed
 
 
 def test_a_non_empty_database_on_a_users_server_is_refused(
@@ -411,7 +495,7 @@ def test_each_xdist_worker_gets_its_own_database_on_a_users_server(
     result = pytester.runpytest_subprocess(*args, f"--chatstore-redis-url={base}/10")
     result.assert_outcomes(passed=len(CLAUSES) - 8)  # xdist's controller does not count deselections
     result.stdout.fnmatch_lines(
-        [f"Redis: the server at {base}/10 (given by the user)", f"Redis: the server at {base}/11 *"]
+        [f"Redis: the server at {base}/10 (given by the user)*", f"Redis: the server at {base}/11 *"]
     )
     import redis
 

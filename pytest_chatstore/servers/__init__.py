@@ -31,6 +31,8 @@ class RedisProvider:
         self.config = config
         self.server: Any = None
         self.error: str | None = None
+        self.baseline: Any = None
+        """The guard's fingerprint of the server's other databases (see :mod:`.guard`), taken before any store ran."""
 
     def __call__(self) -> Any:
         """The :class:`~pytest_chatstore.servers.redis.RedisServer`; fails the calling test if there is none."""
@@ -47,6 +49,10 @@ class RedisProvider:
                 )
             except RedisUnavailable as exc:
                 self.error = str(exc)
+            else:
+                from pytest_chatstore.servers.guard import fingerprint
+
+                self.baseline = fingerprint(self.server.client(), self.server.kit_databases)
         if self.error is not None:
             pytest.fail(f"pytest-chatstore: {self.error}", pytrace=False)
         return self.server
@@ -63,6 +69,33 @@ class RedisProvider:
             return str(exc)
         return None
 
+    def trespass(self) -> str | None:
+        """What changed in the server's other databases since the last look, in words, or None; what is seen
+        becomes the next look's baseline (a change is reported once)."""
+        if self.server is None or self.baseline is None:
+            return None
+        from pytest_chatstore.servers.guard import changes, fingerprint
+
+        client = self.server.client()
+        found = changes(self.baseline, fingerprint(client, self.server.kit_databases, like=self.baseline))
+        if not found:
+            return None
+        self.baseline = fingerprint(client, self.server.kit_databases)
+        return "; ".join(found)
+
+    def guarded(self) -> str:
+        """What the guard watches on this server, in words (for the report's Redis line)."""
+        if self.baseline is None:
+            return ""
+        if self.baseline.unread is not None:
+            return f"; other databases not fully guarded: {self.baseline.unread}"
+        held = ", ".join(str(db) for db in sorted(self.baseline.counts)) or "none hold keys"
+        return f"; the kit's database {_list(self.server.kit_databases)}, the others guarded ({held})"
+
     def close(self) -> None:
         if self.server is not None:
             self.server.close()
+
+
+def _list(numbers: frozenset[int]) -> str:
+    return ", ".join(str(n) for n in sorted(numbers))

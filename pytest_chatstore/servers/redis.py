@@ -63,6 +63,8 @@ class RedisServer:
     stop: Callable[[], None] = field(default=lambda: None, repr=False)
     claimed: bool = False
     """On a user's server: the kit found its database empty and may delete what the run writes there."""
+    kit_databases: frozenset[int] = frozenset({0})
+    """The databases the kit writes to (this one, and those of other xdist workers on a shared server)."""
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -134,6 +136,8 @@ def _from_url(url: str | None, worker: int) -> RedisServer:
     base_db = int(parts.path.strip("/") or DEFAULT_DB)
     db_url = urlunsplit(parts._replace(path=f"/{base_db + worker}"))
     server = RedisServer(db_url, "url", f"the server at {_redact(db_url)} (given by the user)", owned=False)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    server.kit_databases = frozenset(range(base_db, base_db + workers))
     try:
         size = server.client().dbsize()
     except Exception as exc:  # noqa: BLE001 - any failure to reach it is reported as such
