@@ -2,6 +2,7 @@
 
     python benchmarks/hostile_runs.py             # every row below, default settings, one run each
     python benchmarks/hostile_runs.py --only hang # rows whose name contains "hang"
+    python benchmarks/hostile_runs.py --three     # stores that end the process: three runs in a row each
 
 Each row is a fresh ``pytest`` process on a store of ``tests/hostile_stores.py``
 with the whole suite and the default profile, as a new user runs it. The table
@@ -31,19 +32,23 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("leaks a non-daemon thread, not isolated", "LeaksThread", []),
 ]
 
+THREE_RUNS: list[tuple[str, str, list[str]]] = [
+    ("signal.alarm(1) in delete_message", "AlarmInDelete", []),
+    ("signal.alarm(1) in delete_message, isolated", "AlarmInDelete", ["--chatstore-isolate"]),
+    ("os._exit from a timer 0.2 s after delete_message", "ExitsSoonAfterDelete", []),
+    ("os._exit from a timer 0.2 s after delete_message, isolated", "ExitsSoonAfterDelete", ["--chatstore-isolate"]),
+    ("os._exit from a timer 1 s after close", "ExitsAfterClose", []),
+    ("os._exit from a timer 1 s after close, isolated", "ExitsAfterClose", ["--chatstore-isolate"]),
+]
+"""Stores that end the process after a call returned: run three times in a row in one directory (pytest's
+cache kept, so a death isolates the next run, as a CI job that is retried): no run may exit 0."""
 
-def run(store: str, extra: list[str]) -> tuple[float, int, str, bool]:
+
+def run(store: str, extra: list[str], where: str | None = None) -> tuple[float, int, str, bool]:
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
-        args = [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            f"--chatstore=tests.hostile_stores:{store}",
-        ]
+        args = [sys.executable, "-m", "pytest", "-q", f"--chatstore=tests.hostile_stores:{store}"]
+        args += ["-p", "no:cacheprovider"] if where is None else ["-o", f"cache_dir={where}/.cache"]
         args += ["--chatstore-only", f"--chatstore-report={report}", *extra]
         start = time.perf_counter()
         process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
@@ -61,9 +66,19 @@ def run(store: str, extra: list[str]) -> tuple[float, int, str, bool]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--only", default="")
+    parser.add_argument("--three", action="store_true", help="the stores that end the process, 3 runs each")
     options = parser.parse_args()
     print("| store | wall time | exit | report | left running |")
     print("| --- | --- | --- | --- | --- |")
+    if options.three:
+        for label, store, extra in THREE_RUNS:
+            if options.only not in label:
+                continue
+            with tempfile.TemporaryDirectory() as where:
+                for attempt in (1, 2, 3):
+                    elapsed, status, verdict, alive = run(store, extra, where)
+                    print(f"| {label}, run {attempt} | {elapsed:.1f} s | {status} | {verdict} | {alive} |", flush=True)
+        return
     for label, store, extra in ROWS:
         if options.only not in label:
             continue

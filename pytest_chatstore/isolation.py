@@ -46,6 +46,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -167,21 +168,16 @@ def disarm(timers: list[ArmedTimer]) -> None:
 
 def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport]:
     """``item``'s reports, from a forked child; a child that dies or stalls for ``quiet_for`` s fails the clause."""
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():  # the parent may have daemon threads (a runner, a Redis provider)
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
-        os.close(read_fd)
-        _child(item, write_fd)
-    os.close(write_fd)
+    child = _Child()
+    if child.pid == 0:  # pragma: no cover - the child's coverage is not collected
+        _child(item, child.fd)
     calls: list[str] = []
     done: tuple[Any, ...] | None = None
     ended: tuple[Any, ...] | None = None
     failed_in_kit: str | None = None
     stalled = False
     try:
-        for message in _messages(read_fd, quiet_for):
+        for message in child.messages(quiet_for):
             if message[0] == "call":
                 calls.append(message[1])
             elif message[0] == "done":
@@ -192,10 +188,8 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
                 failed_in_kit = message[1]
     except TimeoutError:
         stalled = True
-        os.kill(pid, signal.SIGKILL)
     finally:
-        os.close(read_fd)
-    _, status = os.waitpid(pid, 0)
+        status = child.end()
     config = item.config
     if done is not None:
         config.stash[known_key] = done[2]
@@ -233,44 +227,90 @@ def release(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
 def answer_in_child(question: Callable[[], str | None], *, quiet_for: float) -> str | None:
     """``question()``'s answer, computed in a forked child, so that no store code runs in this process (it
     may leak threads or kill the process); None if the child died or stalled (the clauses will see why)."""
-    read_fd, write_fd = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child's coverage is not collected
-        os.close(read_fd)
+    child = _Child()
+    if child.pid == 0:  # pragma: no cover - the child's coverage is not collected
         try:
-            _send(write_fd, ("answer", question()))
+            _send(child.fd, ("answer", question()))
         finally:
             os._exit(0)
-    os.close(write_fd)
     answer: str | None = None
     try:
-        answer = next((m[1] for m in _messages(read_fd, quiet_for) if m[0] == "answer"), None)
+        answer = next((m[1] for m in child.messages(quiet_for) if m[0] == "answer"), None)
     except TimeoutError:
-        os.kill(pid, signal.SIGKILL)
+        pass
     finally:
-        os.close(read_fd)
-    os.waitpid(pid, 0)
+        child.end()
     return answer
 
 
-def _messages(fd: int, quiet_for: float) -> Iterator[tuple[Any, ...]]:
-    buffer = b""
-    while True:
-        ready, _, _ = select.select([fd], [], [], quiet_for)
-        if not ready:
-            raise TimeoutError
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            return
-        buffer += chunk
-        while len(buffer) >= 4:
-            (size,) = struct.unpack("!I", buffer[:4])
-            if len(buffer) < 4 + size:
-                break
-            yield pickle.loads(buffer[4 : 4 + size])
-            buffer = buffer[4 + size :]
+class _Child:
+    """A forked child in a process group of its own, and the pipe it writes messages to.
+
+    In the child (``pid == 0``), ``fd`` is the pipe's writing end. In the parent, :meth:`messages` reads
+    until the child has exited, and :meth:`end` ends the whole group: a helper process the store started
+    (and which holds the pipe open) can neither keep the kit waiting nor outlive the clause.
+    """
+
+    POLL = 0.2
+    """Seconds between looks at whether the child has exited while its pipe is quiet."""
+
+    def __init__(self) -> None:
+        read_fd, write_fd = os.pipe()
+        with warnings.catch_warnings():  # the parent may have daemon threads (a runner, a Redis provider)
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.pid = os.fork()
+        with contextlib.suppress(OSError):  # set on both sides: whichever runs first, no race
+            os.setpgid(self.pid, 0)  # in the child, pid 0 means itself
+        os.close(read_fd if self.pid == 0 else write_fd)
+        self.fd = write_fd if self.pid == 0 else read_fd
+        self.status: int | None = None
+
+    def messages(self, quiet_for: float) -> Iterator[tuple[Any, ...]]:
+        """The child's messages until its pipe closes or it has exited; TimeoutError after ``quiet_for`` s of
+        silence from a child still running."""
+        buffer, quiet = b"", 0.0
+        while True:
+            ready, _, _ = select.select([self.fd], [], [], self.POLL)
+            if not ready:
+                if self._exited():
+                    self._end_group()  # helpers that hold the pipe open: ended; what the child wrote is read
+                    if not select.select([self.fd], [], [], 0)[0]:
+                        return
+                    continue
+                quiet += self.POLL
+                if quiet >= quiet_for:
+                    raise TimeoutError
+                continue
+            quiet = 0.0
+            chunk = os.read(self.fd, 1 << 16)
+            if not chunk:
+                return
+            buffer += chunk
+            while len(buffer) >= 4:
+                (size,) = struct.unpack("!I", buffer[:4])
+                if len(buffer) < 4 + size:
+                    break
+                yield pickle.loads(buffer[4 : 4 + size])
+                buffer = buffer[4 + size :]
+
+    def _exited(self) -> bool:
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.status = status
+        return self.status is not None
+
+    def _end_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def end(self) -> int:
+        """End the child and every process of its group, close the pipe, and give the child's wait status."""
+        self._end_group()
+        os.close(self.fd)
+        if self.status is None:
+            _, self.status = os.waitpid(self.pid, 0)
+        return self.status
 
 
 def describe_status(status: int) -> str:
@@ -322,6 +362,28 @@ def leaked_threads(before: set[threading.Thread]) -> list[threading.Thread]:
     for thread in new:
         thread.join(max(0.0, deadline - time.monotonic()))
     return [t for t in new if t.is_alive()]
+
+
+def child_processes() -> set[int]:
+    """Process IDs of this process's children (Linux: read from ``/proc``; elsewhere an empty set)."""
+    me, found = os.getpid(), set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")"
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:
+                found.add(int(stat.parent.name))
+    return found
+
+
+def end_processes(pids: set[int]) -> list[int]:
+    """Kill ``pids`` (children of this process the store left running) and reap them; those that were alive."""
+    ended = []
+    for pid in sorted(pids):
+        with contextlib.suppress(ProcessLookupError, ChildProcessError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            ended.append(pid)
+    return ended
 
 
 # -- a previous run that crashed ----------------------------------------------------------------

@@ -41,6 +41,7 @@ from pytest_chatstore.stash import (
     known_key,
     leaked_key,
     ledgers_key,
+    processes_key,
     ran_key,
     redis_key,
     running_key,
@@ -102,6 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
     config.stash[threads_key] = set(threading.enumerate())  # not the store's: they ran before it
+    config.stash[processes_key] = isolation.child_processes()
     config.stash[redis_key] = RedisProvider(settings.redis)
     if any("redis_url" in t.accepts for t in settings.targets):
         problem = config.stash[redis_key].check_usage()
@@ -130,6 +132,14 @@ def _isolation(config: pytest.Config, settings: Any) -> str | None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if redis_key in config.stash:
         config.stash[redis_key].close()
+    if config.stash.get(suite_items_key, None):  # helpers a store started here would outlive the run
+        before = config.stash[processes_key]
+        ended = isolation.end_processes({pid for pid in isolation.child_processes() if pid not in before})
+        if ended:
+            sys.stderr.write(
+                f"pytest-chatstore: ended {len(ended)} process(es) the store under test started and left running "
+                f"(pid {', '.join(map(str, ended))}); --chatstore-isolate ends them after each clause\n"
+            )
     leaked = [t for t in config.stash.get(leaked_key, []) if t.is_alive()]
     if leaked:  # they would keep this process alive for ever, after every report was written
         names = ", ".join(sorted({t.name for t in leaked}))

@@ -21,7 +21,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from pytest_chatstore.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
@@ -249,6 +249,23 @@ class ExitsAfterClose(InMemoryChatStore):
         timer = threading.Timer(1.0, os._exit, (3,))
         timer.daemon = True
         timer.start()
+
+
+class ForksHelper(InMemoryChatStore):
+    """Correct, but its first instance in a process forks a helper (a cache warmer) that sleeps for ten
+    minutes and is never stopped; the helper inherits every open file, the kit's pipes included."""
+
+    HELPERS: ClassVar[dict[int, int]] = {}
+    """Process ID -> its helper's process ID."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        if os.getpid() not in self.HELPERS:
+            pid = os.fork()
+            if pid == 0:  # the helper
+                time.sleep(600)
+                os._exit(0)
+            self.HELPERS[os.getpid()] = pid
 
 
 class LeaksThread(InMemoryChatStore):

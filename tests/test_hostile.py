@@ -279,6 +279,26 @@ def test_a_leaked_thread_fails_the_clause_and_cannot_keep_the_run_alive(pytester
     result.stderr.fnmatch_lines(["*ending the process: the store under test left * non-daemon thread(s)*"])
 
 
+@posix
+def test_a_helper_process_the_store_forked_neither_stalls_an_isolated_run_nor_outlives_it(
+    pytester: pytest.Pytester,
+) -> None:
+    # The helper sleeps ten minutes holding the kit's pipe: before, each clause waited for it.
+    result = pytester.runpytest_subprocess(
+        _store("ForksHelper"), *ONLY, "--chatstore-isolate", "--chatstore-clauses=ORD-001,DEL-001", timeout=120
+    )
+    result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
+
+
+@posix
+def test_a_helper_process_the_store_forked_in_the_pytest_process_is_ended_with_the_run(
+    pytester: pytest.Pytester,
+) -> None:
+    result = pytester.runpytest_subprocess(_store("ForksHelper"), *ONLY, "--chatstore-clauses=ORD-001", timeout=120)
+    result.assert_outcomes(passed=1, deselected=len(CLAUSES) - 1)
+    result.stderr.fnmatch_lines(["pytest-chatstore: ended 1 process(es) the store under test started *"])
+
+
 # -- progress ------------------------------------------------------------------------------------
 
 

@@ -25,6 +25,8 @@ from typing import Any
 
 SAMPLE = 100
 """Keys per database whose values are digested."""
+DATABASES = 16
+"""Databases counted one by one where ``INFO keyspace`` is not served (Redis's default number)."""
 READ_LIMIT = 5.0
 """Seconds one fingerprint may take; past them, what was not read is said to be unguarded."""
 
@@ -46,14 +48,9 @@ def fingerprint(client: Any, kit_databases: frozenset[int], like: Fingerprint | 
     the values of the keys ``like`` sampled are digested again (to compare), instead of a new sample."""
     deadline = time.monotonic() + READ_LIMIT
     try:
-        keyspace = client.info("keyspace")
-    except Exception as exc:  # noqa: BLE001 - a managed server may refuse INFO: then nothing is guarded
-        return Fingerprint({}, unread=f"INFO keyspace failed ({type(exc).__name__}: {exc})")
-    counts = {
-        int(name.removeprefix("db")): int(info.get("keys", 0))
-        for name, info in keyspace.items()
-        if name.startswith("db") and int(name.removeprefix("db")) not in kit_databases
-    }
+        counts = _counts(client, kit_databases)
+    except Exception as exc:  # noqa: BLE001 - a managed server may refuse both: then nothing is guarded
+        return Fingerprint({}, unread=f"the key counts could not be read ({type(exc).__name__}: {exc})")
     digests: dict[int, dict[bytes, str]] = {}
     unread = None
     for db in sorted(like.digests if like is not None else counts):
@@ -67,24 +64,47 @@ def fingerprint(client: Any, kit_databases: frozenset[int], like: Fingerprint | 
     return Fingerprint(counts, digests, unread)
 
 
-def _digests(client: Any, db: int, keys: list[bytes] | None) -> dict[bytes, str]:
-    """Digests of ``keys``' values in database ``db`` (None: of a sample of its keys)."""
+def _counts(client: Any, kit_databases: frozenset[int]) -> dict[int, int]:
+    """Keys per non-empty database but the kit's: from ``INFO keyspace``, or ``DBSIZE`` in each of the
+    :data:`DATABASES` first databases where INFO is not served (fakeredis, some proxies)."""
+    try:
+        keyspace = client.info("keyspace")
+    except Exception:  # noqa: BLE001 - then one DBSIZE per database
+        sizes = {db: _in(client, db, lambda other: other.dbsize()) for db in range(DATABASES)}
+    else:
+        sizes = {int(n.removeprefix("db")): int(i.get("keys", 0)) for n, i in keyspace.items() if n.startswith("db")}
+    return {db: n for db, n in sizes.items() if n and db not in kit_databases}
+
+
+def _in(client: Any, db: int, work: Any) -> Any:
+    """``work(c)`` with ``c`` a client like ``client`` on database ``db``."""
     pool = client.connection_pool
     other = client.__class__(
         connection_pool=pool.__class__(connection_class=pool.connection_class, **{**pool.connection_kwargs, "db": db})
     )
     try:
-        if keys is None:
-            _, found = other.scan(0, count=SAMPLE)
-            keys = sorted(found)[:SAMPLE]
-        pipe = other.pipeline(transaction=False)
-        for key in keys:
-            pipe.dump(key)
-        values = pipe.execute()
+        return work(other)
     finally:
         other.close()
         other.connection_pool.disconnect()
-    return {k: hashlib.sha1(v).hexdigest() if v is not None else "" for k, v in zip(keys, values, strict=True)}
+
+
+def _digests(client: Any, db: int, keys: list[bytes] | None) -> dict[bytes, str]:
+    """Digests of ``keys``' values in database ``db`` (None: of a sample of its keys)."""
+
+    def read(other: Any) -> dict[bytes, str]:
+        chosen = keys
+        if chosen is None:
+            _, found = other.scan(0, count=SAMPLE)
+            chosen = sorted(found)[:SAMPLE]
+        pipe = other.pipeline(transaction=False)
+        for key in chosen:
+            pipe.dump(key)
+        values = pipe.execute()
+        return {k: hashlib.sha1(v).hexdigest() if v is not None else "" for k, v in zip(chosen, values, strict=True)}
+
+    result: dict[bytes, str] = _in(client, db, read)
+    return result
 
 
 def changes(before: Fingerprint, after: Fingerprint) -> list[str]:
