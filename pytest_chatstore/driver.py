@@ -38,9 +38,37 @@ from pytest_chatstore.failures import (
     short,
 )
 from pytest_chatstore.operations import OPERATIONS, method_name
-from pytest_chatstore.runner import OperationTimeout, Runner, announce
+from pytest_chatstore.runner import OperationTimeout, Runner, announce, answered
 
 V = TypeVar("V")
+
+
+UNREAD: Any = object()
+"""What an answer read on the store's thread gives when it is not well formed (see ``Driver._read``)."""
+
+
+def _reading(method: Any, read: Any) -> Any:
+    """``method``, returning its answer, the answer's ``repr`` for the log, and ``read(answer)``."""
+
+    def call(*args: Any, **kwargs: Any) -> tuple[Any, str, Any]:
+        answer = method(*args, **kwargs)
+        answered()
+        return answer, short(answer), (UNREAD if read is None else read(answer))
+
+    call.__name__ = getattr(method, "__name__", "call")  # a hang names the store's method
+    return call
+
+
+def _reading_async(method: Any, read: Any) -> Any:
+    """:func:`_reading` for an async twin."""
+
+    async def call(*args: Any, **kwargs: Any) -> tuple[Any, str, Any]:
+        answer = await method(*args, **kwargs)
+        answered()
+        return answer, short(answer), (UNREAD if read is None else read(answer))
+
+    call.__name__ = getattr(method, "__name__", "call")
+    return call
 
 
 class StoreDriver:
@@ -123,6 +151,22 @@ class StoreDriver:
         ``raw`` is set, in which case it propagates (for bad-input checks).
         """
         __tracebackhide__ = True
+        return self._invoke(op, *args, use_async=use_async, raw=raw, rule=rule, **kwargs)[0]
+
+    def _invoke(
+        self,
+        op: str,
+        *args: Any,
+        use_async: bool = False,
+        raw: bool = False,
+        rule: str | None = None,
+        read: Any = None,
+        **kwargs: Any,
+    ) -> tuple[Any, Any]:
+        """:meth:`call`, and ``read(answer)`` computed within the call's time limit, on the store's thread
+        (:data:`UNREAD` if it raised): reading a store's answer (attributes, ``repr``) runs its code too, and
+        must not wait for ever either."""
+        __tracebackhide__ = True
         name = method_name(op, use_async=use_async)
         shown = ", ".join([*(short(a) for a in args), *(f"{k}={short(v)}" for k, v in kwargs.items())])
         entry = f"{'await ' if use_async else ''}store.{name}({shown})"
@@ -131,8 +175,10 @@ class StoreDriver:
         self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
         try:
-            result = (
-                self.runner.run(method, *args, **kwargs) if use_async else self.runner.call(method, *args, **kwargs)
+            result, shown_result, answer = (
+                self.runner.run(_reading_async(method, read), *args, **kwargs)
+                if use_async
+                else self.runner.call(_reading(method, read), *args, **kwargs)
             )
         except KeyboardInterrupt:
             raise  # the user's Ctrl-C, never the store's verdict
@@ -141,8 +187,8 @@ class StoreDriver:
             if raw and isinstance(exc, Exception):
                 raise
             self._store_raised(exc, op, entry, use_async=use_async, rule=rule)
-        self.log[-1] = f"{entry} -> {short(result)}"
-        return result
+        self.log[-1] = f"{entry} -> {shown_result}"
+        return result, answer
 
     def _store_raised(self, exc: BaseException, op: str, entry: str, *, use_async: bool, rule: str | None) -> NoReturn:
         """The store raised during ``entry`` (operation ``op``): charged to the running check, or no verdict if the
@@ -237,9 +283,15 @@ class StoreDriver:
                 if "async_insert" not in self.capabilities:
                     use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         shape_rule = ANSWER_RULES.get(name)  # whose rule it is that the answer can be read at all
-        result = self.call(name, *call_args, use_async=use_async, rule=rule or shape_rule, **kwargs)
-        if op.answer == "none" or not read:  # not read: the answer's rule is known broken by its shape
+        reader = None if op.answer == "none" or not read else lambda answer: self._read(op.answer, answer)
+        result, answer = self._invoke(
+            name, *call_args, use_async=use_async, rule=rule or shape_rule, read=reader, **kwargs
+        )
+        if reader is None:  # not read: the answer's rule is known broken by its shape
             return None
+        if answer is not UNREAD:  # read in time and well formed
+            return self._answered(answer)
+        # Read again here, to say what is wrong with it (the store's code has already run once, in time).
         if op.answer == "messages":
             return self._answered(self.messages_from(result, op.sync, rule=shape_rule))
         if op.answer == "removed":
@@ -247,6 +299,22 @@ class StoreDriver:
         if op.answer == "message":
             return self._answered(self.message_from(result, rule=shape_rule))
         return self._answered(self._keys(result))
+
+    def _read(self, kind: str, answer: object) -> Any:
+        """``answer`` in the kit's terms if it is well formed, else :data:`UNREAD` (then :meth:`perform` reads it
+        again to say why). Runs on the store's thread, within the call's time limit."""
+        try:
+            if kind == "keys":
+                if isinstance(answer, (list, tuple)) and all(isinstance(k, str) for k in answer):
+                    return list(answer)
+                return UNREAD
+            if kind == "message" or (kind == "removed" and answer is None):
+                return None if answer is None else self.adapter.from_store(answer)
+            if not isinstance(answer, (list, tuple)) or any(m is None for m in answer):
+                return UNREAD
+            return [self.adapter.from_store(m) for m in answer]
+        except Exception:  # noqa: BLE001 - an answer that cannot be read is said by the second reading
+            return UNREAD
 
     def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
         self.perform("set", key, messages, use_async=use_async)

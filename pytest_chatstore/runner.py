@@ -61,6 +61,14 @@ def progress() -> None:
         worker.last_progress = time.monotonic()
 
 
+def answered() -> None:
+    """Say, from inside a call the runner is running, that the store's method returned and its answer is being
+    read (the time limit covers both; a hang in the reading is then said as such)."""
+    worker = getattr(_here, "worker", None)
+    if worker is not None:
+        worker.answered = True
+
+
 class _Worker:
     def __init__(self) -> None:
         self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -68,6 +76,8 @@ class _Worker:
         self.steps = 0
         """Underlying calls the current job reported (:func:`progress`)."""
         self.last_progress = 0.0
+        self.answered = False
+        """The current job's store method returned; its answer is being read."""
         self.thread = threading.Thread(target=self._serve, name="chatstore-runner", daemon=True)
         self.thread.start()
 
@@ -139,7 +149,7 @@ class Runner:
             self._worker = _Worker()
         future: Future[T] = Future()
         worker = self._worker
-        worker.steps, worker.last_progress = 0, time.monotonic()
+        worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
         worker.jobs.put((future, job))
         seconds = self.timeout if limit is None else limit
         while True:
@@ -153,6 +163,11 @@ class Runner:
                 self.abandoned.append((name, future))
                 what = what or "the per-operation limit, --chatstore-timeout"
                 after = f", after {worker.steps} underlying calls that each returned in time" if worker.steps else ""
+                if worker.answered:
+                    raise OperationTimeout(
+                        f"{name}() returned, but reading its answer (the objects it returned) did not finish within "
+                        f"{seconds:.3g} s ({what})"
+                    ) from None
                 raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}") from None
 
     def close(self) -> None:

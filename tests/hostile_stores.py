@@ -268,6 +268,30 @@ class ForksHelper(InMemoryChatStore):
             self.HELPERS[os.getpid()] = pid
 
 
+class _SlowContent:
+    """A message whose ``content`` takes ``stall`` seconds to read (a lazy attribute loaded over a dead
+    connection)."""
+
+    def __init__(self, message: ChatMessage, stall: float) -> None:
+        self.role, self.additional_kwargs = message.role, message.additional_kwargs
+        self._content, self._stall = message.content, stall
+
+    @property
+    def content(self) -> Any:
+        time.sleep(self._stall)
+        return self._content
+
+
+class StallsInAnswer(InMemoryChatStore):
+    """``get_messages`` returns at once, but reading each message's ``content`` takes 150 s: the wait is in
+    the answer, not in the call."""
+
+    STALL = 150.0
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return [_SlowContent(m, self.STALL) for m in super().get_messages(key)]  # type: ignore[misc]
+
+
 class LeaksThread(InMemoryChatStore):
     """Starts a non-daemon thread per instance (a driver's heartbeat) and never stops it."""
 

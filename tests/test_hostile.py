@@ -299,6 +299,17 @@ def test_a_helper_process_the_store_forked_in_the_pytest_process_is_ended_with_t
     result.stderr.fnmatch_lines(["pytest-chatstore: ended 1 process(es) the store under test started *"])
 
 
+def test_an_answer_that_stalls_when_read_is_a_hang_within_the_calls_limit(pytester: pytest.Pytester) -> None:
+    # Each message's content takes 150 s to read: before, the run waited for every one of them.
+    result = pytester.runpytest_subprocess(
+        _store("StallsInAnswer"), *ONLY, "--chatstore-timeout=1", "--chatstore-clauses=ORD-001", timeout=60
+    )
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines(
+        ["*get_messages() returned, but reading its answer (the objects it returned) did not finish within 1 s*"]
+    )
+
+
 # -- progress ------------------------------------------------------------------------------------
 
 
