@@ -375,6 +375,19 @@ def child_processes() -> set[int]:
     return found
 
 
+def started_since(before: set[int]) -> set[int]:
+    """Children of this process started since ``before`` was taken, but multiprocessing's own helpers (its
+    resource tracker and fork server serve the whole process, not one store)."""
+    import multiprocessing.forkserver
+    import multiprocessing.resource_tracker
+
+    shared = {
+        getattr(multiprocessing.resource_tracker._resource_tracker, "_pid", None),
+        getattr(multiprocessing.forkserver._forkserver, "_forkserver_pid", None),
+    }
+    return child_processes() - before - shared
+
+
 def end_processes(pids: set[int]) -> list[int]:
     """Kill ``pids`` (children of this process the store left running) and reap them; those that were alive."""
     ended = []

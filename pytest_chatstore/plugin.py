@@ -103,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[stuck_key] = {}
     config.stash[isolate_key] = _isolation(config, settings)
     config.stash[threads_key] = set(threading.enumerate())  # not the store's: they ran before it
-    config.stash[processes_key] = isolation.child_processes()
+    config.stash[processes_key] = set()
     config.stash[redis_key] = RedisProvider(settings.redis)
     if any("redis_url" in t.accepts for t in settings.targets):
         problem = config.stash[redis_key].check_usage()
@@ -132,9 +132,8 @@ def _isolation(config: pytest.Config, settings: Any) -> str | None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if redis_key in config.stash:
         config.stash[redis_key].close()
-    if config.stash.get(suite_items_key, None):  # helpers a store started here would outlive the run
-        before = config.stash[processes_key]
-        ended = isolation.end_processes({pid for pid in isolation.child_processes() if pid not in before})
+    if config.stash.get(processes_key, None):  # helpers a store started here would outlive the run
+        ended = isolation.end_processes(config.stash[processes_key] & isolation.child_processes())
         if ended:
             sys.stderr.write(
                 f"pytest-chatstore: ended {len(ended)} process(es) the store under test started and left running "
@@ -302,6 +301,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
     request.node.stash[kit_fixture_key] = True
     yield sut
     sut.close()
+    request.config.stash[processes_key] |= isolation.started_since(request.node.stash.get(processes_key, set()))
     provider = request.config.stash[redis_key]
     if provider.server is not None:  # carried on the report, so xdist's controller can say which Redis was used
         fake = "" if provider.server.real else " [FAKE]"
@@ -352,6 +352,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     clause_id = clause_of(item)
     if clause_id is None or item not in config.stash[suite_items_key]:
         return None
+    item.stash[processes_key] = isolation.child_processes()  # those started from here on are the store's
     _first_contact(config, item.callspec.params["chatstore"])  # type: ignore[attr-defined]
     target = item.callspec.params["chatstore"].name  # type: ignore[attr-defined]
     config.stash[running_key] = (target, clause_id, time.monotonic())

@@ -40,7 +40,8 @@ isolate_key = pytest.StashKey[str | None]()
 threads_key = pytest.StashKey[set[threading.Thread]]()
 """On a suite item: the threads alive when its setup began (a store's leaked threads are the new ones)."""
 processes_key = pytest.StashKey[set[int]]()
-"""Child processes of the pytest process before any store ran (those started later are the store's)."""
+"""Child processes of the pytest process: on the config, those started while a clause ran (the store's
+helpers); on an item, those there when its clause started."""
 leaked_key = pytest.StashKey[list[threading.Thread]]()
 """Non-daemon threads stores left running in this process (without isolation)."""
 stuck_key = pytest.StashKey[dict[str, list[tuple[str, str, Future[Any]]]]]()
