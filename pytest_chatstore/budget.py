@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from pytest_chatstore.profiles import PROFILES
 
@@ -149,6 +149,9 @@ class Allowance:
     """What one clause may do: a fraction of its full work."""
 
     scale: float = 1.0
+    seconds: float = math.inf
+    """The clause's share of the time left, in seconds: its planned calls' part of all the clauses' still to run.
+    A phase that can stop early (the bounded-exhaustive phase) stops there, and says so."""
 
     @property
     def reduced(self) -> bool:
@@ -227,6 +230,8 @@ class Ledger:
     calls: int = 0
     seconds: float = 0.0
     """Time of the clauses whose calls are counted (real-time TTL waits are not calls)."""
+    methods: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """Store method -> (calls, seconds waited for them), every call the kit made counted (emptiness checks too)."""
 
     @property
     def cost(self) -> float:
@@ -238,8 +243,10 @@ class Ledger:
     def allowance(self, clause_id: str) -> Allowance:
         """The allowance of the clause about to run (which must be the next in :attr:`clauses`)."""
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
-        left = self.budget * (1 - RESERVE) - self.spent
-        return Allowance(plan(todo, max(0.0, left), self.cost, self.profile))
+        left = max(0.0, self.budget * (1 - RESERVE) - self.spent)
+        scale = plan(todo, left, self.cost, self.profile)
+        planned = [work(c).reduced_calls(self.profile, max(work(c).floor_fraction(self.profile), scale)) for c in todo]
+        return Allowance(scale, left * planned[0] / sum(planned) if sum(planned) else left)
 
     def overrun(self) -> str | None:
         """What the summary says when the clauses' floors did not fit the budget, with the figures; else None."""
@@ -248,12 +255,29 @@ class Ledger:
         said = f" ({self.note})" if self.note else ""
         return (
             f"the clauses took {self.spent:.0f} s, more than the budget of {self.budget:g} s, at "
-            f"{self.cost * 1000:.1f} ms per call observed ({self.calls:,} calls): every clause ran at least its floor "
-            f"of evidence; raise --chatstore-budget, or leave clauses out (--chatstore-clauses=-slow){said}"
+            f"{self.cost * 1000:.1f} ms per call observed ({self.calls:,} calls){self._where()}: every clause ran at "
+            f"least its floor of evidence; raise --chatstore-budget, or leave clauses out (--chatstore-clauses=-slow)"
+            f"{said}"
         )
 
-    def record(self, clause_id: str, seconds: float, calls: int, *, counted: bool = True) -> None:
-        """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls')."""
+    def _where(self) -> str:
+        """The store method that took most of the time, when one did (the cause of an overrun)."""
+        if not self.methods:
+            return ""
+        name, (calls, seconds) = max(self.methods.items(), key=lambda item: item[1][1])
+        if seconds < self.spent / 2:
+            return ""
+        why = " (the kit lists the keys of every store it builds, to check it starts empty)" if "keys" in name else ""
+        return f"; {name}() took {seconds:.0f} s in all, {calls:,} calls at {seconds / calls:.2f} s each{why}"
+
+    def record(
+        self, clause_id: str, seconds: float, calls: int, *, counted: bool = True, methods: dict[str, Any] | None = None
+    ) -> None:
+        """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls'), with the
+        time of each store method (``methods``: name -> (calls, seconds))."""
+        for name, (n, waited) in (methods or {}).items():
+            before = self.methods.get(name, (0, 0.0))
+            self.methods[name] = (before[0] + n, before[1] + waited)
         self.spent += seconds
         if clause_id in self.clauses:
             self.clauses.remove(clause_id)

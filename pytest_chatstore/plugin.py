@@ -440,7 +440,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         stuck.setdefault(sut.target.name, []).extend((clause_id, n, f) for n, f in sut.runner.abandoned)
         # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
         counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency"
-        ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted)
+        ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted, methods=sut.runner.seconds_in)
     leaked = isolation.leaked_threads(item.stash.get(threads_key, set()))
     if leaked:
         item.config.stash[leaked_key].extend(leaked)

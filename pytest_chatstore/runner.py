@@ -107,6 +107,8 @@ class Runner:
         """Calls made through this runner (the evidence a clause gathered); bursts add theirs."""
         self.cost = 0.001
         """Seconds one call is expected to take (the time budget's measurement): sets the limits of bursts."""
+        self.seconds_in: dict[str, tuple[int, float]] = {}
+        """Method name -> (calls, seconds waited for them): where a slow store's time went."""
         self.abandoned: list[tuple[str, Future[Any]]] = []
         """Calls that hung, by name, with their futures: done once (if ever) the call returns."""
 
@@ -152,6 +154,14 @@ class Runner:
         worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
         worker.jobs.put((future, job))
         seconds = self.timeout if limit is None else limit
+        started = time.perf_counter()
+        try:
+            return self._wait(future, worker, name, seconds, what)
+        finally:
+            calls, waited = self.seconds_in.get(name, (0, 0.0))
+            self.seconds_in[name] = (calls + 1, waited + time.perf_counter() - started)
+
+    def _wait(self, future: Future[T], worker: _Worker, name: str, seconds: float, what: str) -> T:
         while True:
             window = worker.last_progress
             try:

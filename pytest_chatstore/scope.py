@@ -62,10 +62,17 @@ class Covered:
     """The budget cut the depth (a slow store): said in the report, never silent."""
     what: str = ""
     """The scope in words, where it is not the sequence clauses' (SHR-001's two instances)."""
+    of: int = 0
+    """The sequences of the scope at this depth, when the budget's time ran out before all of them ran."""
 
     def describe(self) -> str:
         if self.what:
             return f"{self.what}: {self.sequences} sequences"
+        if self.of > self.sequences:
+            return (
+                f"exhaustive to depth {self.depth} over {len(KEYS)} conversations, cut by the budget's time after "
+                f"{self.sequences} of {self.of} sequences"
+            )
         cut = f" (depth {DEPTH} cut by the budget)" if self.reduced else ""
         return f"exhaustive to depth {self.depth} over {len(KEYS)} conversations{cut}: {self.sequences} sequences"
 

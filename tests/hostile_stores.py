@@ -292,6 +292,18 @@ class StallsInAnswer(InMemoryChatStore):
         return [_SlowContent(m, self.STALL) for m in super().get_messages(key)]  # type: ignore[misc]
 
 
+class SlowKeys(InMemoryChatStore):
+    """Correct; ``get_keys`` takes 5 s (a ``SCAN`` over a large shared database), every other call is fast."""
+
+    def get_keys(self) -> list[str]:
+        time.sleep(5)
+        return super().get_keys()
+
+    async def aget_keys(self) -> list[str]:
+        await asyncio.sleep(5)
+        return InMemoryChatStore.get_keys(self)
+
+
 class LeaksThread(InMemoryChatStore):
     """Starts a non-daemon thread per instance (a driver's heartbeat) and never stops it."""
 

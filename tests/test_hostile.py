@@ -84,18 +84,39 @@ def test_a_budget_too_small_for_the_floors_starts_runs_the_floors_and_says_so_at
 ) -> None:
     """A first measurement is a guess (a lazy connection, a cold cache): it never stops the run."""
     result = pytester.runpytest_subprocess(
-        _store("Latency2ms"), *ONLY, "--chatstore-clauses=ORD-001,INS-001", "--chatstore-budget=0.2"
-    )
+        _store("Latency2ms"), *ONLY, "--chatstore-clauses=ORD-001,INS-001", "--chatstore-budget=0.2",
+        "--chatstore-report=report.json",
+    )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines(
         [
             "*ORD-001 10/*[*]  INS-001 10/*[*]",
             "*depth cut by the budget for ORD-001, INS-001",
-            "  budget: the clauses took * s, more than the budget of 0.2 s, at * ms per call observed (* calls): "
+            "  budget: the clauses took * s, more than the budget of 0.2 s, at * ms per call observed (* calls)*"
             "every clause ran at least its floor of evidence; raise --chatstore-budget*",
         ]
     )
+    # The bounded-exhaustive phase stops at the clause's share of the time, after every single write at least.
+    exhaustive: dict[str, object] = _clauses(_report(pytester))["INS-001"]["evidence"]["exhaustive"]  # type: ignore[index]
+    assert 0 < exhaustive["sequences"] < exhaustive["of"], exhaustive  # type: ignore[operator]
+    assert "cut by the budget's time after" in str(exhaustive["scope"])
+
+
+def test_an_overrun_names_the_store_method_that_took_the_time() -> None:
+    ledger = budget.Ledger(budget=60, profile="default", measured=0.001, clauses=["ORD-001"])
+    ledger.record("ORD-001", 141.0, 835, methods={"get_keys": (29, 145.3), "get_messages": (600, 0.5)})
+    overrun = ledger.overrun()
+    assert overrun is not None
+    assert "get_keys() took 145 s in all, 29 calls at 5.01 s each (the kit lists the keys of every store" in overrun
+
+
+def test_each_clause_gets_its_share_of_the_time_left() -> None:
+    ledger = budget.Ledger(budget=100, profile="default", measured=0.001, clauses=["ORD-001", "MDL-001"])
+    first = ledger.allowance("ORD-001")
+    assert 0 < first.seconds < 100 * (1 - budget.RESERVE)
+    ledger.record("ORD-001", first.seconds, 100)
+    assert ledger.allowance("MDL-001").seconds == pytest.approx(100 * (1 - budget.RESERVE) - first.seconds)
 
 
 def test_a_burst_has_its_own_limit_so_a_slow_correct_store_is_no_hang(pytester: pytest.Pytester) -> None:
