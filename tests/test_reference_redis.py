@@ -113,7 +113,7 @@ def someone_elses(server: RedisServer, monkeypatch: pytest.MonkeyPatch) -> Itera
 
 
 def _unchanged(clients: dict[int, Any]) -> bool:
-    return (
+    return bool(
         clients[0].get("precious") == b"do not touch"
         and clients[0].lrange("app:queue", 0, -1) == [b"also theirs"]
         and clients[3].hgetall("session:42") == {b"user": b"ada"}
