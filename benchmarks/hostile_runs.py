@@ -58,6 +58,8 @@ def run(store: str, extra: list[str], where: str | None = None) -> tuple[float, 
         if not report.exists():
             return elapsed, process.returncode, "no report", alive
         data = json.loads(report.read_text())
+        if not data["targets"]:  # the run died before any clause finished: the report says it never finished
+            return elapsed, process.returncode, f"gate {data['gate']}: {data['stopped']}", alive
         target = data["targets"][0]
         counts = ", ".join(f"{n} {s}" for s, n in target["counts"].items())
         return elapsed, process.returncode, f"gate {data['gate']}: {counts}", alive

@@ -53,6 +53,7 @@ import pytest
 
 from pytest_chatstore import runner
 from pytest_chatstore.failures import ClauseFailure, fail
+from pytest_chatstore.runner import fatal_timers
 from pytest_chatstore.stash import clause_of, crashes_key, kit_fixture_key, known_key, ledgers_key, redis_key
 
 CRASH_CACHE_KEY = "chatstore/running"
@@ -68,7 +69,6 @@ LINGER = 3.0
 """At most this many seconds an isolated child waits for the store's threads and timers after its clause."""
 KIT_THREADS = ("chatstore-runner",)
 """Names of the kit's own threads (a call that never returned keeps one busy: not the store's to finish)."""
-_FATAL_TIMERS = (("ITIMER_REAL", "SIGALRM"), ("ITIMER_VIRTUAL", "SIGVTALRM"), ("ITIMER_PROF", "SIGPROF"))
 
 
 def available() -> bool:
@@ -129,38 +129,6 @@ def linger(ignore: set[threading.Thread] | None = None) -> str | None:
             time.sleep(armed.seconds + GRACE)  # the signal ends the process here, as it would have in use
     late = fatal_timers()
     return "; ".join(str(t) for t in late) or None
-
-
-class ArmedTimer:
-    """An interval timer whose signal, left at its default action, ends the process."""
-
-    def __init__(self, timer: str, signal_name: str, seconds: float) -> None:
-        self.timer, self.signal_name, self.seconds = timer, signal_name, seconds
-
-    def __str__(self) -> str:
-        return (
-            f"the store left {self.signal_name} armed to fire in {self.seconds:.3g} s ({self.timer}, e.g. by "
-            f"signal.alarm), and that signal's default action ends the process"
-        )
-
-
-def fatal_timers() -> list[ArmedTimer]:
-    """Interval timers armed in this process whose signal would end it (no handler installed)."""
-    armed = []
-    for timer, signal_name in _FATAL_TIMERS:
-        which, number = getattr(signal, timer, None), getattr(signal, signal_name, None)
-        if which is None or number is None:  # not on this platform
-            continue
-        seconds = signal.getitimer(which)[0]
-        if seconds > 0 and signal.getsignal(number) == signal.SIG_DFL:
-            armed.append(ArmedTimer(timer, signal_name, seconds))
-    return armed
-
-
-def disarm(timers: list[ArmedTimer]) -> None:
-    """Stop ``timers`` (in the pytest process: the kit's run must outlive a store's alarm)."""
-    for armed in timers:
-        signal.setitimer(getattr(signal, armed.timer), 0)
 
 
 # -- the parent's side --------------------------------------------------------------------

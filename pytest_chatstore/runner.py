@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import queue
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -193,3 +194,40 @@ async def _as_coroutine(awaitable: Awaitable[T]) -> T:
 
 def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__name__", repr(fn))
+
+
+# -- what a store may leave armed -----------------------------------------------------------------
+
+_FATAL_TIMERS = (("ITIMER_REAL", "SIGALRM"), ("ITIMER_VIRTUAL", "SIGVTALRM"), ("ITIMER_PROF", "SIGPROF"))
+
+
+class ArmedTimer:
+    """An interval timer whose signal, left at its default action, ends the process."""
+
+    def __init__(self, timer: str, signal_name: str, seconds: float) -> None:
+        self.timer, self.signal_name, self.seconds = timer, signal_name, seconds
+
+    def __str__(self) -> str:
+        return (
+            f"the store left {self.signal_name} armed to fire in {self.seconds:.3g} s ({self.timer}, e.g. by "
+            f"signal.alarm), and that signal's default action ends the process"
+        )
+
+
+def fatal_timers() -> list[ArmedTimer]:
+    """Interval timers armed in this process whose signal would end it (no handler installed)."""
+    armed = []
+    for timer, signal_name in _FATAL_TIMERS:
+        which, number = getattr(signal, timer, None), getattr(signal, signal_name, None)
+        if which is None or number is None:  # not on this platform
+            continue
+        seconds = signal.getitimer(which)[0]
+        if seconds > 0 and signal.getsignal(number) == signal.SIG_DFL:
+            armed.append(ArmedTimer(timer, signal_name, seconds))
+    return armed
+
+
+def disarm(timers: list[ArmedTimer]) -> None:
+    """Stop ``timers`` (in the pytest process: the kit's run must outlive a store's alarm)."""
+    for armed in timers:
+        signal.setitimer(getattr(signal, armed.timer), 0)

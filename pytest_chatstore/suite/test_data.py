@@ -13,6 +13,7 @@ from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.suite import clause, exhaust, numbered_ops, op_strategy, run_op
@@ -441,6 +442,8 @@ def _refused(store: StoreDriver, what: str, op: str, *args: Any, **kwargs: Any) 
     __tracebackhide__ = True
     try:
         store.call(op, *args, raw=True, **kwargs)
+    except ClauseFailure:
+        raise  # the kit's verdict on the call (an alarm it left armed), not the store's answer to bad input
     except (TypeError, ValueError):
         return
     except Exception as exc:  # noqa: BLE001 - reported as the violation it is
