@@ -353,6 +353,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     if clause_id is None or item not in config.stash[suite_items_key]:
         return None
     item.stash[processes_key] = isolation.child_processes()  # those started from here on are the store's
+    if "redis_url" in item.callspec.params["chatstore"].accepts:  # type: ignore[attr-defined]
+        with contextlib.suppress(pytest.fail.Exception):  # before any store code (the guard's baseline), once
+            config.stash[redis_key]()
     _first_contact(config, item.callspec.params["chatstore"])  # type: ignore[attr-defined]
     target = item.callspec.params["chatstore"].name  # type: ignore[attr-defined]
     config.stash[running_key] = (target, clause_id, time.monotonic())
@@ -361,9 +364,6 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
         return None
     timeout = config.stash[settings_key].timeout
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
-    if "redis_url" in item.callspec.params["chatstore"].accepts:  # type: ignore[attr-defined]
-        with contextlib.suppress(pytest.fail.Exception):  # provisioned here, once: each child then uses it
-            config.stash[redis_key]()
     reports = isolation.run_forked(item, quiet_for=6 * timeout + 120)
     isolation.release(item, reports)
     for report in reports:

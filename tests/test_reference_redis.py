@@ -122,13 +122,15 @@ def _unchanged(clients: dict[int, Any]) -> bool:
     )
 
 
+@pytest.mark.parametrize("isolate", [[], ["--chatstore-isolate"]], ids=["in-process", "isolated"])
 def test_a_store_that_flushes_the_server_fails_the_run_naming_each_database(
-    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any], isolate: list[str]
 ) -> None:
     base = server.url.rsplit("/", 1)[0]
-    result = pytester.runpytest(
+    # The first store is built before the first clause (first contact): the guard's look comes before it.
+    result = pytester.runpytest_subprocess(
         "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/15",
-        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json",
+        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json", *isolate,
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the clause passed; the gate did not
     result.stdout.fnmatch_lines(
