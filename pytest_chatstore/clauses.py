@@ -700,6 +700,12 @@ VERSION_NOTES: dict[str, tuple[str, ...]] = {
         "keeps newer clauses reported but not gating, and the verdict line names those that fail. A listed "
         "expected failure whose check is a search and that passes is `not-reproduced` (a warning), not a "
         "strict unexpected pass.",
+        "Containment (no rule changed, but the gate can fail where it passed): a store that ends the process after "
+        "a call returned (an alarm it armed, `os._exit` from a timer thread) fails the clause in which it did so, "
+        "isolated or not, so a retried CI job can no longer be certified by the automatic isolation; on a Redis "
+        "server, a store that changes any database but the kit's (`FLUSHALL`, a client that ignores the URL's "
+        "database index) fails the run (`GUARD:` in the summary, `guard` in the JSON report), whatever the "
+        "clauses said.",
     ),
 }
 """Per spec version, what the changelog says besides the clauses added and changed: why, and what else."""
