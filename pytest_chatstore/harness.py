@@ -345,6 +345,12 @@ class StoreUnderTest:
             raise
         except Exception as exc:  # noqa: BLE001 - a provisioning problem (no Redis server), said as it is
             why = f"{type(exc).__name__}: {exc}"
+        if "only works in main thread" in why:
+            why += (
+                " (the kit builds and calls stores on a worker thread, so that a call that hangs cannot hang the "
+                "run; install signal handlers once, outside the store's constructor: at import, in a conftest, or "
+                "in a chatstore_factory fixture before it returns the factory)"
+            )
         return f"cannot build a store from {self.target.spec}: {why}"
 
     def measure_cost(self) -> float:

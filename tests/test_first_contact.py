@@ -12,6 +12,11 @@ UNBUILDABLE = {
     "NeedsArg": "class NeedsArg:\n    def __init__(self, dsn):\n        self.dsn = dsn\n",
     "raising": "def raising():\n    raise RuntimeError('cannot connect to postgres://localhost:5432')\n",
     "RaisesInInit": "class RaisesInInit:\n    def __init__(self):\n        raise ValueError('bad config')\n",
+    "SignalInInit": (
+        "import signal\nfrom reference_impls.memory import InMemoryChatStore\n"
+        "class SignalInInit(InMemoryChatStore):\n    def __init__(self):\n        super().__init__()\n"
+        "        signal.signal(signal.SIGTERM, signal.SIG_DFL)\n"
+    ),
 }
 
 
@@ -19,6 +24,8 @@ UNBUILDABLE = {
     ("NeedsArg", "*the factory requires 'dsn', which the kit cannot give*"),
     ("raising", "*cannot build a store from wiring:raising: *raised RuntimeError: cannot connect*"),
     ("RaisesInInit", "*cannot build a store from wiring:RaisesInInit: *raised ValueError: bad config*"),
+    ("SignalInInit", "*only works in main thread*(the kit builds and calls stores on a worker thread*install signal "
+                     "handlers once, outside the store's constructor*"),
 ])  # fmt: skip
 def test_a_target_that_cannot_be_built_is_a_usage_error(pytester: pytest.Pytester, name: str, said: str) -> None:
     pytester.makepyfile(wiring=UNBUILDABLE[name])
