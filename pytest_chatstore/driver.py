@@ -35,6 +35,7 @@ from pytest_chatstore.failures import (
     format_failure,
     hung,
     is_infrastructure,
+    message_of,
     short,
 )
 from pytest_chatstore.operations import OPERATIONS, method_name
@@ -187,7 +188,7 @@ class StoreDriver:
         except KeyboardInterrupt:
             raise  # the user's Ctrl-C, never the store's verdict
         except BaseException as exc:  # SystemExit and friends from a store are its failure, with the calls
-            self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(str(exc))}"
+            self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(message_of(exc))}"
             armed = fatal_timers()
             if armed:
                 disarm(armed)
@@ -236,7 +237,7 @@ class StoreDriver:
             record.last_call = f"this call hangs: it did not return within {self.runner.timeout:g} s"
             # The check stops: a hang is never replayed to shrink it.
             raise hung(self.owner, f"the store hung: {exc} during {entry}", log=self.log, replay=record) from None
-        what = f"the store raised {type(exc).__name__} during {entry}: {exc}"
+        what = f"the store raised {type(exc).__name__} during {entry}: {message_of(exc)}"
         if is_infrastructure(exc):
             text = format_failure(self.owner, what + " (its backend could not be reached: no verdict)", log=self.log)
             raise InfrastructureError(self.owner, "INFRASTRUCTURE ERROR " + text) from exc

@@ -114,6 +114,14 @@ _repr.maxdict = 4
 _repr.maxlevel = 5
 
 
+def message_of(exc: BaseException) -> str:
+    """``str(exc)``, or what went wrong reading it: a store's exception may not even print."""
+    try:
+        return str(exc)
+    except Exception as error:  # noqa: BLE001 - the store's __str__, whatever it raises
+        return f"<its message cannot be read: str() raised {type(error).__name__}>"
+
+
 def short(value: object) -> str:
     """A repr short enough for a failure report (1 MB contents are elided)."""
     return _repr.repr(value)

@@ -304,6 +304,23 @@ class SlowKeys(InMemoryChatStore):
         return InMemoryChatStore.get_keys(self)
 
 
+class Unprintable(Exception):
+    """An exception whose message cannot even be read (a C extension's error object gone wrong)."""
+
+    def __str__(self) -> str:
+        raise RuntimeError("no message")
+
+
+class RaisesUnprintable(_Hostile):
+    """``delete_message`` raises an exception whose ``__str__`` raises."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        raise Unprintable
+
+
 class LeaksThread(InMemoryChatStore):
     """Starts a non-daemon thread per instance (a driver's heartbeat) and never stops it."""
 

@@ -275,6 +275,14 @@ def test_a_store_raising_a_base_exception_fails_its_clause(pytester: pytest.Pyte
     result.stdout.fnmatch_lines([f"*the store raised {raised} during store.delete_message(*"])
 
 
+def test_an_exception_that_cannot_be_printed_is_still_named(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("RaisesUnprintable"), *ONLY, "--chatstore-clauses=DEL-001,INS-001")
+    result.assert_outcomes(failed=1, passed=1, deselected=len(CLAUSES) - 2)
+    result.stdout.fnmatch_lines(
+        ["*the store raised Unprintable during store.delete_message(*): <its message cannot be read: str() raised*"]
+    )
+
+
 def test_ctrl_c_stays_the_users_and_names_the_running_check(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(_store("CtrlCInDelete"), *ONLY, "-q", "--chatstore-clauses=DEL-001")
     assert result.ret == pytest.ExitCode.INTERRUPTED
