@@ -39,7 +39,7 @@ from pytest_chatstore.failures import (
     short,
 )
 from pytest_chatstore.operations import OPERATIONS, method_name
-from pytest_chatstore.runner import ArmedTimer, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
+from pytest_chatstore.runner import OperationTimeout, Runner, announce, answered, disarm, fatal_timers
 
 V = TypeVar("V")
 
@@ -175,10 +175,7 @@ class StoreDriver:
         announce(entry)
         self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
-        armed = fatal_timers()
-        if armed:  # left by what ran since the last call checked: a burst on threads, the factory
-            disarm(armed)
-            self._store_armed(armed, None, f"the store's calls before {entry} (a burst of calls, its construction)")
+        self._harm_check(None, f"the store's calls before {entry} (a burst of calls, its construction)")
         try:
             result, shown_result, answer = (
                 self.runner.run(_reading_async(method, read), *args, **kwargs)
@@ -189,32 +186,42 @@ class StoreDriver:
             raise  # the user's Ctrl-C, never the store's verdict
         except BaseException as exc:  # SystemExit and friends from a store are its failure, with the calls
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(message_of(exc))}"
-            armed = fatal_timers()
-            if armed:
-                disarm(armed)
-                self._store_armed(armed, op, f"{entry} raised {type(exc).__name__}")  # the alarm first: it kills
+            self._harm_check(op, f"{entry} raised {type(exc).__name__}")  # harm first: it outlives the call
             if raw and isinstance(exc, Exception):
                 raise
             self._store_raised(exc, op, entry, use_async=use_async, rule=rule)
         self.log[-1] = f"{entry} -> {shown_result}"
-        armed = fatal_timers()
-        if armed:  # checked after every call: the call that armed it is named, and is one root cause
-            disarm(armed)
-            self._store_armed(armed, op, f"{entry} returned")
+        self._harm_check(op, f"{entry} returned")  # after every call: the call that did it is named
         return result, answer
 
-    def _store_armed(self, armed: list[ArmedTimer], op: str | None, happened: str) -> NoReturn:
-        """A call of ``op`` (``happened``: what it did; None: some call before) left a timer armed whose signal
-        would end the process: the running check fails, or is blocked by the check that met it first in the same
-        method (for calls not known one by one, in any method)."""
+    def _harm_check(self, op: str | None, happened: str) -> None:
+        """What the store did to the kit's process beyond its answer, undone and charged to ``op``'s call: a timer
+        armed whose signal would end the process, a recursion limit changed (the runner set it back)."""
         __tracebackhide__ = True
-        what = f"{happened}, but " + "; ".join(map(str, armed)) + " (the kit disarmed it to go on with the run)"
-        signal_name = armed[0].signal_name
-        raised_in = (OPERATIONS[op].sync, signal_name) if op is not None else None
+        armed = fatal_timers()
+        if armed:
+            disarm(armed)
+            said = "; ".join(map(str, armed)) + " (the kit disarmed it to go on with the run)"
+            self.harmed(said, armed[0].signal_name, op, happened)
+        changed = self.runner.limit_changed()
+        if changed is not None:
+            said = (
+                f"the store set the interpreter's recursion limit to {changed[1]} (it was {changed[0]}; the kit set "
+                "it back)"
+            )
+            self.harmed(said, "the recursion limit", op, happened)
+
+    def harmed(self, said: str, kind: str, op: str | None, happened: str) -> NoReturn:
+        """A call of ``op`` (``happened``: what it did; None: some call before) did ``said`` to the process: the
+        running check fails, or is blocked by the check that met the same ``kind`` of harm first in the same method
+        (for calls not known one by one, in any method)."""
+        __tracebackhide__ = True
+        what = f"{happened}, but {said}"
+        raised_in = (OPERATIONS[op].sync, kind) if op is not None else None
         first = (
             self.raising.get(raised_in)
             if raised_in is not None
-            else next((c for (_, sig), c in self.raising.items() if sig == signal_name), None)
+            else next((c for (_, k), c in self.raising.items() if k == kind), None)
         )
         if first is not None and first != self.owner and first in self.known_broken:
             raise blocked(self.owner, first, what, log=self.log, replay=self.replay_record())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import signal
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -79,6 +80,8 @@ class _Worker:
         self.last_progress = 0.0
         self.answered = False
         """The current job's store method returned; its answer is being read."""
+        self.limit_changed: tuple[int, int] | None = None
+        """(the recursion limit before, the limit a job set), when a job changed it (the worker sets it back)."""
         self.thread = threading.Thread(target=self._serve, name="chatstore-runner", daemon=True)
         self.thread.start()
 
@@ -90,10 +93,18 @@ class _Worker:
             while (job := self.jobs.get()) is not None:
                 future, fn = job
                 if future.set_running_or_notify_cancel():
+                    limit = sys.getrecursionlimit()
                     try:
-                        future.set_result(fn(self))
+                        result, error = fn(self), None
                     except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
-                        future.set_exception(exc)
+                        result, error = None, exc
+                    if sys.getrecursionlimit() != limit:  # set back before the caller (deep in pytest) runs again
+                        self.limit_changed = (limit, sys.getrecursionlimit())
+                        sys.setrecursionlimit(limit)
+                    if error is None:
+                        future.set_result(result)
+                    else:
+                        future.set_exception(error)
         finally:
             self.loop.close()
 
@@ -180,6 +191,15 @@ class Runner:
                         f"{seconds:.3g} s ({what})"
                     ) from None
                 raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}") from None
+
+    def limit_changed(self) -> tuple[int, int] | None:
+        """(before, set) if a call since the last look changed the interpreter's recursion limit (the worker set it
+        back at once: the caller's stack is deep), else None."""
+        worker = self._worker
+        if worker is None or worker.limit_changed is None:
+            return None
+        changed, worker.limit_changed = worker.limit_changed, None
+        return changed
 
     def close(self) -> None:
         """Stop the worker (if it is not stuck) and let its event loop close."""

@@ -18,6 +18,7 @@ import asyncio
 import ctypes
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -319,6 +320,16 @@ class RaisesUnprintable(_Hostile):
 
     def misbehave(self) -> None:
         raise Unprintable
+
+
+class LowersRecursionLimit(_Hostile):
+    """``delete_message`` calls ``sys.setrecursionlimit(50)`` (a library "tuning" the interpreter)."""
+
+    AFTER = 5
+    METHOD = "delete_message"
+
+    def misbehave(self) -> None:
+        sys.setrecursionlimit(50)
 
 
 class LeaksThread(InMemoryChatStore):

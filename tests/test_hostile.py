@@ -283,6 +283,24 @@ def test_an_exception_that_cannot_be_printed_is_still_named(pytester: pytest.Pyt
     )
 
 
+@pytest.mark.parametrize("isolate", [[], ["--chatstore-isolate"]], ids=["in-process", "isolated"])
+def test_a_store_that_lowers_the_recursion_limit_is_its_own_failure_not_the_kits(
+    pytester: pytest.Pytester, isolate: list[str]
+) -> None:
+    # Before: INTERNALERROR and no report in-process; isolated, the kit's own RecursionError charged to the store.
+    result = pytester.runpytest_subprocess(_store("LowersRecursionLimit"), *ONLY, *isolate, timeout=300)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    output = result.stdout.str()
+    assert "INTERNALERROR" not in output and "the kit failed" not in output
+    result.stdout.fnmatch_lines(
+        [
+            "*store.delete_message(*) returned, but the store set the interpreter's recursion limit to 50 (it was *; "
+            "the kit set it back)*",
+            "  2 root cause(s)*",  # delete_message, and delete_last_message, which calls it
+        ]
+    )
+
+
 def test_ctrl_c_stays_the_users_and_names_the_running_check(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(_store("CtrlCInDelete"), *ONLY, "-q", "--chatstore-clauses=DEL-001")
     assert result.ret == pytest.ExitCode.INTERRUPTED

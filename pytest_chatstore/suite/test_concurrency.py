@@ -77,6 +77,7 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
     announce(f"({len(bodies)} threads making {calls} calls on {KEY!r} at once)")
     gate = threading.Barrier(len(bodies))
     errors: list[BaseException] = []
+    recursion, changed = sys.getrecursionlimit(), []
 
     def run(body: Callable[[], None]) -> None:
         gate.wait()
@@ -84,6 +85,10 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
             body()
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        finally:  # set back before this thread ends: the caller's stack is deep (see Runner.limit_changed)
+            if sys.getrecursionlimit() != recursion:
+                changed.append(sys.getrecursionlimit())
+                sys.setrecursionlimit(recursion)
 
     threads = [threading.Thread(target=run, args=(b,), daemon=True) for b in bodies]
     # Switch threads every microsecond instead of every 5 ms: a read-modify-write without a lock
@@ -98,6 +103,14 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
             t.join(max(0.0, deadline - time.monotonic()))
     finally:
         sys.setswitchinterval(interval)
+    if changed:
+        store.harmed(
+            f"the store set the interpreter's recursion limit to {changed[0]} (it was {recursion}; the kit set it "
+            "back)",
+            "the recursion limit",
+            None,
+            f"the store's calls in {len(bodies)} threads",
+        )
     if any(t.is_alive() for t in threads):
         store.violation(
             f"{len(bodies)} threads making {calls} calls did not finish within {limit:.1f} s "
