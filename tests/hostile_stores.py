@@ -332,6 +332,28 @@ class LowersRecursionLimit(_Hostile):
         sys.setrecursionlimit(50)
 
 
+class _Incomparable:
+    """A value whose ``==`` raises (a lazy proxy of an ORM, a numpy array)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        raise RuntimeError("cannot compare")
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class ContentNotText(InMemoryChatStore):
+    """``get_messages`` returns messages whose ``content`` is an object of its own, whose ``==`` raises."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        found = super().get_messages(key)
+        for message in found:
+            message.content = _Incomparable(message.content)  # type: ignore[assignment]
+        return found
+
+
 class LeaksThread(InMemoryChatStore):
     """Starts a non-daemon thread per instance (a driver's heartbeat) and never stops it."""
 

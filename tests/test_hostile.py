@@ -291,7 +291,8 @@ def test_a_store_that_lowers_the_recursion_limit_is_its_own_failure_not_the_kits
     result = pytester.runpytest_subprocess(_store("LowersRecursionLimit"), *ONLY, *isolate, timeout=300)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str()
-    assert "INTERNALERROR" not in output and "the kit failed" not in output
+    assert "INTERNALERROR" not in output
+    assert "the kit failed" not in output
     result.stdout.fnmatch_lines(
         [
             "*store.delete_message(*) returned, but the store set the interpreter's recursion limit to 50 (it was *; "
@@ -299,6 +300,15 @@ def test_a_store_that_lowers_the_recursion_limit_is_its_own_failure_not_the_kits
             "  2 root cause(s)*",  # delete_message, and delete_last_message, which calls it
         ]
     )
+
+
+def test_content_that_is_not_text_is_one_root_cause_not_44_kit_errors(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(_store("ContentNotText"), *ONLY)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        ["*what happened: the message's content is a _Incomparable, not text: *", "  1 root cause(s)*"]
+    )
+    assert "RuntimeError: cannot compare" not in result.stdout.str()
 
 
 def test_ctrl_c_stays_the_users_and_names_the_running_check(pytester: pytest.Pytester) -> None:

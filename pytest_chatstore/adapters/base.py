@@ -41,7 +41,19 @@ def as_chat_message(obj: object) -> ChatMessage:
         ) from None
     if isinstance(role, enum.Enum):
         role = role.value
+    for name, value in (("role", role), ("content", content)):
+        # Text, or a plain value the kit compares safely; an object of the store's own (whose == may do anything)
+        # is not what was stored, and comparing it is no check at all.
+        if value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
+            raise NotAMessage(f"the message's {name} is a {type(value).__name__}, not text: {_shown(value)}")
     return ChatMessage(role=role, content=content, additional_kwargs=copy.deepcopy(kwargs))
+
+
+def _shown(value: object) -> str:
+    try:
+        return repr(value)[:120]
+    except Exception as exc:  # noqa: BLE001 - a store's object may not even print
+        return f"<repr() raised {type(exc).__name__}>"
 
 
 class NativeAdapter:
