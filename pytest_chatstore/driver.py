@@ -44,6 +44,12 @@ from pytest_chatstore.runner import OperationTimeout, Runner, announce, answered
 V = TypeVar("V")
 
 
+def first_of_kind(raising: dict[tuple[str, str], str], kind: str) -> str | None:
+    """The clause that first met ``kind`` of exception or harm, in any store method (for calls not known one by
+    one: a burst, a factory), or None."""
+    return next((c for (_, k), c in raising.items() if k == kind), None)
+
+
 UNREAD: Any = object()
 """What an answer read on the store's thread gives when it is not well formed (see ``Driver._read``)."""
 
@@ -200,9 +206,7 @@ class StoreDriver:
         __tracebackhide__ = True
         armed = fatal_timers()
         if armed:
-            disarm(armed)
-            said = "; ".join(map(str, armed)) + " (the kit disarmed it to go on with the run)"
-            self.harmed(said, armed[0].signal_name, op, happened)
+            self.harmed(disarm(armed), armed[0].signal_name, op, happened)
         changed = self.runner.limit_changed()
         if changed is not None:
             said = (
@@ -216,15 +220,17 @@ class StoreDriver:
         running check fails, or is blocked by the check that met the same ``kind`` of harm first in the same method
         (for calls not known one by one, in any method)."""
         __tracebackhide__ = True
-        what = f"{happened}, but {said}"
         raised_in = (OPERATIONS[op].sync, kind) if op is not None else None
-        first = (
-            self.raising.get(raised_in)
-            if raised_in is not None
-            else next((c for (_, k), c in self.raising.items() if k == kind), None)
-        )
-        if first is not None and first != self.owner and first in self.known_broken:
-            raise blocked(self.owner, first, what, log=self.log, replay=self.replay_record())
+        first = self.raising.get(raised_in) if raised_in is not None else first_of_kind(self.raising, kind)
+        self._charge(f"{happened}, but {said}", [first], raised_in)
+
+    def _charge(self, what: str, suspects: list[str | None], raised_in: tuple[str, str] | None) -> NoReturn:
+        """Blocked by the first of ``suspects`` that is another clause known broken; else the running check fails,
+        remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it."""
+        __tracebackhide__ = True
+        blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
+        if blocker is not None:
+            raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record())
         try:
             fail(self.owner, what, log=self.log, replay=self.replay_record())
         except ClauseFailure as failure:
@@ -254,14 +260,7 @@ class StoreDriver:
         # One exception from one method is one root cause: the clause that failed on it first blocks the rest.
         raised_in = (OPERATIONS[op].sync, type(exc).__name__)  # an async twin counts as its sync method
         suspects.append(self.raising.get(raised_in))
-        blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
-        if blocker is not None:
-            raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record())
-        try:
-            fail(self.owner, what, log=self.log, replay=self.replay_record())
-        except ClauseFailure as failure:
-            failure.raised_in = raised_in
-            raise
+        self._charge(what, suspects, raised_in)
 
     @property
     def clock(self) -> Any:

@@ -23,6 +23,7 @@ from pytest_chatstore import budget, capabilities, collection, isolation, outcom
 from pytest_chatstore.attribution import KnownBroken, blocked
 from pytest_chatstore.budget import Ledger
 from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.driver import first_of_kind
 from pytest_chatstore.failures import Hung, fail
 from pytest_chatstore.harness import StoreUnderTest, real_time_batches
 from pytest_chatstore.servers import RedisProvider
@@ -452,9 +453,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
         )
     armed = runner.fatal_timers()  # armed outside a single call (a factory, a burst): calls are checked one by one
     if armed:  # disarmed, or the run would die with the store's alarm and give no verdict
-        runner.disarm(armed)
-        what = "; ".join(map(str, armed)) + " (the kit disarmed it to go on with the run)"
-        met = next((c for (_, sig), c in sut.raising.items() if sig == armed[0].signal_name), None)
+        what = runner.disarm(armed)
+        met = first_of_kind(sut.raising, armed[0].signal_name)
         if met is not None and met in sut.known_broken:  # the same harm, met first by another check
             raise blocked(clause_id, met, what)
         fail(clause_id, what)

@@ -247,7 +247,8 @@ def fatal_timers() -> list[ArmedTimer]:
     return armed
 
 
-def disarm(timers: list[ArmedTimer]) -> None:
-    """Stop ``timers`` (in the pytest process: the kit's run must outlive a store's alarm)."""
+def disarm(timers: list[ArmedTimer]) -> str:
+    """Stop ``timers`` (in the pytest process: the kit's run must outlive a store's alarm); what they were, in words."""
     for armed in timers:
         signal.setitimer(getattr(signal, armed.timer), 0)
+    return "; ".join(map(str, timers)) + " (the kit disarmed it to go on with the run)"
