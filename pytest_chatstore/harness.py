@@ -253,6 +253,7 @@ class StoreUnderTest:
         It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``share``, the
         same backend as that driver's store instead, untouched (a second instance, a reopened store).
         """
+        __tracebackhide__ = True
         server = None
         if share is not None:
             kwargs.update(share.shared_with)

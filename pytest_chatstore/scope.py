@@ -225,6 +225,42 @@ def _by_owner(needs: Needs, depth: int) -> dict[str, tuple[list[Op], ...]]:
     return {clause_id: tuple(sorted(chosen, key=len)) for clause_id, chosen in filed.items()}
 
 
+LOOKALIKE_KEYS: tuple[tuple[str, ...], ...] = (
+    ("a", "A"),
+    ("a", " a", "a "),
+    ("a", "a:b", "a:*"),
+    ("*", "?", "[ab]", "a"),
+    ("a/b", "a\\b"),
+    ("\u00e9", "e\u0301"),
+    ("a", "a:messages", "a:meta", "a:0", "a_messages"),
+)
+"""Families of keys that naive backends merge: case, surrounding spaces, prefixes and glob characters, path
+separators, Unicode normal forms, and names a store's own storage keys are often built from (KEY-004's)."""
+
+
+def lookalike_writes(needs: Needs, key: str) -> list[Op]:
+    """One write of each kind on ``key`` holding one message: the writes a backend may aim at the wrong row (an
+    append, an insert, a delete by index, delete-last, delete-all, ``set_messages`` emptying and filling)."""
+    x = CONTENTS[0]
+    chosen: list[Op] = [("add", key, x, None)]
+    if needs.insert:
+        chosen.append(("add", key, x, 0))
+    if needs.delete_message:
+        chosen.append(("delete", key, 0))
+    if needs.delete_last:
+        chosen.append(("delete_last", key))
+    if needs.delete_all:
+        chosen.append(("delete_all", key))
+    chosen += [("set", key, []), ("set", key, [x, x])]
+    return chosen
+
+
+def among_lookalikes(needs: Needs) -> list[tuple[tuple[str, ...], Op]]:
+    """KEY-004's scope: for each family of :data:`LOOKALIKE_KEYS` and each of its keys, every member holding a
+    message of its own, then each write of :func:`lookalike_writes` on that key (the family, the write)."""
+    return [(family, op) for family in LOOKALIKE_KEYS for key in family for op in lookalike_writes(needs, key)]
+
+
 def through_two_instances(needs: Needs) -> list[list[Op]]:
     """SHR-001's scope: each write from the empty state, and each state of up to two messages set directly then
     each write. The first write goes through one instance and the last through the other (symmetry: which
@@ -232,3 +268,13 @@ def through_two_instances(needs: Needs) -> list[list[Op]]:
     chosen = [[op] for op in writes(ChatModel(), needs, ("a",), CONTENTS[:1])]
     chosen += [ops for ops in from_states(needs) if len(ops) == 2 and len(ops[0][2]) <= 2]
     return chosen
+
+
+def size(clause_id: str, needs: Needs, depth: int = DEPTH) -> int:
+    """The sequences of ``clause_id``'s bounded-exhaustive phase at ``depth`` (the budget plans with it): the sequence
+    clauses', SHR-001's two instances, KEY-004's look-alikes (the last two never cut)."""
+    if clause_id == "SHR-001":
+        return len(through_two_instances(needs))
+    if clause_id == "KEY-004":
+        return len(among_lookalikes(needs))
+    return len(sequences(clause_id, needs, depth))

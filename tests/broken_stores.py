@@ -9,6 +9,7 @@ its clause and that every clause has one.
 from __future__ import annotations
 
 import asyncio
+import fnmatch
 import json
 import math
 import threading
@@ -188,6 +189,17 @@ class TruncatesListedKeys(InMemoryChatStore):
 
     def get_keys(self) -> list[str]:
         return [k[:255] for k in super().get_keys()]
+
+
+class DeletesByPattern(InMemoryChatStore):
+    """KEY-004, only beside look-alikes: delete_messages(key) deletes every key matching the glob ``key*`` (a Redis
+    store that cleans up with ``SCAN MATCH {key}*``), so deleting ``"a"`` also deletes ``"a:meta"`` and ``"a "``.
+    Appending to look-alikes, and every sequence over ``"a"`` and ``"b"``, show nothing."""
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        for other in [k for k in self.get_keys() if k != key and fnmatch.fnmatchcase(k, key + "*")]:
+            super().delete_messages(other)
+        return super().delete_messages(key)
 
 
 class CaseInsensitiveKeys(InMemoryChatStore):

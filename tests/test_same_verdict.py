@@ -35,13 +35,44 @@ def test_a_three_call_bug_is_found_whatever_the_seed(pytester: pytest.Pytester, 
     )
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_write_that_lands_on_a_lookalike_key_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
+    # Appending to look-alike keys shows nothing: only a delete beside them does (before, KEY-004 passed).
+    result = pytester.runpytest(
+        "--chatstore=tests.broken_stores:DeletesByPattern", "--chatstore-only", "--chatstore-hypothesis=default",
+        f"--hypothesis-seed={seed}", "--chatstore-clauses=KEY-004", "-q",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=55)
+    result.stdout.fnmatch_lines(
+        ["*what happened: messages at 'a ' after delete_all on 'a'", "*store.delete_messages('a') -> [[]ChatMessage(*"]
+    )
+
+
+def test_a_store_not_empty_when_built_is_named_by_the_exhaustive_phase(pytester: pytest.Pytester) -> None:
+    # The phase does not read its thousand fresh stores first: on a failure it looks at one, and names FRE-001.
+    result = pytester.runpytest(
+        "--chatstore=tests.broken_stores:SharedState", "--chatstore-only", "--chatstore-clauses=INS-001", "-q"
+    )
+    result.assert_outcomes(failed=1, deselected=55)
+    result.stdout.fnmatch_lines(["*[[]FRE-001 MUST[]]*", "*a freshly built store already holds messages at 'a'"])
+
+
+def test_the_lookalike_scope_puts_every_kind_of_write_beside_every_family() -> None:
+    chosen = scope.among_lookalikes(ALL)
+    assert len(chosen) == 7 * sum(len(f) for f in scope.LOOKALIKE_KEYS) == 147
+    assert {scope.kind(op) for _, op in chosen} == {"append", "insert", "delete", "delete_last", "delete_all", "set"}
+    assert all(op[1] in family for family, op in chosen)
+    without_deletes = scope.Needs(insert=False, delete_message=False, delete_last=False, delete_all=False)
+    assert {scope.kind(op) for _, op in scope.among_lookalikes(without_deletes)} == {"append", "set"}
+
+
 def test_the_correct_sqlite_store_passes_the_exhaustive_phase(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest(
         "--chatstore=tests.sqlite_store:SQLiteChatStore", "--chatstore-only", "--chatstore-hypothesis=ci",
         "--chatstore-clauses=core,keys", "-q",
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK
-    result.stdout.fnmatch_lines(["*bounded-exhaustive phase: 15 clause(s), * sequences, every one of its small scope*"])
+    result.stdout.fnmatch_lines(["*bounded-exhaustive phase: 16 clause(s), * sequences, every one of its small scope*"])
 
 
 def test_the_shipped_gate_example_holds_whatever_else_it_lists(pytester: pytest.Pytester) -> None:
@@ -132,7 +163,5 @@ def test_the_budget_plans_each_exhaustive_phase_at_its_real_size() -> None:
     from pytest_chatstore.budget import WORK
 
     for clause_id, work in WORK.items():
-        got = (len(scope.sequences(clause_id, ALL)), len(scope.sequences(clause_id, ALL, depth=1)))
-        if clause_id == "SHR-001":  # two instances: a scope of its own, never cut
-            got = (len(scope.through_two_instances(ALL)),) * 2
+        got = (scope.size(clause_id, ALL), scope.size(clause_id, ALL, depth=1))
         assert work.exhaustive == (got if any(got) else (0, 0)), f"{clause_id}: set Work(exhaustive={got})"

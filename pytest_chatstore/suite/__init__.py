@@ -9,6 +9,7 @@ operation to a store and to the model and compares the answers.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.driver import StoreDriver
+from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.linearizability import Event
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.operations import expected_answer
@@ -177,7 +179,7 @@ def state_rule(op: Op, model: ChatModel) -> str:
 
 def exhaust(chatstore: Any) -> None:
     """The bounded-exhaustive phase of ``chatstore.clause``: every sequence of :mod:`pytest_chatstore.scope`
-    that ends in the clause's operation, on a fresh store each, shortest first.
+    that ends in the clause's operation, on a fresh store each (:func:`on_fresh_store`), shortest first.
 
     After every write the whole state is compared: the write's answer (:func:`run_op`), the messages of
     each key used (charged to the rule of the write, :func:`state_rule`, or to ORD-001's when only their
@@ -201,19 +203,42 @@ def exhaust(chatstore: Any) -> None:
             if len(ops) > 1 and time.monotonic() > deadline:
                 break
             ran += 1
-            model = ChatModel()
             used = tuple(sorted({o[1] for o in ops}))
-            with chatstore.fresh(canary=used, list_keys=listing) as store:
-                for op in ops:
-                    rule = state_rule(op, model)
-                    run_op(store, model, op, python_negatives=chatstore.clause == "DEL-004")
-                    if not _state_agrees(store, model, used, op, rule):
-                        break
-                    if listing:
-                        _listing_agrees(store, model, used)
+            run = functools.partial(_run_sequence, ops=ops, used=used, listing=listing)
+            on_fresh_store(chatstore, used, listing, run)
     chatstore.exhaustive = scope.Covered(
         ran, chatstore.calls - calls, depth, reduced or ran < len(sequences), of=len(sequences)
     )
+
+
+def on_fresh_store(chatstore: Any, keys: tuple[str, ...], listing: bool, check: Callable[[StoreDriver], None]) -> None:
+    """Run ``check`` on a fresh store that is not read first (a bounded-exhaustive phase builds a thousand, each
+    empty by construction). On a failure, a fresh store is looked at: one that does not start empty (at ``keys``, and
+    in its key listing with ``listing``) is FRE-001's failure, not the running clause's."""
+    __tracebackhide__ = True
+    try:
+        with chatstore.fresh(check_empty=False) as store:
+            check(store)
+    except ClauseFailure as exc:
+        failure = exc
+    else:
+        return
+    with chatstore.fresh(canary=keys, list_keys=listing):
+        pass
+    raise failure
+
+
+def _run_sequence(store: StoreDriver, ops: list[Op], used: tuple[str, ...], listing: bool) -> None:
+    """One sequence of the bounded-exhaustive phase, the whole state compared after every write."""
+    __tracebackhide__ = True
+    model = ChatModel()
+    for op in ops:
+        rule = state_rule(op, model)
+        run_op(store, model, op, python_negatives=store.owner == "DEL-004")
+        if not _state_agrees(store, model, used, op, rule):
+            break
+        if listing:
+            _listing_agrees(store, model, used)
 
 
 def exhaust_shared(chatstore: Any) -> None:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pytest_chatstore import scope
 from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
@@ -16,7 +19,7 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import clause, exhaust, numbered_ops, op_strategy, run_op
+from pytest_chatstore.suite import Op, clause, exhaust, numbered_ops, on_fresh_store, op_strategy, run_op, state_rule
 
 KEY = "conversation"
 SAMPLE = ChatMessage("user", "hello", {"trace": {"id": 1}})
@@ -102,22 +105,9 @@ def test_KEY_005_keys_of_others_are_never_listed(chatstore: StoreUnderTest) -> N
         store.expect("keys listed with foreign keys in the same database", ["mine"], sorted(store.get_keys()))
 
 
-LOOKALIKE_KEYS = [
-    ["a", "A"],
-    ["a", " a", "a "],
-    ["a", "a:b", "a:*"],
-    ["*", "?", "[ab]", "a"],
-    ["a/b", "a\\b"],
-    ["é", "e\u0301"],
-    ["a", "a:messages", "a:meta", "a:0", "a_messages"],
-]
-"""Families of keys that naive backends merge: case, surrounding spaces, prefixes and glob characters, path
-separators, Unicode normal forms, and names a store's own storage keys are often built from."""
-
-
 @clause
 def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreUnderTest) -> None:
-    def distinct(names: list[str]) -> None:
+    def distinct(names: Sequence[str]) -> None:
         with chatstore.fresh() as store:
             for i, name in enumerate(names):
                 store.add_message(name, ChatMessage("user", f"message for key #{i}"))
@@ -126,10 +116,21 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
                     f"messages at {name!r}", [ChatMessage("user", f"message for key #{i}")], store.get_messages(name)
                 )
 
-    # Every family, written in both orders, on every run before the random search (enumerated, not drawn).
-    for family in LOOKALIKE_KEYS:
+    # Every family, written in both orders, on every run before the random search (enumerated, not drawn); then
+    # every member of each family beside its look-alikes, holding a message each, meets each kind of write.
+    for family in scope.LOOKALIKE_KEYS:
         distinct(family)
         distinct(family[::-1])
+    chosen, calls = scope.among_lookalikes(scope.Needs.of(chatstore.capabilities)), chatstore.calls
+    with chatstore.failures_only():
+        for family, op in chosen:
+            on_fresh_store(chatstore, family, False, functools.partial(_beside_lookalikes, family=family, op=op))
+    chatstore.exhaustive = scope.Covered(
+        len(chosen),
+        chatstore.calls - calls,
+        1,
+        what="each member of each family of look-alike keys, all holding a message, meeting each kind of write",
+    )
 
     @chatstore.settings()
     @given(names=cst.distinct_keys(3))
@@ -137,6 +138,24 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
         distinct(names)
 
     check()
+
+
+def _beside_lookalikes(store: StoreDriver, family: tuple[str, ...], op: Op) -> None:
+    """Each member of ``family`` holds a message; ``op`` writes to one of them: the others must not change (KEY-004),
+    and the one written must change as ``op`` says (its own rule)."""
+    __tracebackhide__ = True
+    model = ChatModel()
+    for i, name in enumerate(family):
+        run_op(store, model, ("add", name, ChatMessage("user", f"message for key #{i}"), None))
+    rule = state_rule(op, model)
+    run_op(store, model, op)
+    for name in sorted(family, key=lambda k: k == op[1]):  # the look-alikes first: a write that landed elsewhere
+        store.expect(
+            f"messages at {name!r} after {op[0]} on {op[1]!r}",
+            model.get_messages(name),
+            store.get_messages(name),
+            rule=rule if name == op[1] else "KEY-004",
+        )
 
 
 @clause
