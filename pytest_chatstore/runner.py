@@ -17,9 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -47,8 +45,24 @@ class OperationTimeout(AssertionError):
     """A store call did not return within the per-operation time limit."""
 
 
-_Job = tuple["Future[Any]", Callable[["_Worker"], Any]]
 _here = threading.local()
+
+
+class Call(Generic[T]):
+    """One job handed to the worker, and its outcome once :meth:`done` (a lighter thing than a ``Future``: one
+    caller waits for it on the worker's results queue, and every store call is one)."""
+
+    __slots__ = ("error", "finished", "job", "result")
+
+    def __init__(self, job: Callable[[_Worker], T]) -> None:
+        self.job = job
+        self.result: T | None = None
+        self.error: BaseException | None = None
+        self.finished = False
+
+    def done(self) -> bool:
+        """Whether the call has returned (or raised): an abandoned one may, later."""
+        return self.finished
 
 
 def progress() -> None:
@@ -73,7 +87,8 @@ def answered() -> None:
 
 class _Worker:
     def __init__(self) -> None:
-        self.jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self.jobs: queue.SimpleQueue[Call[Any] | None] = queue.SimpleQueue()
+        self.results: queue.SimpleQueue[Call[Any]] = queue.SimpleQueue()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.steps = 0
         """Underlying calls the current job reported (:func:`progress`)."""
@@ -90,21 +105,17 @@ class _Worker:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
         try:
-            while (job := self.jobs.get()) is not None:
-                future, fn = job
-                if future.set_running_or_notify_cancel():
-                    limit = sys.getrecursionlimit()
-                    try:
-                        result, error = fn(self), None
-                    except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
-                        result, error = None, exc
-                    if sys.getrecursionlimit() != limit:  # set back before the caller (deep in pytest) runs again
-                        self.limit_changed = (limit, sys.getrecursionlimit())
-                        sys.setrecursionlimit(limit)
-                    if error is None:
-                        future.set_result(result)
-                    else:
-                        future.set_exception(error)
+            while (call := self.jobs.get()) is not None:
+                limit = sys.getrecursionlimit()
+                try:
+                    call.result = call.job(self)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
+                    call.error = exc
+                if sys.getrecursionlimit() != limit:  # set back before the caller (deep in pytest) runs again
+                    self.limit_changed = (limit, sys.getrecursionlimit())
+                    sys.setrecursionlimit(limit)
+                call.finished = True
+                self.results.put(call)
         finally:
             self.loop.close()
 
@@ -121,8 +132,8 @@ class Runner:
         """Seconds one call is expected to take (the time budget's measurement): sets the limits of bursts."""
         self.seconds_in: dict[str, tuple[int, float]] = {}
         """Method name -> (calls, seconds waited for them): where a slow store's time went."""
-        self.abandoned: list[tuple[str, Future[Any]]] = []
-        """Calls that hung, by name, with their futures: done once (if ever) the call returns."""
+        self.abandoned: list[tuple[str, Call[Any]]] = []
+        """Calls that hung, by name: done once (if ever) the call returns."""
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""
@@ -161,28 +172,28 @@ class Runner:
         self.calls += 1
         if self._worker is None:
             self._worker = _Worker()
-        future: Future[T] = Future()
+        call = Call(job)
         worker = self._worker
         worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
-        worker.jobs.put((future, job))
+        worker.jobs.put(call)
         seconds = self.timeout if limit is None else limit
         started = time.perf_counter()
         try:
-            return self._wait(future, worker, name, seconds, what)
+            return self._wait(call, worker, name, seconds, what)
         finally:
             calls, waited = self.seconds_in.get(name, (0, 0.0))
             self.seconds_in[name] = (calls + 1, waited + time.perf_counter() - started)
 
-    def _wait(self, future: Future[T], worker: _Worker, name: str, seconds: float, what: str) -> T:
+    def _wait(self, call: Call[T], worker: _Worker, name: str, seconds: float, what: str) -> T:
         while True:
             window = worker.last_progress
             try:
-                return future.result(timeout=max(0.0, window + seconds - time.monotonic()))
-            except FutureTimeout:
+                worker.results.get(timeout=max(0.0, window + seconds - time.monotonic()))  # one job at a time: ours
+            except queue.Empty:
                 if worker.last_progress > window:
                     continue  # an underlying call finished meanwhile: the limit is per underlying call
                 self._worker = None  # abandon the stuck thread; the next call starts afresh
-                self.abandoned.append((name, future))
+                self.abandoned.append((name, call))
                 what = what or "the per-operation limit, --chatstore-timeout"
                 after = f", after {worker.steps} underlying calls that each returned in time" if worker.steps else ""
                 if worker.answered:
@@ -191,6 +202,10 @@ class Runner:
                         f"{seconds:.3g} s ({what})"
                     ) from None
                 raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}") from None
+            if call.error is not None:
+                error, call.error = call.error, None  # no cycle through the traceback kept on the call
+                raise error
+            return call.result  # type: ignore[return-value]  # set by the worker: a T
 
     def limit_changed(self) -> tuple[int, int] | None:
         """(before, set) if a call since the last look changed the interpreter's recursion limit (the worker set it

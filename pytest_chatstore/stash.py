@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import pytest
 
 from pytest_chatstore.attribution import KnownBroken
 from pytest_chatstore.budget import Ledger
+from pytest_chatstore.runner import Call
 from pytest_chatstore.servers import RedisProvider
 from pytest_chatstore.settings import Settings
 from pytest_chatstore.ttl import RealTimeBatches
@@ -44,7 +44,7 @@ processes_key = pytest.StashKey[set[int]]()
 helpers); on an item, those there when its clause started."""
 leaked_key = pytest.StashKey[list[threading.Thread]]()
 """Non-daemon threads stores left running in this process (without isolation)."""
-stuck_key = pytest.StashKey[dict[str, list[tuple[str, str, Future[Any]]]]]()
+stuck_key = pytest.StashKey[dict[str, list[tuple[str, str, Call[Any]]]]]()
 """Per target, calls that hung: (the clause, the method, its future). While one has not returned, the target's
 later clauses are blocked by that clause instead of each waiting out a limit."""
 running_key = pytest.StashKey[tuple[str, str, float]]()
