@@ -9,10 +9,10 @@ directory, where the fixture is visible).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
 from pytest_chatstore.clauses import CLAUSES, SLOW
 from pytest_chatstore.stash import (
     clause_of,
@@ -23,7 +23,9 @@ from pytest_chatstore.stash import (
     suite_items_key,
     suite_source_key,
 )
-from pytest_chatstore.targets import Target
+
+if TYPE_CHECKING:  # the targets module loads importlib and asyncio: only once a suite is collected
+    from pytest_chatstore.targets import Target
 
 SUITE_DIR = Path(__file__).parent / "suite"
 SUITE_FILES = (
@@ -64,6 +66,9 @@ def _inject(session: pytest.Session, parent: pytest.Session | pytest.Directory, 
 
 def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Collect the suite for every target and fixture, tag its items, apply ``--chatstore-clauses``."""
+    from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
+    from pytest_chatstore.targets import Target
+
     settings = config.stash[settings_key]
     suite: list[pytest.Item] = []
     if settings.targets:
@@ -143,4 +148,6 @@ def refuse_tampering(session: pytest.Session) -> None:
 
 def fixture_target() -> Target:
     """The placeholder target of a ``chatstore_factory`` fixture (the factory itself is known only in a test)."""
+    from pytest_chatstore.targets import Target
+
     return Target(name=FACTORY_FIXTURE, spec=f"fixture:{FACTORY_FIXTURE}", source="fixture", factory=lambda: None)

@@ -42,6 +42,7 @@ import pickle
 import select
 import signal
 import struct
+import sys
 import threading
 import time
 import warnings
@@ -54,7 +55,17 @@ import pytest
 from pytest_chatstore import runner
 from pytest_chatstore.failures import ClauseFailure, fail
 from pytest_chatstore.runner import fatal_timers
-from pytest_chatstore.stash import clause_of, crashes_key, kit_fixture_key, known_key, ledgers_key, redis_key
+from pytest_chatstore.stash import (
+    clause_of,
+    crashes_key,
+    exitstatus_key,
+    kit_fixture_key,
+    known_key,
+    leaked_key,
+    ledgers_key,
+    processes_key,
+    redis_key,
+)
 
 CRASH_CACHE_KEY = "chatstore/running"
 """pytest cache entry: target name -> the clause running when the process last stopped (cleared at a clean end)."""
@@ -368,6 +379,42 @@ def end_processes(pids: set[int]) -> list[int]:
 
 
 # -- a previous run that crashed ----------------------------------------------------------------
+
+
+def decide(config: pytest.Config, settings: Any) -> str | None:
+    """Why clauses run in forked children, or None: asked for (``--chatstore-isolate``), or the last run of a
+    target crashed."""
+    if settings.isolate:
+        if not available():
+            raise pytest.UsageError("pytest-chatstore: --chatstore-isolate needs os.fork (POSIX); this is not")
+        return "--chatstore-isolate"
+    crashed = crashed_before(config, [t.name for t in settings.targets])
+    if crashed and available():
+        where = ", ".join(f"{target} in {clause}" for target, clause in crashed.items())
+        return f"automatically: the last run died ({where})"
+    return None
+
+
+def end_left_behind(config: pytest.Config) -> None:
+    """At the run's very end: end the helper processes stores started in this process and left running, then, if
+    stores left non-daemon threads that would keep the process alive for ever, end the process (every report is
+    written by now) with the session's exit status."""
+    ended = end_processes(config.stash[processes_key] & child_processes())
+    if ended:
+        sys.stderr.write(
+            f"pytest-chatstore: ended {len(ended)} process(es) the store under test started and left running "
+            f"(pid {', '.join(map(str, ended))}); --chatstore-isolate ends them after each clause\n"
+        )
+    leaked = [t for t in config.stash[leaked_key] if t.is_alive()]
+    if leaked:
+        names = ", ".join(sorted({t.name for t in leaked}))
+        sys.stderr.write(
+            f"pytest-chatstore: ending the process: the store under test left {len(leaked)} non-daemon thread(s) "
+            f"running ({names}), which would keep it alive for ever; --chatstore-isolate contains them\n"
+        )
+        sys.stderr.flush()
+        sys.stdout.flush()
+        os._exit(config.stash.get(exitstatus_key, 1))
 
 
 def crashed_before(config: pytest.Config, targets: list[str]) -> dict[str, str]:

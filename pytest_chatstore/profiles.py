@@ -6,9 +6,10 @@ derandomized and without an example database, so a CI verdict cannot flip.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from hypothesis import HealthCheck, Phase, settings
+if TYPE_CHECKING:  # Hypothesis is imported when a suite test asks for settings, not when pytest loads the plugin
+    from hypothesis import settings
 
 Kind = Literal["property", "machine", "timed", "heavy"]
 
@@ -29,14 +30,6 @@ PROFILES: dict[str, dict[Kind, dict[str, Any]]] = {
 PROFILES["ci"] = PROFILES["default"]
 """Examples per test kind. ``ci`` has the default's counts but is derandomized (see :func:`hypothesis_settings`)."""
 
-_COMMON: dict[str, Any] = {
-    "deadline": None,  # speed is measured by benchmarks, not by timed tests
-    # The explain phase re-runs a failure under tracing: ~12 s per failure with nested JSON
-    # messages, and the kit's own report already shows the operations that failed.
-    "phases": [p for p in Phase if p is not Phase.explain],
-    "suppress_health_check": [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
-}
-
 
 def hypothesis_settings(
     profile: str, kind: Kind, *, settled: bool = False, max_examples: int | None = None
@@ -49,11 +42,24 @@ def hypothesis_settings(
     probe of a capability declared absent): derandomized, so its verdict cannot flip
     between runs, and without shrinking, which only costs time there.
     """
+    from hypothesis import HealthCheck, Phase, settings
+
+    common: dict[str, Any] = {
+        "deadline": None,  # speed is measured by benchmarks, not by timed tests
+        # The explain phase re-runs a failure under tracing: ~12 s per failure with nested JSON
+        # messages, and the kit's own report already shows the operations that failed.
+        "phases": [p for p in Phase if p is not Phase.explain],
+        "suppress_health_check": [
+            HealthCheck.too_slow,
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.data_too_large,
+        ],
+    }
     extra: dict[str, Any] = {"print_blob": True}
     if profile == "ci" or settled:
         extra |= {"derandomize": True, "database": None}
     if settled:
-        extra["phases"] = [p for p in _COMMON["phases"] if p is not Phase.shrink]
+        extra["phases"] = [p for p in common["phases"] if p is not Phase.shrink]
     if max_examples is not None:
         extra["max_examples"] = max_examples
-    return settings(**{**_COMMON, **PROFILES[profile][kind], **extra})
+    return settings(**{**common, **PROFILES[profile][kind], **extra})

@@ -23,14 +23,16 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_chatstore import capabilities, gate
 from pytest_chatstore.budget import DEFAULT_BUDGET
 from pytest_chatstore.clauses import CLAUSES, LEVELS
 from pytest_chatstore.profiles import PROFILES
 from pytest_chatstore.servers import REDIS_KINDS, RedisConfig
-from pytest_chatstore.targets import Target, TargetError, parse_target
+
+if TYPE_CHECKING:  # loading a target (importlib, asyncio) waits until one is named: pytest loads this module always
+    from pytest_chatstore.targets import Target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -105,6 +107,8 @@ def _words(value: object) -> list[str]:
 
 
 def _targets(value: Any, source: str, ctx: Context) -> tuple[Target, ...]:
+    from pytest_chatstore.targets import TargetError, parse_target
+
     specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
     label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
     try:
@@ -529,6 +533,34 @@ def parse_expected_failures(table: object, where: str) -> tuple[gate.ExpectedFai
             raise gate.GateError(f"{source}: {pattern!r}: link must be a string")
         entries.append(gate.ExpectedFailure(pattern, spec["reason"].strip(), link, tuple(targets), where))
     return tuple(entries)
+
+
+def add_options(parser: Any) -> None:
+    """Each setting's command-line option and ini key, on pytest's ``parser``."""
+    group = parser.getgroup("chatstore", "chat-store conformance (pytest-chatstore)")
+    for s in SETTINGS:
+        shown = f"{s.help}. Env {s.env}, ini {s.name}."
+        if s.metavar is None:
+            group.addoption(s.flag, action="store_true", default=False, help=shown)
+        else:
+            many = {"action": "append", "default": []} if s.many else {"action": "store", "default": None}
+            group.addoption(s.flag, metavar=s.metavar, choices=s.choices, help=shown, **many)
+        default: Any = False if s.ini_type == "bool" else [] if s.many else ""
+        parser.addini(s.name, s.help, type=s.ini_type, default=default)
+
+
+def header_lines(settings: Settings, isolation: str | None) -> list[str]:
+    """What pytest's header says of the kit: the targets and limits, and why clauses run isolated (if they do)."""
+    if not settings.targets:
+        return []
+    names = ", ".join(f"{t.spec} ({t.source})" for t in settings.targets)
+    lines = [
+        f"chatstore: {names}; hypothesis profile {settings.profile}; per-operation limit {settings.timeout:g} s; "
+        f"budget {settings.budget:g} s per target"
+    ]
+    if isolation:
+        lines.append(f"chatstore: each clause runs in a forked child process ({isolation})")
+    return lines
 
 
 # -- the reference table --------------------------------------------------------------------

@@ -26,6 +26,8 @@ LAYERS: list[set[str]] = [
     {"repro", "suite"},
     {"stash"},
     {"collection", "outcome", "isolation"},
+    {"building"},
+    {"containment"},
     {"plugin", "__main__", "__init__"},
 ]
 """Lowest first. A module may import modules of lower layers, and modules of its own package."""

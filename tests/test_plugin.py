@@ -312,3 +312,47 @@ def test_loading_the_plugin_imports_no_optional_dependency() -> None:
         """
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+HEAVY = ("hypothesis", "asyncio", "pytest_chatstore.harness", "pytest_chatstore.outcome", "pytest_chatstore.driver")
+"""What an installed but unused plugin must not load: pytest loads the plugin in every run of every project."""
+
+
+def test_loading_the_plugin_defers_the_kit_itself() -> None:
+    code = f"import sys, pytest, pytest_chatstore.plugin\nprint([m for m in {HEAVY!r} if m in sys.modules])"
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_a_run_that_does_not_use_the_kit_loads_none_of_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_mine=f"""
+        import sys
+
+        def test_mine():
+            pass
+
+        def test_nothing_of_the_kit_loaded():
+            loaded = [m for m in {HEAVY[2:]!r} if m in sys.modules]
+            assert not loaded, loaded
+        """
+    )
+    result = pytester.runpytest_subprocess("-q", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
+
+
+def test_a_factory_fixture_under_xdist_gets_the_verdict(pytester: pytest.Pytester) -> None:
+    # xdist's controller collects nothing: the first suite result a worker sends brings the recorder.
+    pytester.makeconftest(
+        """
+        import pytest
+        from reference_impls.memory import InMemoryChatStore
+
+        @pytest.fixture
+        def chatstore_factory():
+            return InMemoryChatStore
+        """
+    )
+    result = pytester.runpytest(*ONE_CLAUSE, "-n", "2", "-p", "xdist")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*chatstore_factory (fixture): CONFORMS*"])

@@ -1,0 +1,153 @@
+"""Building the store under test: a target's first contact, a clause's ``StoreUnderTest``, a target's budget.
+
+The plugin's ``chatstore`` fixture and hooks call these; each takes what pytest hands a hook (the request,
+the config) and returns a whole object, so that the plugin holds no logic of its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_chatstore import budget, capabilities, collection, isolation
+from pytest_chatstore.budget import Ledger
+from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.failures import Hung
+from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.stash import (
+    batches_key,
+    clause_of,
+    contacted_key,
+    isolate_key,
+    kit_fixture_key,
+    known_key,
+    ledgers_key,
+    processes_key,
+    redis_key,
+    settings_key,
+    suite_items_key,
+)
+from pytest_chatstore.targets import Target, target_from_factory
+
+CAPABILITIES_FIXTURE = "chatstore_capabilities"
+
+
+def store_under_test(request: pytest.FixtureRequest) -> StoreUnderTest:
+    """The ``StoreUnderTest`` of the clause ``request`` runs, its capabilities declared from every source (the
+    target, the ``chatstore_capabilities`` fixture, ``[tool.chatstore]``, ini, environment, command line) and its
+    known-broken rules from the run so far and the expected-failure list."""
+    target: Target = request.param
+    if target.source == "fixture":
+        factory = request.getfixturevalue(collection.FACTORY_FIXTURE)
+        target = target_from_factory(factory, name=collection.FACTORY_FIXTURE, spec=target.spec, source="fixture")
+    config = request.config
+    settings = config.stash[settings_key]
+    clause_id = clause_of(request.node) or "MDL-001"
+    try:
+        from_fixture = request.getfixturevalue(CAPABILITIES_FIXTURE)
+    except pytest.FixtureLookupError:
+        from_fixture = {}
+    policy = settings.policy
+    declared = capabilities.declarations(
+        target.name,
+        target.factory,
+        from_fixture,
+        f"the {CAPABILITIES_FIXTURE} fixture",
+        policy.capabilities,
+        policy.capability_source,
+    )
+    declared_absent = {name for name, (present, _) in declared.items() if not present}
+    expected = {c for c in CLAUSES if policy.expected_failure(c, target.name) is not None}
+    known = config.stash[known_key]
+    request.node.stash[kit_fixture_key] = True
+    return StoreUnderTest(
+        target,
+        timeout=settings.timeout,
+        profile=settings.profile,
+        clause=clause_id,
+        batches=config.stash[batches_key] if target.source != "fixture" else None,
+        redis=config.stash[redis_key],
+        declared=declared,
+        # A listed clause runs exactly the checks it would run unlisted; only a probe is settled.
+        settled=bool(declared_absent & set(CLAUSES[clause_id].requires)),
+        reproduce=settings.reproduce.get(clause_id),
+        scale=settings.scale,
+        known_broken=known.of(target.name) | expected,
+        listed=frozenset(expected) - known.of(target.name),
+        unreadable=known.unreadable(target.name) - expected,
+        raising=known.raising(target.name),
+    )
+
+
+def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
+    """Once a clause's store is closed: the processes it started (ended at the run's end), and on a Redis server
+    which server it was and whether data outside the kit's database changed (carried on the report, so that
+    xdist's controller can say it)."""
+    sut.close()
+    config = request.config
+    config.stash[processes_key] |= isolation.started_since(request.node.stash.get(processes_key, set()))
+    provider = config.stash[redis_key]
+    if provider.server is not None:
+        fake = "" if provider.server.real else " [FAKE]"
+        request.node.user_properties.append(
+            ("chatstore_redis", provider.server.description + fake + provider.guarded())
+        )
+        changed = provider.trespass()
+        if changed is not None:
+            request.node.user_properties.append(("chatstore_guard", f"after {sut.clause}: {changed}"))
+
+
+def first_contact(config: pytest.Config, target: Target, *, controller: bool = False) -> None:
+    """Before a target's first clause, in this process (never in an isolated child), build one store: a target
+    that cannot be built stops the run with one usage error. A fixture's factory is checked in its first clause."""
+    if target.source == "fixture" or target.name in config.stash[contacted_key]:
+        return
+    config.stash[contacted_key].add(target.name)
+    settings = config.stash[settings_key]
+
+    def build_one() -> str | None:
+        probe = StoreUnderTest(
+            target, timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
+        )
+        try:
+            return probe.first_contact()
+        finally:
+            probe.close()
+
+    # Isolated, or in xdist's controller, no store code runs in this process (a store may leak a thread that
+    # keeps a process from exiting, or kill it): the store is built in a child of its own.
+    in_child = (config.stash[isolate_key] or controller) and isolation.available()
+    problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
+    if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
+        pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
+    """The target's budget; on its first clause, measured (a fixture's factory is first checked here)."""
+    ledgers = config.stash[ledgers_key]
+    name = sut.target.name
+    if name in ledgers:
+        return ledgers[name]
+    problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
+    if problem is not None:
+        pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+    settings = config.stash[settings_key]
+    clauses = [
+        clause_of(item) or ""
+        for item in config.stash[suite_items_key]
+        if getattr(item, "callspec", None) is not None and item.callspec.params["chatstore"].name == name  # type: ignore[attr-defined]
+    ]
+    try:
+        cost = sut.measure_cost()
+    except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
+        cost = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
+    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses)
+    # The budget starts, then plans: a first measurement is a guess (a lazy connection, a cold cache), so floors
+    # that seem not to fit never stop the run; each clause is planned from what the run observes, and the summary
+    # says at the end where the floors did not fit.
+    needed = budget.floor_seconds(clauses, cost, settings.profile)
+    if needed > settings.budget * (1 - budget.RESERVE):
+        ledgers[name].note = (
+            f"the floors of evidence of {len(clauses)} clause(s) looked like about {needed:.0f} s at "
+            f"{cost * 1000:.1f} ms per call before the first clause, more than the budget of {settings.budget:g} s"
+        )
+    return ledgers[name]
