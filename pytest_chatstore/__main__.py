@@ -1,7 +1,8 @@
-"""``python -m pytest_chatstore spec|changelog|options|badge REPORT.json``.
+"""``python -m pytest_chatstore spec|changelog|options|statuses|badge REPORT.json``.
 
 ``spec`` and ``changelog`` print a generated docs page from the clause registry,
-``options`` the options table of ``docs/reference.md`` from the settings table;
+``options`` the options table of ``docs/reference.md`` from the settings table,
+``statuses`` its table of statuses from the status table;
 ``badge`` turns a JSON report into a shields.io endpoint document
 (``https://img.shields.io/endpoint?url=...``).
 """
@@ -15,11 +16,12 @@ from typing import Any
 
 from pytest_chatstore.clauses import render_changelog, render_spec
 from pytest_chatstore.settings import render_options
+from pytest_chatstore.statuses import render as render_statuses
 
-PAGES = {"spec": render_spec, "changelog": render_changelog, "options": render_options}
+PAGES = {"spec": render_spec, "changelog": render_changelog, "options": render_options, "statuses": render_statuses}
 USAGE = (
     "usage: python -m pytest_chatstore spec|changelog > docs/NAME.md\n"
-    "       python -m pytest_chatstore options  (the table in docs/reference.md)\n"
+    "       python -m pytest_chatstore options|statuses  (the tables in docs/reference.md)\n"
     "       python -m pytest_chatstore badge REPORT.json > badge.json"
 )
 

@@ -153,32 +153,6 @@ def check_clause_patterns(patterns: Iterable[str], source: str, what: str = "cha
     return tuple(checked)
 
 
-STATUSES: dict[str, str] = {
-    "passed": "the clause holds",
-    "failed": "the clause is broken, and it fails the run",
-    "expected-failure": "broken, as an expected-failures entry says; does not fail the run",
-    "unexpected-pass": "listed as an expected failure but holds, and the clause's check is deterministic (its "
-    "bounded-exhaustive phase ran in full, or it is a fixed scenario): fails the run until the entry is deleted",
-    "not-reproduced": "listed as an expected failure, but this run did not meet it and the clause's check is a "
-    "search (random examples or a race), which may miss it: a warning naming the entry; does not fail the run",
-    "advisory-failure": "broken, but outside the gating level or newer than the pinned spec; does not fail the run",
-    "skipped": "not applicable: the store lacks a capability the clause needs",
-    "declared-absent": "not applicable: the capability is declared absent (and the clause indeed fails)",
-    "blocked": "the clause's check met a violation of another clause's rule, already known broken (named): not "
-    "verified; fails the run where the clause gates",
-    "infrastructure-error": "the store's backend could not be reached (a connection or timeout error): no verdict; "
-    "fails the run",
-    "inconclusive": "real time could not be judged, even after retries with a longer ttl (the machine was too busy): "
-    "not verified; fails the run at level full or with --chatstore-strict-time",
-    "error": "the kit could not check the clause (setup, provisioning, a nondeterministic store); fails the run",
-    "refused": "the suite test was skipped, marked or overridden by something other than the kit; fails the run",
-}
-"""Every status a clause can have in the summary and the reports."""
-
-GATING_STATUSES = ("failed", "unexpected-pass", "blocked", "infrastructure-error", "error", "refused")
-"""Statuses that fail the run (and ``inconclusive``, as :meth:`Policy.gates_inconclusive` says)."""
-
-
 @dataclass(frozen=True)
 class Judgement:
     """What the gate makes of one suite test's raw result."""
@@ -199,7 +173,7 @@ def judge(
     covered: bool = True,
     evidence: str = "",
 ) -> Judgement:
-    """Turn a raw result into a status of :data:`STATUSES`.
+    """Turn a raw result into a status of :data:`pytest_chatstore.statuses.TABLE`.
 
     ``raw`` is ``passed``, ``skipped`` (by the kit, for a missing capability), or what
     :func:`pytest_chatstore.failures.classify` made of a failure: ``failed`` (the

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore import gate, repro
+from pytest_chatstore import gate, repro, statuses
 from pytest_chatstore.failures import classify, failure_text, first_clause_failure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.report import ClauseResult, Recorder
@@ -35,7 +35,7 @@ from pytest_chatstore.stash import (
 )
 from pytest_chatstore.targets import Target
 
-KNOWN_BROKEN = ("failed", "advisory-failure", "expected-failure", "declared-absent")
+KNOWN_BROKEN = statuses.names(known_broken=True)
 """Statuses that show a clause's rule broken: composite checks after it leave that rule out."""
 
 
@@ -148,20 +148,22 @@ def _refusal(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
 
 
 def _apply(report: pytest.TestReport, judgement: gate.Judgement, clause_id: str) -> None:
-    status, reason = judgement.status, judgement.reason
-    if status in ("refused", "unexpected-pass"):
+    """Make pytest report what the status table says of ``judgement``'s status, where pytest's own outcome
+    differs (a refused or strictly unexpected pass fails; an expected or advisory failure is an xfail; a
+    capability declared absent is a skip that says so)."""
+    status = statuses.STATUSES[judgement.status]
+    if not status.rewritten:
+        return
+    if status.pytest == "failed":
         report.outcome = "failed"
-        tag = "REFUSED" if status == "refused" else "XPASS(strict)"
-        report.longrepr = f"[{tag}] [{clause_id}] {reason}"
-    elif status in ("expected-failure", "advisory-failure"):
+        report.longrepr = f"[{status.label}] [{clause_id}] {judgement.reason}"
+    elif status.pytest == "xfailed":
         report.outcome = "skipped"
-        report.wasxfail = (
-            f"[{clause_id}] {'expected failure' if status == 'expected-failure' else 'advisory'}: {reason}"
-        )
-    elif status == "declared-absent":
+        report.wasxfail = f"[{clause_id}] {status.name}: {judgement.reason}"
+    else:
         report.outcome = "skipped"
         path, lineno, _ = report.location
-        report.longrepr = (path, (lineno or 0) + 1, f"Skipped: [{clause_id}] {reason}")
+        report.longrepr = (path, (lineno or 0) + 1, f"Skipped: [{clause_id}] {judgement.reason}")
 
 
 def _skip_reason(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:

@@ -18,8 +18,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from pytest_chatstore import statuses
 from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level, is_newer_than_pin
-from pytest_chatstore.gate import GATING_STATUSES, Policy
+from pytest_chatstore.gate import Policy
 
 
 @dataclass
@@ -31,7 +32,7 @@ class ClauseResult:
     source: str
     clause_id: str
     status: str
-    """One of :data:`pytest_chatstore.gate.STATUSES`."""
+    """One of :data:`pytest_chatstore.statuses.TABLE`."""
     reason: str = ""
     duration: float = 0.0
     failure: str | None = None
@@ -70,44 +71,14 @@ class ClauseResult:
         return cls(**data)
 
 
-ORDER = (
-    "passed",
-    "failed",
-    "unexpected-pass",
-    "blocked",
-    "infrastructure-error",
-    "inconclusive",
-    "error",
-    "refused",
-    "expected-failure",
-    "not-reproduced",
-    "advisory-failure",
-    "skipped",
-    "declared-absent",
-    "deselected",
-)
-_SHORT = {
-    "expected-failure": "xfail",
-    "advisory-failure": "advisory",
-    "unexpected-pass": "xpass(strict)",
-    "not-reproduced": "not reproduced",
-    "declared-absent": "declared absent",
-    "infrastructure-error": "infrastructure error",
-}
-_LABELS = {
-    "failed": "FAILED",
-    "unexpected-pass": "XPASS(strict)",
-    "blocked": "BLOCKED",
-    "infrastructure-error": "INFRASTRUCTURE ERROR",
-    "inconclusive": "INCONCLUSIVE",
-    "error": "ERROR",
-    "refused": "REFUSED",
-    "advisory-failure": "ADVISORY",
-    "expected-failure": "XFAIL",
-    "not-reproduced": "NOT REPRODUCED",
-}
-ROOT_CAUSES = ("failed", "advisory-failure", "expected-failure")
+ROOT_CAUSES = statuses.names(root_cause=True)
 """Statuses of a clause whose own rule the store broke: each is a root cause to fix."""
+GATING = statuses.names(gates=True)
+NOT_SHOWN_TO_HOLD = statuses.names(holds=False)
+"""Statuses that mean the clause is not shown to hold (for the level a target reaches)."""
+UNVERIFIED = statuses.names(unverified=True)
+LISTED = frozenset(s.name for s in statuses.TABLE if s.label)
+"""Statuses the summary lists a line for, under the clauses to look at."""
 
 
 class Recorder:
@@ -145,7 +116,7 @@ class Recorder:
 
     def level_reached(self, results: Sequence[ClauseResult]) -> str | None:
         """The strongest conformance level all of whose run clauses hold (None: not even ``core``)."""
-        broken = [CLAUSES[r.clause_id] for r in results if r.status in BROKEN]
+        broken = [CLAUSES[r.clause_id] for r in results if r.status in NOT_SHOWN_TO_HOLD]
         reached = None
         for level in LEVELS:
             if any(in_level(c, level) for c in broken):
@@ -162,10 +133,7 @@ class Recorder:
         reached = self.level_reached(results)
         failing = [r for r in results if r.status in ("failed", "unexpected-pass")]
         must = sum(CLAUSES[r.clause_id].level == "MUST" for r in failing)
-        other = sum(
-            r.status not in (*ROOT_CAUSES, "passed", "skipped", "declared-absent", "unexpected-pass", "not-reproduced")
-            for r in results
-        )
+        other = sum(r.status in UNVERIFIED for r in results)
         newer = self.newer_failing(results)
         if self.gate_passes(results) and newer:
             # Truth first: the store does not conform to the installed spec; the pin is why the gate passes.
@@ -207,9 +175,7 @@ class Recorder:
         return (
             self.stopped is None
             and not self.trespasses
-            and not any(
-                r.status in GATING_STATUSES or (r.status == "inconclusive" and inconclusive_gates) for r in results
-            )
+            and not any(r.status in GATING or (r.status == "inconclusive" and inconclusive_gates) for r in results)
         )
 
     def gate(self, results: Sequence[ClauseResult]) -> str:
@@ -265,7 +231,7 @@ class Recorder:
         for r in results:
             groups[CLAUSES[r.clause_id].group][r.status] += 1
         for group, counts in groups.items():
-            cells = ", ".join(f"{counts[k]} {_SHORT.get(k, k)}" for k in ORDER if counts[k])
+            cells = ", ".join(f"{counts[k]} {statuses.word(k)}" for k in statuses.ORDER if counts[k])
             lines.append(f"  {group:<12} {cells}")
         causes = self.root_causes(results)
         if causes:
@@ -279,7 +245,7 @@ class Recorder:
                 )
             listed |= {r.clause_id, *blocks}
         for r in results:
-            if r.status in _LABELS and r.clause_id not in listed:
+            if r.status in LISTED and r.clause_id not in listed:
                 lines += self._clause_lines(r)
         lines += self._evidence_lines(results)
         if target in self.budget_notes:
@@ -325,7 +291,7 @@ class Recorder:
     @staticmethod
     def _clause_lines(r: ClauseResult) -> list[str]:
         clause = CLAUSES[r.clause_id]
-        lines = [f"  {_LABELS[r.status]} {r.clause_id} [{clause.level}] {clause.rule}"]
+        lines = [f"  {statuses.STATUSES[r.status].label} {r.clause_id} [{clause.level}] {clause.rule}"]
         if r.status not in ("failed", "error") and r.reason:
             lines.append(f"      {r.reason}")
         if r.reproduction:
@@ -360,7 +326,7 @@ class Recorder:
                         {"clause": r.clause_id, "status": r.status, "blocks": blocks}
                         for r, blocks in self.root_causes(results)
                     ],
-                    "counts": {k: counts[k] for k in ORDER if counts[k]},
+                    "counts": {k: counts[k] for k in statuses.ORDER if counts[k]},
                     "budget": self._budget_json(results),
                     "clauses": [self._clause_json(r) for r in results],
                 }
@@ -447,22 +413,20 @@ class Recorder:
             if t["gate"] == "incomplete":
                 reached = "the run stopped before every clause ran"
             lines += ["", f"### `{t['spec']}`: {gate}, {reached}", ""]
-            lines += ["| group | " + " | ".join(_SHORT.get(k, k) for k in ORDER[:-1]) + " |"]
-            lines += ["| --- |" + " ---: |" * (len(ORDER) - 1)]
+            lines += ["| group | " + " | ".join(statuses.word(k) for k in statuses.STATUSES) + " |"]
+            lines += ["| --- |" + " ---: |" * len(statuses.STATUSES)]
             per_group: dict[str, Counter[str]] = defaultdict(Counter)
             for c in t["clauses"]:
                 per_group[c["group"]][c["status"]] += 1
             for group, counts in per_group.items():
-                lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in ORDER[:-1]) + " |")
+                lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in statuses.STATUSES) + " |")
             notable = [c for c in t["clauses"] if c["status"] not in ("passed", "skipped", "declared-absent")]
             if notable:
                 lines += ["", "| clause | level | status | rule |", "| --- | --- | --- | --- |"]
                 for c in notable:
                     rule = c["rule"].replace("|", "\\|")
                     note = f" ({c['reason']})" if c.get("reason") and c["status"] != "failed" else ""
-                    lines.append(
-                        f"| {c['id']} | {c['level']} | {_SHORT.get(c['status'], c['status'])} | {rule}{note} |"
-                    )
+                    lines.append(f"| {c['id']} | {c['level']} | {statuses.word(c['status'])} | {rule}{note} |")
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> None:
@@ -476,19 +440,6 @@ class Recorder:
 SCHEMA_VERSION = 1
 SCHEMA_PATH = Path(__file__).parent / "report.schema.json"
 """The JSON Schema of :meth:`Recorder.to_json` (published in the docs' reference)."""
-
-BROKEN = (
-    "failed",
-    "unexpected-pass",
-    "expected-failure",
-    "advisory-failure",
-    "blocked",
-    "infrastructure-error",
-    "inconclusive",
-    "error",
-    "refused",
-)
-"""Statuses that mean the clause is not shown to hold (for the level a target reaches)."""
 
 
 def _shown(path: str) -> str:

@@ -17,7 +17,7 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "pytest_chatstore"
 
 LAYERS: list[set[str]] = [
-    {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers"},
+    {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers", "statuses"},
     {"failures", "model", "strategies", "gate", "capabilities", "budget"},
     {"adapters", "attribution"},
     {"targets", "driver", "scope"},
