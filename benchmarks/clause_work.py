@@ -1,13 +1,14 @@
 """Calls per unit of work of each Hypothesis clause, measured on the in-memory reference store.
 
-    python benchmarks/clause_work.py            # prints the measured Work entries
+    python benchmarks/clause_work.py            # prints each clause's measured work
 
-The time budget (``pytest_chatstore/budget.py``, ``WORK``) plans with these
-figures: each property or state-machine clause's store calls per example, as one
-default-profile run of the reference store makes them. Rerun it after changing
-what a clause does per example and paste the changed figures into ``WORK``; the
-sized clauses (concurrency, with calls per step or round) are written there by
-hand from their code.
+The time budget (``pytest_chatstore/budget.py``) plans with these figures, kept in
+each clause's record (``work=`` in ``pytest_chatstore/clauses.py``): each property
+or state-machine clause's store calls per example, as one default-profile run of
+the reference store makes them. Rerun it after changing what a clause does per
+example and paste the changed figure into the clause's ``work``; the sized clauses
+(concurrency, with calls per step or round) are written there by hand from their
+code. The calls of a bounded-exhaustive phase count in the examples' calls here.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def main() -> None:
         evidence, kind = clause["evidence"], work(clause["id"]).unit
         if kind in ("property", "machine") and evidence["examples"]:
             per_unit = evidence["calls"] / evidence["examples"]
-            print(f'    "{clause["id"]}": Work({per_unit:.0f}, "{kind}"),  # measured {per_unit:.1f}')
+            print(f'{clause["id"]}: work=Work({per_unit:.0f}, "{kind}", ...)  # {per_unit:.1f} calls per example')
 
 
 if __name__ == "__main__":

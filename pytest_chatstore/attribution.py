@@ -24,38 +24,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.failures import ClauseFailure, ReplayRecord, format_failure
 
-ANSWER_RULES: dict[str, str] = {
-    "get": "FID-001",
-    "delete": "DEL-001",
-    "delete_last": "DLL-001",
-    "delete_all": "DLA-002",
-    "keys": "KEY-001",
-}
+ANSWER_RULES: dict[str, str] = {op: c.id for c in CLAUSES.values() for op in c.answers}
 """Operation -> the clause whose rule makes its answer a message (or a list of them, or str keys).
 
 An answer that is not one (raw bytes, JSON text, ``None`` in a list) breaks that rule."""
 
-FOCUSED = frozenset(
-    {
-        "SET-001",
-        "SET-002",
-        "INS-001",
-        "INS-002",
-        "ORD-002",
-        "DEL-001",
-        "DEL-002",
-        "DEL-003",
-        "DEL-004",
-        "DLL-001",
-        "DLL-002",
-        "DLA-001",
-        "DLA-002",
-        "FID-001",
-        "KEY-001",
-    }
-)
+FOCUSED = frozenset(c.id for c in CLAUSES.values() if c.focused)
 """Clauses whose rule governs an operation's answer: they run first, so composite checks know them."""
 
 

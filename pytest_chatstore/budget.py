@@ -23,9 +23,9 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
-from pytest_chatstore.profiles import PROFILES
+from pytest_chatstore.clauses import CLAUSES, Work
 
 KIT_OVERHEAD = 0.0002
 """Seconds the kit spends per store call besides the call (generating, converting, checking): added to the
@@ -39,109 +39,8 @@ DEFAULT_BUDGET = 240.0
 """Seconds per target: a 20 ms-per-call store gets a full, reduced verdict in about four minutes."""
 
 
-CALLS_PER_SEQUENCE = 7.3
-"""Store calls per sequence of a bounded-exhaustive phase (building the store, its writes, the reads after each):
-measured on the in-memory reference store (the mean over every phase, ``evidence.exhaustive`` of a JSON report)."""
-
-
-Unit = Literal["property", "machine", "steps", "rounds", "fixed"]
-"""What scales: Hypothesis examples of a property or a state machine, steps per writer of a burst,
-rounds of a concurrency clause, or nothing (a fixed scenario)."""
-
-
-@dataclass(frozen=True)
-class Work:
-    """A clause's work: calls per unit, how many units the full work has, and its floor of evidence."""
-
-    per_unit: float
-    """Store calls per unit (measured on the in-memory reference store: ``benchmarks/clause_work.py``)."""
-    unit: Unit = "property"
-    full: int = 1
-    """Units of the full work, for the units no Hypothesis profile sets (steps, rounds, fixed)."""
-    floor: int = 10
-    """The fewest units the clause ever runs."""
-    exhaustive: tuple[int, int] = (0, 0)
-    """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.scope`) in full and at depth 1,
-    its cut for a clause the budget reduces; ``tests/test_same_verdict.py`` keeps them equal to the scope's."""
-
-    def full_units(self, profile: str) -> int:
-        if self.unit in ("property", "machine"):
-            count: int = PROFILES[profile][self.unit]["max_examples"]
-            return count
-        return self.full
-
-    def calls(self, profile: str) -> float:
-        """The calls of the full work: the random phase's, and the bounded-exhaustive phase's in full."""
-        return self.per_unit * self.full_units(profile) + self.exhaustive[0] * CALLS_PER_SEQUENCE
-
-    def reduced_calls(self, profile: str, fraction: float) -> float:
-        """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
-        return self.per_unit * self.full_units(profile) * fraction + self.exhaustive[1] * CALLS_PER_SEQUENCE
-
-    def floor_fraction(self, profile: str) -> float:
-        return 1.0 if self.unit == "fixed" else min(1.0, self.floor / self.full_units(profile))
-
-
-WORK: dict[str, Work] = {
-    "FRE-001": Work(11),
-    "ORD-001": Work(17, exhaustive=(46, 46)),
-    "ORD-002": Work(3),
-    "SET-001": Work(9, exhaustive=(85, 49)),
-    "SET-002": Work(9, exhaustive=(15, 8)),
-    "INS-001": Work(10, exhaustive=(27, 15)),
-    "INS-002": Work(9, exhaustive=(201, 113)),
-    "DEL-001": Work(9, exhaustive=(18, 17)),
-    "DEL-002": Work(11, exhaustive=(38, 16)),
-    "DEL-003": Work(9, exhaustive=(35, 25)),
-    "DEL-004": Work(9, exhaustive=(35, 25)),
-    "DLL-001": Work(9, exhaustive=(8, 7)),
-    "DLL-002": Work(11, exhaustive=(9, 1)),
-    "DLA-001": Work(9, exhaustive=(17, 8)),
-    "DLA-002": Work(8, exhaustive=(17, 8)),
-    "KEY-001": Work(11, exhaustive=(112, 64)),
-    "KEY-002": Work(13, exhaustive=(64, 23)),
-    "KEY-003": Work(17),
-    "KEY-005": Work(2, "fixed"),
-    "KEY-004": Work(12, exhaustive=(147, 147)),  # scope.among_lookalikes, never cut
-    "KEY-006": Work(154, "fixed"),  # every order of every family, enumerated
-    "FID-001": Work(10),
-    "FID-002": Work(9),
-    "FID-003": Work(8),
-    "FID-004": Work(22, "fixed"),
-    "OWN-001": Work(9),
-    "OWN-002": Work(8),
-    "OWN-003": Work(8),
-    "PAR-001": Work(24),
-    "PAR-002": Work(15),
-    "CON-001": Work(4, "steps", full=50, floor=10),  # 4 writers append one message per step
-    "CON-002": Work(1, "steps", full=120, floor=40),  # one delete_last per message, 4 threads
-    "CON-003": Work(8, "steps", full=50, floor=10),  # 8 tasks append one message per step
-    "CON-004": Work(20, "rounds", full=25, floor=5),  # 3 threads x 5 calls, plus set and checks
-    "BAT-001": Work(1, "steps", full=50, floor=10),  # 4 writers append a batch of 5 every 5 steps
-    "BAD-001": Work(80, "fixed"),
-    "BAD-002": Work(62, "fixed"),
-    "BAD-003": Work(74, "fixed"),
-    "TTL-001": Work(15, "fixed"),
-    "TTL-002": Work(11, "fixed"),
-    "TTL-003": Work(17, "fixed"),
-    "TTL-004": Work(16, "fixed"),
-    "TTL-005": Work(13, "fixed"),
-    "TTL-006": Work(14, "fixed"),
-    "TTL-007": Work(10, "fixed"),
-    "TTL-008": Work(51, "machine", floor=25),
-    "MDL-001": Work(142, "machine", floor=25, exhaustive=(206, 0)),
-    "FID-005": Work(7, "fixed"),
-    "OWN-004": Work(25, "fixed"),
-    "SHR-001": Work(30, exhaustive=(102, 102)),  # scope.through_two_instances, never cut
-    "SHR-002": Work(9, "steps", full=25, floor=5),  # 4 inserts per step, a linearizable round every 5 steps
-    "SHR-003": Work(20),
-    "PRC-001": Work(8, "steps", full=10, floor=4),  # 4 processes, an operation and an insert per step
-    "SCL-001": Work(1002, "fixed"),
-    "SCL-002": Work(8, "fixed"),
-    "SCL-003": Work(6, "fixed"),
-}
-"""Clause ID -> its :class:`Work`: calls per example measured by ``benchmarks/clause_work.py``; the sized
-clauses' calls per unit read from their code."""
+WORK: dict[str, Work] = {c.id: c.work for c in CLAUSES.values()}
+"""Clause ID -> its :class:`~pytest_chatstore.clauses.Work`, from the clause's record."""
 
 
 @dataclass(frozen=True)

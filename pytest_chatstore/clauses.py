@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from pytest_chatstore.profiles import PROFILES
+
 SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4")
 """Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
 
@@ -20,6 +22,48 @@ SPEC_VERSION = SPEC_VERSIONS[-1]
 """The version this suite implements."""
 
 Level = Literal["MUST", "SHOULD"]
+
+CALLS_PER_SEQUENCE = 7.3
+"""Store calls per sequence of a bounded-exhaustive phase (building the store, its writes, the reads after each):
+measured on the in-memory reference store (the mean over every phase, ``evidence.exhaustive`` of a JSON report)."""
+
+
+Unit = Literal["property", "machine", "steps", "rounds", "fixed"]
+"""What scales: Hypothesis examples of a property or a state machine, steps per writer of a burst,
+rounds of a concurrency clause, or nothing (a fixed scenario)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    """A clause's work: calls per unit, how many units the full work has, and its floor of evidence."""
+
+    per_unit: float
+    """Store calls per unit (measured on the in-memory reference store: ``benchmarks/clause_work.py``)."""
+    unit: Unit = "property"
+    full: int = 1
+    """Units of the full work, for the units no Hypothesis profile sets (steps, rounds, fixed)."""
+    floor: int = 10
+    """The fewest units the clause ever runs."""
+    exhaustive: tuple[int, int] = (0, 0)
+    """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.scope`) in full and at depth 1,
+    its cut for a clause the budget reduces; ``tests/test_same_verdict.py`` keeps them equal to the scope's."""
+
+    def full_units(self, profile: str) -> int:
+        if self.unit in ("property", "machine"):
+            count: int = PROFILES[profile][self.unit]["max_examples"]
+            return count
+        return self.full
+
+    def calls(self, profile: str) -> float:
+        """The calls of the full work: the random phase's, and the bounded-exhaustive phase's in full."""
+        return self.per_unit * self.full_units(profile) + self.exhaustive[0] * CALLS_PER_SEQUENCE
+
+    def reduced_calls(self, profile: str, fraction: float) -> float:
+        """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
+        return self.per_unit * self.full_units(profile) * fraction + self.exhaustive[1] * CALLS_PER_SEQUENCE
+
+    def floor_fraction(self, profile: str) -> float:
+        return 1.0 if self.unit == "fixed" else min(1.0, self.floor / self.full_units(profile))
 
 
 @dataclass(frozen=True)
@@ -38,6 +82,17 @@ class Clause:
     :func:`is_newer_than_pin`)."""
     history: tuple[tuple[str, str], ...] = ()
     """Later changes: (spec version, what changed). Rendered into ``docs/changelog.md``."""
+    work: Work = Work(0, "fixed")
+    """What the clause does, for the time budget (:mod:`pytest_chatstore.budget`): calls per unit, measured by
+    ``benchmarks/clause_work.py``, its unit, its floor of evidence, its bounded-exhaustive phase."""
+    slow: bool = False
+    """Its work grows most with a store's cost per call: the pattern ``slow`` of ``--chatstore-clauses`` and the
+    pytest marker ``chatstore_slow`` select it."""
+    focused: bool = False
+    """Its rule governs an operation's answer: it runs first, so that composite checks know it."""
+    answers: tuple[str, ...] = ()
+    """Operations whose answer its rule makes a message, a list of them or str keys (``get`` for FID-001): an
+    answer of another shape (raw bytes, JSON text) breaks it (:data:`pytest_chatstore.attribution.ANSWER_RULES`)."""
 
 
 CAPABILITIES: dict[str, str] = {
@@ -77,6 +132,7 @@ _CLAUSES = (
         "A store built by the factory starts empty: no keys, no messages.",
         "The factory hands out shared state. Build a new store (or clear a dedicated "
         "namespace) on every call, or yield the store and clean up after it.",
+        work=Work(11),
     ),
     Clause(
         "ORD-001",
@@ -85,6 +141,7 @@ _CLAUSES = (
         "`get_messages` returns the messages in the order the operations produced.",
         "Check that appends go to the end and that reads do not sort, reverse or "
         "deduplicate. Stores built on sets or unordered tables need an explicit position column.",
+        work=Work(17, exhaustive=(46, 46)),
     ),
     Clause(
         "ORD-002",
@@ -92,6 +149,8 @@ _CLAUSES = (
         "core",
         "`get_messages` on an unknown key returns `[]`.",
         "Return an empty list, not `None`, and do not raise `KeyError`.",
+        work=Work(3),
+        focused=True,
     ),
     Clause(
         "SET-001",
@@ -100,6 +159,8 @@ _CLAUSES = (
         "`set_messages` replaces the whole conversation with the given messages.",
         "Delete the old messages before writing the new ones, in one transaction; "
         "appending instead of replacing is the usual cause.",
+        work=Work(9, exhaustive=(85, 49)),
+        focused=True,
     ),
     Clause(
         "SET-002",
@@ -108,6 +169,8 @@ _CLAUSES = (
         "After `set_messages(key, [])` the key holds no messages.",
         "An empty list must clear the conversation; some stores skip the write "
         "when the list is empty and keep the old messages.",
+        work=Work(9, exhaustive=(15, 8)),
+        focused=True,
     ),
     Clause(
         "INS-001",
@@ -115,6 +178,8 @@ _CLAUSES = (
         "core",
         "`add_message(key, m)` appends `m` at the end of the conversation.",
         "Use the backend's append (RPUSH, INSERT with the next position); LPUSH reverses the order.",
+        work=Work(10, exhaustive=(27, 15)),
+        focused=True,
     ),
     Clause(
         "INS-002",
@@ -125,6 +190,8 @@ _CLAUSES = (
         "`list.insert` clamps: `i >= len` appends, `i <= -len` prepends, and `-1` "
         "inserts before the last message (not after it).",
         ("insert",),
+        work=Work(9, exhaustive=(201, 113)),
+        focused=True,
     ),
     Clause(
         "DEL-001",
@@ -135,6 +202,9 @@ _CLAUSES = (
         "Return the decoded message (not raw bytes or JSON text) and keep the order "
         "of the rest; re-writing the list in reverse is a common slip.",
         ("delete_message",),
+        work=Work(9, exhaustive=(18, 17)),
+        focused=True,
+        answers=("delete",),
     ),
     Clause(
         "DEL-002",
@@ -143,6 +213,8 @@ _CLAUSES = (
         "`delete_message(key, i)` with `i >= len`, or on an unknown key, returns `None` and changes nothing.",
         "Check the bounds before deleting; do not raise `IndexError` or `KeyError`, and do not create the key.",
         ("delete_message",),
+        work=Work(11, exhaustive=(38, 16)),
+        focused=True,
     ),
     Clause(
         "DEL-003",
@@ -153,6 +225,8 @@ _CLAUSES = (
         "Either support negative indices like a Python list or return `None` for "
         "them; LRANGE/LSET-based deletes often remove the wrong message for `i < 0`.",
         ("delete_message",),
+        work=Work(9, exhaustive=(35, 25)),
+        focused=True,
     ),
     Clause(
         "DEL-004",
@@ -162,6 +236,8 @@ _CLAUSES = (
         "as `list.pop(i)` would; below `-len` it returns `None`.",
         "Normalise `i += len` when `i < 0` before deleting.",
         ("delete_message",),
+        work=Work(9, exhaustive=(35, 25)),
+        focused=True,
     ),
     Clause(
         "DLL-001",
@@ -170,6 +246,9 @@ _CLAUSES = (
         "`delete_last_message(key)` removes and returns the last message.",
         "Remove from the tail (RPOP), not the head, and return the decoded message.",
         ("delete_last",),
+        work=Work(9, exhaustive=(8, 7)),
+        focused=True,
+        answers=("delete_last",),
     ),
     Clause(
         "DLL-002",
@@ -178,6 +257,8 @@ _CLAUSES = (
         "`delete_last_message(key)` returns `None` for an unknown or emptied conversation.",
         "Do not raise `IndexError` on an empty list.",
         ("delete_last",),
+        work=Work(11, exhaustive=(9, 1)),
+        focused=True,
     ),
     Clause(
         "DLA-001",
@@ -186,6 +267,8 @@ _CLAUSES = (
         "`delete_messages(key)` removes every message of the conversation.",
         "Delete the whole conversation, not only the first or last message.",
         ("delete_all",),
+        work=Work(9, exhaustive=(17, 8)),
+        focused=True,
     ),
     Clause(
         "DLA-002",
@@ -194,6 +277,9 @@ _CLAUSES = (
         "`delete_messages(key)` returns `None` or exactly the removed messages, in order.",
         "Return `None`, or the list that was removed; not a count, not raw bytes.",
         ("delete_all",),
+        work=Work(8, exhaustive=(17, 8)),
+        focused=True,
+        answers=("delete_all",),
     ),
     Clause(
         "KEY-001",
@@ -203,6 +289,9 @@ _CLAUSES = (
         "Scope listing to the store's own namespace, strip the namespace prefix, "
         "decode bytes to `str`, and deduplicate.",
         ("keys",),
+        work=Work(11, exhaustive=(112, 64)),
+        focused=True,
+        answers=("keys",),
     ),
     Clause(
         "KEY-002",
@@ -211,6 +300,7 @@ _CLAUSES = (
         "`get_keys` does not list a conversation emptied by deletes or by `set_messages(key, [])`.",
         "Drop the key (or its row) when its last message goes.",
         ("keys",),
+        work=Work(13, exhaustive=(64, 23)),
     ),
     Clause(
         "KEY-003",
@@ -221,6 +311,7 @@ _CLAUSES = (
         "Do not interpret the key: escape glob characters when scanning, encode it "
         "as UTF-8, and do not strip or lower-case it.",
         history=(("0.3", "Keys no longer contain NUL (U+0000), which PostgreSQL text cannot hold."),),
+        work=Work(17),
     ),
     Clause(
         "KEY-005",
@@ -231,6 +322,7 @@ _CLAUSES = (
         "List only your own namespace: SCAN with your prefix (glob characters escaped) and your key "
         "type, never `KEYS *` or an unscoped SCAN.",
         ("keys", "redis"),
+        work=Work(2, "fixed"),
     ),
     Clause(
         "KEY-004",
@@ -239,6 +331,7 @@ _CLAUSES = (
         "Different strings are different conversations.",
         "Keys differing in case, whitespace or a prefix must not share storage; "
         "check key normalisation and prefix matching (`a` vs `a:b`).",
+        work=Work(12, exhaustive=(147, 147)),  # scope.among_lookalikes, never cut
     ),
     Clause(
         "KEY-006",
@@ -249,6 +342,7 @@ _CLAUSES = (
         "Do not split keys on commas or truncate them to a column width; store the whole key, or a "
         "collision-free encoding of it.",
         since="0.3",
+        work=Work(154, "fixed"),  # every order of every family, enumerated
     ),
     Clause(
         "FID-001",
@@ -256,6 +350,9 @@ _CLAUSES = (
         "fidelity",
         "Role, content and `additional_kwargs` of every message come back equal to what was stored.",
         "Serialise all three fields; a store that keeps only role and content drops tool calls.",
+        work=Work(10),
+        focused=True,
+        answers=("get",),
     ),
     Clause(
         "FID-002",
@@ -264,6 +361,7 @@ _CLAUSES = (
         "Content comes back unchanged: Unicode, empty, whitespace-only, and large (at least 1 MB).",
         "Do not strip content, do not truncate to a column size, and encode as UTF-8.",
         history=(("0.3", "Content no longer contains NUL (U+0000), which PostgreSQL text and JSONB cannot hold."),),
+        work=Work(9),
     ),
     Clause(
         "FID-003",
@@ -279,6 +377,7 @@ _CLAUSES = (
                 "(PostgreSQL's JSONB gives 5.4e16 back as 54000000000000000).",
             ),
         ),
+        work=Work(8),
     ),
     Clause(
         "FID-004",
@@ -286,6 +385,7 @@ _CLAUSES = (
         "fidelity",
         "Long conversations (thousands of messages) lose nothing.",
         "Read the whole list (LRANGE 0 -1, no LIMIT), and do not cap the conversation silently.",
+        work=Work(22, "fixed"),
     ),
     Clause(
         "FID-005",
@@ -296,6 +396,7 @@ _CLAUSES = (
         "Do not decode JSON numbers as doubles (JavaScript-style parsers, some document databases do); keep "
         "integers as integers end to end.",
         since="0.4",
+        work=Work(7, "fixed"),
     ),
     Clause(
         "OWN-001",
@@ -305,6 +406,7 @@ _CLAUSES = (
         "Return a new list, not the one the store keeps: code that appends to what it read must not "
         "rewrite the conversation.",
         history=(("0.3", _OWN_NARROWED),),
+        work=Work(9),
     ),
     Clause(
         "OWN-002",
@@ -314,6 +416,7 @@ _CLAUSES = (
         "in the store.",
         "Store a copy of the list, not the caller's list object.",
         history=(("0.3", _OWN_NARROWED),),
+        work=Work(8),
     ),
     Clause(
         "OWN-003",
@@ -330,6 +433,7 @@ _CLAUSES = (
                 "(formerly part of OWN-001 and OWN-002).",
             ),
         ),
+        work=Work(8),
     ),
     Clause(
         "OWN-004",
@@ -339,6 +443,7 @@ _CLAUSES = (
         '`tool_calls[0]["args"]`) after the store took the message or returned it changes nothing in the store.',
         "Copy `additional_kwargs` deeply (`copy.deepcopy`, or serialize); `dict(kwargs)` copies only the top level.",
         since="0.4",
+        work=Work(25, "fixed"),
     ),
     Clause(
         "PAR-001",
@@ -347,6 +452,7 @@ _CLAUSES = (
         "Each async method answers exactly as its sync twin would.",
         "Make the async twins run the same logic as the sync ones (same scripts, same decoding).",
         ("async",),
+        work=Work(24),
     ),
     Clause(
         "PAR-002",
@@ -355,6 +461,7 @@ _CLAUSES = (
         "Sync and async calls see one and the same store.",
         "The async client must point at the same database and namespace as the sync one.",
         ("async",),
+        work=Work(15),
     ),
     Clause(
         "CON-001",
@@ -365,6 +472,7 @@ _CLAUSES = (
         "backend (a transaction, a Lua script); get-then-set loses messages.",
         ("threads",),
         history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
+        work=Work(4, "steps", full=50, floor=10),  # 4 writers append one message per step
     ),
     Clause(
         "CON-002",
@@ -375,6 +483,7 @@ _CLAUSES = (
         "Make read-then-delete atomic; two callers must not both get the same last message.",
         ("delete_last", "threads"),
         history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
+        work=Work(1, "steps", full=120, floor=40),  # one delete_last per message, 4 threads
     ),
     Clause(
         "CON-003",
@@ -383,6 +492,7 @@ _CLAUSES = (
         "asyncio tasks appending to one key at once lose no message and keep each task's own order.",
         "Do not read-modify-write across an `await`; make the append one atomic backend call.",
         ("async",),
+        work=Work(8, "steps", full=50, floor=10),  # 8 tasks append one message per step
     ),
     Clause(
         "CON-004",
@@ -394,6 +504,7 @@ _CLAUSES = (
         "and its return; look for multi-step operations without a lock or transaction.",
         ("insert", "delete_message", "threads"),
         history=(("0.2", "Requires the new `threads` capability: a store declared not thread-safe skips it."),),
+        work=Work(20, "rounds", full=25, floor=5),  # 3 threads x 5 calls, plus set and checks
     ),
     Clause(
         "BAT-001",
@@ -405,6 +516,7 @@ _CLAUSES = (
         "transaction), not message by message.",
         ("batch", "threads"),
         since="0.3",
+        work=Work(1, "steps", full=50, floor=10),  # 4 writers append a batch of 5 every 5 steps
     ),
     Clause(
         "SHR-001",
@@ -416,6 +528,7 @@ _CLAUSES = (
         "their own store.",
         ("shared",),
         since="0.4",
+        work=Work(30, exhaustive=(102, 102)),  # scope.through_two_instances, never cut
     ),
     Clause(
         "SHR-002",
@@ -427,6 +540,7 @@ _CLAUSES = (
         "backend (a transaction, a script, WATCH/MULTI).",
         ("shared", "threads"),
         since="0.4",
+        work=Work(9, "steps", full=25, floor=5),  # 4 inserts per step, a linearizable round every 5 steps
     ),
     Clause(
         "SHR-003",
@@ -438,6 +552,7 @@ _CLAUSES = (
         "conversations where they were.",
         ("shared",),
         since="0.4",
+        work=Work(20),
     ),
     Clause(
         "PRC-001",
@@ -449,6 +564,8 @@ _CLAUSES = (
         "Locks in the process do not reach other processes: make every read-modify-write atomic in the backend.",
         ("shared", "processes"),
         since="0.4",
+        work=Work(8, "steps", full=10, floor=4),  # 4 processes, an operation and an insert per step
+        slow=True,
     ),
     Clause(
         "SCL-001",
@@ -459,6 +576,8 @@ _CLAUSES = (
         "the listing.",
         ("keys",),
         since="0.4",
+        work=Work(1002, "fixed"),
+        slow=True,
     ),
     Clause(
         "SCL-002",
@@ -469,6 +588,8 @@ _CLAUSES = (
         "Read the whole list (no LIMIT, no default page size such as 10,000); index from the right end too.",
         ("delete_message", "delete_last"),
         since="0.4",
+        work=Work(8, "fixed"),
+        slow=True,
     ),
     Clause(
         "SCL-003",
@@ -479,6 +600,8 @@ _CLAUSES = (
         "Do not cap a conversation's total size (one document or item: DynamoDB's 400 KB, Azure Tables' 1 MB, "
         "Cosmos DB's 2 MB) or the depth of its JSON.",
         since="0.4",
+        work=Work(6, "fixed"),
+        slow=True,
     ),
     Clause(
         "BAD-001",
@@ -486,6 +609,7 @@ _CLAUSES = (
         "input",
         "A key that is not a `str` is refused with `TypeError` or `ValueError`, and the store is unchanged.",
         "Validate the key type before touching the backend; `str(key)` silently merges `1` and `'1'`.",
+        work=Work(80, "fixed"),
     ),
     Clause(
         "BAD-002",
@@ -494,6 +618,7 @@ _CLAUSES = (
         "An `idx` that is not an `int` is refused with `TypeError` or `ValueError`, and the store is unchanged.",
         "Check `isinstance(idx, int)` before using it; floats and strings must not be truncated or parsed.",
         ("insert",),
+        work=Work(62, "fixed"),
     ),
     Clause(
         "BAD-003",
@@ -502,6 +627,7 @@ _CLAUSES = (
         "An object that is not a message is refused with `TypeError` or `ValueError`, and the "
         "store is unchanged; a `set_messages` with one bad element writes nothing.",
         "Validate every message before writing any of them.",
+        work=Work(74, "fixed"),
     ),
     Clause(
         "TTL-001",
@@ -512,6 +638,7 @@ _CLAUSES = (
         "Check expiry on every read path, listing included; a sweeper that runs later is not enough "
         "unless reads filter expired conversations too.",
         ("ttl",),
+        work=Work(15, "fixed"),
     ),
     Clause(
         "TTL-002",
@@ -520,6 +647,7 @@ _CLAUSES = (
         "Nothing expires before `ttl` seconds have passed since the conversation's last write.",
         "Pass the TTL in the unit the backend expects (seconds vs milliseconds) and measure it from the write.",
         ("ttl",),
+        work=Work(11, "fixed"),
     ),
     Clause(
         "TTL-003",
@@ -530,6 +658,7 @@ _CLAUSES = (
         "Refresh the expiry in the same atomic step as the write (EXPIRE inside the transaction or script), "
         "not only when the key is created.",
         ("ttl",),
+        work=Work(17, "fixed"),
     ),
     Clause(
         "TTL-004",
@@ -539,6 +668,7 @@ _CLAUSES = (
         "it expires no later than `ttl` after that delete.",
         "Rewriting a list (DEL then RPUSH) drops its expiry; set it again in the same transaction.",
         ("ttl",),
+        work=Work(16, "fixed"),
     ),
     Clause(
         "TTL-005",
@@ -547,6 +677,7 @@ _CLAUSES = (
         "Reads (`get_messages`, `get_keys`) do not extend a conversation's life.",
         "Refresh the expiry on writes only; a sliding expiry on reads keeps idle conversations alive for ever.",
         ("ttl",),
+        work=Work(13, "fixed"),
     ),
     Clause(
         "TTL-006",
@@ -555,6 +686,7 @@ _CLAUSES = (
         "After a conversation expired, writing to its key starts a new conversation holding only the new messages.",
         "Expired data must be gone, not hidden: an append must not resurrect the old messages.",
         ("ttl",),
+        work=Work(14, "fixed"),
     ),
     Clause(
         "TTL-007",
@@ -563,6 +695,7 @@ _CLAUSES = (
         "A store built with `ttl=None` never expires anything.",
         "Treat `None` as no expiry (no EXPIRE at all), not as a default lifetime.",
         ("ttl",),
+        work=Work(10, "fixed"),
     ),
     Clause(
         "TTL-008",
@@ -573,6 +706,8 @@ _CLAUSES = (
         "Read the printed steps: `advance` steps move the clock; look for the operation that "
         "treats an expired conversation as live (or the reverse).",
         ("ttl", "clock"),
+        work=Work(51, "machine", floor=25),
+        slow=True,
     ),
     Clause(
         "MDL-001",
@@ -582,6 +717,8 @@ _CLAUSES = (
         "return value and the full state agree with the reference model.",
         "Read the printed step sequence: replay it against your store and compare with "
         "Python lists; the first differing step names the operation at fault.",
+        work=Work(142, "machine", floor=25, exhaustive=(206, 0)),
+        slow=True,
     ),
 )
 
@@ -590,18 +727,23 @@ CLAUSES: dict[str, Clause] = {c.id: c for c in _CLAUSES}
 
 GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 
-SLOW: tuple[str, ...] = ("MDL-001", "TTL-008", "PRC-001", "SCL-001", "SCL-002", "SCL-003")
+SLOW: tuple[str, ...] = tuple(c.id for c in _CLAUSES if c.slow)
 """The clauses whose work grows most with a store's cost per call: the pattern ``slow`` of
 ``--chatstore-clauses`` and the pytest marker ``chatstore_slow`` (``-m "not chatstore_slow"``) select them."""
 
+_CORE_GROUPS = ("core", "keys", "fidelity", "ownership", "model")
+
+
+def _and(words: list[str]) -> str:
+    return f"{', '.join(words[:-1])} and {words[-1]}"
+
+
 LEVELS: dict[str, str] = {
-    "core": "MUST clauses of the data contract: groups core, keys, fidelity, ownership and model",
-    "must": "every MUST clause (adds async, concurrency, sharing, scale, ttl and input)",
+    "core": f"MUST clauses of the data contract: groups {_and(list(_CORE_GROUPS))}",
+    "must": f"every MUST clause (adds {_and([g for g in GROUPS if g not in _CORE_GROUPS])})",
     "full": "every clause, SHOULD included",
 }
 """Conformance levels, weakest first. ``--chatstore-level`` picks the one whose clauses fail the run."""
-
-_CORE_GROUPS = ("core", "keys", "fidelity", "ownership", "model")
 
 
 def in_level(clause: Clause, level: str) -> bool:

@@ -17,7 +17,8 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "pytest_chatstore"
 
 LAYERS: list[set[str]] = [
-    {"contract", "clauses", "operations", "profiles", "runner", "linearizability", "servers", "statuses"},
+    {"contract", "operations", "profiles", "runner", "linearizability", "servers", "statuses"},
+    {"clauses"},
     {"failures", "model", "strategies", "gate", "capabilities", "budget"},
     {"adapters", "attribution"},
     {"targets", "driver", "scope"},
