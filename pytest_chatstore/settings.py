@@ -21,7 +21,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +42,11 @@ else:  # pragma: no cover - Python 3.10
 
 class SettingError(Exception):
     """A setting has an invalid value; the message names the setting and its source."""
+
+
+class Invalid(Exception):
+    """Raised by a parser: what is wrong with the value. :func:`resolve` names the setting and where the value
+    came from (``chatstore-timeout from ini: ...``), so that no parser repeats its setting's name."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,8 @@ class Setting:
     many: bool = False
     """Repeatable on the command line, one per line in ini, comma or space separated in the environment."""
     choices: tuple[str, ...] | None = None
+    field: str = ""
+    """The :class:`Settings` attribute the value lands on; empty for the rows that make up ``redis`` and ``policy``."""
 
     @property
     def flag(self) -> str:
@@ -117,50 +124,48 @@ def _targets(value: Any, source: str, ctx: Context) -> tuple[Target, ...]:
         raise SettingError(str(exc)) from None
 
 
-def _flag(name: str) -> Parser:
-    def parse(value: Any, source: str, ctx: Context) -> bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise SettingError(f"{name} from {source}: {value!r} is not a boolean")
-
-    return parse
+def _flag(value: Any, source: str, ctx: Context) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise Invalid(f"{value!r} is not a boolean")
 
 
-def _seconds(name: str, what: str = "a number of seconds") -> Parser:
+def _number(what: str) -> Parser:
     def parse(value: Any, source: str, ctx: Context) -> float:
         try:
-            seconds = float(str(value))
+            number = float(str(value))
         except ValueError:
-            raise SettingError(f"{name} from {source}: {value!r} is not {what}") from None
-        if not seconds > 0:
-            raise SettingError(f"{name} from {source}: must be positive, got {value!r}")
-        return seconds
+            raise Invalid(f"{value!r} is not {what}") from None
+        if not number > 0:
+            raise Invalid(f"must be positive, got {value!r}")
+        return number
 
     return parse
+
+
+_seconds = _number("a number of seconds")
 
 
 def _profile(value: Any, source: str, ctx: Context) -> str:
     if str(value) not in PROFILES:
-        raise SettingError(
-            f"chatstore-hypothesis from {source}: unknown profile {str(value)!r}; choose from {', '.join(PROFILES)}"
-        )
+        raise Invalid(f"unknown profile {str(value)!r}; choose from {', '.join(PROFILES)}")
     return str(value)
 
 
 def _redis_kind(value: Any, source: str, ctx: Context) -> str:
     if str(value) not in REDIS_KINDS:
-        raise SettingError(f"chatstore-redis from {source}: {str(value)!r} is not one of {', '.join(REDIS_KINDS)}")
+        raise Invalid(f"{str(value)!r} is not one of {', '.join(REDIS_KINDS)}")
     return str(value)
 
 
 def _redis_url(value: Any, source: str, ctx: Context) -> str:
     if not str(value).startswith(("redis://", "rediss://", "unix://")):
-        raise SettingError(f"chatstore-redis-url from {source}: {str(value)!r} is not a redis:// URL")
+        raise Invalid(f"{str(value)!r} is not a redis:// URL")
     return str(value)
 
 
@@ -188,7 +193,7 @@ def _reports(value: Any, source: str, ctx: Context) -> tuple[Path, ...]:
     paths = tuple(ctx.base / w for w in _words(value))
     for path in paths:
         if path.suffix not in (".json", ".md"):
-            raise SettingError(f"chatstore-report from {source}: {str(path)!r} must end in .json or .md")
+            raise Invalid(f"{str(path)!r} must end in .json or .md")
     return paths
 
 
@@ -202,7 +207,7 @@ def _reproduce(value: Any, source: str, ctx: Context) -> dict[str, str]:
     for word in _words(value):
         clause_id, _, blob = word.partition(":")
         if clause_id not in CLAUSES or not blob:
-            raise SettingError(f"chatstore-reproduce from {source}: {word!r} is not CLAUSE-ID:BLOB")
+            raise Invalid(f"{word!r} is not CLAUSE-ID:BLOB")
         pairs[clause_id] = blob
     return pairs
 
@@ -220,22 +225,25 @@ SETTINGS: tuple[Setting, ...] = (
         _targets,
         default=(),
         many=True,
+        field="targets",
     ),
     Setting(
         "chatstore_only",
         None,
         "collect only the conformance suite, not (or even import) the project's own tests",
         "false",
-        _flag("chatstore-only"),
+        _flag,
         default=False,
+        field="only",
     ),
     Setting(
         "chatstore_timeout",
         "SECONDS",
         "per-operation time limit: a store call taking longer fails its clause",
         "10",
-        _seconds("chatstore-timeout"),
+        _seconds,
         default=10.0,
+        field="timeout",
     ),
     Setting(
         "chatstore_budget",
@@ -243,8 +251,9 @@ SETTINGS: tuple[Setting, ...] = (
         "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
         "never below its floor of evidence; where the floors do not fit, the summary says so at the end",
         f"{DEFAULT_BUDGET:g}",
-        _seconds("chatstore-budget"),
+        _seconds,
         default=DEFAULT_BUDGET,
+        field="budget",
     ),
     Setting(
         "chatstore_scale",
@@ -252,8 +261,9 @@ SETTINGS: tuple[Setting, ...] = (
         "sizes of the scale clauses (1,000 conversations, 20,000 messages, four 1 MB messages) times FACTOR; "
         "below 1 the clauses are reported as reduced",
         "1",
-        _seconds("chatstore-scale", "a number"),
+        _number("a number"),
         default=1.0,
+        field="scale",
     ),
     Setting(
         "chatstore_isolate",
@@ -261,8 +271,9 @@ SETTINGS: tuple[Setting, ...] = (
         "run each clause in a forked child process: a crash, os._exit, a fatal signal or a leaked non-daemon "
         "thread fails the clause and the run goes on (POSIX only; on after a run of the same target crashed)",
         "false",
-        _flag("chatstore-isolate"),
+        _flag,
         default=False,
+        field="isolate",
     ),
     Setting(
         "chatstore_hypothesis",
@@ -271,6 +282,7 @@ SETTINGS: tuple[Setting, ...] = (
         "`default` (`ci` when `CI` is set)",
         _profile,
         default=_ci_profile,
+        field="profile",
     ),
     Setting(
         "chatstore_redis",
@@ -294,7 +306,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "fail instead of falling back to fakeredis",
         "false",
-        _flag("chatstore-require-real-redis"),
+        _flag,
         default=False,
     ),
     Setting(
@@ -312,7 +324,7 @@ SETTINGS: tuple[Setting, ...] = (
         None,
         "an inconclusive real-time TTL clause fails the run at every level (by default only at level full)",
         "false",
-        _flag("chatstore-strict-time"),
+        _flag,
         default=False,
     ),
     Setting(
@@ -355,6 +367,7 @@ SETTINGS: tuple[Setting, ...] = (
         _reports,
         default=(),
         many=True,
+        field="reports",
     ),
     Setting(
         "chatstore_repro_dir",
@@ -362,6 +375,7 @@ SETTINGS: tuple[Setting, ...] = (
         "where failures write reproduction files",
         "`.pytest_cache/d/chatstore-repro`",
         _directory,
+        field="repro_dir",
     ),
     Setting(
         "chatstore_reproduce",
@@ -371,6 +385,7 @@ SETTINGS: tuple[Setting, ...] = (
         _reproduce,
         default={},
         many=True,
+        field="reproduce",
     ),
 )
 """Every setting of the kit: the one place an option is written."""
@@ -378,21 +393,24 @@ SETTINGS: tuple[Setting, ...] = (
 
 @dataclass(frozen=True)
 class Settings:
+    """The run's settings, resolved: one attribute per row of :data:`SETTINGS` that names one (its ``field``), and
+    ``redis`` and ``policy``, each made of several rows. Defaults live in the rows only."""
+
     targets: tuple[Target, ...]
     only: bool
     timeout: float
     profile: str
-    budget: float = DEFAULT_BUDGET
-    scale: float = 1.0
-    isolate: bool = False
-    redis: RedisConfig = field(default_factory=RedisConfig)
-    policy: gate.Policy = field(default_factory=gate.Policy)
-    reports: tuple[Path, ...] = ()
+    budget: float
+    scale: float
+    isolate: bool
+    reports: tuple[Path, ...]
     """Where to write reports: ``.json`` and ``.md`` paths."""
-    repro_dir: Path | None = None
+    repro_dir: Path | None
     """Where failures write their reproductions (None: pytest's cache directory)."""
-    reproduce: Mapping[str, str] = field(default_factory=dict)
+    reproduce: Mapping[str, str]
     """Clause ID -> a Hypothesis reproduce blob to replay instead of searching."""
+    redis: RedisConfig
+    policy: gate.Policy
 
 
 GetOption = Callable[[str], object]
@@ -429,27 +447,18 @@ def resolve(
             picked = _pick(get_option(setting.name), setting.env, get_ini(setting.name), environ)
             if picked is None:
                 values[setting.name] = setting.default_value(environ)
-            else:
+                continue
+            try:
                 values[setting.name] = setting.parse(picked[0], picked[1], ctx)
+            except Invalid as exc:
+                raise SettingError(f"{setting.label} from {picked[1]}: {exc}") from None
         policy = _policy(values, rootpath or ctx.base)
     except (gate.GateError, capabilities.CapabilityError) as exc:
         raise SettingError(str(exc)) from None
-    return Settings(
-        targets=values["chatstore"],
-        only=values["chatstore_only"],
-        timeout=values["chatstore_timeout"],
-        profile=values["chatstore_hypothesis"],
-        budget=values["chatstore_budget"],
-        scale=values["chatstore_scale"],
-        isolate=values["chatstore_isolate"],
-        redis=RedisConfig(
-            values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
-        ),
-        policy=policy,
-        reports=values["chatstore_report"],
-        repro_dir=values["chatstore_repro_dir"],
-        reproduce=values["chatstore_reproduce"],
+    redis = RedisConfig(
+        values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
     )
+    return Settings(**{s.field: values[s.name] for s in SETTINGS if s.field}, redis=redis, policy=policy)
 
 
 def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:

@@ -37,3 +37,27 @@ def test_settings_errors_name_their_source() -> None:
         _resolve({}, {}, {"CHATSTORE_ONLY": "maybe"})
     with pytest.raises(SettingError, match="chatstore-timeout from ini: 'x'"):
         _resolve({}, {"chatstore_timeout": "x"}, {})
+
+
+def test_each_setting_lands_on_one_attribute_of_the_resolved_settings() -> None:
+    import dataclasses
+
+    from pytest_chatstore.settings import SETTINGS, Settings
+
+    named = [s.field for s in SETTINGS if s.field]
+    assert len(named) == len(set(named))
+    assert set(named) | {"redis", "policy"} == {f.name for f in dataclasses.fields(Settings)}
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"chatstore_scale": "0"}, "chatstore-scale from ini: must be positive, got '0'"),
+        ({"chatstore_hypothesis": "fast"}, "chatstore-hypothesis from ini: unknown profile 'fast'"),
+        ({"chatstore_report": "out.txt"}, "chatstore-report from ini: '.*out.txt' must end in .json or .md"),
+        ({"chatstore_reproduce": "nonsense"}, "chatstore-reproduce from ini: 'nonsense' is not CLAUSE-ID:BLOB"),
+    ],
+)
+def test_a_parser_says_what_is_wrong_and_the_setting_says_where(values: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingError, match=message):
+        _resolve({}, values, {})
