@@ -26,6 +26,7 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from pytest_chatstore import statuses
 from pytest_chatstore.clauses import (
     CLAUSES,
     GROUPS,
@@ -82,6 +83,13 @@ class Policy:
 
     def gates_inconclusive(self) -> bool:
         return self.strict_time or self.level == "full"
+
+    def gates(self, status: str) -> bool:
+        """Whether a clause with ``status`` fails the run under this policy: the status table says, but for an
+        inconclusive real-time clause, which fails it at level full or with ``--chatstore-strict-time`` only."""
+        if status == "inconclusive":
+            return self.gates_inconclusive()
+        return status in GATING
 
     def selected(self, clause_id: str) -> bool:
         """Whether ``--chatstore-clauses`` keeps ``clause_id``: some pattern names it (or only exclusions
@@ -151,6 +159,10 @@ def check_clause_patterns(patterns: Iterable[str], source: str, what: str = "cha
             )
         checked.append(pattern)
     return tuple(checked)
+
+
+GATING = statuses.names(gates=True)
+"""Statuses that fail the run wherever they stand (``inconclusive`` too, as :meth:`Policy.gates` says)."""
 
 
 @dataclass(frozen=True)

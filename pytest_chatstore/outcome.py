@@ -75,7 +75,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
             shape=first is not None and first.shape,
             raised_in=first.raised_in if first is not None and judgement.status == "failed" else None,
         )
-    _apply(report, judgement, clause_id)
+    _apply(report, judgement, clause_id, gates=settings.policy.gates(judgement.status))
     if excinfo is not None and raw == "infrastructure":
         report.longrepr = detail  # the kit's text, not whatever Hypothesis wrapped it in
     elif excinfo is not None and "nondeterministic" in detail:
@@ -147,17 +147,18 @@ def _refusal(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.Test
     return None
 
 
-def _apply(report: pytest.TestReport, judgement: gate.Judgement, clause_id: str) -> None:
+def _apply(report: pytest.TestReport, judgement: gate.Judgement, clause_id: str, *, gates: bool) -> None:
     """Make pytest report what the status table says of ``judgement``'s status, where pytest's own outcome
     differs (a refused or strictly unexpected pass fails; an expected or advisory failure is an xfail; a
     capability declared absent is a skip that says so)."""
     status = statuses.STATUSES[judgement.status]
-    if not status.rewritten:
+    outcome = statuses.pytest_outcome(status, gates)
+    if not status.rewritten and outcome == status.pytest:
         return
-    if status.pytest == "failed":
+    if outcome == "failed":
         report.outcome = "failed"
         report.longrepr = f"[{status.label}] [{clause_id}] {judgement.reason}"
-    elif status.pytest == "xfailed":
+    elif outcome == "xfailed":
         report.outcome = "skipped"
         report.wasxfail = f"[{clause_id}] {status.name}: {judgement.reason}"
     else:

@@ -73,7 +73,6 @@ class ClauseResult:
 
 ROOT_CAUSES = statuses.names(root_cause=True)
 """Statuses of a clause whose own rule the store broke: each is a root cause to fix."""
-GATING = statuses.names(gates=True)
 NOT_SHOWN_TO_HOLD = statuses.names(holds=False)
 """Statuses that mean the clause is not shown to hold (for the level a target reaches)."""
 UNVERIFIED = statuses.names(unverified=True)
@@ -171,12 +170,7 @@ class Recorder:
 
     def gate_passes(self, results: Sequence[ClauseResult]) -> bool:
         """Whether ``results`` pass the gate: nothing gating failed, and the run was not cut short."""
-        inconclusive_gates = self.policy.gates_inconclusive()
-        return (
-            self.stopped is None
-            and not self.trespasses
-            and not any(r.status in GATING or (r.status == "inconclusive" and inconclusive_gates) for r in results)
-        )
+        return self.stopped is None and not self.trespasses and not any(self.policy.gates(r.status) for r in results)
 
     def gate(self, results: Sequence[ClauseResult]) -> str:
         """``pass``, ``fail``, or ``incomplete`` for a run cut short (never a pass)."""

@@ -41,3 +41,14 @@ def test_the_kit_rewrites_exactly_the_statuses_pytest_would_report_otherwise() -
         "advisory-failure",
         "declared-absent",
     }
+
+
+def test_an_inconclusive_clause_fails_pytest_only_where_it_fails_the_run() -> None:
+    from pytest_chatstore.gate import Policy
+
+    inconclusive = statuses.STATUSES["inconclusive"]
+    for policy, gates in ((Policy(level="full"), True), (Policy(level="must"), False), (Policy(level="core"), False)):
+        assert policy.gates("inconclusive") is gates
+        assert statuses.pytest_outcome(inconclusive, policy.gates("inconclusive")) == ("failed" if gates else "xfailed")
+    assert Policy(level="must", strict_time=True).gates("inconclusive")
+    assert statuses.pytest_outcome(statuses.STATUSES["failed"], Policy(level="core").gates("failed")) == "failed"
