@@ -81,7 +81,21 @@ def _reading_async(method: Any, read: Any) -> Any:
 class StoreDriver:
     """Calls one store under test; see the module docstring."""
 
-    def __init__(self, store: Any, adapter: Adapter, runner: Runner, capabilities: frozenset[str], clause: str) -> None:
+    def __init__(
+        self,
+        store: Any,
+        adapter: Adapter,
+        runner: Runner,
+        capabilities: frozenset[str],
+        clause: str,
+        *,
+        known_broken: frozenset[str] = frozenset(),
+        unreadable: frozenset[str] = frozenset(),
+        raising: dict[tuple[str, str], str] | None = None,
+        server: Any = None,
+        shared_with: dict[str, Any] | None = None,
+        built_with: dict[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self.adapter = adapter
         self.runner = runner
@@ -89,24 +103,24 @@ class StoreDriver:
         self._clause = clause
         self.owner = clause
         """The clause of the check this driver was built for: a store that raises or hangs fails it."""
-        self.known_broken: frozenset[str] = frozenset()
+        self.known_broken = known_broken
         """Clauses known broken in this run (see :mod:`pytest_chatstore.attribution`)."""
-        self.unreadable: frozenset[str] = frozenset()
+        self.unreadable = unreadable
         """Those of them broken only by an unreadable answer."""
-        self.raising: dict[tuple[str, str], str] = {}
+        self.raising: dict[tuple[str, str], str] = raising if raising is not None else {}
         """(store method, exception type) -> the clause already failed because the store raised it there."""
         self.log: list[str] = []
         self.steps: list[Step] = []
-        self.built_with: dict[str, Any] = {}
+        self.built_with: dict[str, Any] = built_with or {}
         """The factory arguments the kit chose (``ttl``, ``clock``), for a reproduction."""
         self._clock_seen: float | None = None
         self._unreplayable: str | None = None
         self._failed_check: tuple[Any, Any] | None = None
-        self.backdoor: Any = None
-        """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
-        self.server: Any = None
+        self.server: Any = server
         """The kit's Redis server the store uses, if any."""
-        self.shared_with: dict[str, Any] = {}
+        self.backdoor: Any = server.client() if server is not None else None
+        """A redis-py client on the database the store uses, when the kit manages it (KEY-005)."""
+        self.shared_with: dict[str, Any] = shared_with or {}
         """The factory arguments that name the store's backend (``redis_url``, ``namespace``): a store built
         with them shares its data."""
 

@@ -239,7 +239,7 @@ class StoreUnderTest:
         self,
         *,
         check_empty: bool = True,
-        share: StoreDriver | None = None,
+        backend_of: StoreDriver | None = None,
         canary: tuple[str, ...] = TRICKY_KEYS[:3],
         list_keys: bool = True,
         **kwargs: Any,
@@ -250,14 +250,14 @@ class StoreUnderTest:
         bounded-exhaustive phase, which builds thousands of stores, reads only the keys its sequence uses, and
         lists the keys (``list_keys``) only where it checks the listing (a store may list keys slowly).
 
-        It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``share``, the
+        It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``backend_of``, the
         same backend as that driver's store instead, untouched (a second instance, a reopened store).
         """
         __tracebackhide__ = True
         server = None
-        if share is not None:
-            kwargs.update(share.shared_with)
-            server, check_empty = share.server, False
+        if backend_of is not None:
+            kwargs.update(backend_of.shared_with)
+            server, check_empty = backend_of.server, False
         else:
             if "redis_url" in self.target.accepts:
                 if self.redis is None:
@@ -277,22 +277,22 @@ class StoreUnderTest:
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {message_of(exc)}")
         self.built = store
         try:
+            built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace")}
+            if "clock" in kwargs:
+                built_with["clock_start"] = kwargs["clock"]()
             driver = StoreDriver(
                 store,
                 select_adapter(store),
                 self.runner,
                 capabilities.detect(store, self.target.accepts),
                 self.clause,
+                known_broken=self.known_broken,
+                unreadable=self.unreadable,
+                raising=self.raising,
+                server=server,
+                shared_with={k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs},
+                built_with=built_with,
             )
-            driver.known_broken = self.known_broken
-            driver.unreadable = self.unreadable
-            driver.raising = self.raising
-            driver.server = server
-            driver.backdoor = server.client() if server is not None else None
-            driver.shared_with = {k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs}
-            driver.built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace")}
-            if "clock" in kwargs:
-                driver.built_with["clock_start"] = kwargs["clock"]()
             if check_empty:
                 _check_empty(driver, canary, list_keys=list_keys)
             self._depth += 1

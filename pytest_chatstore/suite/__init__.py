@@ -252,7 +252,7 @@ def exhaust_shared(chatstore: Any) -> None:
         for ops in sequences:
             model = ChatModel()
             used = tuple(sorted({o[1] for o in ops}))
-            with chatstore.fresh(canary=used, list_keys=False) as first, chatstore.fresh(share=first) as second:
+            with chatstore.fresh(canary=used, list_keys=False) as first, chatstore.fresh(backend_of=first) as second:
                 for n, op in enumerate(ops):
                     writer, other = (second, first) if n == len(ops) - 1 else (first, second)
                     run_op(writer, model, op)

@@ -374,7 +374,7 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
     # is blocked by it rather than report the same bug again.
     lost = next((c for c in ("CON-004", "CON-001", "CON-002", "SHR-001") if c in chatstore.known_broken), None)
     with chatstore.fresh() as store, contextlib.ExitStack() as stack:
-        instances = [stack.enter_context(chatstore.fresh(share=store)) for _ in range(WRITERS)]
+        instances = [stack.enter_context(chatstore.fresh(backend_of=store)) for _ in range(WRITERS)]
 
         def inserter(t: int) -> Callable[[], None]:
             own = instances[t]

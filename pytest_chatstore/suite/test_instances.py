@@ -1,7 +1,7 @@
 """Several stores on one backend: a write is seen by the other instance at once, and a store built later sees it.
 
 A second store "on the same backend" is built with the first one's ``redis_url``
-or ``namespace`` (``chatstore.fresh(share=driver)``): the kit hands a factory
+or ``namespace`` (``chatstore.fresh(backend_of=driver)``): the kit hands a factory
 taking ``redis_url`` the same database, and one taking ``namespace`` the same
 name. This module runs before the concurrency clauses, so SHR-002 knows whether
 a stale instance (SHR-001) is already known.
@@ -32,7 +32,7 @@ def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnde
     @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=10))
     def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
         model = ChatModel()
-        with chatstore.fresh() as first, chatstore.fresh(share=first) as second:
+        with chatstore.fresh() as first, chatstore.fresh(backend_of=first) as second:
             stores = (first, second)
             for op, (_, through_second) in zip(numbered_ops([op for op, _ in steps]), steps, strict=True):
                 writer, other = stores[through_second], stores[not through_second]
@@ -67,7 +67,7 @@ def test_SHR_003_a_store_built_later_sees_everything_written_before(chatstore: S
             seen = {key: first.get_messages(key) for key in KEYS}
             listed = sorted(first.get_keys()) if "keys" in first.capabilities else None
             first.log.append("(the store is closed; another is built on the same backend)")
-        with chatstore.fresh(share=first) as later:
+        with chatstore.fresh(backend_of=first) as later:
             for key in KEYS:
                 later.expect(
                     f"{key!r} read through a store built later (expected: what the first read)",
