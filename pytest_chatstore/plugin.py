@@ -9,9 +9,7 @@ the stash keys; the hooks import the rest once the kit is in use (a target, a re
 
 from __future__ import annotations
 
-import sys
 import threading
-import types
 from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +23,7 @@ from pytest_chatstore.stash import (
     deselected_key,
     directories_key,
     exitstatus_key,
+    forget_unloaded_submodules,
     isolate_key,
     kit_fixture_key,
     leaked_key,
@@ -51,20 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-def _forget_unloaded_submodules() -> None:
-    """pytester's in-process runs put ``sys.modules`` back after each run, dropping the modules the kit loaded
-    lazily, but not the package attributes naming them: ``from pytest_chatstore import x`` would then mix a stale
-    module with freshly loaded ones (two ``ClauseFailure`` classes). Drop such attributes, so that every run loads
-    one generation of the kit."""
-    for name, package in list(sys.modules.items()):
-        if name.split(".")[0] == "pytest_chatstore" and hasattr(package, "__path__"):
-            for attr, value in list(vars(package).items()):
-                if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value:
-                    delattr(package, attr)
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    _forget_unloaded_submodules()
+    forget_unloaded_submodules()
     for marker in MARKERS:
         config.addinivalue_line("markers", marker)
     try:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 import threading
+import types
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -79,3 +81,15 @@ def begin_run(config: pytest.Config, settings: Settings) -> None:
     config.stash[threads_key] = set(threading.enumerate())  # not the store's: they ran before it
     config.stash[redis_key] = RedisProvider(settings.redis)
     config.stash[isolate_key] = None
+
+
+def forget_unloaded_submodules() -> None:
+    """pytester's in-process runs put ``sys.modules`` back after each run, dropping the modules the kit loaded
+    lazily, but not the package attributes naming them: ``from pytest_chatstore import x`` would then mix a stale
+    module with freshly loaded ones (two ``ClauseFailure`` classes). Drop such attributes, so that every run loads
+    one generation of the kit."""
+    for name, package in list(sys.modules.items()):
+        if name.split(".")[0] == "pytest_chatstore" and hasattr(package, "__path__"):
+            for attr, value in list(vars(package).items()):
+                if isinstance(value, types.ModuleType) and sys.modules.get(value.__name__) is not value:
+                    delattr(package, attr)
