@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pytest_chatstore.contract import ChatMessage
 
@@ -141,3 +141,26 @@ class ChatModel:
 
     def get_keys(self) -> list[str]:
         return sorted(k for k in list(self.conversations) if self._live(k))
+
+
+Names = tuple[str, ...]
+"""One conversation as the names (unique contents) of its messages, oldest first."""
+
+
+def step(state: Names, kind: str, *args: Any) -> tuple[Names, Any]:
+    """The sequential model of one conversation, as the linearizability checks replay it: the state after
+    ``kind`` and its answer. ``append`` takes a name, ``insert`` an index and a name (``list.insert``),
+    ``delete`` an index (the workloads use indices from 0 up: one out of range changes nothing and answers
+    None), ``delete_last`` nothing; anything else is a read, answering the state."""
+    if kind == "append":
+        return (*state, args[0]), None
+    if kind == "insert":
+        items = list(state)
+        items.insert(args[0], args[1])
+        return tuple(items), None
+    if kind == "delete":
+        idx = args[0]
+        return (state[:idx] + state[idx + 1 :], state[idx]) if 0 <= idx < len(state) else (state, None)
+    if kind == "delete_last":
+        return (state[:-1], state[-1]) if state else (state, None)
+    return state, state

@@ -24,6 +24,7 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure, message_of
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable, overlapping
+from pytest_chatstore.model import step
 from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import Unread, clause, timeline
 
@@ -229,19 +230,8 @@ UNREAD = Unread()
 
 
 def _step(state: State, op: tuple[Any, ...]) -> tuple[State, Any]:
-    """The sequential model on one key, messages named by their unique content."""
-    kind = op[0]
-    if kind == "append":
-        return (*state, op[1]), None
-    if kind == "insert":
-        items = list(state)
-        items.insert(op[1], op[2])
-        return tuple(items), None
-    if kind == "delete":
-        if 0 <= op[1] < len(state):
-            return state[: op[1]] + state[op[1] + 1 :], state[op[1]]
-        return state, None
-    return state, state  # get
+    """The sequential model on one key (:func:`pytest_chatstore.model.step`); the ops name no key."""
+    return step(state, op[0], *op[1:])
 
 
 def _workload(

@@ -18,6 +18,7 @@ from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.model import step
 from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import Unread, clause, timeline
 from pytest_chatstore.workers import UNREAD, Op, run_worker
@@ -37,22 +38,8 @@ def _answer(value: Any) -> Any:
 
 
 def _step(state: tuple[str, ...], op: Op) -> tuple[tuple[str, ...], Any]:
-    """The sequential model of one conversation, messages named by their unique content."""
-    kind = op[0]
-    if kind == "append":
-        return (*state, op[2]), None
-    if kind == "insert":
-        items = list(state)
-        items.insert(op[2], op[3])
-        return tuple(items), None
-    if kind == "delete":
-        idx = op[2]  # the workloads use indices from 0 up: in range removes, out of range changes nothing
-        if 0 <= idx < len(state):
-            return state[:idx] + state[idx + 1 :], state[idx]
-        return state, None
-    if kind == "delete_last":
-        return (state[:-1], state[-1]) if state else (state, None)
-    return state, state  # get
+    """The sequential model of one conversation (:func:`pytest_chatstore.model.step`); the ops name their key."""
+    return step(state, op[0], *op[2:])
 
 
 def _workload(rng: random.Random, worker: int, length: int, capabilities: frozenset[str]) -> list[Op]:
