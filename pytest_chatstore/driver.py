@@ -223,11 +223,14 @@ class StoreDriver:
             self.harmed(disarm(armed), armed[0].signal_name, op, happened)
         changed = self.runner.limit_changed()
         if changed is not None:
-            said = (
-                f"the store set the interpreter's recursion limit to {changed[1]} (it was {changed[0]}; the kit set "
-                "it back)"
-            )
-            self.harmed(said, "the recursion limit", op, happened)
+            self.recursion_limit_changed(*changed, op, happened)
+
+    def recursion_limit_changed(self, before: int, after: int, op: str | None, happened: str) -> NoReturn:
+        """The store set the interpreter's recursion limit from ``before`` to ``after`` (the kit set it back): harm to
+        the process, charged as :meth:`harmed` says."""
+        __tracebackhide__ = True
+        said = f"the store set the interpreter's recursion limit to {after} (it was {before}; the kit set it back)"
+        self.harmed(said, "the recursion limit", op, happened)
 
     def harmed(self, said: str, kind: str, op: str | None, happened: str) -> NoReturn:
         """A call of ``op`` (``happened``: what it did; None: some call before) did ``said`` to the process: the

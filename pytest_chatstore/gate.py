@@ -81,14 +81,11 @@ class Policy:
     strict_time: bool = False
     """An inconclusive real-time clause fails the run at every level (else at level ``full`` only)."""
 
-    def gates_inconclusive(self) -> bool:
-        return self.strict_time or self.level == "full"
-
     def gates(self, status: str) -> bool:
         """Whether a clause with ``status`` fails the run under this policy: the status table says, but for an
         inconclusive real-time clause, which fails it at level full or with ``--chatstore-strict-time`` only."""
         if status == "inconclusive":
-            return self.gates_inconclusive()
+            return self.strict_time or self.level == "full"
         return status in GATING
 
     def selected(self, clause_id: str) -> bool:

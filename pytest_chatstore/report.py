@@ -414,7 +414,7 @@ class Recorder:
                 per_group[c["group"]][c["status"]] += 1
             for group, counts in per_group.items():
                 lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in statuses.STATUSES) + " |")
-            notable = [c for c in t["clauses"] if c["status"] not in ("passed", "skipped", "declared-absent")]
+            notable = [c for c in t["clauses"] if c["status"] in LISTED]
             if notable:
                 lines += ["", "| clause | level | status | rule |", "| --- | --- | --- | --- |"]
                 for c in notable:

@@ -33,11 +33,11 @@ ran_key: pytest.StashKey[set[str]] = pytest.StashKey()
 known_key: pytest.StashKey[KnownBroken] = pytest.StashKey()
 """Per target, the clauses known broken so far (per process: each xdist worker knows its own)."""
 ledgers_key: pytest.StashKey[dict[str, Ledger]] = pytest.StashKey()
+"""Per target, its time budget as the run spends it (per process)."""
 detected_key: pytest.StashKey[dict[str, frozenset[str]]] = pytest.StashKey()
 """Per target, the capabilities detected in its last clause (read after a stuck call, building nothing)."""
 contacted_key: pytest.StashKey[set[str]] = pytest.StashKey()
 """Targets already built once before their first clause (a store that cannot be built stops the run)."""
-"""Per target, its time budget as the run spends it (per process)."""
 isolate_key: pytest.StashKey[str | None] = pytest.StashKey()
 """Why each clause runs in a forked child (``--chatstore-isolate``, or a crash last time), or None."""
 threads_key: pytest.StashKey[set[threading.Thread]] = pytest.StashKey()
@@ -48,8 +48,8 @@ helpers); on an item, those there when its clause started."""
 leaked_key: pytest.StashKey[list[threading.Thread]] = pytest.StashKey()
 """Non-daemon threads stores left running in this process (without isolation)."""
 stuck_key: pytest.StashKey[dict[str, list[tuple[str, str, Call[Any]]]]] = pytest.StashKey()
-"""Per target, calls that hung: (the clause, the method, its future). While one has not returned, the target's
-later clauses are blocked by that clause instead of each waiting out a limit."""
+"""Per target, calls that hung: (the clause, the method, the runner's record of the call). While one has not returned,
+the target's later clauses are blocked by that clause instead of each waiting out a limit."""
 running_key: pytest.StashKey[tuple[str, str, float]] = pytest.StashKey()
 """The suite test running now: (target, clause, its start on the monotonic clock)."""
 crashes_key: pytest.StashKey[dict[str, str]] = pytest.StashKey()

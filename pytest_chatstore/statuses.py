@@ -173,7 +173,7 @@ def pytest_outcome(status: Status, gates: bool) -> Outcome:
     """What pytest reports for a clause with ``status``, which fails the run here or not (``gates``): a status
     pytest would report as failed that does not fail the run here (an inconclusive real-time clause below level
     full) is an xfail, so that pytest's exit status and the kit's gate agree."""
-    if status.pytest == "failed" and status.gates_where and not gates:
+    if status.pytest == "failed" and not gates:
         return "xfailed"
     return status.pytest
 

@@ -105,13 +105,7 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
     finally:
         sys.setswitchinterval(interval)
     if changed:
-        store.harmed(
-            f"the store set the interpreter's recursion limit to {changed[0]} (it was {recursion}; the kit set it "
-            "back)",
-            "the recursion limit",
-            None,
-            f"the store's calls in {len(bodies)} threads",
-        )
+        store.recursion_limit_changed(recursion, changed[0], None, f"the store's calls in {len(bodies)} threads")
     if any(t.is_alive() for t in threads):
         store.violation(
             f"{len(bodies)} threads making {calls} calls did not finish within {limit:.1f} s "
