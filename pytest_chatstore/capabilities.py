@@ -35,6 +35,8 @@ def detect(store: object, accepts: frozenset[str]) -> frozenset[str]:
         caps.add("redis")
     if accepts & {"redis_url", "namespace"}:
         caps |= {"shared", "processes"}  # processes: assumed with shared, unless declared absent
+    if accepts & {"redis_url", "proxied"}:
+        caps.add("faults")  # the kit can put its fault proxy between the store and its server
     present = [op for op in OPERATIONS.values() if callable(getattr(store, op.sync, None))]
     caps |= {op.capability for op in present if op.capability is not None}
     if _takes_idx(getattr(store, "add_message", None)):

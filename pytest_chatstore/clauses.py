@@ -15,7 +15,7 @@ from typing import Literal
 
 from pytest_chatstore.profiles import PROFILES
 
-SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4")
+SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4", "0.5")
 """Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
 
 SPEC_VERSION = SPEC_VERSIONS[-1]
@@ -112,6 +112,9 @@ CAPABILITIES: dict[str, str] = {
     "batch": "the store has `add_messages(key, messages)`, appending a batch in one call (LangChain histories)",
     "shared": "two stores the factory builds with the same `redis_url` or `namespace` share their data (the "
     "kit then checks several instances on one backend); detected when the factory accepts either",
+    "faults": "the kit can put its fault proxy between the store and its server: the factory accepts `redis_url` "
+    "(the kit's server, proxied) or `proxied` (a callable mapping the server's host and port to the proxy's "
+    "loopback address: `host, port = proxied(host, port)`)",
     "processes": "stores built in different processes with the same `redis_url` or `namespace` share their "
     "data, and the target is `MODULE:ATTR` (importable in a child process); assumed with `shared` unless declared "
     "absent",
@@ -698,6 +701,67 @@ _CLAUSES = (
         work=Work(10, "fixed"),
     ),
     Clause(
+        "FLT-001",
+        "MUST",
+        "faults",
+        "A write whose reply is lost (the request reached the server, the connection dropped before the answer) "
+        "is applied at most once: nothing the store's client does next applies it again.",
+        "A client that retries on a connection error sends again a write the server may have applied already "
+        "(redis-py's `Redis(host=..., port=...)` retries 10 times by default): build clients that do not retry "
+        "writes (`retry=Retry(NoBackoff(), 0)`), or make each write idempotent (a message ID the server checks).",
+        ("faults",),
+        since="0.5",
+        work=Work(150, "fixed"),
+    ),
+    Clause(
+        "FLT-002",
+        "MUST",
+        "faults",
+        "A write that returns normally was applied, even when one of its requests or replies was lost: a "
+        "connection error is raised to the caller, never swallowed into a normal return.",
+        "Do not catch connection errors in a write and return as if it happened: raise them (the caller "
+        "decides whether to try again), or retry only what is safe to retry, until it is applied.",
+        ("faults",),
+        since="0.5",
+        work=Work(200, "fixed"),
+    ),
+    Clause(
+        "FLT-003",
+        "MUST",
+        "faults",
+        "A write interrupted at any of its requests (the request or its reply lost) leaves the conversation as "
+        "it was before or as the write makes it: never a mix, never emptied.",
+        "A write of several round trips (read the list, delete it, write it back) must be one transaction or "
+        "one script: `MULTI`/`EXEC`, a Lua script, a SQL transaction.",
+        ("faults",),
+        since="0.5",
+        work=Work(200, "fixed"),
+    ),
+    Clause(
+        "FLT-004",
+        "MUST",
+        "faults",
+        "A read that cannot get its answer from the server (a request or a reply lost, the server out of reach) "
+        "raises, or answers what the server holds: never an empty conversation, `None` or a partial listing.",
+        "Do not turn a connection error into `[]`: to the caller an empty answer means an empty conversation, "
+        "and an agent that gets one starts over and overwrites the history.",
+        ("faults",),
+        since="0.5",
+        work=Work(60, "fixed"),
+    ),
+    Clause(
+        "FLT-005",
+        "MUST",
+        "faults",
+        "After a fault clears (a reply lost, the server out of reach for a while), the same store instance works "
+        "again within three calls without being rebuilt, and what was written before the fault is intact.",
+        "Let the client reconnect: a pool must drop a dead connection and open a new one (redis-py's and most "
+        "drivers' pools do); never keep a 'broken' flag in the instance, nor a connection that died.",
+        ("faults",),
+        since="0.5",
+        work=Work(40, "fixed"),
+    ),
+    Clause(
         "TTL-008",
         "MUST",
         "ttl",
@@ -814,6 +878,23 @@ def render_spec() -> str:
 
 
 VERSION_NOTES: dict[str, tuple[str, ...]] = {
+    "0.5": (
+        "Faults (FLT-001..005): the store reaches its server through the kit's fault proxy, which loses one "
+        "request, or one reply, at each request of each write in turn, and takes the server out of reach for a "
+        "while. They need the new capability `faults`: a factory taking `redis_url` has it (the kit hands it the "
+        "proxy's URL), and any TCP backend's factory can opt in by taking `proxied` (a callable mapping the "
+        "server's host and port to the proxy's). Each is a fixed enumeration, the same on every run.",
+        "All five are MUST. A duplicated message (FLT-001) is a turn the model sees twice, and the conversation "
+        "stays wrong for ever; a write that returns normally but was lost (FLT-002) is a message the user sent "
+        "that is silently gone; a mix (FLT-003), or an empty answer to a read that failed (FLT-004), makes an "
+        "agent start over and overwrite the history; a store that must be rebuilt after a dropped connection "
+        "(FLT-005) is an outage until the worker restarts. A store that raises on every fault passes them all: "
+        "raising is always allowed, the caller decides.",
+        "What the spec assumes where a store cannot know: after a lost reply the write may or may not have "
+        "happened, so a raised error with the write applied once, or not at all, both pass; a store may raise "
+        "on its first two calls after a fault clears (a client learns only then that its connection died), the "
+        "third must work.",
+    ),
     "0.4": (
         "Production shapes: several stores on one backend (SHR-001..003), worker processes (PRC-001), many and "
         "long conversations (SCL-001..003), nested ownership (OWN-004) and big integers (FID-005). They need the "

@@ -198,7 +198,7 @@ class ChatStoreFactory(Protocol):
     """What ``--chatstore=MODULE:ATTR`` names: a class or callable building one store per test example.
 
     It is called with the keyword arguments it names among ``ttl``, ``clock``,
-    ``redis_url`` and ``namespace`` (see :mod:`pytest_chatstore.targets`). A
+    ``redis_url``, ``namespace`` and ``proxied`` (see :mod:`pytest_chatstore.targets`). A
     store it builds starts empty: no keys, no messages [FRE-001]. A store
     sharing a Redis database with others lists none of their keys, nor any key
     it did not write [KEY-005].
@@ -231,6 +231,21 @@ class ChatStoreFactory(Protocol):
     time from it, so the kit moves time by hand; then, under any interleaving
     of operations and the passing of time, every answer and the full state
     agree with the model [TTL-008].
+
+    On an imperfect network (the ``faults`` capability: the factory takes
+    ``redis_url``, or ``proxied``, a callable mapping the server's host and port
+    to the address of the kit's fault proxy), with a request or a reply lost,
+    or the server out of reach for a while:
+
+    - a write whose reply was lost is applied at most once [FLT-001];
+    - a write that returns normally was applied: connection errors are raised,
+      never swallowed [FLT-002];
+    - a write interrupted at any of its requests leaves the conversation as it
+      was or as the write makes it, never a mix [FLT-003];
+    - a read that cannot get its answer raises, or answers what the server
+      holds, never an empty conversation [FLT-004];
+    - once the fault clears, the same store works again within three calls,
+      and what was written before it is intact [FLT-005].
     """
 
     def __call__(self, **injected: Any) -> ChatStore: ...

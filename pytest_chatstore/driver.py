@@ -114,7 +114,8 @@ class StoreDriver:
         self.built_with: dict[str, Any] = built_with or {}
         """The factory arguments the kit chose (``ttl``, ``clock``), for a reproduction."""
         self._clock_seen: float | None = None
-        self._unreplayable: str | None = None
+        self.unreplayable: str | None = None
+        """Why a reproduction file cannot replay this store's calls (None: it can)."""
         self._failed_check: tuple[Any, Any] | None = None
         self.server: Any = server
         """The kit's Redis server the store uses, if any."""
@@ -207,8 +208,8 @@ class StoreDriver:
         except BaseException as exc:  # SystemExit and friends from a store are its failure, with the calls
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(message_of(exc))}"
             self._harm_check(op, f"{entry} raised {type(exc).__name__}")  # harm first: it outlives the call
-            if raw and isinstance(exc, Exception):
-                raise
+            if raw and isinstance(exc, Exception) and not isinstance(exc, OperationTimeout):
+                raise  # a hang is never the caller's to handle: it stops the check
             self._store_raised(exc, op, entry, use_async=use_async, rule=rule)
         self.log[-1] = f"{entry} -> {shown_result}"
         self._harm_check(op, f"{entry} returned")  # after every call: the call that did it is named
@@ -292,7 +293,7 @@ class StoreDriver:
         try:
             kit_args = tuple(self._kit_value(a) for a in args)
         except NotAMessage:
-            self._unreplayable = "the example passes the store objects the kit cannot write down"
+            self.unreplayable = "the example passes the store objects the kit cannot write down"
             kit_args = args
         self.steps.append(Step(op, kit_args, dict(kwargs), use_async))
 
@@ -311,19 +312,26 @@ class StoreDriver:
 
     def replay_record(self) -> ReplayRecord:
         """The calls so far and the failed check, for :mod:`pytest_chatstore.repro`."""
-        record = ReplayRecord(list(self.steps), dict(self.built_with), blocked=self._unreplayable)
+        record = ReplayRecord(list(self.steps), dict(self.built_with), blocked=self.unreplayable)
         if self._failed_check is not None:
             record.expected, record.actual = self._failed_check
         return record
 
     # -- converted calls ---------------------------------------------------------
     def perform(
-        self, name: str, *args: Any, use_async: bool = False, read: bool = True, rule: str | None = None
+        self,
+        name: str,
+        *args: Any,
+        use_async: bool = False,
+        read: bool = True,
+        rule: str | None = None,
+        raw: bool = False,
     ) -> Any:
         """Apply operation ``name`` with arguments in the kit's terms; return the answer in the kit's terms.
 
         Arguments and answers are converted as :data:`~pytest_chatstore.operations.OPERATIONS` says:
         messages through the adapter, an ``idx`` of ``None`` left out, a listing checked to be ``str`` keys.
+        ``raw``: an exception the store raises propagates (as :meth:`call`'s), for checks that expect one.
         """
         __tracebackhide__ = True
         op = OPERATIONS[name]
@@ -342,7 +350,7 @@ class StoreDriver:
         shape_rule = ANSWER_RULES.get(name)  # whose rule it is that the answer can be read at all
         reader = None if op.answer == "none" or not read else lambda answer: self._read(op.answer, answer)
         result, answer = self._invoke(
-            name, *call_args, use_async=use_async, rule=rule or shape_rule, read=reader, **kwargs
+            name, *call_args, use_async=use_async, raw=raw, rule=rule or shape_rule, read=reader, **kwargs
         )
         if reader is None:  # not read: the answer's rule is known broken by its shape
             return None

@@ -26,6 +26,7 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure, Hung, fail, hung, message_of
 from pytest_chatstore.profiles import Kind, hypothesis_settings
 from pytest_chatstore.runner import OperationTimeout, Runner
+from pytest_chatstore.servers.proxy import Nemesis
 from pytest_chatstore.strategies import TRICKY_KEYS
 from pytest_chatstore.targets import Target, build_store
 
@@ -242,6 +243,7 @@ class StoreUnderTest:
         backend_of: StoreDriver | None = None,
         canary: tuple[str, ...] = TRICKY_KEYS[:3],
         list_keys: bool = True,
+        nemesis: Nemesis | None = None,
         **kwargs: Any,
     ) -> Iterator[StoreDriver]:
         """A driver around a newly built store (``kwargs`` as for :func:`build_store`).
@@ -252,6 +254,8 @@ class StoreUnderTest:
 
         It gets an emptied Redis database (``redis_url``) or a new ``namespace``; with ``backend_of``, the
         same backend as that driver's store instead, untouched (a second instance, a reopened store).
+        With ``nemesis``, the store reaches its server through the kit's fault proxy: its ``redis_url`` is the
+        proxy's, and a factory taking ``proxied`` is given the proxy's mapping of addresses (else the identity).
         """
         __tracebackhide__ = True
         server = None
@@ -267,6 +271,11 @@ class StoreUnderTest:
                 kwargs["redis_url"] = server.url
             if "namespace" in self.target.accepts:  # with redis_url too: a namespace within the kit's database
                 kwargs["namespace"] = f"chatstore-{uuid.uuid4().hex[:16]}"
+        shared_with: dict[str, Any] = {k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs}
+        if nemesis is not None:
+            kwargs["proxied"] = nemesis.proxied
+            if "redis_url" in kwargs:
+                kwargs["redis_url"] = nemesis.url(kwargs["redis_url"])
         building = build_store(self.target, **kwargs)
         stuck = False
         try:
@@ -277,7 +286,7 @@ class StoreUnderTest:
             fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {message_of(exc)}")
         self.built = store
         try:
-            built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace")}
+            built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace", "proxied")}
             if "clock" in kwargs:
                 built_with["clock_start"] = kwargs["clock"]()
             driver = StoreDriver(
@@ -290,7 +299,7 @@ class StoreUnderTest:
                 unreadable=self.unreadable,
                 raising=self.raising,
                 server=server,
-                shared_with={k: kwargs[k] for k in ("redis_url", "namespace") if k in kwargs},
+                shared_with=shared_with,
                 built_with=built_with,
             )
             if check_empty:

@@ -4,7 +4,10 @@ A target is a ``MODULE:ATTR`` string naming a class or a callable (the
 *factory*), or a factory handed over by a ``chatstore_factory`` fixture. For
 every test example the kit calls the factory with the keyword arguments it
 accepts, chosen by parameter name from :data:`INJECTABLE` (``ttl``, ``clock``,
-``redis_url``, ``namespace``: stores built with the same one share their data).
+``redis_url``, ``namespace``: stores built with the same one share their data;
+``proxied``: a callable mapping a server's host and port to the address to
+connect to, the kit's fault proxy in the faults clauses and the address itself
+everywhere else).
 A factory may return the store, be a generator function that yields it (code
 after the ``yield`` is the tear-down), or return a context manager whose
 ``__enter__`` gives the store.
@@ -22,7 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-INJECTABLE = ("ttl", "clock", "redis_url", "namespace")
+from pytest_chatstore.servers.proxy import direct
+
+INJECTABLE = ("ttl", "clock", "redis_url", "namespace", "proxied")
 """Keyword arguments the kit passes to a factory that names them."""
 
 
@@ -152,6 +157,8 @@ def build_store(target: Target, **kwargs: Any) -> Iterator[Any]:
     generator and context-manager factories tear down their own.
     """
     given = {k: v for k, v in kwargs.items() if k in target.accepts}
+    if "proxied" in target.accepts:
+        given.setdefault("proxied", direct)  # outside the faults clauses: no proxy
     made = target.factory(**given)
     if inspect.isgenerator(made):
         with contextlib.contextmanager(lambda: made)() as store:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+import redis
 
 from pytest_chatstore.contract import ChatMessage
 from reference_impls._validate import check_index, check_key
-from reference_impls.redis import RedisChatStore
+from reference_impls.redis import ChatStoreConnectionError, RedisChatStore, _encode
 
 
 class UnscopedKeys(RedisChatStore):
@@ -148,3 +152,80 @@ class FirstPageKeys(RedisChatStore):
     def get_keys(self) -> list[str]:
         _, page = self._sync.scan(cursor=0, match=self.prefix + "*", count=100, _type="list")
         return sorted({(k.decode() if isinstance(k, bytes) else k).removeprefix(self.prefix) for k in page})
+
+
+# -- faults: each a correct store but for what it does when the network fails -----------------
+
+
+class RetriesEverything(RedisChatStore):
+    """FLT-001: built on redis-py's default clients (``Redis(host=..., port=...)``), which retry any command on a
+    connection error, 10 times: a write whose reply was lost is sent again, and applied twice."""
+
+    def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
+        import redis.asyncio as aioredis
+
+        parts = urlsplit(str(redis_url))
+        host, port, db = parts.hostname or "localhost", parts.port or 6379, int(parts.path.strip("/") or 0)
+        super().__init__(
+            redis_url,
+            ttl=ttl,
+            client=redis.Redis(host=host, port=port, db=db),
+            async_client=aioredis.Redis(host=host, port=port, db=db),
+        )
+
+
+class SwallowsErrors(RedisChatStore):
+    """FLT-002: a write that cannot reach the server is logged and forgotten: the caller sees a normal return."""
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        with contextlib.suppress(ChatStoreConnectionError):
+            super().set_messages(key, messages)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        with contextlib.suppress(ChatStoreConnectionError):
+            super().add_message(key, message, idx)
+
+
+class InsertWithoutTransaction(RedisChatStore):
+    """FLT-003: inserts by reading the list, deleting it and writing it back, three round trips with no
+    transaction: a connection lost between the delete and the write leaves the conversation empty."""
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        if idx is None:
+            super().add_message(key, message)
+            return
+        check_index(idx)
+        rkey = self._key(key)
+        try:
+            items = self._sync.lrange(rkey, 0, -1)
+            items.insert(idx, _encode(message))
+            self._sync.delete(rkey)
+            self._sync.rpush(rkey, *items)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise self._connection_error(exc) from exc
+
+
+class EmptyOnReadError(RedisChatStore):
+    """FLT-004: a read that cannot reach the server answers ``[]``, as if the conversation were empty."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        try:
+            return super().get_messages(key)
+        except ChatStoreConnectionError:
+            return []
+
+
+class StaysBroken(RedisChatStore):
+    """FLT-005: remembers the first connection error and refuses every later call (a client pool left
+    broken): it works again only when rebuilt."""
+
+    broken: Exception | None = None
+
+    def _connection_error(self, exc: Exception) -> ChatStoreConnectionError:
+        self.broken = exc
+        return super()._connection_error(exc)
+
+    def _key(self, key: str) -> str:
+        if self.broken is not None:
+            raise ChatStoreConnectionError(f"the connection was lost earlier ({self.broken}); rebuild the store")
+        return super()._key(key)

@@ -20,7 +20,18 @@ from typing import Any, ClassVar
 from pytest_chatstore.contract import ChatMessage
 from reference_impls._validate import check_key, copy_message
 from reference_impls.memory import InMemoryChatStore, _Conversation
-from tests.broken_redis import CachesReads, FirstPageKeys, LockedReadModifyWrite, ResetsOnOpen, UnscopedKeys
+from tests.broken_redis import (
+    CachesReads,
+    EmptyOnReadError,
+    FirstPageKeys,
+    InsertWithoutTransaction,
+    LockedReadModifyWrite,
+    ResetsOnOpen,
+    RetriesEverything,
+    StaysBroken,
+    SwallowsErrors,
+    UnscopedKeys,
+)
 
 
 def _yield_thread() -> None:
@@ -727,5 +738,10 @@ BROKEN: dict[str, type[Any]] = {
     "KEY-006": FoldsCommaKeys,
     "BAT-001": SplitsBatches,
     "KEY-005": UnscopedKeys,  # a Redis store: only a kit-managed server can show it
+    "FLT-001": RetriesEverything,  # the faults clauses: Redis stores, behind the kit's fault proxy
+    "FLT-002": SwallowsErrors,
+    "FLT-003": InsertWithoutTransaction,
+    "FLT-004": EmptyOnReadError,
+    "FLT-005": StaysBroken,
 }
 """Clause ID -> a store that breaks it (and as few other clauses as the bug allows)."""

@@ -294,8 +294,10 @@ def test_llamaindex_store_works_with_no_glue(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
         "--chatstore=tests.llamaindex_stores:in_memory", "--chatstore-only", "-q", "--chatstore-hypothesis=ci"
     )
-    # The wrapper takes neither ttl, redis_url nor namespace: nothing to share.
-    skipped = sum(bool({"ttl", "redis", "batch", "shared"} & set(clause.requires)) for clause in CLAUSES.values())
+    # The wrapper takes neither ttl, redis_url, namespace nor proxied: nothing to share, no fault proxy.
+    skipped = sum(
+        bool({"ttl", "redis", "batch", "shared", "faults"} & set(clause.requires)) for clause in CLAUSES.values()
+    )
     result.assert_outcomes(passed=len(CLAUSES) - skipped, skipped=skipped)
 
 
