@@ -711,7 +711,7 @@ _CLAUSES = (
         "writes (`retry=Retry(NoBackoff(), 0)`), or make each write idempotent (a message ID the server checks).",
         ("faults",),
         since="0.5",
-        work=Work(150, "fixed"),
+        work=Work(154, "fixed"),  # calls on the Redis reference store (the in-memory store has no server to fault)
     ),
     Clause(
         "FLT-002",
@@ -723,7 +723,7 @@ _CLAUSES = (
         "decides whether to try again), or retry only what is safe to retry, until it is applied.",
         ("faults",),
         since="0.5",
-        work=Work(200, "fixed"),
+        work=Work(202, "fixed"),
     ),
     Clause(
         "FLT-003",
@@ -735,7 +735,7 @@ _CLAUSES = (
         "one script: `MULTI`/`EXEC`, a Lua script, a SQL transaction.",
         ("faults",),
         since="0.5",
-        work=Work(200, "fixed"),
+        work=Work(202, "fixed"),
     ),
     Clause(
         "FLT-004",
@@ -747,7 +747,7 @@ _CLAUSES = (
         "and an agent that gets one starts over and overwrites the history.",
         ("faults",),
         since="0.5",
-        work=Work(60, "fixed"),
+        work=Work(46, "fixed"),
     ),
     Clause(
         "FLT-005",
@@ -759,7 +759,7 @@ _CLAUSES = (
         "drivers' pools do); never keep a 'broken' flag in the instance, nor a connection that died.",
         ("faults",),
         since="0.5",
-        work=Work(40, "fixed"),
+        work=Work(52, "fixed"),
     ),
     Clause(
         "TTL-008",

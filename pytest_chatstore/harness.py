@@ -73,6 +73,9 @@ class StoreUnderTest:
         """Those of them known only from the expected-failures list (not failed in this run)."""
         self.overlaps = 0
         """Calls of a concurrency check that overlapped a call of another thread (its evidence of a race)."""
+        self.faults: list[dict[str, str]] = []
+        """What the store did under each fault of a faults clause: ``operation``, ``fault``, ``caller`` (what the
+        caller saw), ``effect`` (what the server then held, or what the store did next)."""
         self.exhaustive: scope.Covered | None = None
         """What this clause's bounded-exhaustive phase covered (:func:`pytest_chatstore.suite.exhaust`)."""
         self.unreadable = unreadable - {clause}

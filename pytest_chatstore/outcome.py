@@ -105,6 +105,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         store_class=sut.store_class if sut is not None else None,
         exhaustive=_exhaustive(sut),
         overlaps=sut.overlaps if sut is not None else 0,
+        faults=list(sut.faults) if sut is not None else [],
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = repro.find_blob(failure)

@@ -60,6 +60,8 @@ class ClauseResult:
     """``module:qualname`` of the stores the target built (the backend a factory target builds)."""
     overlaps: int = 0
     """Calls of a concurrency check that overlapped a call of another thread: how much of a race it saw."""
+    faults: list[dict[str, str]] = field(default_factory=list)
+    """A faults clause's cases: per operation and fault, what the caller saw and what the store did."""
     exhaustive: dict[str, Any] | None = None
     """What the clause's bounded-exhaustive phase covered: sequences, calls, depth, reduced, scope (a sentence)."""
 
@@ -271,6 +273,9 @@ class Recorder:
         raced = [f"{r.clause_id} {r.overlaps}" for r in ran if r.overlaps]
         if raced:
             lines.append(f"  overlapping calls seen by the concurrency checks: {'  '.join(raced)}")
+        faulted = [f"    {r.clause_id} {fault_summary(r.faults)}" for r in ran if r.faults]
+        if faulted:
+            lines += ["  what the store did under faults (each case: evidence.faults in the JSON report):", *faulted]
         exhausted = {r.clause_id: r.exhaustive for r in ran if r.exhaustive is not None}
         if exhausted:
             cut = [clause_id for clause_id, covered in exhausted.items() if covered["reduced"]]
@@ -383,6 +388,8 @@ class Recorder:
             data["evidence"]["exhaustive"] = r.exhaustive
         if r.overlaps:
             data["evidence"]["overlaps"] = r.overlaps
+        if r.faults:
+            data["evidence"]["faults"] = r.faults
         return data
 
     def to_markdown(self) -> str:
@@ -480,3 +487,9 @@ def _files(distribution: str) -> list[Any]:
         return list(metadata.distribution(distribution).files or [])
     except metadata.PackageNotFoundError:
         return []
+
+
+def fault_summary(cases: list[dict[str, str]]) -> str:
+    """``12 cases (raised E/applied once 6, raised E/not applied 6)``: what a faults clause saw, counted."""
+    counts = Counter(f"{case['caller'].split(':')[0]}/{case['effect']}" for case in cases)
+    return f"{len(cases)} cases (" + ", ".join(f"{what} {n}" for what, n in sorted(counts.items())) + ")"

@@ -83,10 +83,10 @@ class Nemesis:
         """The loopback address to use instead of ``(host, port)``: the same server, through the nemesis."""
         key = (host, int(port))
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the fault proxy is closed")
             listener = self._listeners.get(key)
             if listener is None:
-                if self._closed:
-                    raise RuntimeError("the fault proxy is closed")
                 listener = socket.create_server(("127.0.0.1", 0))
                 listener.settimeout(POLL)
                 self._listeners[key] = listener

@@ -76,12 +76,25 @@ class Outcome:
     state: list[ChatMessage]
     met: bool
 
-    def __str__(self) -> str:
-        how = "returned normally" if self.raised is None else f"raised {self.raised}"
-        twin = "async" if self.use_async else "sync"
+    @property
+    def case(self) -> dict[str, str]:
+        """The report's record (``evidence.faults``)."""
         lost = "request" if self.fault == "request" else "reply"
         fault = f"the {lost} of request {self.step} of {self.steps} lost" + ("" if self.met else " (not met)")
-        return f"{self.write} ({twin}), {fault}: {how}; {self.effect}"
+        return record(f"{self.write} ({_twin(self.use_async)})", fault, self.raised, self.effect)
+
+    def __str__(self) -> str:
+        case = self.case
+        return f"{case['operation']}, {case['fault']}: {case['caller']}; {case['effect']}"
+
+
+def record(operation: str, fault: str, raised: str | None, effect: str) -> dict[str, str]:
+    return {"operation": operation, "fault": fault, "caller": "returned" if raised is None else f"raised {raised}",
+            "effect": effect}  # fmt: skip
+
+
+def _twin(use_async: bool) -> str:
+    return "async" if use_async else "sync"
 
 
 @dataclass
@@ -92,6 +105,8 @@ class Faulted:
     judge: StoreDriver
     nemesis: Nemesis
     cases: int = 0
+    calls: int = 0
+    """The calls the last :meth:`working` took."""
 
     def key(self) -> str:
         self.cases += 1
@@ -101,7 +116,7 @@ class Faulted:
         """Read ``key`` through the store under faults, allowing it :data:`ATTEMPTS` calls to work again."""
         __tracebackhide__ = True
         last: Exception | None = None
-        for _ in range(ATTEMPTS):
+        for self.calls in range(1, ATTEMPTS + 1):
             try:
                 got: list[ChatMessage] = self.store.perform("get", key, use_async=use_async, raw=True)
                 return got
@@ -207,6 +222,7 @@ def outcomes(chatstore: StoreUnderTest, f: Faulted, faults: tuple[Fault, ...]) -
                 )
                 outcome = Outcome(write.name, use_async, fault, step, steps, raised, effect, state, met)
                 f.store.log.append(f"(what happened: {outcome})")
+                chatstore.faults.append(outcome.case)
                 seen.append(outcome)
     return seen
 
@@ -237,7 +253,7 @@ def twins(chatstore: StoreUnderTest) -> list[bool]:
 def test_FLT_005_the_same_store_works_again_after_a_fault(chatstore: StoreUnderTest) -> None:
     with faulted(chatstore) as f:
         for use_async in twins(chatstore):
-            twin = "async" if use_async else "sync"
+            twin = _twin(use_async)
             for fault in ("out of reach", "reply"):
                 key = f.key()
                 f.fill(key)
@@ -254,6 +270,7 @@ def test_FLT_005_the_same_store_works_again_after_a_fault(chatstore: StoreUnderT
                     f.nemesis.up()
                     said = "the server out of reach for a while"
                 got = f.working(key, use_async=use_async)
+                chatstore.faults.append(record(f"the store ({twin})", said, None, f"worked again at call {f.calls}"))
                 truth = f.truth(key)
                 if truth[: len(BEFORE)] != BEFORE:
                     f.store.violation(f"after {said} ({twin}), what was written before it is gone: {_short(truth)}")
@@ -313,22 +330,24 @@ def test_FLT_004_a_read_that_cannot_reach_the_server_raises(chatstore: StoreUnde
                     f.nemesis.down()
                 else:
                     f.nemesis.arm(fault, step)
+                raised = None
                 try:
                     got = _read(f.store, op, use_async, raw=True)
-                except Exception:  # noqa: BLE001 - raising is what the clause asks
-                    got = RAISED
+                except Exception as exc:  # noqa: BLE001 - raising is what the clause asks
+                    raised, got = f"{type(exc).__name__}: {message_of(exc)}", None
                 finally:
                     f.nemesis.disarm()
                     f.nemesis.up()
                 chatstore.examples += 1
-                if got is not RAISED and got != truth:
-                    twin = "async" if use_async else "sync"
-                    bad.append(f"{op[0]} ({twin}), {said}: returned {got!r}, not {truth!r}, and raised nothing")
+                wrong = raised is None and got != truth
+                effect = (
+                    "answered nothing" if raised else "answered wrong" if wrong else "answered what the server holds"
+                )
+                chatstore.faults.append(record(f"{op[0]} ({_twin(use_async)})", said, raised, effect))
+                if wrong:
+                    bad.append(f"{op[0]} ({_twin(use_async)}), {said}: returned {got!r}, not {truth!r}, raised nothing")
         if bad:
             f.store.violation(f"{len(bad)} faulted reads answered wrong instead of raising:\n  - " + "\n  - ".join(bad))
-
-
-RAISED = object()
 
 
 def _read(store: StoreDriver, op: Op, use_async: bool, *, raw: bool = False) -> Any:
