@@ -39,7 +39,8 @@ def echo() -> Iterator[tuple[tuple[str, int], list[bytes]]]:
     server.seen = []  # type: ignore[attr-defined]
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield server.server_address[:2], server.seen  # type: ignore[attr-defined]
+    host, port = server.server_address[:2]
+    yield (str(host), int(port)), server.seen  # type: ignore[attr-defined]
     server.shutdown()
     server.server_close()
 
