@@ -3,7 +3,8 @@
 The ecosystem matrix (``python -m ecosystem``) names these as targets.
 Each builds a store per call, taking only what the kit injects (``ttl``,
 ``redis_url``, ``namespace``) and what the matrix provides through the environment
-(``CHATSTORE_POSTGRES_URL``: a PostgreSQL server the matrix started). Every adaptation
+(``CHATSTORE_POSTGRES_URL``: a PostgreSQL server the matrix started; the PostgreSQL factories
+take ``proxied``, so the faults clauses put the kit's fault proxy in front of it). Every adaptation
 is written down here, so a reader can judge whether a failure is the backend's or ours:
 
 - the kit's ``namespace`` names the backend's data: a new namespace is a new SQLite file in the
@@ -26,13 +27,21 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # langchain-core is only in the LangChain backends' environments
     from pytest_chatstore.adapters.langchain import HistoryStore
 
 
-def _postgres_url() -> str:
-    return _endpoint("CHATSTORE_POSTGRES_URL")
+def _postgres_url(proxied: Any = None) -> str:
+    """The matrix's PostgreSQL, reached through ``proxied`` (the kit's fault proxy in the faults clauses)."""
+    url = _endpoint("CHATSTORE_POSTGRES_URL")
+    if proxied is None:
+        return url
+    parts = urlsplit(url)
+    host, port = proxied(parts.hostname or "127.0.0.1", parts.port or 5432)
+    user = parts.netloc.rpartition("@")[0]
+    return urlunsplit((parts.scheme, f"{user}@{host}:{port}" if user else f"{host}:{port}", parts.path, "", ""))
 
 
 def _endpoint(name: str) -> str:
@@ -58,11 +67,11 @@ def llamaindex_sqlite(namespace: str) -> Any:
     return SQLiteChatStore.from_uri(f"sqlite+aiosqlite:///{_sqlite_file(namespace)}")
 
 
-def llamaindex_postgres(namespace: str) -> Any:
+def llamaindex_postgres(namespace: str, proxied: Any = None) -> Any:
     """LlamaIndex ``PostgresChatStore`` on the namespace's table of the matrix's PostgreSQL."""
     from llama_index.storage.chat_store.postgres import PostgresChatStore
 
-    url = _postgres_url()
+    url = _postgres_url(proxied)
     return PostgresChatStore.from_uri(
         uri=url.replace("postgresql://", "postgresql+asyncpg://"), table_name=_table(namespace)
     )
@@ -82,7 +91,7 @@ def langchain_sql(namespace: str) -> HistoryStore:
     return history_factory(make)()
 
 
-def langchain_postgres(namespace: str) -> Iterator[HistoryStore]:
+def langchain_postgres(namespace: str, proxied: Any = None) -> Iterator[HistoryStore]:
     """langchain-postgres ``PostgresChatMessageHistory`` on the namespace's table; keys become ``uuid5`` session
     ids."""
     import psycopg
@@ -91,7 +100,7 @@ def langchain_postgres(namespace: str) -> Iterator[HistoryStore]:
     from pytest_chatstore.adapters.langchain import history_factory
 
     table = _table(namespace)
-    connection = psycopg.connect(_postgres_url(), autocommit=True)
+    connection = psycopg.connect(_postgres_url(proxied), autocommit=True)
     try:
         PostgresChatMessageHistory.create_tables(connection, table)
 

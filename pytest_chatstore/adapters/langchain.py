@@ -152,6 +152,10 @@ LangChainAdapter.messages = langchain_messages  # type: ignore[attr-defined]  # 
 class HistoryStore:
     """Many conversations on top of a one-conversation LangChain history class."""
 
+    composed = frozenset({"set"})
+    """Operations this adapter makes of several of the history's calls (replace is clear, then append): cut by a
+    fault between them, they leave a mix that is the adapter's doing, so FLT-003 does not judge them."""
+
     def __init__(self, make_history: Callable[[str], Any], history_class: type | None = None) -> None:
         self._make_history = make_history
         self._history_class = history_class

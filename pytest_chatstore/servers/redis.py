@@ -65,6 +65,8 @@ class RedisServer:
     """On a user's server: the kit found its database empty and may delete what the run writes there."""
     kit_databases: frozenset[int] = frozenset({0})
     """The databases the kit writes to (this one, and those of other xdist workers on a shared server)."""
+    restart: Callable[[], None] | None = field(default=None, repr=False)
+    """Restart the server with its data kept (a server the kit started from the binary; None for any other)."""
     _client: Any = field(default=None, repr=False)
 
     @property
@@ -362,14 +364,18 @@ def _binary(url: str | None, worker: int) -> RedisServer:
     workdir = tempfile.mkdtemp(prefix="pytest-chatstore-redis-")
     port = _free_port()
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
 
-    def stop() -> None:
+    def start() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+
+    running = [start()]
+
+    def end(process: subprocess.Popen[bytes]) -> None:
         if process.poll() is None:
             process.terminate()
             try:
@@ -378,7 +384,25 @@ def _binary(url: str | None, worker: int) -> RedisServer:
                 process.kill()
         if process.stderr is not None:
             process.stderr.close()
+
+    def stop() -> None:
+        end(running[0])
         shutil.rmtree(workdir, ignore_errors=True)
+
+    def restart() -> None:
+        """Stop the server with its data saved (``SHUTDOWN SAVE``) and start it again on the same port: it loads
+        what it saved, and every client's connection is gone."""
+        with contextlib.suppress(Exception):  # the server closes the connection as it goes
+            server.client().shutdown(save=True)
+        try:
+            running[0].wait(10)
+        except subprocess.TimeoutExpired:
+            end(running[0])
+            raise RedisUnavailable("redis-server did not shut down for a restart within 10 s") from None
+        end(running[0])
+        running[0] = start()
+        server._client = None
+        _wait_for(server, running[0], stop)
 
     atexit.register(stop)
     version = subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.split(" v=")[-1].split()[0]
@@ -388,12 +412,19 @@ def _binary(url: str | None, worker: int) -> RedisServer:
         f"redis-server {version} on 127.0.0.1:{port} (started by the kit)",
         True,
         stop,
+        restart=restart,
     )
+    _wait_for(server, running[0], stop)
+    return server
+
+
+def _wait_for(server: RedisServer, process: subprocess.Popen[bytes], stop: Callable[[], None]) -> None:
+    """Until the starting ``process`` answers a PING (10 s at most; else it is stopped and the error says why)."""
     deadline = time.monotonic() + 10
     while True:
         try:
             server.client().ping()
-            return server
+            return
         except Exception as exc:  # noqa: BLE001 - not up yet
             if process.poll() is not None or time.monotonic() > deadline:
                 err = process.stderr.read().decode(errors="replace")[-500:] if process.stderr else ""
