@@ -193,3 +193,21 @@ def _clauses() -> dict[str, object]:
     from pytest_chatstore.clauses import CLAUSES
 
     return dict(CLAUSES)
+
+
+def test_a_server_the_kit_started_restarts_with_its_data_on_the_same_port() -> None:
+    from pytest_chatstore.servers.redis import RedisUnavailable, provision
+
+    try:
+        server = provision("binary")
+    except RedisUnavailable:
+        if REAL_REQUIRED:
+            raise
+        pytest.skip("no redis-server binary on this machine")
+    try:
+        server.client().rpush("kept", "a", "b")
+        assert server.restart is not None
+        server.restart()
+        assert server.client().lrange("kept", 0, -1) == [b"a", b"b"]  # a fresh client, the same URL
+    finally:
+        server.close()
