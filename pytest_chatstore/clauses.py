@@ -345,7 +345,7 @@ _CLAUSES = (
         "Do not split keys on commas or truncate them to a column width; store the whole key, or a "
         "collision-free encoding of it.",
         since="0.3",
-        work=Work(154, "fixed"),  # every order of every family, enumerated
+        work=Work(158, "fixed"),  # every order of every family, enumerated
     ),
     Clause(
         "FID-001",
@@ -706,9 +706,10 @@ _CLAUSES = (
         "faults",
         "A write whose reply is lost (the request reached the server, the connection dropped before the answer) "
         "is applied at most once: nothing the store's client does next applies it again.",
-        "A client that retries on a connection error sends again a write the server may have applied already "
-        "(redis-py's `Redis(host=..., port=...)` retries 10 times by default): build clients that do not retry "
-        "writes (`retry=Retry(NoBackoff(), 0)`), or make each write idempotent (a message ID the server checks).",
+        "A client that retries on a connection error or a timeout sends again a write the server may have applied "
+        "already (redis-py's `Redis(host=..., port=...)` retries 10 times by default; `retry_on_timeout` once): "
+        "build clients that do not retry writes (`retry=Retry(NoBackoff(), 0)`), or make each write idempotent (a "
+        "message ID the server checks).",
         ("faults",),
         since="0.5",
         work=Work(154, "fixed"),  # calls on the Redis reference store (the in-memory store has no server to fault)
@@ -880,10 +881,12 @@ def render_spec() -> str:
 VERSION_NOTES: dict[str, tuple[str, ...]] = {
     "0.5": (
         "Faults (FLT-001..005): the store reaches its server through the kit's fault proxy, which loses one "
-        "request, or one reply, at each request of each write in turn, and takes the server out of reach for a "
-        "while. They need the new capability `faults`: a factory taking `redis_url` has it (the kit hands it the "
-        "proxy's URL), and any TCP backend's factory can opt in by taking `proxied` (a callable mapping the "
-        "server's host and port to the proxy's). Each is a fixed enumeration, the same on every run.",
+        "request, or one reply, at each request of each write in turn, holds one reply back for 2 s (a client "
+        "that times out and retries sends the write again), and takes the server out of reach for a while "
+        "(and restarts a server the kit started, its data kept). They need the new capability `faults`: a "
+        "factory taking `redis_url` has it (the kit hands it the proxy's URL), and any TCP backend's factory can "
+        "opt in by taking `proxied` (a callable mapping the server's host and port to the proxy's). Each is a "
+        "fixed enumeration, the same on every run.",
         "All five are MUST. A duplicated message (FLT-001) is a turn the model sees twice, and the conversation "
         "stays wrong for ever; a write that returns normally but was lost (FLT-002) is a message the user sent "
         "that is silently gone; a mix (FLT-003), or an empty answer to a read that failed (FLT-004), makes an "

@@ -129,4 +129,18 @@ def via_proxied(namespace: str, proxied: Any) -> RedisChatStore:
     return RedisChatStore(f"redis://{host}:{port}/{db or 0}", prefix=f"{namespace}:")
 
 
-__all__ = ["ChatStoreConnectionError", "IdempotentRetries", "via_proxied"]
+__all__ = ["ChatStoreConnectionError", "IdempotentRetries", "RetriesOnTimeout", "via_proxied"]
+
+
+class RetriesOnTimeout(RedisChatStore):
+    """Fails FLT-001 only through a stalled reply: its client never retries a dropped connection, but gives up on a
+    reply after 0.5 s and sends the command again once (``retry_on_timeout``, as many configurations set it)."""
+
+    def __init__(self, redis_url: str | None = None, *, ttl: float | None = None) -> None:
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        client = redis.Redis.from_url(
+            str(redis_url), socket_timeout=0.5, retry=Retry(NoBackoff(), 1, supported_errors=(redis.TimeoutError,))
+        )
+        super().__init__(redis_url, ttl=ttl, client=client)

@@ -148,7 +148,7 @@ def test_a_store_that_retries_idempotent_writes_passes(pytester: pytest.Pytester
     # redis-py's retrying clients, as in RetriesEverything (which fails FLT-001), but each write carries an ID.
     result = pytester.runpytest_subprocess("--chatstore=tests.fault_stores:IdempotentRetries", *FAULTS)
     result.assert_outcomes(passed=5, deselected=len(_clauses()) - 5)
-    result.stdout.fnmatch_lines(["*FLT-001 12 cases (returned/applied once 12)*"])
+    result.stdout.fnmatch_lines(["*FLT-001 13 cases (returned/applied once 13)*"])
 
 
 def test_a_factory_taking_proxied_gets_the_faults_clauses(
@@ -211,3 +211,15 @@ def test_a_server_the_kit_started_restarts_with_its_data_on_the_same_port() -> N
         assert server.client().lrange("kept", 0, -1) == [b"a", b"b"]  # a fresh client, the same URL
     finally:
         server.close()
+
+
+def test_a_client_that_retries_on_timeout_is_caught_by_the_stalled_reply(pytester: pytest.Pytester) -> None:
+    # It never retries a dropped connection, so only FLT-001's stalled reply (held past its 0.5 s timeout) shows it.
+    result = pytester.runpytest_subprocess(
+        "--chatstore=tests.fault_stores:RetriesOnTimeout", *FAULTS[:-3], "-k", "FLT_001"
+    )
+    result.assert_outcomes(failed=1, deselected=len(_clauses()) - 1)
+    result.stdout.fnmatch_lines(
+        ["*- append (sync), the reply of request 1 of 1 lost after 2 s: returned; applied twice*"]
+    )
+    result.stdout.fnmatch_lines(["*what happened: 1 of * faulted writes were applied twice:*"])
