@@ -37,6 +37,7 @@ EXTRAS = {
     "testcontainers": "docker",
     "llama_index": "llamaindex",
     "langchain_core": "langchain",
+    "agents": "agents",
 }
 """A missing module -> the extra of this package that installs it (named when a target cannot be imported)."""
 

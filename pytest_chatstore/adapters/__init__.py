@@ -52,19 +52,41 @@ def is_langchain_history(factory: object) -> bool:
     )
 
 
+def _agents() -> Adapter:
+    from pytest_chatstore.adapters.agents import AgentsAdapter
+
+    return AgentsAdapter()
+
+
+def _is_session_store(store: object) -> bool:
+    return type(store).__module__ == "pytest_chatstore.adapters.agents"
+
+
+def is_agents_session(factory: object) -> bool:
+    """Whether ``factory`` is an OpenAI Agents SDK session class (``SessionABC`` by ancestry name: no import)."""
+    return isinstance(factory, type) and any(
+        cls.__name__ == "SessionABC" and cls.__module__.startswith("agents.") for cls in factory.__mro__
+    )
+
+
 def as_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
-    """The factory the kit calls for a target: ``factory`` itself, or, for a LangChain history class (one
-    conversation per instance), a factory of stores keyed by session id."""
+    """The factory the kit calls for a target: ``factory`` itself, or, for a LangChain history class or an Agents
+    SDK session class (one conversation per instance), a factory of stores keyed by session id."""
     if is_langchain_history(factory):
         from pytest_chatstore.adapters.langchain import history_factory
 
         return history_factory(factory)
+    if is_agents_session(factory):
+        from pytest_chatstore.adapters.agents import session_factory
+
+        return session_factory(factory)
     return factory
 
 
 ADAPTERS: list[tuple[Callable[[object], bool], Callable[[], Adapter]]] = [
     (_is_llamaindex_store, _llamaindex),
     (_is_history_store, _langchain),
+    (_is_session_store, _agents),
 ]
 """(detector, adapter factory) pairs, asked in order; the native adapter is the fallback."""
 

@@ -301,9 +301,21 @@ def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> N
 # -- ownership -----------------------------------------------------------------
 
 
+def _kwargs_of(message: Any) -> dict[str, Any]:
+    """The ``additional_kwargs`` of a store's message: an attribute, or a key of a dict item (Agents SDK)."""
+    if isinstance(message, dict):
+        kwargs: dict[str, Any] = message.setdefault("additional_kwargs", {})
+        return kwargs
+    kwargs = message.additional_kwargs
+    return kwargs
+
+
 def _tamper(message: Any) -> None:
     """Change a message the way careless caller code would."""
-    message.additional_kwargs["tampered"] = True
+    _kwargs_of(message)["tampered"] = True
+    if isinstance(message, dict):
+        message["content"] = "tampered"
+        return
     with contextlib.suppress(Exception):  # some message types are immutable; the dict change suffices
         message.content = "tampered"
 
@@ -374,7 +386,7 @@ def _nested_message() -> ChatMessage:
 
 def _tamper_nested(message: Any) -> None:
     """Change data several levels down in ``additional_kwargs``, leaving its top level alone."""
-    kwargs = message.additional_kwargs
+    kwargs = _kwargs_of(message)
     kwargs["tool_calls"][0]["function"]["args"]["city"] = "tampered"
     kwargs["tool_calls"][0]["function"]["args"]["days"].append(99)
     kwargs["meta"]["tags"].clear()
@@ -399,7 +411,7 @@ def test_OWN_004_nested_data_is_copied(chatstore: StoreUnderTest) -> None:
             got = store.get_messages(KEY)
             if got != [message]:
                 # A store that keeps the very objects it is given breaks OWN-003 first: its rule, then.
-                given.additional_kwargs["top level"] = True
+                _kwargs_of(given)["top level"] = True
                 kept = "top level" in store.get_messages(KEY)[0].additional_kwargs if got else False
                 store.expect(
                     f"messages after changing nested data of a message {way} handled",

@@ -1,0 +1,79 @@
+"""The OpenAI Agents SDK adapter (:mod:`pytest_chatstore.adapters.agents`): sessions checked with no glue."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+
+from tests.conftest import require_module
+
+require_module("agents", "the agents extra is not installed")
+
+from pytest_chatstore.adapters.agents import AgentsAdapter, SessionStore, agents_items  # noqa: E402
+from pytest_chatstore.contract import ChatMessage  # noqa: E402
+from pytest_chatstore.strategies import messages  # noqa: E402
+
+
+@given(message=agents_items | messages)
+def test_items_and_messages_round_trip(message: ChatMessage) -> None:
+    adapter = AgentsAdapter()
+    assert adapter.from_store(adapter.to_store(message)) == message
+
+
+def test_a_plain_message_is_the_sdks_own_item() -> None:
+    item = AgentsAdapter().to_store(ChatMessage("user", "hi"))
+    assert item == {"role": "user", "content": "hi"}
+
+
+def test_a_session_class_is_checked_with_no_glue(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = pytester.runpytest_subprocess(
+        "--chatstore=agents:SQLiteSession",
+        "--chatstore-only",
+        "--chatstore-hypothesis=ci",
+        f"--chatstore-report={report}",
+    )
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes, result.stdout.str()[-3000:]
+    assert "errors" not in outcomes, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines(["SQLiteSession (--chatstore): *"])
+    (target,) = json.loads(report.read_text())["targets"]
+    assert target["package"]["name"] == "openai-agents"
+    assert target["store_class"] == "agents.memory.sqlite_session:SQLiteSession"
+    # The protocol has no insert, delete at an index or key listing: declared absent, their clauses skipped.
+    assert set(target["capabilities"]["detected"]) == {"async", "batch", "delete_all", "delete_last", "threads"}
+
+
+def test_a_sessions_bug_is_the_sessions_verdict(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--chatstore=tests.broken_sessions:PopsOldest", "--chatstore-only", "--chatstore-hypothesis=ci", "-k", "DLL_001"
+    )
+    result.assert_outcomes(failed=1, deselected=len(_clauses()) - 1)
+    result.stdout.fnmatch_lines(["*[[]DLL-001 MUST[]]*"])
+
+
+def test_a_factory_form_passes_its_keywords_to_every_session(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(
+        "--chatstore=tests.broken_sessions:on_file", "--chatstore-only", "--chatstore-hypothesis=ci", "-k", "ORD or DLL"
+    )
+    result.assert_outcomes(passed=4, deselected=len(_clauses()) - 4)
+
+
+def test_a_sync_call_inside_a_running_loop_says_what_to_do() -> None:
+    store = SessionStore(lambda key: None)
+
+    async def inside() -> None:
+        store.get_messages("k")
+
+    with pytest.raises(RuntimeError, match="await its async twin"):
+        asyncio.run(inside())
+
+
+def _clauses() -> dict[str, object]:
+    from pytest_chatstore.clauses import CLAUSES
+
+    return dict(CLAUSES)
