@@ -109,6 +109,8 @@ CAPABILITIES: dict[str, str] = {
     "clock": "the factory accepts `clock` (a zero-argument callable returning seconds)",
     "threads": "the store may be called from several threads at once (thread safety); assumed unless "
     "declared absent, since no probe can show it",
+    "tail": "the store has `get_last_messages(key, limit)`, the most recent `limit` messages (the Agents SDK's "
+    "`get_items(limit)`)",
     "batch": "the store has `add_messages(key, messages)`, appending a batch in one call (LangChain histories)",
     "shared": "two stores the factory builds with the same `redis_url` or `namespace` share their data (the "
     "kit then checks several instances on one backend); detected when the factory accepts either",
@@ -701,6 +703,31 @@ _CLAUSES = (
         work=Work(10, "fixed"),
     ),
     Clause(
+        "TAL-001",
+        "MUST",
+        "tail",
+        "`get_last_messages(key, n)` with `n` of 1 or more returns the last `n` messages, oldest first, or all of "
+        "them when there are fewer.",
+        "Take the newest `n` and put them back in order (`ORDER BY id DESC LIMIT n`, then reverse); `ORDER BY id "
+        "ASC LIMIT n` is the oldest `n`.",
+        ("tail",),
+        since="0.5",
+        work=Work(84, "fixed"),
+        focused=True,
+    ),
+    Clause(
+        "TAL-002",
+        "SHOULD",
+        "tail",
+        "`get_last_messages(key, 0)` returns `[]`, and a negative `limit` is refused with `ValueError` or "
+        "`TypeError`, or returns `[]`: never the whole conversation.",
+        "Check the limit before the query: SQL's `LIMIT -1` means no limit, so a negative limit passed through "
+        "reads everything.",
+        ("tail",),
+        since="0.5",
+        work=Work(20, "fixed"),
+    ),
+    Clause(
         "FLT-001",
         "MUST",
         "faults",
@@ -880,6 +907,15 @@ def render_spec() -> str:
 
 VERSION_NOTES: dict[str, tuple[str, ...]] = {
     "0.5": (
+        "The tail read (TAL-001, TAL-002; capability `tail`): `get_last_messages(key, limit)`, the Agents SDK's "
+        "`get_items(limit)`, which its sessions use to send a model only the newest turns. TAL-001 is a MUST: the "
+        "oldest `n` instead of the newest is a silent, wrong context for every call. TAL-002 is a SHOULD: the "
+        "SDK's documentation says only 'maximum number of items', and is silent on 0 and negative limits; the "
+        "spec assumes 0 means none (as SQL's `LIMIT 0` does; Python's `items[-0:]` is every item, a slip the "
+        "clause catches) and that a negative limit is a caller's bug to refuse, or to answer with nothing, never "
+        "with the whole history (SQL's `LIMIT -1`, which SQLite reads as no limit, would send all of it). "
+        "`pop_item` on an empty session is DLL-002, through the adapter's mapping of `pop_item` to "
+        "`delete_last_message`.",
         "Faults (FLT-001..005): the store reaches its server through the kit's fault proxy, which loses one "
         "request, or one reply, at each request of each write in turn, holds one reply back for 2 s (a client "
         "that times out and retries sends the write again), and takes the server out of reach for a while "

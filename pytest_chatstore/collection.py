@@ -35,6 +35,7 @@ SUITE_FILES = (
     "test_instances.py",
     "test_concurrency.py",
     "test_production.py",
+    "test_tail.py",
     "test_faults.py",
     "test_ttl.py",
     "test_model.py",

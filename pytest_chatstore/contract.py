@@ -194,6 +194,19 @@ class BatchChatStore(Protocol):
         """
 
 
+class TailChatStore(Protocol):
+    """The optional tail read (the Agents SDK's ``get_items(limit)``; the ``tail`` capability)."""
+
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        """Return the last ``limit`` messages at ``key``, oldest first: all of them when there are fewer
+        [TAL-001].
+
+        A ``limit`` of 0 returns ``[]``; a negative one raises ``ValueError`` or ``TypeError``, or returns
+        ``[]``, never the whole conversation [TAL-002].
+        """
+        ...
+
+
 class ChatStoreFactory(Protocol):
     """What ``--chatstore=MODULE:ATTR`` names: a class or callable building one store per test example.
 
@@ -279,4 +292,8 @@ class AsyncChatStore(Protocol):
 
     async def aget_keys(self) -> list[str]:
         """Async ``get_keys``."""
+        ...
+
+    async def aget_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        """Async ``get_last_messages`` (a store with the ``tail`` capability)."""
         ...

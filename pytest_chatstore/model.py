@@ -139,6 +139,10 @@ class ChatModel:
     def delete_last_message(self, key: str) -> ChatMessage | None:
         return self.delete_message(key, -1)
 
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` messages, oldest first; ``[]`` for a ``limit`` below 1 (TAL-001, TAL-002)."""
+        return self.get_messages(key)[-limit:] if limit > 0 else []
+
     def get_keys(self) -> list[str]:
         return sorted(k for k in list(self.conversations) if self._live(k))
 

@@ -70,6 +70,9 @@ OPERATIONS: dict[str, Operation] = {
         ),
         Operation("keys", "get_keys", "aget_keys", "nothing", "keys", "get_keys", "keys"),
         Operation("add_batch", "add_messages", "aadd_messages", "key_messages", "none", "add_messages", "batch"),
+        Operation(
+            "tail", "get_last_messages", "aget_last_messages", "key_index", "messages", "get_last_messages", "tail"
+        ),
     )
 }
 """Operation name -> :class:`Operation`."""

@@ -24,6 +24,16 @@ def check_index(idx: object) -> None:
         raise TypeError(f"idx must be int, not {type(idx).__name__}")
 
 
+def check_limit(limit: object) -> int:
+    """A tail read's ``limit``: an ``int`` (``bool`` excluded) of at least 0; a negative one is refused, since
+    "at most -1 messages" has no answer (SQL's ``LIMIT -1`` would read them all)."""
+    check_index(limit)
+    assert isinstance(limit, int)
+    if limit < 0:
+        raise ValueError(f"limit must be 0 or more, not {limit}")
+    return limit
+
+
 def copy_message(message: object) -> ChatMessage:
     """Validate ``message`` and return an independent copy as a :class:`ChatMessage`.
 

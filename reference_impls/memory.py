@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from pytest_chatstore.contract import ChatMessage
-from reference_impls._validate import check_index, check_key, copy_message, copy_messages
+from reference_impls._validate import check_index, check_key, check_limit, copy_message, copy_messages
 
 
 @dataclass
@@ -77,6 +77,16 @@ class InMemoryChatStore:
         with self._lock:
             conv = self._live(key)
             return [m.copy() for m in conv.messages] if conv else []
+
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` messages at ``key``, oldest first (copies); ``[]`` for 0; a negative ``limit``
+        raises ``ValueError``."""
+        check_key(key)
+        if check_limit(limit) == 0:
+            return []
+        with self._lock:
+            conv = self._live(key)
+            return [m.copy() for m in conv.messages[-limit:]] if conv else []
 
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Append ``message``, or insert it at ``idx`` exactly as ``list.insert`` does."""
@@ -144,6 +154,9 @@ class InMemoryChatStore:
 
     async def aadd_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
         self.add_messages(key, messages)
+
+    async def aget_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        return self.get_last_messages(key, limit)
 
     async def adelete_messages(self, key: str) -> list[ChatMessage] | None:
         return self.delete_messages(key)

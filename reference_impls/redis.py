@@ -39,7 +39,7 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from pytest_chatstore.contract import ChatMessage
-from reference_impls._validate import check_index, check_key, copy_message, copy_messages
+from reference_impls._validate import check_index, check_key, check_limit, copy_message, copy_messages
 
 DEFAULT_PREFIX = "chatstore:"
 
@@ -197,6 +197,18 @@ class RedisChatStore:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)]
 
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        """The last ``limit`` messages, oldest first (one ``LRANGE -limit -1``); ``[]`` for 0; a negative ``limit``
+        raises ``ValueError``."""
+        rkey = self._key(key)
+        if check_limit(limit) == 0:
+            return []
+        try:
+            raw = self._sync.lrange(rkey, -limit, -1)
+        except _UNREACHABLE as exc:
+            raise self._connection_error(exc) from exc
+        return [_decode(item, key, i - len(raw)) for i, item in enumerate(raw)]
+
     def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         """Append, or insert at ``idx`` as ``list.insert`` does; refreshes the expiry."""
         rkey, encoded = self._key(key), _encode(copy_message(message))
@@ -282,6 +294,16 @@ class RedisChatStore:
         except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return [_decode(item, key, i) for i, item in enumerate(raw)]
+
+    async def aget_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        rkey = self._key(key)
+        if check_limit(limit) == 0:
+            return []
+        try:
+            raw = await self._aclient().lrange(rkey, -limit, -1)
+        except _UNREACHABLE as exc:
+            raise self._connection_error(exc) from exc
+        return [_decode(item, key, i - len(raw)) for i, item in enumerate(raw)]
 
     async def async_add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
         rkey, encoded = self._key(key), _encode(copy_message(message))

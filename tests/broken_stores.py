@@ -745,3 +745,22 @@ BROKEN: dict[str, type[Any]] = {
     "FLT-005": StaysBroken,
 }
 """Clause ID -> a store that breaks it (and as few other clauses as the bug allows)."""
+
+
+class TailFromHead(InMemoryChatStore):
+    """TAL-001: the tail read takes the oldest ``limit`` messages (``ORDER BY id ASC LIMIT n``)."""
+
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        return self.get_messages(key)[:limit] if limit > 0 else []
+
+
+class TailNegativeReadsAll(InMemoryChatStore):
+    """TAL-002: a negative limit passes through to the query, where ``LIMIT -1`` means no limit."""
+
+    def get_last_messages(self, key: str, limit: int) -> list[ChatMessage]:
+        messages = self.get_messages(key)
+        return messages if limit < 0 else messages[-limit:] if limit else []
+
+
+BROKEN["TAL-001"] = TailFromHead
+BROKEN["TAL-002"] = TailNegativeReadsAll

@@ -7,7 +7,7 @@ import inspect
 import pytest
 
 from pytest_chatstore.clauses import CAPABILITIES
-from pytest_chatstore.contract import AsyncChatStore, BatchChatStore, ChatMessage, ChatStore
+from pytest_chatstore.contract import AsyncChatStore, BatchChatStore, ChatMessage, ChatStore, TailChatStore
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.operations import OPERATIONS, Operation, expected_answer, method_name
 from reference_impls.memory import InMemoryChatStore
@@ -17,7 +17,7 @@ A = ChatMessage("user", "a")
 
 @pytest.mark.parametrize("op", OPERATIONS.values(), ids=list(OPERATIONS))
 def test_each_operation_is_in_the_contract_the_model_and_the_reference_store(op: Operation) -> None:
-    protocols = (ChatStore, AsyncChatStore, BatchChatStore)
+    protocols = (ChatStore, AsyncChatStore, BatchChatStore, TailChatStore)
     assert any(hasattr(p, op.sync) for p in protocols), f"{op.sync} is not in the contract"
     assert hasattr(AsyncChatStore, op.async_) or op.name == "add_batch"
     assert callable(getattr(ChatModel, op.model))
@@ -43,3 +43,6 @@ def test_the_model_answers_every_operation() -> None:
     assert expected_answer(model, ("keys",)) == ["k"]
     assert expected_answer(model, ("delete_all", "k")) == [A, A]
     assert expected_answer(model, ("delete_last", "k")) is None
+    assert expected_answer(model, ("add", "k", A, None)) is None
+    assert expected_answer(model, ("tail", "k", 5)) == [A]
+    assert expected_answer(model, ("tail", "k", 0)) == []

@@ -6,7 +6,8 @@ turns a session class into a store of many: the conversation key becomes the
 ``session_id``, one session object per key, made on first use and reused. It
 offers what sessions can do, and nothing the adapter would have to invent:
 
-- read: ``get_items()``; append and batch append: ``add_items``;
+- read: ``get_items()``; the tail read (the ``tail`` capability, TAL-001/TAL-002):
+  ``get_items(limit)``; append and batch append: ``add_items``;
 - delete-last: ``pop_item()``; delete-all: ``clear_session()`` (it answers ``None``);
 - replace: ``clear_session()`` then ``add_items`` (the protocol has no replace). Two calls,
   so not atomic: a fault between them leaves the conversation emptied, which is the
@@ -88,6 +89,10 @@ class SessionStore:
     async def aget_messages(self, key: str) -> list[dict[str, Any]]:
         return list(await self.session(key).get_items())
 
+    async def aget_last_messages(self, key: str, limit: int) -> list[dict[str, Any]]:
+        """The tail read, ``get_items(limit)``, passed as given (its handling of 0 and negatives is the session's)."""
+        return list(await self.session(key).get_items(limit=limit))
+
     async def async_add_message(self, key: str, message: dict[str, Any]) -> None:
         await self.session(key).add_items([message])
 
@@ -112,6 +117,9 @@ class SessionStore:
 
     def get_messages(self, key: str) -> list[dict[str, Any]]:
         return _run(self.aget_messages(key))
+
+    def get_last_messages(self, key: str, limit: int) -> list[dict[str, Any]]:
+        return _run(self.aget_last_messages(key, limit))
 
     def add_message(self, key: str, message: dict[str, Any]) -> None:
         _run(self.async_add_message(key, message))
