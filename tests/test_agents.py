@@ -45,7 +45,7 @@ def test_a_session_class_is_checked_with_no_glue(pytester: pytest.Pytester, tmp_
     assert target["package"]["name"] == "openai-agents"
     assert target["store_class"] == "agents.memory.sqlite_session:SQLiteSession"
     # The protocol has no insert, delete at an index or key listing: declared absent, their clauses skipped.
-    assert set(target["capabilities"]["detected"]) == {"async", "batch", "delete_all", "delete_last", "threads"}
+    assert set(target["capabilities"]["detected"]) == {"async", "batch", "delete_all", "delete_last", "tail", "threads"}
 
 
 def test_a_sessions_bug_is_the_sessions_verdict(pytester: pytest.Pytester) -> None:

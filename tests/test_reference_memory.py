@@ -66,3 +66,16 @@ def test_expiry_follows_the_injected_clock() -> None:
     clock.now = 19.5
     assert store.get_keys() == []
     assert store.delete_last_message("k") is None
+
+
+def test_the_tail_read_refuses_a_limit_that_is_not_a_count() -> None:
+    store = InMemoryChatStore()
+    store.set_messages("k", [ChatMessage("user", "a"), ChatMessage("user", "b")])
+    assert store.get_last_messages("k", 1) == [ChatMessage("user", "b")]
+    assert store.get_last_messages("k", 0) == []
+    with pytest.raises(ValueError, match="limit must be 0 or more"):
+        store.get_last_messages("k", -1)
+    for bad in ("1", 1.0, True, None):
+        with pytest.raises(TypeError):
+            store.get_last_messages("k", bad)  # type: ignore[arg-type]
+    assert store.get_messages("k") == [ChatMessage("user", "a"), ChatMessage("user", "b")]

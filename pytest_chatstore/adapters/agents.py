@@ -33,14 +33,13 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
-import threading
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
 from pytest_chatstore import strategies as cst
-from pytest_chatstore.adapters.base import NotAMessage
+from pytest_chatstore.adapters.base import NotAMessage, PerKeyStore
 from pytest_chatstore.contract import ChatMessage
 
 T = TypeVar("T")
@@ -61,30 +60,12 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
     return loop.run_until_complete(coroutine)
 
 
-class SessionStore:
-    """Many conversations on top of a one-conversation Agents SDK session class."""
-
-    composed = frozenset({"set"})
-    """Operations made of several of the session's calls (replace is clear, then add): see the module docstring."""
-
-    def __init__(self, make_session: Callable[[str], Any], session_class: type | None = None) -> None:
-        self._make_session = make_session
-        self._session_class = session_class
-        self._sessions: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def backend_class(self) -> type | None:
-        """The class of the sessions: the report names its distribution (``openai-agents``, say)."""
-        with self._lock:
-            first = next(iter(self._sessions.values()), None)
-        return type(first) if first is not None else self._session_class
+class SessionStore(PerKeyStore):
+    """Many conversations on top of a one-conversation Agents SDK session class (one session per key)."""
 
     def session(self, key: str) -> Any:
         """The session of conversation ``key`` (made on first use, then reused)."""
-        with self._lock:
-            if key not in self._sessions:
-                self._sessions[key] = self._make_session(key)
-            return self._sessions[key]
+        return self.one(key)
 
     async def aget_messages(self, key: str) -> list[dict[str, Any]]:
         return list(await self.session(key).get_items())
@@ -138,9 +119,7 @@ class SessionStore:
 
     def close(self) -> None:
         """Close every session that has ``close()`` (SQLite sessions hold connections)."""
-        with self._lock:
-            sessions, self._sessions = list(self._sessions.values()), {}
-        for session in sessions:
+        for session in self.made():
             close = getattr(session, "close", None)
             if callable(close):
                 result = close()

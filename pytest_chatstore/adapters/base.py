@@ -1,9 +1,12 @@
-"""What every adapter shares: the :class:`Adapter` protocol, :class:`NotAMessage`, and the native adapter."""
+"""What every adapter shares: the :class:`Adapter` protocol, :class:`NotAMessage`, the native adapter, and
+:class:`PerKeyStore` for interfaces that hold one conversation per object."""
 
 from __future__ import annotations
 
 import copy
 import enum
+import threading
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pytest_chatstore.contract import ChatMessage
@@ -66,3 +69,37 @@ class NativeAdapter:
 
     def from_store(self, obj: object) -> ChatMessage:
         return as_chat_message(obj)
+
+
+class PerKeyStore:
+    """A store of many conversations over a backend object that holds one (a LangChain history, an Agents SDK
+    session): one object per conversation key, made on first use by ``make`` and reused after."""
+
+    composed = frozenset({"set"})
+    """Operations the adapter makes of several of the backend's calls (replace is clear, then append): cut by a
+    fault between them, they leave a mix that is the adapter's doing, so FLT-003 does not judge them."""
+
+    def __init__(self, make: Callable[[str], Any], backend_class: type | None = None) -> None:
+        self._make = make
+        self._backend_class = backend_class
+        self._objects: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def backend_class(self) -> type | None:
+        """The class of the backend's objects: the report names its distribution, not the adapter's."""
+        with self._lock:
+            first = next(iter(self._objects.values()), None)
+        return type(first) if first is not None else self._backend_class
+
+    def one(self, key: str) -> Any:
+        """The object of conversation ``key`` (made on first use, then reused)."""
+        with self._lock:
+            if key not in self._objects:
+                self._objects[key] = self._make(key)
+            return self._objects[key]
+
+    def made(self) -> list[Any]:
+        """Every object made so far, forgotten from now on (for a store that closes them)."""
+        with self._lock:
+            objects, self._objects = list(self._objects.values()), {}
+        return objects

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import inspect
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -44,7 +43,7 @@ from langchain_core.messages import (
 from langchain_core.messages import ChatMessage as LangChainChatMessage
 
 from pytest_chatstore import strategies as cst
-from pytest_chatstore.adapters.base import NotAMessage
+from pytest_chatstore.adapters.base import NotAMessage, PerKeyStore
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.runner import progress
 
@@ -149,31 +148,12 @@ langchain_messages: st.SearchStrategy[ChatMessage] = st.one_of(
 LangChainAdapter.messages = langchain_messages  # type: ignore[attr-defined]  # FID-001 draws from it
 
 
-class HistoryStore:
-    """Many conversations on top of a one-conversation LangChain history class."""
-
-    composed = frozenset({"set"})
-    """Operations this adapter makes of several of the history's calls (replace is clear, then append): cut by a
-    fault between them, they leave a mix that is the adapter's doing, so FLT-003 does not judge them."""
-
-    def __init__(self, make_history: Callable[[str], Any], history_class: type | None = None) -> None:
-        self._make_history = make_history
-        self._history_class = history_class
-        self._histories: dict[str, Any] = {}
-        self._lock = threading.Lock()
-
-    def backend_class(self) -> type | None:
-        """The class of the histories: the report names its package (``langchain-community``, say)."""
-        with self._lock:
-            first = next(iter(self._histories.values()), None)
-        return type(first) if first is not None else self._history_class
+class HistoryStore(PerKeyStore):
+    """Many conversations on top of a one-conversation LangChain history class (one history per key)."""
 
     def history(self, key: str) -> Any:
         """The history of conversation ``key`` (made on first use, then reused)."""
-        with self._lock:
-            if key not in self._histories:
-                self._histories[key] = self._make_history(key)
-            return self._histories[key]
+        return self.one(key)
 
     def get_messages(self, key: str) -> list[BaseMessage]:
         return list(self.history(key).messages)
