@@ -31,8 +31,10 @@ only when a session is under test (``pip install 'pytest-chatstore[agents]'``).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import copy
 import inspect
+import threading
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -47,84 +49,148 @@ PREFIX = "agents:"
 _PLAIN = {"role", "content", "additional_kwargs"}
 
 
-def _run(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to completion on this thread's event loop (made if the thread has none)."""
+class _Loop:
+    """One event loop on a thread of its own, started on first use: every call of every session of a store runs
+    there, since an async session binds its locks and connections to the loop it first ran on."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+                self._thread.name = "chatstore-agents-loop"
+                self._thread.start()
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coroutine, loop)
+
+    def wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop and wait for it: what a sync method does."""
+        if threading.current_thread() is self._thread or _in_a_running_loop():
+            coroutine.close()
+            raise RuntimeError("a session's sync method was called inside a running event loop: await its async twin")
+        return self.submit(coroutine).result()
+
+    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop, awaiting it from the caller's loop: what an async twin does."""
+        if threading.current_thread() is self._thread:
+            return await coroutine
+        return await asyncio.wrap_future(self.submit(coroutine))
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        if not thread.is_alive():
+            loop.close()
+
+
+def _in_a_running_loop() -> bool:
     try:
-        loop = asyncio.get_event_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-    if loop.is_running():
-        coroutine.close()
-        raise RuntimeError("a session's sync method was called inside a running event loop: await its async twin")
-    return loop.run_until_complete(coroutine)
+        return False
+    return True
 
 
 class SessionStore(PerKeyStore):
     """Many conversations on top of a one-conversation Agents SDK session class (one session per key)."""
 
+    def __init__(self, make: Callable[[str], Any], backend_class: type | None = None) -> None:
+        super().__init__(make, backend_class)
+        self._loop = _Loop()
+
     def session(self, key: str) -> Any:
         """The session of conversation ``key`` (made on first use, then reused)."""
         return self.one(key)
 
-    async def aget_messages(self, key: str) -> list[dict[str, Any]]:
-        return list(await self.session(key).get_items())
+    # -- the session's calls, on the store's loop ----------------------------------------------
+    async def _get(self, key: str, limit: int | None = None) -> list[dict[str, Any]]:
+        session = self.session(key)
+        return list(await (session.get_items() if limit is None else session.get_items(limit=limit)))
 
-    async def aget_last_messages(self, key: str, limit: int) -> list[dict[str, Any]]:
-        """The tail read, ``get_items(limit)``, passed as given (its handling of 0 and negatives is the session's)."""
-        return list(await self.session(key).get_items(limit=limit))
-
-    async def async_add_message(self, key: str, message: dict[str, Any]) -> None:
-        await self.session(key).add_items([message])
-
-    async def aadd_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
-        batch = _items_only(messages)
+    async def _add(self, key: str, items: Sequence[Any], *, checked: bool) -> None:
+        batch = _items_only(items) if checked else list(items)  # the kit's own list: checked before any call
         if batch:
             await self.session(key).add_items(batch)
 
-    async def aset_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
-        batch = _items_only(messages)  # checked first, so a bad list clears nothing
+    async def _replace(self, key: str, items: Sequence[Any]) -> None:
+        batch = _items_only(items)  # checked first, so a bad list clears nothing
         session = self.session(key)
         await session.clear_session()
         if batch:
             await session.add_items(batch)
 
-    async def adelete_last_message(self, key: str) -> dict[str, Any] | None:
+    async def _pop(self, key: str) -> dict[str, Any] | None:
         popped: dict[str, Any] | None = await self.session(key).pop_item()
         return popped
 
-    async def adelete_messages(self, key: str) -> None:
+    async def _clear(self, key: str) -> None:
         await self.session(key).clear_session()
 
+    # -- the async twins -------------------------------------------------------------------------
+    async def aget_messages(self, key: str) -> list[dict[str, Any]]:
+        return await self._loop.run(self._get(key))
+
+    async def aget_last_messages(self, key: str, limit: int) -> list[dict[str, Any]]:
+        """The tail read, ``get_items(limit)``, passed as given (its handling of 0 and negatives is the session's)."""
+        return await self._loop.run(self._get(key, limit))
+
+    async def async_add_message(self, key: str, message: dict[str, Any]) -> None:
+        await self._loop.run(self._add(key, [message], checked=False))  # the session's own check is BAD-003's
+
+    async def aadd_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
+        await self._loop.run(self._add(key, messages, checked=True))
+
+    async def aset_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
+        await self._loop.run(self._replace(key, messages))
+
+    async def adelete_last_message(self, key: str) -> dict[str, Any] | None:
+        return await self._loop.run(self._pop(key))
+
+    async def adelete_messages(self, key: str) -> None:
+        await self._loop.run(self._clear(key))
+
+    # -- the sync methods: the same calls, waited for ------------------------------------------------
     def get_messages(self, key: str) -> list[dict[str, Any]]:
-        return _run(self.aget_messages(key))
+        return self._loop.wait(self._get(key))
 
     def get_last_messages(self, key: str, limit: int) -> list[dict[str, Any]]:
-        return _run(self.aget_last_messages(key, limit))
+        return self._loop.wait(self._get(key, limit))
 
     def add_message(self, key: str, message: dict[str, Any]) -> None:
-        _run(self.async_add_message(key, message))
+        self._loop.wait(self._add(key, [message], checked=False))
 
     def add_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
-        _run(self.aadd_messages(key, messages))
+        self._loop.wait(self._add(key, messages, checked=True))
 
     def set_messages(self, key: str, messages: Sequence[dict[str, Any]]) -> None:
-        _run(self.aset_messages(key, messages))
+        self._loop.wait(self._replace(key, messages))
 
     def delete_last_message(self, key: str) -> dict[str, Any] | None:
-        return _run(self.adelete_last_message(key))
+        return self._loop.wait(self._pop(key))
 
     def delete_messages(self, key: str) -> None:
-        _run(self.adelete_messages(key))
+        self._loop.wait(self._clear(key))
 
     def close(self) -> None:
-        """Close every session that has ``close()`` (SQLite sessions hold connections)."""
-        for session in self.made():
-            close = getattr(session, "close", None)
-            if callable(close):
-                result = close()
-                if inspect.iscoroutine(result):
-                    _run(result)
+        """Close every session that has ``close()`` (SQLite sessions hold connections), then stop the loop."""
+        try:
+            for session in self.made():
+                close = getattr(session, "close", None)
+                if callable(close):
+                    result = close()
+                    if inspect.iscoroutine(result):
+                        self._loop.wait(result)
+        finally:
+            self._loop.stop()
 
 
 def _items_only(items: Sequence[Any]) -> list[dict[str, Any]]:
