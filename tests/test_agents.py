@@ -77,3 +77,41 @@ def _clauses() -> dict[str, object]:
     from pytest_chatstore.clauses import CLAUSES
 
     return dict(CLAUSES)
+
+
+class _LoopBoundSession:
+    """A session that, like the SDK's RedisSession, binds a lock to the first event loop that uses it."""
+
+    def __init__(self, session_id: str) -> None:
+        self.items: list[dict[str, str]] = []
+        self.lock = asyncio.Lock()
+
+    async def get_items(self, limit: int | None = None) -> list[dict[str, str]]:
+        async with self.lock:
+            return list(self.items)
+
+    async def add_items(self, items: list[dict[str, str]]) -> None:
+        async with self.lock:
+            await asyncio.sleep(0)
+            self.items.extend(items)
+
+
+def test_threads_and_loops_all_reach_the_session_on_one_loop() -> None:
+    import threading
+
+    store = SessionStore(_LoopBoundSession)
+
+    def append(n: int) -> None:
+        store.add_message("k", {"role": "user", "content": f"{n}"})
+
+    try:
+        threads = [threading.Thread(target=append, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(10)
+        asyncio.run(store.async_add_message("k", {"role": "user", "content": "from another loop"}))
+        assert len(store.get_messages("k")) == 9
+    finally:
+        store.close()
+    assert not [t for t in threading.enumerate() if t.name == "chatstore-agents-loop"]
