@@ -275,6 +275,44 @@ BACKENDS: tuple[Backend, ...] = (
         not_run="Alibaba Cloud Tablestore has no local emulator or server to run, and its client speaks only to "
         "Tablestore endpoints, so it cannot be run without a cloud account",
     ),
+    Backend("SQLiteSession (in memory)", "Agents SDK", "agents:SQLiteSession", ("openai-agents",), "openai-agents"),
+    Backend(
+        "SQLiteSession (file)",
+        "Agents SDK",
+        "ecosystem.factories:agents_sqlite_file",
+        ("openai-agents",),
+        "openai-agents",
+    ),
+    Backend(
+        "SQLAlchemySession (SQLite)",
+        "Agents SDK",
+        "ecosystem.factories:agents_sqlalchemy_sqlite",
+        ("openai-agents[sqlalchemy]", "aiosqlite"),
+        "openai-agents",
+    ),
+    Backend(
+        "SQLAlchemySession (PostgreSQL)",
+        "Agents SDK",
+        "ecosystem.factories:agents_sqlalchemy_postgres",
+        ("openai-agents[sqlalchemy]", "asyncpg"),
+        "openai-agents",
+        ("postgres",),
+    ),
+    Backend(
+        "RedisSession",
+        "Agents SDK",
+        "ecosystem.factories:agents_redis",
+        ("openai-agents[redis]",),
+        "openai-agents",
+        ("redis",),
+    ),
+    Backend(
+        "EncryptedSession (over SQLiteSession)",
+        "Agents SDK",
+        "ecosystem.factories:agents_encrypted",
+        ("openai-agents[encrypt]",),
+        "openai-agents",
+    ),
 )
 
 

@@ -285,3 +285,66 @@ def langchain_mongo(namespace: str) -> HistoryStore:
     return history_factory(
         MongoDBChatMessageHistory, connection_string=None, database_name=_table(namespace), client=client
     )()
+
+
+# -- the OpenAI Agents SDK's sessions (one session per conversation key: pytest_chatstore.adapters.agents) -----
+
+
+def agents_sqlite_file(namespace: str) -> Any:
+    """Agents SDK ``SQLiteSession`` on the namespace's database file (the class alone, ``agents:SQLiteSession``, is
+    the in-memory row: each session its own ``:memory:`` database)."""
+    from agents.memory import SQLiteSession
+
+    from pytest_chatstore.adapters.agents import session_factory
+
+    return session_factory(SQLiteSession, db_path=str(_sqlite_file(namespace)))()
+
+
+def _sqlalchemy_sessions(url: str, namespace: str) -> Any:
+    from agents.extensions.memory import SQLAlchemySession
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from pytest_chatstore.adapters.agents import session_factory
+
+    table = _table(namespace)
+    return session_factory(
+        SQLAlchemySession,
+        engine=create_async_engine(url),
+        create_tables=True,
+        sessions_table=f"{table}_sessions",
+        messages_table=f"{table}_messages",
+    )()
+
+
+def agents_sqlalchemy_sqlite(namespace: str) -> Any:
+    """Agents SDK ``SQLAlchemySession`` on the namespace's SQLite file (aiosqlite), one engine per store."""
+    return _sqlalchemy_sessions(f"sqlite+aiosqlite:///{_sqlite_file(namespace)}", namespace)
+
+
+def agents_sqlalchemy_postgres(namespace: str, proxied: Any = None) -> Any:
+    """Agents SDK ``SQLAlchemySession`` on the matrix's PostgreSQL (asyncpg), tables named after the namespace."""
+    return _sqlalchemy_sessions(_postgres_url(proxied).replace("postgresql://", "postgresql+asyncpg://"), namespace)
+
+
+def agents_redis(redis_url: str, namespace: str) -> Any:
+    """Agents SDK ``RedisSession`` on the kit's Redis database, its key prefix named after the namespace."""
+    from agents.extensions.memory import RedisSession
+
+    from pytest_chatstore.adapters.agents import session_factory
+
+    return session_factory(lambda sid: RedisSession.from_url(sid, url=redis_url, key_prefix=f"{namespace}:s"))()
+
+
+def agents_encrypted(namespace: str) -> Any:
+    """Agents SDK ``EncryptedSession`` over a ``SQLiteSession`` on the namespace's file (a fixed test key)."""
+    from agents.extensions.memory import EncryptedSession
+    from agents.memory import SQLiteSession
+
+    from pytest_chatstore.adapters.agents import session_factory
+
+    path = str(_sqlite_file(namespace))
+
+    def make(sid: str) -> Any:
+        return EncryptedSession(sid, SQLiteSession(sid, db_path=path), encryption_key="chatstore-matrix-key")
+
+    return session_factory(make)()

@@ -29,7 +29,7 @@ def test_history_calls_are_written_in_langchain_terms() -> None:
 def test_every_factory_is_a_backend_of_the_matrix() -> None:
     targets = {b.target for b in BACKENDS}
     for name in dir(factories):
-        if name.startswith(("llamaindex_", "langchain_")):
+        if name.startswith(("llamaindex_", "langchain_", "agents_")):
             assert f"ecosystem.factories:{name}" in targets, name
 
 
