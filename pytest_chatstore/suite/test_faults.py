@@ -55,12 +55,10 @@ WRITES = (
     Write("append", ("add", "", NEW, None)),
     Write("insert at 1", ("add", "", NEW, 1), "insert"),
     Write("delete at 0", ("delete", "", 0), "delete_message"),
-    Write("delete last", ("delete_last", "")),
+    Write("delete last", ("delete_last", ""), "delete_last"),
     Write("replace", ("set", "", [NEW, OTHER])),
     Write("delete all", ("delete_all", ""), "delete_all"),
 )
-
-NEEDS = {"delete_last": "delete_last"}
 
 
 @dataclass
@@ -184,7 +182,7 @@ def writes(chatstore: StoreUnderTest) -> list[tuple[Write, bool]]:
     return [
         (w, use_async)
         for w in WRITES
-        if (w.needs is None or w.needs in caps) and (NEEDS.get(w.op[0]) is None or NEEDS[w.op[0]] in caps)
+        if w.needs is None or w.needs in caps
         for use_async in twins
         if not (use_async and w.needs == "insert" and "async_insert" not in caps)
     ]
