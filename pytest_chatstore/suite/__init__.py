@@ -89,6 +89,11 @@ def numbered_ops(ops: list[Op]) -> list[Op]:
     return [number_op(op, n) for n, op in enumerate(ops)]
 
 
+def twins(capabilities: frozenset[str]) -> list[bool]:
+    """The ways to call an operation (``use_async``): sync, and async too when the store has the twins."""
+    return [False, True] if "async" in capabilities else [False]
+
+
 def readable(driver: StoreDriver, op: Op) -> bool:
     """Whether ``op``'s answer is to be read: not when its rule is known broken by the answer's shape."""
     return ANSWER_RULES.get(op[0]) not in driver.unreadable

@@ -31,7 +31,7 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import message_of
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.servers.proxy import Fault, Nemesis
-from pytest_chatstore.suite import Op, clause
+from pytest_chatstore.suite import Op, clause, twins
 
 BEFORE = [ChatMessage("user", "first"), ChatMessage("assistant", "second"), ChatMessage("user", "third")]
 NEW = ChatMessage("user", "written under a fault")
@@ -144,7 +144,7 @@ class Faulted:
 
     def fill(self, key: str) -> None:
         __tracebackhide__ = True
-        (self.judge if self.judge is not self.store else self.store).set_messages(key, BEFORE)
+        self.judge.set_messages(key, BEFORE)
 
     def apply(self, op: Op, key: str, use_async: bool) -> str | None:
         """Run ``op`` on ``key`` through the store, raw: ``None`` if it returned, else what it raised."""
@@ -178,12 +178,11 @@ def faulted(chatstore: StoreUnderTest) -> Iterator[Faulted]:
 def writes(chatstore: StoreUnderTest) -> list[tuple[Write, bool]]:
     """Every write the store has, with each twin it has."""
     caps = chatstore.capabilities
-    twins = [False, True] if "async" in caps else [False]
     return [
         (w, use_async)
         for w in WRITES
         if w.needs is None or w.needs in caps
-        for use_async in twins
+        for use_async in twins(caps)
         if not (use_async and w.needs == "insert" and "async_insert" not in caps)
     ]
 
@@ -206,6 +205,7 @@ def outcomes(chatstore: StoreUnderTest, f: Faulted, faults: tuple[Fault, ...]) -
         f.apply(write.op, twice_key, use_async)
         f.apply(write.op, twice_key, use_async)
         twice = f.truth(twice_key)
+        composed = write.op[0] in getattr(f.store.store, "composed", frozenset())
         for fault in faults:
             if fault == "stall" and (write is not WRITES[0] or use_async):
                 continue  # one stalled reply (the sync append's): each costs STALL seconds of waiting
@@ -227,7 +227,6 @@ def outcomes(chatstore: StoreUnderTest, f: Faulted, faults: tuple[Fault, ...]) -
                     if state == twice
                     else "neither"
                 )
-                composed = write.op[0] in getattr(f.store.store, "composed", frozenset())
                 outcome = Outcome(write.name, use_async, fault, step, steps, raised, effect, state, met, composed)
                 f.store.log.append(f"(what happened: {outcome})")
                 chatstore.faults.append(outcome.case)
@@ -250,20 +249,15 @@ def _short(messages: list[ChatMessage]) -> str:
     return "[" + ", ".join(repr(m.content) for m in messages) + "]"
 
 
-def twins(chatstore: StoreUnderTest) -> list[bool]:
-    return [False, True] if "async" in chatstore.capabilities else [False]
-
-
 # The recovery clause first: a store that stays broken after a fault blocks the others' checks, not fails them.
 
 
 @clause
 def test_FLT_005_the_same_store_works_again_after_a_fault(chatstore: StoreUnderTest) -> None:
     with faulted(chatstore) as f:
-        for use_async in twins(chatstore):
+        restart = getattr(f.store.server, "restart", None) if "redis_url" in chatstore.target.accepts else None
+        for use_async in twins(chatstore.capabilities):
             twin = _twin(use_async)
-            server = f.store.server
-            restart = getattr(server, "restart", None) if "redis_url" in chatstore.target.accepts else None
             for fault in ("out of reach", "reply", *(("restart",) if restart is not None else ())):
                 key = f.key()
                 f.fill(key)
@@ -331,7 +325,7 @@ def test_FLT_004_a_read_that_cannot_reach_the_server_raises(chatstore: StoreUnde
     reads: list[Op] = [("get", "")] + ([("keys",)] if "keys" in chatstore.capabilities else [])
     with faulted(chatstore) as f:
         bad: list[str] = []
-        for read, use_async in [(r, t) for r in reads for t in twins(chatstore)]:
+        for read, use_async in [(r, t) for r in reads for t in twins(chatstore.capabilities)]:
             key = f.key()
             f.fill(key)
             op = read if read[0] == "keys" else (read[0], key)

@@ -11,17 +11,13 @@ from __future__ import annotations
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import message_of
 from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.suite import clause
+from pytest_chatstore.suite import clause, twins
 
 KEY = "tail"
 
 
 def _conversation(length: int) -> list[ChatMessage]:
     return [ChatMessage("user" if i % 2 == 0 else "assistant", f"message {i}") for i in range(length)]
-
-
-def _twins(chatstore: StoreUnderTest) -> list[bool]:
-    return [False, True] if "async" in chatstore.capabilities else [False]
 
 
 @clause
@@ -34,7 +30,7 @@ def test_TAL_001_the_last_n_messages_oldest_first(chatstore: StoreUnderTest) -> 
                 store.set_messages(key, _conversation(length))
             full = store.get_messages(key)
             for limit in range(1, 7):
-                for use_async in _twins(chatstore):
+                for use_async in twins(chatstore.capabilities):
                     got = store.perform("tail", key, limit, use_async=use_async)
                     chatstore.examples += 1
                     twin = " (async)" if use_async else ""
@@ -49,7 +45,7 @@ def test_TAL_002_no_limit_or_a_negative_one_reads_nothing(chatstore: StoreUnderT
         store.set_messages(KEY, _conversation(3))
         before = store.get_messages(KEY)
         for limit in (0, -1, -2, -3, -4):
-            for use_async in _twins(chatstore):
+            for use_async in twins(chatstore.capabilities):
                 twin = " (async)" if use_async else ""
                 chatstore.examples += 1
                 try:
