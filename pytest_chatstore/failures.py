@@ -122,6 +122,11 @@ def message_of(exc: BaseException) -> str:
         return f"<its message cannot be read: str() raised {type(error).__name__}>"
 
 
+def described(exc: BaseException) -> str:
+    """``Type: message``: an exception as a report says it."""
+    return f"{type(exc).__name__}: {message_of(exc)}"
+
+
 def short(value: object) -> str:
     """A repr short enough for a failure report (1 MB contents are elided)."""
     return _repr.repr(value)

@@ -23,7 +23,7 @@ from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, Hung, fail, hung, message_of
+from pytest_chatstore.failures import ClauseFailure, Hung, described, fail, hung
 from pytest_chatstore.profiles import Kind, hypothesis_settings
 from pytest_chatstore.runner import OperationTimeout, Runner
 from pytest_chatstore.servers.proxy import Nemesis
@@ -286,7 +286,7 @@ class StoreUnderTest:
         except OperationTimeout as exc:
             raise hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
-            fail(self.clause, f"the factory {self.target.spec} raised {type(exc).__name__}: {message_of(exc)}")
+            fail(self.clause, f"the factory {self.target.spec} raised {described(exc)}")
         self.built = store
         try:
             built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace", "proxied")}
@@ -357,7 +357,7 @@ class StoreUnderTest:
         except pytest.skip.Exception:
             raise
         except Exception as exc:  # noqa: BLE001 - a provisioning problem (no Redis server), said as it is
-            why = f"{type(exc).__name__}: {message_of(exc)}"
+            why = described(exc)
         if "only works in main thread" in why:
             why += (
                 " (the kit builds and calls stores on a worker thread, so that a call that hangs cannot hang the "

@@ -21,7 +21,7 @@ from typing import Any
 from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, message_of
+from pytest_chatstore.failures import ClauseFailure, described
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable, overlapping
 from pytest_chatstore.model import step
@@ -211,7 +211,7 @@ def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -
         try:
             store.runner.run_burst(tasks * per_writer, burst)
         except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
-            store.violation(f"the tasks raised {type(exc).__name__}: {message_of(exc)}")
+            store.violation(f"the tasks raised {described(exc)}")
         _check_appends(store, _contents(store, store.call("get", KEY)), tasks, per_writer)
 
 
@@ -435,5 +435,5 @@ def _async_writers(store: StoreDriver, instances: list[StoreDriver], per_writer:
     try:
         store.runner.run_burst(len(instances) * per_writer, burst)
     except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
-        store.violation(f"the tasks raised {type(exc).__name__}: {message_of(exc)}")
+        store.violation(f"the tasks raised {described(exc)}")
     _check_appends(store, _contents(store, store.call("get", "tasks")), len(instances), per_writer)

@@ -28,7 +28,7 @@ from typing import Any
 
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import message_of
+from pytest_chatstore.failures import described
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.servers.proxy import Fault, Nemesis
 from pytest_chatstore.suite import Op, clause, twins
@@ -129,7 +129,7 @@ class Faulted:
                 return got
             except Exception as exc:  # noqa: BLE001 - a store's own error class, whatever it is
                 last = exc
-        said = f"{type(last).__name__}: {message_of(last)}" if last is not None else "?"
+        said = described(last) if last is not None else "?"
         which = "the same store" if store is self.store else "a second store on the direct connection"
         self.store.violation(
             f"after the fault cleared, {ATTEMPTS} reads of {key!r} through {which} all raised (the last: "
@@ -152,7 +152,7 @@ class Faulted:
         try:
             self.store.perform(name, key, *args, use_async=use_async, read=False, raw=True)
         except Exception as exc:  # noqa: BLE001 - a store's own error class, whatever it is
-            return f"{type(exc).__name__}: {message_of(exc)}"
+            return described(exc)
         return None
 
 
@@ -348,7 +348,7 @@ def test_FLT_004_a_read_that_cannot_reach_the_server_raises(chatstore: StoreUnde
                 try:
                     got = _read(f.store, op, use_async, raw=True)
                 except Exception as exc:  # noqa: BLE001 - raising is what the clause asks
-                    raised, got = f"{type(exc).__name__}: {message_of(exc)}", None
+                    raised, got = described(exc), None
                 finally:
                     f.nemesis.disarm()
                     f.nemesis.up()

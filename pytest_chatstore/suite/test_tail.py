@@ -9,7 +9,7 @@ so an order or a replace bug stays the business of its own clauses.
 from __future__ import annotations
 
 from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import message_of
+from pytest_chatstore.failures import described
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.suite import clause, twins
 
@@ -54,7 +54,7 @@ def test_TAL_002_no_limit_or_a_negative_one_reads_nothing(chatstore: StoreUnderT
                     continue  # refused: what the clause allows
                 except Exception as exc:  # noqa: BLE001 - any other exception is the finding
                     store.violation(
-                        f"get_last_messages({KEY!r}, {limit}){twin} raised {type(exc).__name__}: {message_of(exc)} "
+                        f"get_last_messages({KEY!r}, {limit}){twin} raised {described(exc)} "
                         "(expected: [], or ValueError or TypeError)"
                     )
                 store.expect(f"get_last_messages({KEY!r}, {limit}){twin} of {len(before)} messages", [], got)
