@@ -27,7 +27,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
 
 if TYPE_CHECKING:  # langchain-core is only in the LangChain backends' environments
     from pytest_chatstore.adapters.langchain import HistoryStore
@@ -35,13 +34,10 @@ if TYPE_CHECKING:  # langchain-core is only in the LangChain backends' environme
 
 def _postgres_url(proxied: Any = None) -> str:
     """The matrix's PostgreSQL, reached through ``proxied`` (the kit's fault proxy in the faults clauses)."""
+    from pytest_chatstore.servers.proxy import proxied_url
+
     url = _endpoint("CHATSTORE_POSTGRES_URL")
-    if proxied is None:
-        return url
-    parts = urlsplit(url)
-    host, port = proxied(parts.hostname or "127.0.0.1", parts.port or 5432)
-    user = parts.netloc.rpartition("@")[0]
-    return urlunsplit((parts.scheme, f"{user}@{host}:{port}" if user else f"{host}:{port}", parts.path, "", ""))
+    return url if proxied is None else proxied_url(url, proxied, default_port=5432)
 
 
 def _endpoint(name: str) -> str:

@@ -29,7 +29,8 @@ import select
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -59,7 +60,6 @@ class _Pipe:
     doomed: _Armed | None = None
     """The fault that drops this connection when the server answers."""
     closed: bool = False
-    thread: threading.Thread | None = field(default=None, repr=False)
 
 
 class Nemesis:
@@ -99,11 +99,7 @@ class Nemesis:
 
     def url(self, url: str) -> str:
         """``url`` (``redis://user:pw@host:port/db``) with its host and port replaced by the nemesis's."""
-        parts = urlsplit(url)
-        host, port = self.proxied(parts.hostname or "127.0.0.1", parts.port or 6379)
-        userinfo = parts.netloc.rpartition("@")[0]
-        netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return proxied_url(url, self.proxied, default_port=6379)
 
     # -- commands ---------------------------------------------------------------------------------
     def arm(self, fault: Fault, at: int = 1, *, stall: float = 0.0) -> None:
@@ -170,11 +166,11 @@ class Nemesis:
                 with contextlib.suppress(OSError):
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             pipe = _Pipe(client, server)
-            pipe.thread = threading.Thread(target=self._forward, args=(pipe,), daemon=True)
+            thread = threading.Thread(target=self._forward, args=(pipe,), daemon=True)
             with self._lock:
                 self._pipes.append(pipe)
-                self._threads.append(pipe.thread)
-            pipe.thread.start()
+                self._threads.append(thread)
+            thread.start()
 
     def _forward(self, pipe: _Pipe) -> None:
         try:
@@ -241,3 +237,13 @@ def _shut(sock: socket.socket) -> None:
 def direct(host: str, port: int) -> tuple[str, int]:
     """The ``proxied`` a factory receives outside the faults clauses: the address itself."""
     return host, port
+
+
+def proxied_url(url: str, proxied: Callable[[str, int], tuple[str, int]], *, default_port: int) -> str:
+    """``url`` (``scheme://user:pw@host:port/path?query``) reaching its server through ``proxied``: the factory's
+    one line to opt in to the faults clauses, for a DSN (``proxied_url(dsn, proxied, default_port=5432)``)."""
+    parts = urlsplit(url)
+    host, port = proxied(parts.hostname or "127.0.0.1", parts.port or default_port)
+    userinfo = parts.netloc.rpartition("@")[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
