@@ -21,6 +21,14 @@ from pytest_chatstore.adapters.base import Adapter, NativeAdapter, NotAMessage, 
 __all__ = ["ADAPTERS", "Adapter", "NativeAdapter", "NotAMessage", "as_chat_message", "as_factory", "select_adapter"]
 
 
+def _descends(cls: object, name: str, package: str) -> bool:
+    """Whether ``cls`` is a class with an ancestor called ``name`` from ``package``: by name, so that loading the kit
+    never imports llama-index, LangChain or the Agents SDK."""
+    return isinstance(cls, type) and any(
+        base.__name__ == name and base.__module__.startswith(package) for base in cls.__mro__
+    )
+
+
 def _llamaindex() -> Adapter:
     from pytest_chatstore.adapters.llamaindex import LlamaIndexAdapter
 
@@ -28,10 +36,7 @@ def _llamaindex() -> Adapter:
 
 
 def _is_llamaindex_store(store: object) -> bool:
-    # Look at the class's ancestry by name so that loading the kit never imports llama-index.
-    return any(
-        cls.__name__ == "BaseChatStore" and cls.__module__.startswith("llama_index.") for cls in type(store).__mro__
-    )
+    return _descends(type(store), "BaseChatStore", "llama_index.")
 
 
 def _langchain() -> Adapter:
@@ -46,10 +51,7 @@ def _is_history_store(store: object) -> bool:
 
 def is_langchain_history(factory: object) -> bool:
     """Whether ``factory`` is a LangChain ``BaseChatMessageHistory`` class (by ancestry name: no import)."""
-    return isinstance(factory, type) and any(
-        cls.__name__ == "BaseChatMessageHistory" and cls.__module__.startswith("langchain_core.")
-        for cls in factory.__mro__
-    )
+    return _descends(factory, "BaseChatMessageHistory", "langchain_core.")
 
 
 def _agents() -> Adapter:
@@ -64,9 +66,7 @@ def _is_session_store(store: object) -> bool:
 
 def is_agents_session(factory: object) -> bool:
     """Whether ``factory`` is an OpenAI Agents SDK session class (``SessionABC`` by ancestry name: no import)."""
-    return isinstance(factory, type) and any(
-        cls.__name__ == "SessionABC" and cls.__module__.startswith("agents.") for cls in factory.__mro__
-    )
+    return _descends(factory, "SessionABC", "agents.")
 
 
 def as_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
