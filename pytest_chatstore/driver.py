@@ -39,7 +39,7 @@ from pytest_chatstore.failures import (
     short,
 )
 from pytest_chatstore.operations import OPERATIONS, method_name
-from pytest_chatstore.runner import OperationTimeout, Runner, announce, answered, disarm, fatal_timers
+from pytest_chatstore.runner import Abandoned, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
 
 V = TypeVar("V")
 
@@ -197,20 +197,28 @@ class StoreDriver:
         self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
         self._harm_check(None, f"the store's calls before {entry} (a burst of calls, its construction)")
-        try:
-            result, shown_result, answer = (
-                self.runner.run(_reading_async(method, read), *args, **kwargs)
-                if use_async
-                else self.runner.call(_reading(method, read), *args, **kwargs)
-            )
-        except KeyboardInterrupt:
-            raise  # the user's Ctrl-C, never the store's verdict
-        except BaseException as exc:  # SystemExit and friends from a store are its failure, with the calls
+
+        def failed(exc: BaseException) -> NoReturn:
+            """The call raised ``exc`` (or hung: ``exc`` is the timeout, and this runs in the pytest thread)."""
+            __tracebackhide__ = True
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(message_of(exc))}"
             self._harm_check(op, f"{entry} raised {type(exc).__name__}")  # harm first: it outlives the call
             if raw and isinstance(exc, Exception) and not isinstance(exc, OperationTimeout):
-                raise  # a hang is never the caller's to handle: it stops the check
+                raise exc  # a hang is never the caller's to handle: it stops the check
             self._store_raised(exc, op, entry, use_async=use_async, rule=rule)
+
+        try:
+            result, shown_result, answer = self.runner.invoke(
+                _reading_async(method, read) if use_async else _reading(method, read),
+                args,
+                kwargs,
+                is_async=use_async,
+                on_hang=failed,
+            )
+        except (KeyboardInterrupt, Abandoned):
+            raise  # the user's Ctrl-C, or a hung call's late return: never the store's verdict
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends from a store are its failure
+            failed(exc)
         self.log[-1] = f"{entry} -> {shown_result}"
         self._harm_check(op, f"{entry} returned")  # after every call: the call that did it is named
         return result, answer

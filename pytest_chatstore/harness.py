@@ -12,7 +12,7 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import hypothesis
 import pytest
@@ -281,10 +281,17 @@ class StoreUnderTest:
                 kwargs["redis_url"] = nemesis.url(kwargs["redis_url"])
         building = build_store(self.target, **kwargs)
         stuck = False
-        try:
-            store = self.runner.call(building.__enter__)
-        except OperationTimeout as exc:
+
+        def factory_hung(exc: OperationTimeout) -> NoReturn:
             raise hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
+
+        def closing_hung(exc: OperationTimeout) -> NoReturn:
+            raise hung(self.clause, f"closing the store hung: {exc}") from None
+
+        try:
+            store = self.runner.invoke(building.__enter__, (), {}, on_hang=factory_hung)
+        except OperationTimeout as exc:
+            factory_hung(exc)
         except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
             fail(self.clause, f"the factory {self.target.spec} raised {described(exc)}")
         self.built = store
@@ -322,9 +329,9 @@ class StoreUnderTest:
         finally:
             if not stuck:
                 try:
-                    self.runner.call(building.__exit__, None, None, None)
+                    self.runner.invoke(building.__exit__, (None, None, None), {}, on_hang=closing_hung)
                 except OperationTimeout as exc:
-                    raise hung(self.clause, f"closing the store hung: {exc}") from None
+                    closing_hung(exc)
 
     def close(self) -> None:
         self.runner.close()

@@ -78,7 +78,7 @@ GRACE = 0.1
 """Seconds an isolated child stays alive after its clause, whatever the store left behind."""
 LINGER = 3.0
 """At most this many seconds an isolated child waits for the store's threads and timers after its clause."""
-KIT_THREADS = ("chatstore-runner",)
+KIT_THREADS = ("chatstore-runner", "chatstore-spawner")
 """Names of the kit's own threads (a call that never returned keeps one busy: not the store's to finish)."""
 
 

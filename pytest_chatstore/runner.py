@@ -6,11 +6,19 @@ seconds; a call still running then is abandoned (its thread is a daemon and
 never blocks interpreter exit) and :class:`OperationTimeout` is raised, which
 the suite reports as a failure of the clause being checked. The next call gets
 a fresh worker.
+
+A clause's whole body runs on the worker (:meth:`Runner.host`): its store calls are
+then made in line, with no thread switch each (a switch costs about 0.1 ms, most of
+a fast store's call), and the pytest thread watches them instead. A call that
+overruns its limit is abandoned the same way: the pytest thread stops waiting,
+raises what the body would have raised (the call's ``on_hang``), and the worker,
+if the call ever returns, unwinds without calling the store again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import queue
 import signal
 import sys
@@ -45,6 +53,18 @@ class OperationTimeout(AssertionError):
     """A store call did not return within the per-operation time limit."""
 
 
+class Abandoned(BaseException):
+    """Raised in a hosted body whose store call hung and was given up on, when (if) the call returns: the body
+    unwinds without calling the store again (a ``BaseException``: no ``except Exception`` in the way stops it)."""
+
+
+POLL = 0.05
+"""Seconds between looks at a hosted body that is between store calls (its kit's work has no limit)."""
+
+OnHang = Callable[[OperationTimeout], Any]
+"""What a caller does with a hang of its call (raise its verdict); None: the :class:`OperationTimeout` itself."""
+
+
 _here = threading.local()
 
 
@@ -52,13 +72,21 @@ class Call(Generic[T]):
     """One job handed to the worker, and its outcome once :meth:`done` (a lighter thing than a ``Future``: one
     caller waits for it on the worker's results queue, and every store call is one)."""
 
-    __slots__ = ("error", "finished", "job", "result")
+    __slots__ = ("error", "finished", "job", "limit", "name", "on_hang", "result", "what")
 
-    def __init__(self, job: Callable[[_Worker], T]) -> None:
+    def __init__(
+        self,
+        job: Callable[[_Worker], T],
+        name: str = "",
+        limit: float = 0.0,
+        what: str = "",
+        on_hang: OnHang | None = None,
+    ) -> None:
         self.job = job
         self.result: T | None = None
         self.error: BaseException | None = None
         self.finished = False
+        self.name, self.limit, self.what, self.on_hang = name, limit, what, on_hang
 
     def done(self) -> bool:
         """Whether the call has returned (or raised): an abandoned one may, later."""
@@ -97,8 +125,15 @@ class _Worker:
         """The current job's store method returned; its answer is being read."""
         self.limit_changed: tuple[int, int] | None = None
         """(the recursion limit before, the limit a job set), when a job changed it (the worker sets it back)."""
-        self.thread = threading.Thread(target=self._serve, name="chatstore-runner", daemon=True)
-        self.thread.start()
+        self.hosting = False
+        """A clause's body is running on this worker (:meth:`Runner.host`): its store calls are made in line."""
+        self.current: Call[Any] | None = None
+        """The store call a hosted body is in, watched by the pytest thread (None: the body is in the kit's code)."""
+        self.abandoned = False
+        """The pytest thread gave up on a hosted call that hung: the body must not call the store again."""
+        self.lock = threading.Lock()
+        """Decides, once, whether a hosted call returned in time or was abandoned."""
+        _pooled_thread(self)
 
     def _serve(self) -> None:
         _here.worker = self
@@ -118,6 +153,34 @@ class _Worker:
                 self.results.put(call)
         finally:
             self.loop.close()
+            asyncio.set_event_loop(None)
+            _here.worker = None
+
+
+_idle: list[queue.SimpleQueue[_Worker]] = []
+"""The inboxes of worker threads whose worker was closed, waiting for the next one."""
+_idle_lock = threading.Lock()
+os.register_at_fork(after_in_child=_idle.clear)  # a forked child has none of its parent's threads
+
+
+def _pooled_thread(worker: _Worker) -> None:
+    """Serve ``worker`` on an idle worker thread, or on a new one. Threads are kept for the next worker: a
+    hosted body runs Hypothesis, which registers a random generator for each thread that runs a test, and
+    registering one costs a full garbage collection (tens of milliseconds: a clause's worth of calls)."""
+    with _idle_lock:
+        if _idle:
+            _idle.pop().put(worker)
+            return
+    inbox: queue.SimpleQueue[_Worker] = queue.SimpleQueue()
+    inbox.put(worker)
+    threading.Thread(target=_serve_workers, args=(inbox,), name="chatstore-runner", daemon=True).start()
+
+
+def _serve_workers(inbox: queue.SimpleQueue[_Worker]) -> None:
+    while True:
+        inbox.get()._serve()  # until its runner closes it (an abandoned worker never returns here)
+        with _idle_lock:
+            _idle.append(inbox)
 
 
 class Runner:
@@ -126,6 +189,8 @@ class Runner:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         self._worker: _Worker | None = None
+        self._side: _Worker | None = None
+        """The worker of calls from threads a hosted body started (its own worker is busy running it)."""
         self.calls = 0
         """Calls made through this runner (the evidence a clause gathered); bursts add theirs."""
         self.cost = 0.001
@@ -137,16 +202,29 @@ class Runner:
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""
-        return self._submit(lambda _worker: fn(*args, **kwargs), _name(fn))
+        result: T = self.invoke(fn, args, kwargs)
+        return result
 
     def run(self, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
         """Await ``fn(*args, **kwargs)`` on the worker's event loop, under the same limit."""
+        result: T = self.invoke(fn, args, kwargs, is_async=True)
+        return result
 
-        def in_loop(worker: _Worker) -> T:
-            assert worker.loop is not None
-            return worker.loop.run_until_complete(_as_coroutine(fn(*args, **kwargs)))
-
-        return self._submit(in_loop, _name(fn))
+    def invoke(
+        self,
+        fn: Callable[..., Any],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        *,
+        is_async: bool = False,
+        on_hang: OnHang | None = None,
+    ) -> Any:
+        """:meth:`call` (or :meth:`run`, ``is_async``), with ``on_hang``: what the caller does with the
+        :class:`OperationTimeout` of a hang (it raises the caller's verdict), called in the pytest thread when a
+        hosted body's call hangs. The caller catches the timeout too: a call from outside a body raises it."""
+        if is_async:
+            return self._submit(_awaiting(fn, args, kwargs), _name(fn), on_hang=on_hang)
+        return self._submit(lambda _worker: fn(*args, **kwargs), _name(fn), on_hang=on_hang)
 
     def burst_limit(self, calls: int) -> float:
         """The time limit of a burst of ``calls`` calls: one call's limit plus the calls at 5x their cost."""
@@ -158,33 +236,110 @@ class Runner:
             f"{BURST_SLACK}x the measured {self.cost * 1000:.2f} ms per call"
         )
 
-    def run_burst(self, calls: int, fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        """Await ``fn()``, a burst of ``calls`` calls, under :meth:`burst_limit` instead of the per-call limit."""
+    def run_burst(self, calls: int, fn: Callable[[], Awaitable[T]], *, on_hang: OnHang | None = None) -> T:
+        """Await ``fn()``, a burst of ``calls`` calls, under :meth:`burst_limit` instead of the per-call limit
+        (``on_hang`` as in :meth:`invoke`)."""
         self.calls += calls - 1
+        return self._submit(
+            _awaiting(fn, (), {}),
+            _name(fn),
+            limit=self.burst_limit(calls),
+            what=self.describe_burst_limit(calls),
+            on_hang=on_hang,
+        )
 
-        def in_loop(worker: _Worker) -> T:
-            assert worker.loop is not None
-            return worker.loop.run_until_complete(_as_coroutine(fn(*args, **kwargs)))
+    def host(self, body: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``body(*args, **kwargs)`` (a clause's check) on the worker, its store calls in line, while this
+        thread watches each against its limit; return its result or raise what it raised.
 
-        return self._submit(in_loop, _name(fn), limit=self.burst_limit(calls), what=self.describe_burst_limit(calls))
-
-    def _submit(self, job: Callable[[_Worker], T], name: str, *, limit: float | None = None, what: str = "") -> T:
-        self.calls += 1
+        A call that overruns is abandoned (the next call gets a fresh worker) and its ``on_hang`` raises here
+        what the body would have raised. Any other way out of the wait (Ctrl-C) abandons the body too."""
+        __tracebackhide__ = True
+        if getattr(_here, "worker", None) is not None:  # already on a worker: nothing to host
+            return body(*args, **kwargs)
         if self._worker is None:
             self._worker = _Worker()
-        call = Call(job)
         worker = self._worker
-        worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
-        worker.jobs.put(call)
+        hosted: Call[T] = Call(lambda _worker: body(*args, **kwargs))
+        worker.hosting = True
+        worker.jobs.put(hosted)
+        try:
+            self._watch(worker)
+        except BaseException:
+            with worker.lock:
+                worker.abandoned = True
+            if self._worker is worker:
+                self._worker = None
+            raise
+        worker.hosting = False
+        if hosted.error is not None:
+            error, hosted.error = hosted.error, None
+            raise error
+        return hosted.result  # type: ignore[return-value]  # set by the worker: a T
+
+    def _watch(self, worker: _Worker) -> None:
+        """Wait for the hosted body to end; raise the hang of a call of it that overran its limit."""
+        __tracebackhide__ = True
+        while True:
+            current = worker.current
+            wait = POLL if current is None else max(0.0, worker.last_progress + current.limit - time.monotonic())
+            try:
+                worker.results.get(timeout=wait)
+                return
+            except queue.Empty:
+                pass
+            with worker.lock:
+                if current is None or worker.current is not current:
+                    continue  # the body moved on
+                if time.monotonic() < worker.last_progress + current.limit:
+                    continue  # an underlying call finished meanwhile: the limit is per underlying call
+                worker.abandoned = True
+            self._worker = None  # the next call starts afresh
+            self.abandoned.append((current.name, current))
+            timeout = _timeout(current.name, current.limit, current.what, worker)
+            if current.on_hang is not None:
+                current.on_hang(timeout)
+            raise timeout
+
+    def _submit(
+        self,
+        job: Callable[[_Worker], T],
+        name: str,
+        *,
+        limit: float | None = None,
+        what: str = "",
+        on_hang: OnHang | None = None,
+    ) -> T:
+        self.calls += 1
         seconds = self.timeout if limit is None else limit
         started = time.perf_counter()
         try:
-            return self._wait(call, worker, name, seconds, what)
+            worker = getattr(_here, "worker", None)
+            if worker is not None and worker.hosting and asyncio.events._get_running_loop() is None:
+                return _in_line(worker, Call(job, name, seconds, what, on_hang))
+            if self._worker is None:
+                self._worker = _Worker()
+            # A call from a thread of a hosted body's own (or from inside its event loop) goes to a side worker.
+            return self._hand_over(job, name, seconds, what, side=self._worker.hosting)
         finally:
             calls, waited = self.seconds_in.get(name, (0, 0.0))
             self.seconds_in[name] = (calls + 1, waited + time.perf_counter() - started)
 
-    def _wait(self, call: Call[T], worker: _Worker, name: str, seconds: float, what: str) -> T:
+    def _hand_over(self, job: Callable[[_Worker], T], name: str, seconds: float, what: str, side: bool = False) -> T:
+        """Run ``job`` on a worker (the side worker for a thread of a hosted body) and wait for it."""
+        if side:
+            if self._side is None:
+                self._side = _Worker()
+            worker = self._side
+        else:
+            assert self._worker is not None
+            worker = self._worker
+        call = Call(job)
+        worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
+        worker.jobs.put(call)
+        return self._wait(call, worker, name, seconds, what, side)
+
+    def _wait(self, call: Call[T], worker: _Worker, name: str, seconds: float, what: str, side: bool) -> T:
         while True:
             window = worker.last_progress
             try:
@@ -192,16 +347,12 @@ class Runner:
             except queue.Empty:
                 if worker.last_progress > window:
                     continue  # an underlying call finished meanwhile: the limit is per underlying call
-                self._worker = None  # abandon the stuck thread; the next call starts afresh
+                if side:
+                    self._side = None
+                else:
+                    self._worker = None  # abandon the stuck thread; the next call starts afresh
                 self.abandoned.append((name, call))
-                what = what or "the per-operation limit, --chatstore-timeout"
-                after = f", after {worker.steps} underlying calls that each returned in time" if worker.steps else ""
-                if worker.answered:
-                    raise OperationTimeout(
-                        f"{name}() returned, but reading its answer (the objects it returned) did not finish within "
-                        f"{seconds:.3g} s ({what})"
-                    ) from None
-                raise OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}") from None
+                raise _timeout(name, seconds, what, worker) from None
             if call.error is not None:
                 error, call.error = call.error, None  # no cycle through the traceback kept on the call
                 raise error
@@ -217,14 +368,58 @@ class Runner:
         return changed
 
     def close(self) -> None:
-        """Stop the worker (if it is not stuck) and let its event loop close."""
-        if self._worker is not None:
-            self._worker.jobs.put(None)
-            self._worker = None
+        """Stop the workers (if they are not stuck) and let their event loops close."""
+        for worker in (self._worker, self._side):
+            if worker is not None:
+                worker.jobs.put(None)
+        self._worker = self._side = None
 
 
 async def _as_coroutine(awaitable: Awaitable[T]) -> T:
     return await awaitable
+
+
+def _awaiting(fn: Callable[..., Awaitable[T]], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[_Worker], T]:
+    """A job that awaits ``fn(*args, **kwargs)`` on the worker's event loop."""
+
+    def in_loop(worker: _Worker) -> T:
+        assert worker.loop is not None
+        return worker.loop.run_until_complete(_as_coroutine(fn(*args, **kwargs)))
+
+    return in_loop
+
+
+def _in_line(worker: _Worker, call: Call[T]) -> T:
+    """Make ``call`` on the worker's own thread, inside the body it hosts, watched by the pytest thread
+    (:meth:`Runner.host`); raise :class:`Abandoned` instead of returning if it was given up on meanwhile."""
+    if worker.abandoned:
+        raise Abandoned
+    limit = sys.getrecursionlimit()
+    worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
+    worker.current = call
+    try:
+        return call.job(worker)
+    finally:
+        with worker.lock:
+            worker.current = None
+            call.finished = True
+            if worker.abandoned:
+                raise Abandoned  # the answer of an abandoned call is no one's
+        if sys.getrecursionlimit() != limit:  # set back before the kit's code runs again on this stack
+            worker.limit_changed = (limit, sys.getrecursionlimit())
+            sys.setrecursionlimit(limit)
+
+
+def _timeout(name: str, seconds: float, what: str, worker: _Worker) -> OperationTimeout:
+    """The :class:`OperationTimeout` of a call of ``name`` that did not return within ``seconds``."""
+    what = what or "the per-operation limit, --chatstore-timeout"
+    after = f", after {worker.steps} underlying calls that each returned in time" if worker.steps else ""
+    if worker.answered:
+        return OperationTimeout(
+            f"{name}() returned, but reading its answer (the objects it returned) did not finish within "
+            f"{seconds:.3g} s ({what})"
+        )
+    return OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}")
 
 
 def _name(fn: Callable[..., Any]) -> str:

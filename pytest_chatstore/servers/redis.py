@@ -24,12 +24,14 @@ import contextlib
 import ctypes
 import importlib.util
 import os
+import queue
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -357,6 +359,52 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
+_spawner: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[tuple[Any, BaseException | None]]]] | None = None
+_spawner_lock = threading.Lock()
+
+
+def _forget_spawner() -> None:
+    global _spawner
+    _spawner = None  # a forked child has none of its parent's threads
+
+
+os.register_at_fork(after_in_child=_forget_spawner)
+
+
+def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """``subprocess.Popen(args, **kwargs)`` with :func:`_die_with_parent`, from a thread that lives as long as the
+    process: Linux sends the death signal when the *thread* that started the child ends, and a clause's check runs
+    on a worker thread that ends with it (:meth:`pytest_chatstore.runner.Runner.host`)."""
+    global _spawner
+    if sys.platform.startswith("linux"):
+        kwargs["preexec_fn"] = _die_with_parent
+
+    def popen() -> subprocess.Popen[Any]:
+        return subprocess.Popen(args, **kwargs)
+
+    if threading.current_thread() is threading.main_thread():
+        return popen()
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = queue.SimpleQueue()
+            threading.Thread(target=_serve_spawns, args=(_spawner,), name="chatstore-spawner", daemon=True).start()
+    answer: queue.SimpleQueue[tuple[Any, BaseException | None]] = queue.SimpleQueue()
+    _spawner.put((popen, answer))
+    process, error = answer.get()
+    if error is not None:
+        raise error
+    return process  # type: ignore[no-any-return]
+
+
+def _serve_spawns(jobs: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]]) -> None:
+    while True:
+        job, answer = jobs.get()
+        try:
+            answer.put((job(), None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            answer.put((None, exc))
+
+
 def _binary(url: str | None, worker: int) -> RedisServer:
     exe = shutil.which("redis-server")
     if exe is None:
@@ -366,12 +414,7 @@ def _binary(url: str | None, worker: int) -> RedisServer:
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
 
     def start() -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            args,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-        )
+        return _spawn(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     running = [start()]
 
@@ -494,13 +537,7 @@ def _fakeredis(url: str | None, worker: int) -> RedisServer:
     # Its own process: a server thread in the test process would fight the tests for the GIL.
     # Its errors go to a file (a pipe nobody reads would fill up and stall it).
     log = tempfile.NamedTemporaryFile(prefix="pytest-chatstore-fakeredis-", suffix=".log", delete=False)  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-c", _FAKE_SERVER],
-        stdout=subprocess.PIPE,
-        stderr=log,
-        text=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
+    process = _spawn([sys.executable, "-c", _FAKE_SERVER], stdout=subprocess.PIPE, stderr=log, text=True)
     line = process.stdout.readline() if process.stdout else ""
     if not line.strip().isdigit():
         process.kill()

@@ -24,6 +24,7 @@ from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
+from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.operations import expected_answer
@@ -45,7 +46,17 @@ def clause(test: F) -> F:
     clause_id = f"{match.group(1)}-{match.group(2)}" if match else None
     if clause_id not in CLAUSES:
         raise KeyError(f"{test.__name__} names no clause of the registry (expected test_XXX_000_...)")
-    marked: F = pytest.mark.chatstore_clause(clause_id)(test)
+
+    @functools.wraps(test)
+    def hosted(*args: Any, **kwargs: Any) -> Any:
+        """The check, run on its store runner's worker (see :meth:`pytest_chatstore.runner.Runner.host`)."""
+        __tracebackhide__ = True
+        sut = kwargs.get("chatstore")
+        if isinstance(sut, StoreUnderTest):
+            return sut.runner.host(test, *args, **kwargs)
+        return test(*args, **kwargs)
+
+    marked: F = pytest.mark.chatstore_clause(clause_id)(hosted)
     return marked
 
 

@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
@@ -117,6 +117,22 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
         store.violation(f"a thread's call raised {type(errors[0]).__name__}: {errors[0]}")
 
 
+def _tasks(store: StoreDriver, calls: int, burst: Callable[[], Any]) -> None:
+    """Await ``burst`` (asyncio tasks making ``calls`` calls, the last line of the log says which) under the limit
+    of a burst; a store error or a hang fails the clause."""
+    __tracebackhide__ = True
+    announce(store.log[-1])
+
+    def failed(exc: BaseException) -> NoReturn:
+        __tracebackhide__ = True
+        store.violation(f"the tasks raised {described(exc)}")
+
+    try:
+        store.runner.run_burst(calls, burst, on_hang=failed)
+    except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
+        failed(exc)
+
+
 def _contents(store: StoreDriver, messages: object, rule: str = ANSWER_RULES["get"]) -> list[str]:
     """The contents of a list answer; an item that is not a message breaks ``rule`` (the answering method's)."""
     return [m.content for m in store.messages_from(messages, "get_messages", rule=rule)]
@@ -207,11 +223,7 @@ def test_CON_003_async_tasks_appending_lose_nothing(chatstore: StoreUnderTest) -
             await asyncio.gather(*(writer(b) for b in batches))
 
         store.log.append(f"({tasks} asyncio tasks each awaited async_add_message {per_writer} times on {KEY!r})")
-        announce(store.log[-1])
-        try:
-            store.runner.run_burst(tasks * per_writer, burst)
-        except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
-            store.violation(f"the tasks raised {described(exc)}")
+        _tasks(store, tasks * per_writer, burst)
         _check_appends(store, _contents(store, store.call("get", KEY)), tasks, per_writer)
 
 
@@ -431,9 +443,5 @@ def _async_writers(store: StoreDriver, instances: list[StoreDriver], per_writer:
         await asyncio.gather(*(writer(own, b) for own, b in zip(instances, batches, strict=True)))
 
     store.log.append(f"({len(instances)} asyncio tasks, each with its own store, appended {per_writer} to 'tasks')")
-    announce(store.log[-1])
-    try:
-        store.runner.run_burst(len(instances) * per_writer, burst)
-    except Exception as exc:  # noqa: BLE001 - a store error or a hang fails the clause
-        store.violation(f"the tasks raised {described(exc)}")
+    _tasks(store, len(instances) * per_writer, burst)
     _check_appends(store, _contents(store, store.call("get", "tasks")), len(instances), per_writer)
