@@ -68,7 +68,8 @@ class ChatMessage:
 
     def copy(self) -> ChatMessage:
         """Return a deep copy: changing it never changes this message."""
-        return ChatMessage(self.role, self.content, copy.deepcopy(self.additional_kwargs))
+        extra = self.additional_kwargs
+        return ChatMessage(self.role, self.content, copy.deepcopy(extra) if extra else {})  # most have none
 
 
 @runtime_checkable

@@ -16,6 +16,10 @@ from pytest_chatstore.contract import ChatMessage
 
 ROLES = ("user", "assistant", "system", "tool")
 
+_PRINTABLE = "".join(map(chr, range(0x20, 0x7F)))
+MEGABYTE = (_PRINTABLE * ((1 << 20) // len(_PRINTABLE) + 1))[: 1 << 20]
+"""A message content of 2**20 characters: printable ASCII, cycled (the fidelity and scale clauses' huge one)."""
+
 TRICKY_KEYS = (
     "a",
     "A",

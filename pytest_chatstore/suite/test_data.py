@@ -232,7 +232,7 @@ def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
-    megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
+    megabyte = cst.MEGABYTE
     contents = ["", " ", "\n\t  \r\n", "  padded  ", "é🙂\u200b\u2028文字", megabyte, "ü" * (1 << 19) + "🙂" * 1000]
     with chatstore.fresh() as store:
         for i, content in enumerate(contents):  # a key each: fidelity must not lean on set_messages replacing

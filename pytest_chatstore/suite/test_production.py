@@ -14,6 +14,7 @@ import random
 import time
 from typing import Any
 
+from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
@@ -204,7 +205,7 @@ def test_SCL_002_a_conversation_of_twenty_thousand_messages(chatstore: StoreUnde
 @clause
 def test_SCL_003_huge_messages_and_deep_nesting(chatstore: StoreUnderTest) -> None:
     count = chatstore.scaled(4)
-    megabyte = "".join(chr(0x20 + i % 0x5F) for i in range(1 << 20))
+    megabyte = cst.MEGABYTE
     huge = [ChatMessage("user", f"{i:02d}" + megabyte[2:]) for i in range(count)]
     deep: Any = {"leaf": [1, "two", None, True]}
     for level in range(100):
