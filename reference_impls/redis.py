@@ -153,6 +153,13 @@ class RedisChatStore:
         check_key(key)
         return self.prefix + key
 
+    def _unprefixed(self, rkey: bytes | str) -> str:
+        """A conversation key from a Redis key of ours: bytes, or ``str`` from a client built with
+        ``decode_responses=True``."""
+        if isinstance(rkey, bytes):
+            return rkey[len(self.prefix.encode()) :].decode()
+        return rkey[len(self.prefix) :]
+
     def _aclient(self) -> aioredis.Redis | AsyncRedisCluster:
         if self._async is None:
             if self._url is None:
@@ -270,9 +277,9 @@ class RedisChatStore:
 
     def get_keys(self) -> list[str]:
         """This store's conversations (prefix-scoped ``SCAN``, lists only), prefix stripped."""
-        pattern, cut = _escape_glob(self.prefix) + "*", len(self.prefix.encode())
+        pattern = _escape_glob(self.prefix) + "*"
         try:
-            found = {k[cut:].decode() for k in self._sync.scan_iter(match=pattern, count=1000, _type="list")}
+            found = {self._unprefixed(k) for k in self._sync.scan_iter(match=pattern, count=1000, _type="list")}
         except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return sorted(found)
@@ -360,9 +367,11 @@ class RedisChatStore:
         return None if raw is None else _decode(raw, key, "last")
 
     async def aget_keys(self) -> list[str]:
-        pattern, cut = _escape_glob(self.prefix) + "*", len(self.prefix.encode())
+        pattern = _escape_glob(self.prefix) + "*"
         try:
-            found = {k[cut:].decode() async for k in self._aclient().scan_iter(match=pattern, count=1000, _type="list")}
+            found = {
+                self._unprefixed(k) async for k in self._aclient().scan_iter(match=pattern, count=1000, _type="list")
+            }
         except _UNREACHABLE as exc:
             raise self._connection_error(exc) from exc
         return sorted(found)

@@ -213,6 +213,50 @@ def test_an_undecodable_item_is_an_error_naming_key_and_position(server: RedisSe
     store.close()
 
 
+def test_clients_that_decode_responses_work_as_the_stores_own(server: RedisServer) -> None:
+    """A store given ready clients built with ``decode_responses=True`` (they answer ``str``, not ``bytes``)
+    answers every method as one built from ``redis_url`` does; the prefix is not ASCII, so cutting it by
+    bytes from a ``str`` would show."""
+    import asyncio
+
+    import redis
+    import redis.asyncio as aioredis
+
+    server.reset()
+    own = RedisChatStore(server.url, prefix="own-é:")
+    decoding = RedisChatStore(
+        prefix="dec-é:",
+        client=redis.Redis.from_url(server.url, decode_responses=True),
+        async_client=aioredis.Redis.from_url(server.url, decode_responses=True),
+    )
+    a, b, c = (ChatMessage("user", t) for t in "abc")
+
+    def both(store: RedisChatStore) -> list[Any]:
+        store.set_messages("chat é", [a, b])
+        store.add_message("chat é", c, idx=1)
+        store.add_message("other", a)
+        answers: list[Any] = [store.get_messages("chat é"), store.get_last_messages("chat é", 2), store.get_keys()]
+        answers += [store.delete_message("chat é", 0), store.delete_last_message("chat é"), store.get_keys()]
+        answers += [store.delete_messages("other"), store.get_keys()]
+
+        async def twins() -> list[Any]:
+            await store.aset_messages("async", [a, b])
+            await store.async_add_message("async", c, idx=0)
+            got = [await store.aget_messages("async"), await store.aget_keys()]
+            got += [await store.adelete_message("async", 1), await store.adelete_last_message("async")]
+            got += [await store.adelete_messages("async"), await store.aget_keys()]
+            await store.aclose()
+            return got
+
+        return answers + asyncio.run(twins())
+
+    expected = both(own)
+    assert expected[2] == ["chat é", "other"]
+    assert both(decoding) == expected
+    own.close()
+    decoding.close()
+
+
 def test_a_lost_server_is_a_clear_error() -> None:
     store = RedisChatStore("redis://127.0.0.1:1/0")
     with pytest.raises(ChatStoreConnectionError, match="Redis is unreachable"):
