@@ -160,3 +160,63 @@ def test_a_driver_in_a_hosted_body_names_the_hung_call_as_a_direct_one_does() ->
     finally:
         release.set()
         driver.runner.close()
+
+
+def test_a_store_without_the_threads_capability_is_never_called_from_two_threads_at_once(
+    pytester: pytest.Pytester,
+) -> None:
+    """The whole suite on a correct store that declares ``threads`` absent and raises if two threads are ever in
+    it at once (nested calls on one thread, and an async method suspended on the worker's loop, are fine)."""
+    pytester.makepyfile(
+        stores="""
+        import functools, inspect, threading
+        from reference_impls.memory import InMemoryChatStore
+
+        _lock, _state = threading.Lock(), {"owner": None, "depth": 0}
+
+        def _enter(name):
+            me = threading.get_ident()
+            with _lock:
+                if _state["owner"] not in (None, me):
+                    raise RuntimeError(f"{name} called from two threads at once")
+                _state["owner"], _state["depth"] = me, _state["depth"] + 1
+
+        def _leave():
+            with _lock:
+                _state["depth"] -= 1
+                if _state["depth"] == 0:
+                    _state["owner"] = None
+
+        def _guarded(name, method):
+            if inspect.iscoroutinefunction(method):
+                @functools.wraps(method)
+                async def guarded(*args, **kwargs):
+                    _enter(name)
+                    try:
+                        return await method(*args, **kwargs)
+                    finally:
+                        _leave()
+            else:
+                @functools.wraps(method)
+                def guarded(*args, **kwargs):
+                    _enter(name)
+                    try:
+                        return method(*args, **kwargs)
+                    finally:
+                        _leave()
+            return guarded
+
+        class OneThreadAtATime(InMemoryChatStore):
+            chatstore_capabilities = {"threads": False}
+
+        for _name, _method in vars(InMemoryChatStore).items():
+            if not _name.startswith("_") and inspect.isfunction(_method):
+                setattr(OneThreadAtATime, _name, _guarded(_name, _method))
+        """
+    )
+    result = pytester.runpytest("--chatstore=stores:OneThreadAtATime", "--chatstore-only", "--chatstore-hypothesis=ci")
+    outcomes = result.parseoutcomes()
+    assert "failed" not in outcomes
+    assert "error" not in outcomes
+    assert outcomes["passed"] >= 45
+    assert "two threads at once" not in result.stdout.str()
