@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
+import subprocess
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -89,6 +92,21 @@ def test_the_ci_workflow_examples_run(pytester: pytest.Pytester, workflow: str) 
     for produced in ("chatstore-report.json", "chatstore-report.md", "chatstore-junit.xml"):
         assert (pytester.path / produced).is_file(), produced
         assert produced in text
+
+
+def test_the_github_summary_step_says_so_when_no_report_was_written(tmp_path: Path) -> None:
+    """A run that stopped before writing its report (a bad --chatstore value) must not fail the summary step too."""
+    text = (EXAMPLES / "github-workflow.yml").read_text()
+    script = textwrap.dedent(text.split("- name: Summary", 1)[1].split("run: |", 1)[1].split("\n      - name:", 1)[0])
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "No conformance report was written" in summary.read_text()
+    (tmp_path / "chatstore-report.md").write_text("# the report\n")
+    summary.unlink()
+    subprocess.run(["bash", "-c", script], cwd=tmp_path, env=env, check=True)
+    assert summary.read_text() == "# the report\n"
 
 
 def test_snippets_in_the_docs_name_existing_files() -> None:
