@@ -27,14 +27,19 @@ USAGE = (
 
 
 def badge(report: dict[str, Any]) -> dict[str, Any]:
-    """A shields.io endpoint document: green when every target passes the gate, with the weakest level reached."""
+    """A shields.io endpoint document: green when every target passes the gate, saying the weakest level every
+    target conforms to ("conforms to full (spec 0.5)"), or the gate level failed and what was still reached
+    ("fails full (spec 0.5); conforms to must")."""
     targets = report.get("targets", [])
     passes = report.get("gate") == "pass" and bool(targets)
     levels = ["core", "must", "full"]
     reached = [t.get("level_reached") for t in targets]
     weakest = None if None in reached or not reached else min(reached, key=levels.index)
-    message = f"{'passes' if passes else 'fails'} (spec {report['spec']['implemented']}"
-    message += f", level {weakest})" if weakest else ")"
+    spec = f"(spec {report['spec']['implemented']})"
+    if passes:
+        message = f"conforms to {weakest} {spec}" if weakest else f"passes {spec}"
+    else:
+        message = f"fails {report.get('level', 'the gate')} {spec}" + (f"; conforms to {weakest}" if weakest else "")
     return {"schemaVersion": 1, "label": "chatstore", "message": message, "color": "brightgreen" if passes else "red"}
 
 

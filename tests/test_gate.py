@@ -491,9 +491,16 @@ def test_a_badge_is_made_from_the_report(pytester: pytest.Pytester) -> None:
     assert badge == {
         "schemaVersion": 1,
         "label": "chatstore",
-        "message": f"passes (spec {SPEC_VERSION}, level full)",
+        "message": f"conforms to full (spec {SPEC_VERSION})",
         "color": "brightgreen",
     }
+    pytester.runpytest(LISTS_EMPTIED, *CI, "--chatstore-clauses=keys", "--chatstore-report=f.json")
+    failing = subprocess.run(
+        [sys.executable, "-m", "pytest_chatstore", "badge", str(pytester.path / "f.json")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert json.loads(failing.stdout)["message"] == f"fails full (spec {SPEC_VERSION}); conforms to must"
+    assert json.loads(failing.stdout)["color"] == "red"
     missing = subprocess.run(
         [sys.executable, "-m", "pytest_chatstore", "badge", "nope.json"], capture_output=True, text=True
     )
