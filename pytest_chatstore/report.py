@@ -143,6 +143,12 @@ class Recorder:
                 f"{self.policy.spec} failing: {', '.join(newer)}); conforms to the pinned spec {self.policy.spec} "
                 f"at gate level {level}, so the gate passes"
             )
+        elif self.gate_passes(results) and results and all(r.status in ("skipped", "declared-absent") for r in results):
+            # Nothing failed because nothing ran: no verdict to give (the gate passes, as pytest's skips do).
+            text = (
+                f"NOTHING VERIFIED: each of the {len(results)} selected clause(s) was skipped "
+                "(a capability the store lacks; -rs says which)"
+            )
         elif self.gate_passes(results):
             text = f"CONFORMS to gate level {level}"
             if reached is not None and list(LEVELS).index(reached) > list(LEVELS).index(level):

@@ -277,6 +277,15 @@ def test_the_level_and_selection_come_from_ini_too(pytester: pytest.Pytester) ->
     )
 
 
+def test_a_run_whose_every_selected_clause_was_skipped_says_nothing_was_verified(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest(REFERENCE, *CI, "--chatstore-clauses=SHR-001")  # the in-memory store shares nothing
+    result.assert_outcomes(skipped=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines(["*NOTHING VERIFIED: each of the 1 selected clause(s) was skipped*"])
+    assert "CONFORMS" not in result.stdout.str()
+    one_ran = pytester.runpytest(REFERENCE, *CI, "--chatstore-clauses=SHR-001,ORD-002")
+    one_ran.stdout.fnmatch_lines(["*CONFORMS to gate level full*"])
+
+
 def test_an_unpinned_run_gates_on_every_clause_and_a_pin_leaves_newer_ones_reported_but_not_gating(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
