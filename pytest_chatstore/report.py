@@ -82,6 +82,36 @@ LISTED = frozenset(s.name for s in statuses.TABLE if s.label)
 """Statuses the summary lists a line for, under the clauses to look at."""
 
 
+def _failure_markdown(clause: dict[str, Any]) -> list[str]:
+    """A failed clause's section of the Markdown report: what happened, the hint, the reproduction, and the
+    failure in full (folded)."""
+    failure = clause.get("failure")
+    if not failure:
+        return []
+    lines = ["", f"#### {clause['id']} ({clause['level']}, {clause['status']})", ""]
+    for label in ("what happened", "hint"):
+        said = next((line.strip()[len(label) + 1 :].strip() for line in failure.splitlines()
+                     if line.strip().startswith(label + ":")), None)  # fmt: skip
+        if said:
+            lines.append(f"- {label}: {said}")
+    if clause.get("reproduction"):
+        lines.append(
+            f"- reproduction: `{clause['reproduction']}` (run it with pytest: it fails until the store is fixed)"
+        )
+    fence = "````" if "```" in failure else "```"
+    lines += [
+        "",
+        "<details><summary>the failure in full</summary>",
+        "",
+        fence + "text",
+        failure,
+        fence,
+        "",
+        "</details>",
+    ]
+    return lines
+
+
 class Recorder:
     """The run's clause results; renders the terminal summary, the JSON report and the Markdown report."""
 
@@ -420,20 +450,23 @@ class Recorder:
             if t["gate"] == "incomplete":
                 reached = "the run stopped before every clause ran"
             lines += ["", f"### `{t['spec']}`: {gate}, {reached}", ""]
-            lines += ["| group | " + " | ".join(statuses.word(k) for k in statuses.STATUSES) + " |"]
-            lines += ["| --- |" + " ---: |" * len(statuses.STATUSES)]
+            # The statuses of the JSON report and JUnit, only those this target has.
+            present = [k for k in statuses.STATUSES if any(c["status"] == k for c in t["clauses"])]
+            lines += ["| group | " + " | ".join(present) + " |", "| --- |" + " ---: |" * len(present)]
             per_group: dict[str, Counter[str]] = defaultdict(Counter)
             for c in t["clauses"]:
                 per_group[c["group"]][c["status"]] += 1
             for group, counts in per_group.items():
-                lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in statuses.STATUSES) + " |")
+                lines.append(f"| {group} | " + " | ".join(str(counts[k] or "") for k in present) + " |")
             notable = [c for c in t["clauses"] if c["status"] in LISTED]
             if notable:
                 lines += ["", "| clause | level | status | rule |", "| --- | --- | --- | --- |"]
                 for c in notable:
                     rule = c["rule"].replace("|", "\\|")
                     note = f" ({c['reason']})" if c.get("reason") and c["status"] != "failed" else ""
-                    lines.append(f"| {c['id']} | {c['level']} | {statuses.word(c['status'])} | {rule}{note} |")
+                    lines.append(f"| {c['id']} | {c['level']} | {c['status']} | {rule}{note} |")
+            for c in notable:
+                lines += _failure_markdown(c)
         return "\n".join(lines) + "\n"
 
     def write(self, path: Path) -> None:

@@ -67,7 +67,8 @@ def test_a_subset_or_deselection_is_never_complete() -> None:
 def test_the_json_report_follows_its_schema_and_the_markdown_lists_what_broke(tmp_path: Path) -> None:
     recorder = Recorder(Policy())
     full_run(recorder, {"DLL-001": "failed"})
-    recorder.add(result("DLL-001", "failed", failure="[DLL-001 MUST] ...", reproduction="repro/test_x.py"))
+    failure = "[DLL-001 MUST] ...\n  what happened: the last message came back twice\n  hint: pop it, do not copy it"
+    recorder.add(result("DLL-001", "failed", failure=failure, reproduction="repro/test_x.py"))
     recorder.redis.add("redis-server 7 on 127.0.0.1")
     recorder.write(tmp_path / "report.json")
     recorder.write(tmp_path / "report.md")
@@ -78,6 +79,11 @@ def test_the_json_report_follows_its_schema_and_the_markdown_lists_what_broke(tm
     markdown = (tmp_path / "report.md").read_text()
     assert "**fails the gate**" in markdown
     assert "| DLL-001 | MUST | failed |" in markdown
+    assert "| group | passed | failed |" in markdown  # only the statuses this target has
+    assert "- what happened: the last message came back twice" in markdown
+    assert "- hint: pop it, do not copy it" in markdown
+    assert "- reproduction: `repro/test_x.py`" in markdown
+    assert "<details><summary>the failure in full</summary>" in markdown
 
 
 def test_several_targets_get_a_block_each() -> None:
