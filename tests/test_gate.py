@@ -483,6 +483,9 @@ def test_a_hypothesis_blob_replays_the_failing_example(pytester: pytest.Pytester
     first.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
     (path,) = (pytester.path / "repro").glob("*.py")
     blob = next(w for w in path.read_text().split() if w.startswith("--chatstore-reproduce="))
+    # Hypothesis's advice (a decorator on "your test function") is rewritten into the kit's option.
+    first.stdout.fnmatch_lines([f"*To replay exactly this example, rerun with {blob} *"])
+    assert "as a decorator on your test function" not in first.stdout.str()
     again = pytester.runpytest(NONE_FOR_UNKNOWN, *CI, "--chatstore-clauses=ORD-002", blob)
     again.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
     fixed = pytester.runpytest(REFERENCE, *CI, "--chatstore-clauses=ORD-002", blob)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
-from pytest_chatstore import scope
+from pytest_chatstore import repro, scope
 from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
@@ -52,9 +52,13 @@ def clause(test: F) -> F:
         """The check, run on its store runner's worker (see :meth:`pytest_chatstore.runner.Runner.host`)."""
         __tracebackhide__ = True
         sut = kwargs.get("chatstore")
-        if isinstance(sut, StoreUnderTest):
-            return sut.runner.host(test, *args, **kwargs)
-        return test(*args, **kwargs)
+        try:
+            if isinstance(sut, StoreUnderTest):
+                return sut.runner.host(test, *args, **kwargs)
+            return test(*args, **kwargs)
+        except BaseException as exc:
+            repro.kit_advice(exc, clause_id)
+            raise
 
     marked: F = pytest.mark.chatstore_clause(clause_id)(hosted)
     return marked
