@@ -456,6 +456,25 @@ def test_the_report_names_the_package_a_factory_target_builds(pytester: pytest.P
     assert target["package"]["name"] == "llama-index-core"
 
 
+def test_a_hand_written_adapter_names_the_backend_it_certifies(pytester: pytest.Pytester) -> None:
+    """An adapter of the project's own (here over pytest's own Stash, standing for a backend) would name no
+    distribution; its ``chatstore_backend`` attribute names the backend class, and so its distribution."""
+    pytester.makepyfile(
+        adapter="""
+        from _pytest.stash import Stash
+        from reference_impls.memory import InMemoryChatStore
+
+        class StashStore(InMemoryChatStore):
+            chatstore_backend = Stash
+        """
+    )
+    args = ["--chatstore=adapter:StashStore", *CI, "--chatstore-clauses=ORD-002", "--chatstore-report=r.json"]
+    pytester.runpytest(*args)
+    (target,) = json.loads((pytester.path / "r.json").read_text())["targets"]
+    assert target["store_class"] == "_pytest.stash:Stash"
+    assert target["package"] == {"name": "pytest", "version": pytest.__version__}
+
+
 # -- reproductions ------------------------------------------------------------------
 
 
