@@ -121,6 +121,8 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         )
         result.reproduction = str(path)
         report.sections.append(("chatstore reproduction", f"{path}\n(run it with pytest; it fails until fixed)"))
+    elif judgement.status == "passed":
+        repro.forget(_repro_dir(item.config), clause_id, target.spec)
     report.chatstore = result.to_dict()  # type: ignore[attr-defined]  # carried to xdist's controller
     # JUnit XML writes the teardown report's properties, which are copied from the item's.
     item.user_properties.append(("chatstore_status", judgement.status))

@@ -113,10 +113,21 @@ def write(
 ) -> Path:
     """Write the reproduction of ``clause_id`` failing against ``target``; return its path."""
     directory.mkdir(parents=True, exist_ok=True)
-    slug = re.sub(r"[^A-Za-z0-9]+", "_", target.rsplit(":", 1)[-1]).strip("_") or "target"
-    path = directory / f"test_repro_{clause_id.replace('-', '_')}_{slug}.py"
+    path = path_for(directory, clause_id, target)
     path.write_text(render(clause_id=clause_id, target=target, node=node, record=record, blob=blob, what=what))
     return path
+
+
+def path_for(directory: Path, clause_id: str, target: str) -> Path:
+    """Where the reproduction of ``clause_id`` failing against ``target`` is written."""
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", target.rsplit(":", 1)[-1]).strip("_") or "target"
+    return directory / f"test_repro_{clause_id.replace('-', '_')}_{slug}.py"
+
+
+def forget(directory: Path, clause_id: str, target: str) -> None:
+    """Remove the reproduction an earlier run wrote for ``clause_id`` against ``target``, now that the clause holds:
+    a file left behind would fail for ever against a fixed store (and ``pytest <the repro dir>`` with it)."""
+    path_for(directory, clause_id, target).unlink(missing_ok=True)
 
 
 def render(*, clause_id: str, target: str, node: str, record: ReplayRecord | None, blob: str | None, what: str) -> str:

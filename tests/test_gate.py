@@ -497,6 +497,18 @@ def test_a_reproduction_fails_against_the_broken_store_and_passes_against_the_re
     pytester.runpytest(str(path)).assert_outcomes(passed=1)
 
 
+def test_a_reproduction_is_removed_once_its_clause_holds(pytester: pytest.Pytester) -> None:
+    """The store fixed (same class name, its bug gone): the next run's passing clause removes the old file."""
+    args = ["--chatstore-clauses=DEL-001", "--chatstore-repro-dir=repro", *CI]
+    pytester.runpytest("--chatstore=tests.broken_stores:DeleteReturnsJson", *args)
+    (path,) = (pytester.path / "repro").glob("test_repro_DEL_001_*.py")
+    pytester.makepyfile(fixed="from reference_impls.memory import InMemoryChatStore as DeleteReturnsJson\n")
+    pytester.runpytest("--chatstore=fixed:DeleteReturnsJson", *args).assert_outcomes(
+        passed=1, deselected=len(CLAUSES) - 1
+    )
+    assert not path.exists()
+
+
 def test_a_hypothesis_blob_replays_the_failing_example(pytester: pytest.Pytester) -> None:
     first = pytester.runpytest(NONE_FOR_UNKNOWN, *CI, "--chatstore-clauses=ORD-002", "--chatstore-repro-dir=repro")
     first.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
