@@ -225,7 +225,8 @@ class StoreDriver:
 
     def _harm_check(self, op: str | None, happened: str) -> None:
         """What the store did to the kit's process beyond its answer, undone and charged to ``op``'s call: a timer
-        armed whose signal would end the process, a recursion limit changed (the runner set it back)."""
+        armed whose signal would end the process, a recursion limit changed (the runner set it back), a standard
+        stream closed (the runner kept it open)."""
         __tracebackhide__ = True
         armed = fatal_timers()
         if armed:
@@ -233,6 +234,12 @@ class StoreDriver:
         changed = self.runner.limit_changed()
         if changed is not None:
             self.recursion_limit_changed(*changed, op, happened)
+        closed = self.runner.streams_closed()
+        if closed:
+            said = (
+                f"the store closed {' and '.join(dict.fromkeys(closed))} (pytest's capture of it; the kit kept it open)"
+            )
+            self.harmed(said, "a closed standard stream", op, happened)
 
     def recursion_limit_changed(self, before: int, after: int, op: str | None, happened: str) -> NoReturn:
         """The store set the interpreter's recursion limit from ``before`` to ``after`` (the kit set it back): harm to

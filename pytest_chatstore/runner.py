@@ -125,6 +125,8 @@ class _Worker:
         """The current job's store method returned; its answer is being read."""
         self.limit_changed: tuple[int, int] | None = None
         """(the recursion limit before, the limit a job set), when a job changed it (the worker sets it back)."""
+        self.streams_closed: list[str] = []
+        """``sys.stdout``/``sys.stderr``, when a call tried to close it (the kit kept it open)."""
         self.hosting = False
         """A clause's body is running on this worker (:meth:`Runner.host`): its store calls are made in line."""
         self.current: Call[Any] | None = None
@@ -142,10 +144,13 @@ class _Worker:
         try:
             while (call := self.jobs.get()) is not None:
                 limit = sys.getrecursionlimit()
+                kept = None if self.hosting else keep_streams_open()  # a hosted body's calls keep their own
                 try:
                     call.result = call.job(self)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
                     call.error = exc
+                if kept is not None:
+                    self.streams_closed += restore_streams(kept)
                 if sys.getrecursionlimit() != limit:  # set back before the caller (deep in pytest) runs again
                     self.limit_changed = (limit, sys.getrecursionlimit())
                     sys.setrecursionlimit(limit)
@@ -367,6 +372,14 @@ class Runner:
         changed, worker.limit_changed = worker.limit_changed, None
         return changed
 
+    def streams_closed(self) -> list[str]:
+        """The standard streams a call since the last look tried to close (the kit kept them open)."""
+        worker = self._worker
+        if worker is None or not worker.streams_closed:
+            return []
+        closed, worker.streams_closed = worker.streams_closed, []
+        return closed
+
     def close(self) -> None:
         """Stop the workers (if they are not stuck) and let their event loops close."""
         for worker in (self._worker, self._side):
@@ -396,10 +409,12 @@ def _in_line(worker: _Worker, call: Call[T]) -> T:
         raise Abandoned
     limit = sys.getrecursionlimit()
     worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
+    kept = keep_streams_open()
     worker.current = call
     try:
         return call.job(worker)
     finally:
+        worker.streams_closed += restore_streams(kept)
         with worker.lock:
             worker.current = None
             call.finished = True
@@ -424,6 +439,48 @@ def _timeout(name: str, seconds: float, what: str, worker: _Worker) -> Operation
 
 def _name(fn: Callable[..., Any]) -> str:
     return getattr(fn, "__name__", repr(fn))
+
+
+# -- what a store may close ----------------------------------------------------------------------
+
+
+class KeptOpen:
+    """Stands for ``sys.stdout`` or ``sys.stderr`` during a store call: writes go through, ``close()`` is refused
+    and noted (pytest's capture owns the stream: closed, it breaks every test after, as the kit's own error)."""
+
+    __slots__ = ("closed_by_store", "name", "stream")
+
+    def __init__(self, name: str, stream: Any) -> None:
+        self.name, self.stream, self.closed_by_store = name, stream, False
+
+    def close(self) -> None:
+        self.closed_by_store = True
+
+    def write(self, text: str) -> int:
+        return int(self.stream.write(text))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def __getattr__(self, attribute: str) -> Any:
+        return getattr(self.stream, attribute)
+
+
+def keep_streams_open() -> tuple[KeptOpen, KeptOpen]:
+    """Put :class:`KeptOpen` in place of ``sys.stdout`` and ``sys.stderr`` for a store call."""
+    kept = (KeptOpen("sys.stdout", sys.stdout), KeptOpen("sys.stderr", sys.stderr))
+    sys.stdout, sys.stderr = kept  # file-like: what a store writes goes through
+    return kept
+
+
+def restore_streams(kept: tuple[KeptOpen, KeptOpen]) -> list[str]:
+    """Put the streams back (unless something replaced them meanwhile); the names of those the store closed."""
+    out, err = kept
+    if sys.stdout is out:
+        sys.stdout = out.stream
+    if sys.stderr is err:
+        sys.stderr = err.stream
+    return [k.name for k in kept if k.closed_by_store]
 
 
 # -- what a store may leave armed -----------------------------------------------------------------

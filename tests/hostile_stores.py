@@ -332,6 +332,16 @@ class LowersRecursionLimit(_Hostile):
         sys.setrecursionlimit(50)
 
 
+class ClosesStdout(_Hostile):
+    """``delete_messages`` calls ``sys.stdout.close()`` (a CLI helper "cleaning up" after itself)."""
+
+    AFTER = 5
+    METHOD = "delete_messages"
+
+    def misbehave(self) -> None:
+        sys.stdout.close()
+
+
 class _Incomparable:
     """A value whose ``==`` raises (a lazy proxy of an ORM, a numpy array)."""
 

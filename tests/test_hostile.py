@@ -302,6 +302,23 @@ def test_a_store_that_lowers_the_recursion_limit_is_its_own_failure_not_the_kits
     )
 
 
+def test_a_store_that_closes_stdout_is_one_root_cause_not_the_kits_errors(pytester: pytest.Pytester) -> None:
+    # Before: pytest's capture file closed under it, 56 errors at setup and teardown, each "I/O operation on closed
+    # file", none naming the store.
+    result = pytester.runpytest_subprocess(_store("ClosesStdout"), *ONLY, timeout=300)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes
+    assert "errors" not in outcomes
+    result.stdout.fnmatch_lines(
+        [
+            "*store.delete_messages(*) returned, but the store closed sys.stdout (pytest's capture of it; the kit "
+            "kept it open)*",
+            "  1 root cause(s)*",
+        ]
+    )
+
+
 def test_content_that_is_not_text_is_one_root_cause_not_44_kit_errors(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(_store("ContentNotText"), *ONLY)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
