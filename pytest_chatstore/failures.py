@@ -6,6 +6,7 @@ and the reproduction writer read them, without importing one another.
 
 from __future__ import annotations
 
+import re
 import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -281,3 +282,39 @@ def classify(exc: BaseException) -> tuple[str, str]:
             f" ({type(exc).__name__}); it is nondeterministic, so no example could be shrunk or reported"
         )
     return "error", ""
+
+
+# -- Hypothesis's reproduce blob -------------------------------------------------------------------
+
+_BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)|--chatstore-reproduce=[A-Z]{3}-\d{3}:(\S+)")
+
+
+def _notes(exc: BaseException) -> list[tuple[BaseException, int, str]]:
+    """(exception, index, note) for the notes of ``exc`` and of the exceptions of its group."""
+    return [(e, i, note) for e in (exc, *getattr(exc, "exceptions", ())) for i, note in enumerate(_notes_of(e))]
+
+
+def _notes_of(exc: BaseException) -> list[str]:
+    return list(getattr(exc, "__notes__", []))
+
+
+def find_blob(exc: BaseException) -> str | None:
+    """The reproduce blob Hypothesis attached to ``exc`` (or to an exception in its group), as Hypothesis wrote it or
+    as :func:`kit_advice` rewrote it."""
+    for _, _, note in _notes(exc):
+        match = _BLOB.search(note)
+        if match:
+            return match.group(2) or match.group(3)
+    return None
+
+
+def kit_advice(exc: BaseException, clause_id: str) -> None:
+    """Rewrite Hypothesis's advice (add ``@reproduce_failure(...)`` "as a decorator on your test function": a user
+    of the kit has no such function) into the kit's: the option that replays the example."""
+    for owner, index, note in _notes(exc):
+        match = _BLOB.search(note)
+        if match and match.group(2):
+            vars(owner)["__notes__"][index] = (
+                f"\nTo replay exactly this example, rerun with --chatstore-reproduce={clause_id}:{match.group(2)} "
+                "(the reproduction file below does the same)"
+            )

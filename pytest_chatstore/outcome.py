@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_chatstore import gate, repro, statuses
-from pytest_chatstore.failures import classify, failure_text, first_clause_failure
+from pytest_chatstore.failures import classify, failure_text, find_blob, first_clause_failure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.report import ClauseResult, Recorder
 from pytest_chatstore.stash import (
@@ -108,7 +108,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         faults=list(sut.faults) if sut is not None else [],
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
-        result.blob = repro.find_blob(failure)
+        result.blob = find_blob(failure)
         clause_failure = first_clause_failure(failure)
         path = repro.write(
             _repro_dir(item.config),

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_chatstore import repro
 from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import ClauseFailure, ReplayRecord, Step
+from pytest_chatstore.failures import ClauseFailure, ReplayRecord, Step, find_blob
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.targets import parse_target
 
@@ -74,6 +74,6 @@ class _Group(Exception):
 def test_the_blob_is_found_in_hypothesis_notes() -> None:
     exc = AssertionError("boom")
     exc.__notes__ = ["@reproduce_failure('6.170.17', b'AXicY2AAAAAEAAE=')"]  # type: ignore[attr-defined]  # add_note: 3.11+
-    assert repro.find_blob(exc) == "AXicY2AAAAAEAAE="
-    assert repro.find_blob(_Group(ValueError(), exc)) == "AXicY2AAAAAEAAE="
-    assert repro.find_blob(AssertionError("no notes")) is None
+    assert find_blob(exc) == "AXicY2AAAAAEAAE="
+    assert find_blob(_Group(ValueError(), exc)) == "AXicY2AAAAAEAAE="
+    assert find_blob(AssertionError("no notes")) is None

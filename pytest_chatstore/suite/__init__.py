@@ -18,12 +18,12 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
-from pytest_chatstore import repro, scope
+from pytest_chatstore import scope
 from pytest_chatstore import strategies as cst
 from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure
+from pytest_chatstore.failures import ClauseFailure, kit_advice
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event
 from pytest_chatstore.model import ChatModel
@@ -57,7 +57,7 @@ def clause(test: F) -> F:
                 return sut.runner.host(test, *args, **kwargs)
             return test(*args, **kwargs)
         except BaseException as exc:
-            repro.kit_advice(exc, clause_id)
+            kit_advice(exc, clause_id)
             raise
 
     marked: F = pytest.mark.chatstore_clause(clause_id)(hosted)
