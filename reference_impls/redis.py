@@ -34,6 +34,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 from redis.asyncio.cluster import RedisCluster as AsyncRedisCluster
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
@@ -80,6 +81,7 @@ return {i, v}
 
 _TOMBSTONE = "\x00pytest-chatstore:deleted\x00"  # messages are JSON objects: never equal to this
 _NO_RETRY = Retry(NoBackoff(), 0)
+_NO_ASYNC_RETRY = AsyncRetry(NoBackoff(), 0)  # redis-py warns when the async client is given the sync kind
 _UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
 """A dead server, a dropped connection, or a reply that never came: all the same to the caller."""
 
@@ -164,7 +166,7 @@ class RedisChatStore:
         if self._async is None:
             if self._url is None:
                 raise ValueError("async methods need redis_url or async_client")
-            self._async = aioredis.Redis.from_url(self._url, retry=_NO_RETRY)
+            self._async = aioredis.Redis.from_url(self._url, retry=_NO_ASYNC_RETRY)
         return self._async
 
     def _connection_error(self, exc: Exception) -> ChatStoreConnectionError:

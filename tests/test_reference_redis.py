@@ -257,6 +257,17 @@ def test_clients_that_decode_responses_work_as_the_stores_own(server: RedisServe
     decoding.close()
 
 
+def test_the_async_client_is_built_without_a_warning() -> None:
+    """redis-py 8.2 warns when an asyncio client is given the sync ``Retry`` (and drops its custom retry logic):
+    the store builds its async client with the asyncio kind."""
+    import warnings
+
+    store = RedisChatStore("redis://127.0.0.1:1/0")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        store._aclient()
+
+
 def test_a_lost_server_is_a_clear_error() -> None:
     store = RedisChatStore("redis://127.0.0.1:1/0")
     with pytest.raises(ChatStoreConnectionError, match="Redis is unreachable"):
