@@ -137,6 +137,15 @@ class _Worker:
         """Decides, once, whether a hosted call returned in time or was abandoned."""
         _pooled_thread(self)
 
+    def settle(self, limit: int, kept: tuple[KeptOpen, KeptOpen] | None) -> None:
+        """After a call: put back the standard streams (``kept``) and the recursion limit (``limit``) as they were
+        before it, noting what the call changed for the harm check (the caller, deep in pytest, runs again)."""
+        if kept is not None:
+            self.streams_closed += restore_streams(kept)
+        if sys.getrecursionlimit() != limit:
+            self.limit_changed = (limit, sys.getrecursionlimit())
+            sys.setrecursionlimit(limit)
+
     def _serve(self) -> None:
         _here.worker = self
         self.loop = asyncio.new_event_loop()
@@ -149,11 +158,7 @@ class _Worker:
                     call.result = call.job(self)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
                     call.error = exc
-                if kept is not None:
-                    self.streams_closed += restore_streams(kept)
-                if sys.getrecursionlimit() != limit:  # set back before the caller (deep in pytest) runs again
-                    self.limit_changed = (limit, sys.getrecursionlimit())
-                    sys.setrecursionlimit(limit)
+                self.settle(limit, kept)
                 call.finished = True
                 self.results.put(call)
         finally:
@@ -301,7 +306,7 @@ class Runner:
                 worker.abandoned = True
             self._worker = None  # the next call starts afresh
             self.abandoned.append((current.name, current))
-            timeout = _timeout(current.name, current.limit, current.what, worker)
+            timeout = _timeout(current, worker)
             if current.on_hang is not None:
                 current.on_hang(timeout)
             raise timeout
@@ -318,20 +323,21 @@ class Runner:
         self.calls += 1
         seconds = self.timeout if limit is None else limit
         started = time.perf_counter()
+        call = Call(job, name, seconds, what, on_hang)
         try:
             worker = getattr(_here, "worker", None)
             if worker is not None and worker.hosting and asyncio.events._get_running_loop() is None:
-                return _in_line(worker, Call(job, name, seconds, what, on_hang))
+                return _in_line(worker, call)
             if self._worker is None:
                 self._worker = _Worker()
             # A call from a thread of a hosted body's own (or from inside its event loop) goes to a side worker.
-            return self._hand_over(job, name, seconds, what, side=self._worker.hosting)
+            return self._hand_over(call, side=self._worker.hosting)
         finally:
             calls, waited = self.seconds_in.get(name, (0, 0.0))
             self.seconds_in[name] = (calls + 1, waited + time.perf_counter() - started)
 
-    def _hand_over(self, job: Callable[[_Worker], T], name: str, seconds: float, what: str, side: bool = False) -> T:
-        """Run ``job`` on a worker (the side worker for a thread of a hosted body) and wait for it."""
+    def _hand_over(self, call: Call[T], *, side: bool) -> T:
+        """Run ``call`` on a worker (the side worker for a thread of a hosted body) and wait for it."""
         if side:
             if self._side is None:
                 self._side = _Worker()
@@ -339,16 +345,15 @@ class Runner:
         else:
             assert self._worker is not None
             worker = self._worker
-        call = Call(job)
         worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
         worker.jobs.put(call)
-        return self._wait(call, worker, name, seconds, what, side)
+        return self._wait(call, worker, side)
 
-    def _wait(self, call: Call[T], worker: _Worker, name: str, seconds: float, what: str, side: bool) -> T:
+    def _wait(self, call: Call[T], worker: _Worker, side: bool) -> T:
         while True:
             window = worker.last_progress
             try:
-                worker.results.get(timeout=max(0.0, window + seconds - time.monotonic()))  # one job at a time: ours
+                worker.results.get(timeout=max(0.0, window + call.limit - time.monotonic()))  # one job at a time
             except queue.Empty:
                 if worker.last_progress > window:
                     continue  # an underlying call finished meanwhile: the limit is per underlying call
@@ -356,8 +361,8 @@ class Runner:
                     self._side = None
                 else:
                     self._worker = None  # abandon the stuck thread; the next call starts afresh
-                self.abandoned.append((name, call))
-                raise _timeout(name, seconds, what, worker) from None
+                self.abandoned.append((call.name, call))
+                raise _timeout(call, worker) from None
             if call.error is not None:
                 error, call.error = call.error, None  # no cycle through the traceback kept on the call
                 raise error
@@ -414,27 +419,24 @@ def _in_line(worker: _Worker, call: Call[T]) -> T:
     try:
         return call.job(worker)
     finally:
-        worker.streams_closed += restore_streams(kept)
+        worker.settle(limit, kept)  # first: the process's recursion limit is set back even for an abandoned call
         with worker.lock:
             worker.current = None
             call.finished = True
             if worker.abandoned:
                 raise Abandoned  # the answer of an abandoned call is no one's
-        if sys.getrecursionlimit() != limit:  # set back before the kit's code runs again on this stack
-            worker.limit_changed = (limit, sys.getrecursionlimit())
-            sys.setrecursionlimit(limit)
 
 
-def _timeout(name: str, seconds: float, what: str, worker: _Worker) -> OperationTimeout:
-    """The :class:`OperationTimeout` of a call of ``name`` that did not return within ``seconds``."""
-    what = what or "the per-operation limit, --chatstore-timeout"
+def _timeout(call: Call[Any], worker: _Worker) -> OperationTimeout:
+    """The :class:`OperationTimeout` of ``call``, which did not return within its limit."""
+    what = call.what or "the per-operation limit, --chatstore-timeout"
     after = f", after {worker.steps} underlying calls that each returned in time" if worker.steps else ""
     if worker.answered:
         return OperationTimeout(
-            f"{name}() returned, but reading its answer (the objects it returned) did not finish within "
-            f"{seconds:.3g} s ({what})"
+            f"{call.name}() returned, but reading its answer (the objects it returned) did not finish within "
+            f"{call.limit:.3g} s ({what})"
         )
-    return OperationTimeout(f"{name}() did not return within {seconds:.3g} s ({what}){after}")
+    return OperationTimeout(f"{call.name}() did not return within {call.limit:.3g} s ({what}){after}")
 
 
 def _name(fn: Callable[..., Any]) -> str:
