@@ -155,6 +155,13 @@ def format_failure(
     return "\n".join(lines)
 
 
+def said(text: str, label: str) -> str | None:
+    """What a failure's text (:func:`format_failure`) says on its ``label:`` line (``what happened``, ``hint``), or
+    None when it has no such line."""
+    lines = (line.strip() for line in text.splitlines())
+    return next((line[len(label) + 1 :].strip() for line in lines if line.startswith(label + ":")), None)
+
+
 def fail(
     clause_id: str,
     what: str,
@@ -291,11 +298,8 @@ _BLOB = re.compile(r"@reproduce_failure\('([^']+)', b'([^']+)'\)|--chatstore-rep
 
 def _notes(exc: BaseException) -> list[tuple[BaseException, int, str]]:
     """(exception, index, note) for the notes of ``exc`` and of the exceptions of its group."""
-    return [(e, i, note) for e in (exc, *getattr(exc, "exceptions", ())) for i, note in enumerate(_notes_of(e))]
-
-
-def _notes_of(exc: BaseException) -> list[str]:
-    return list(getattr(exc, "__notes__", []))
+    group = (exc, *getattr(exc, "exceptions", ()))
+    return [(e, i, note) for e in group for i, note in enumerate(getattr(e, "__notes__", []))]
 
 
 def find_blob(exc: BaseException) -> str | None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from pytest_chatstore import statuses
 from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level, is_newer_than_pin
+from pytest_chatstore.failures import said
 from pytest_chatstore.gate import Policy
 
 
@@ -90,10 +91,9 @@ def _failure_markdown(clause: dict[str, Any]) -> list[str]:
         return []
     lines = ["", f"#### {clause['id']} ({clause['level']}, {clause['status']})", ""]
     for label in ("what happened", "hint"):
-        said = next((line.strip()[len(label) + 1 :].strip() for line in failure.splitlines()
-                     if line.strip().startswith(label + ":")), None)  # fmt: skip
-        if said:
-            lines.append(f"- {label}: {said}")
+        line = said(failure, label)
+        if line:
+            lines.append(f"- {label}: {line}")
     if clause.get("reproduction"):
         lines.append(
             f"- reproduction: `{clause['reproduction']}` (run it with pytest: it fails until the store is fixed)"

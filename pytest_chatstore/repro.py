@@ -25,7 +25,7 @@ from typing import Any
 from pytest_chatstore import ttl
 from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
 from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import NO_RESULT, ReplayRecord, Step
+from pytest_chatstore.failures import NO_RESULT, ReplayRecord, Step, said
 from pytest_chatstore.operations import method_name
 from pytest_chatstore.targets import parse_target
 from pytest_chatstore.ttl import ManualClock
@@ -130,11 +130,8 @@ def render(*, clause_id: str, target: str, node: str, record: ReplayRecord | Non
 
 def _one_line(text: str) -> str:
     """The failure's "what happened" line (else its first line), shortened."""
-    lines = [line.strip() for line in text.strip().splitlines()]
-    what = next(
-        (line.removeprefix("what happened:").strip() for line in lines if line.startswith("what happened:")), ""
-    )
-    return (what or (lines[0] if lines else ""))[:200]
+    lines = text.strip().splitlines()
+    return (said(text, "what happened") or (lines[0].strip() if lines else ""))[:200]
 
 
 def _replay_body(clause_id: str, target: str, record: ReplayRecord | None) -> tuple[str | None, str]:
