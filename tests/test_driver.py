@@ -141,7 +141,10 @@ def test_a_wrong_answer_under_another_clauses_rule_is_blocked_when_that_rule_is_
     assert caught.value.blocked_by == "DEL-001"
 
 
-def test_a_call_that_hangs_stops_the_check_within_the_per_operation_limit() -> None:
+@pytest.mark.parametrize("hosted", [False, True], ids=["direct", "hosted"])
+def test_a_call_that_hangs_stops_the_check_within_the_per_operation_limit(hosted: bool) -> None:
+    """The same verdict whether the check runs on its runner's worker (``Runner.host``, as the suite's do, the
+    hang then seen from this thread) or here (the call handed to the worker)."""
     never = threading.Event()
 
     class Hangs(InMemoryChatStore):
@@ -152,11 +155,13 @@ def test_a_call_that_hangs_stops_the_check_within_the_per_operation_limit() -> N
     driver = driver_for(Hangs(), clause="ORD-002", timeout=0.2)
     try:
         with pytest.raises(Hung, match=r"the store hung: get_messages\(\) did not return within 0.2 s") as hung:
-            driver.get_messages("k")
+            driver.runner.host(driver.get_messages, "k") if hosted else driver.get_messages("k")
         assert not isinstance(hung.value, Exception)  # Hypothesis lets it through: a hang is never replayed
         assert hung.value.failure.clause_id == "ORD-002"
+        assert "store.get_messages('k')  raised OperationTimeout" in driver.log[-1]
     finally:
         never.set()  # let the abandoned worker thread end
+        driver.runner.close()
 
 
 def test_a_call_that_reports_progress_is_limited_per_underlying_call_not_as_a_whole() -> None:

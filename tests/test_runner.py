@@ -8,13 +8,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_chatstore import capabilities
-from pytest_chatstore.adapters import NativeAdapter
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import Hung
 from pytest_chatstore.runner import Abandoned, OperationTimeout, Runner
-from reference_impls.memory import InMemoryChatStore
 
 
 class Verdict(Exception):
@@ -140,26 +134,6 @@ def test_calls_from_a_thread_a_hosted_body_started_go_to_a_side_worker() -> None
         assert runner.host(body) == [4, 3]  # no deadlock on the busy worker
     finally:
         runner.close()
-
-
-def test_a_driver_in_a_hosted_body_names_the_hung_call_as_a_direct_one_does() -> None:
-    release = threading.Event()
-
-    class Hangs(InMemoryChatStore):
-        def get_messages(self, key: str) -> list[ChatMessage]:
-            release.wait()
-            return []
-
-    store = Hangs()
-    driver = StoreDriver(store, NativeAdapter(), Runner(0.2), capabilities.detect(store, frozenset()), "ORD-002")
-    try:
-        with pytest.raises(Hung, match=r"the store hung: get_messages\(\) did not return within 0.2 s") as hung:
-            driver.runner.host(driver.get_messages, "k")
-        assert hung.value.failure.clause_id == "ORD-002"
-        assert "store.get_messages('k')  raised OperationTimeout" in driver.log[-1]
-    finally:
-        release.set()
-        driver.runner.close()
 
 
 def test_a_store_without_the_threads_capability_is_never_called_from_two_threads_at_once(
