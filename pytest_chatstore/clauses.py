@@ -28,6 +28,11 @@ CALLS_PER_SEQUENCE = 7.3
 measured on the in-memory reference store (the mean over every phase, ``evidence.exhaustive`` of a JSON report)."""
 
 
+CALLS_PER_PACKED = 4.3
+"""Store calls per sequence run packed: three writes, one read, and a share of the batch's store and key listing
+(measured as :data:`CALLS_PER_SEQUENCE` is)."""
+
+
 Unit = Literal["property", "machine", "steps", "rounds", "fixed"]
 """What scales: Hypothesis examples of a property or a state machine, steps per writer of a burst,
 rounds of a concurrency clause, or nothing (a fixed scenario)."""
@@ -47,6 +52,8 @@ class Work:
     exhaustive: tuple[int, int] = (0, 0)
     """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.scope`) in full and at depth 1,
     its cut for a clause the budget reduces; ``tests/test_same_verdict.py`` keeps them equal to the scope's."""
+    packed: int = 0
+    """Of the full phase's, besides :attr:`exhaustive`: the sequences of three writes run packed (none at depth 1)."""
 
     def full_units(self, profile: str) -> int:
         if self.unit in ("property", "machine"):
@@ -56,7 +63,8 @@ class Work:
 
     def calls(self, profile: str) -> float:
         """The calls of the full work: the random phase's, and the bounded-exhaustive phase's in full."""
-        return self.per_unit * self.full_units(profile) + self.exhaustive[0] * CALLS_PER_SEQUENCE
+        full = self.exhaustive[0] * CALLS_PER_SEQUENCE + self.packed * CALLS_PER_PACKED
+        return self.per_unit * self.full_units(profile) + full
 
     def reduced_calls(self, profile: str, fraction: float) -> float:
         """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
@@ -146,7 +154,7 @@ _CLAUSES = (
         "`get_messages` returns the messages in the order the operations produced.",
         "Check that appends go to the end and that reads do not sort, reverse or "
         "deduplicate. Stores built on sets or unordered tables need an explicit position column.",
-        work=Work(17, exhaustive=(46, 46)),
+        work=Work(17, exhaustive=(46, 46), packed=106),
     ),
     Clause(
         "ORD-002",
@@ -164,7 +172,7 @@ _CLAUSES = (
         "`set_messages` replaces the whole conversation with the given messages.",
         "Delete the old messages before writing the new ones, in one transaction; "
         "appending instead of replacing is the usual cause.",
-        work=Work(9, exhaustive=(85, 49)),
+        work=Work(9, exhaustive=(85, 49), packed=243),
         focused=True,
     ),
     Clause(
@@ -174,7 +182,7 @@ _CLAUSES = (
         "After `set_messages(key, [])` the key holds no messages.",
         "An empty list must clear the conversation; some stores skip the write "
         "when the list is empty and keep the old messages.",
-        work=Work(9, exhaustive=(15, 8)),
+        work=Work(9, exhaustive=(15, 8), packed=41),
         focused=True,
     ),
     Clause(
@@ -183,7 +191,7 @@ _CLAUSES = (
         "core",
         "`add_message(key, m)` appends `m` at the end of the conversation.",
         "Use the backend's append (RPUSH, INSERT with the next position); LPUSH reverses the order.",
-        work=Work(10, exhaustive=(27, 15)),
+        work=Work(10, exhaustive=(27, 15), packed=81),
         focused=True,
     ),
     Clause(
@@ -195,7 +203,7 @@ _CLAUSES = (
         "`list.insert` clamps: `i >= len` appends, `i <= -len` prepends, and `-1` "
         "inserts before the last message (not after it).",
         ("insert",),
-        work=Work(9, exhaustive=(201, 113)),
+        work=Work(9, exhaustive=(201, 113), packed=2071),
         focused=True,
     ),
     Clause(
@@ -207,7 +215,7 @@ _CLAUSES = (
         "Return the decoded message (not raw bytes or JSON text) and keep the order "
         "of the rest; re-writing the list in reverse is a common slip.",
         ("delete_message",),
-        work=Work(9, exhaustive=(18, 17)),
+        work=Work(9, exhaustive=(18, 17), packed=70),
         focused=True,
         answers=("delete",),
     ),
@@ -218,7 +226,7 @@ _CLAUSES = (
         "`delete_message(key, i)` with `i >= len`, or on an unknown key, returns `None` and changes nothing.",
         "Check the bounds before deleting; do not raise `IndexError` or `KeyError`, and do not create the key.",
         ("delete_message",),
-        work=Work(11, exhaustive=(38, 16)),
+        work=Work(11, exhaustive=(38, 16), packed=130),
         focused=True,
     ),
     Clause(
@@ -230,7 +238,7 @@ _CLAUSES = (
         "Either support negative indices like a Python list or return `None` for "
         "them; LRANGE/LSET-based deletes often remove the wrong message for `i < 0`.",
         ("delete_message",),
-        work=Work(9, exhaustive=(35, 25)),
+        work=Work(9, exhaustive=(35, 25), packed=140),
         focused=True,
     ),
     Clause(
@@ -241,7 +249,7 @@ _CLAUSES = (
         "as `list.pop(i)` would; below `-len` it returns `None`.",
         "Normalise `i += len` when `i < 0` before deleting.",
         ("delete_message",),
-        work=Work(9, exhaustive=(35, 25)),
+        work=Work(9, exhaustive=(35, 25), packed=140),
         focused=True,
     ),
     Clause(
@@ -251,7 +259,7 @@ _CLAUSES = (
         "`delete_last_message(key)` removes and returns the last message.",
         "Remove from the tail (RPOP), not the head, and return the decoded message.",
         ("delete_last",),
-        work=Work(9, exhaustive=(8, 7)),
+        work=Work(9, exhaustive=(8, 7), packed=38),
         focused=True,
         answers=("delete_last",),
     ),
@@ -262,7 +270,7 @@ _CLAUSES = (
         "`delete_last_message(key)` returns `None` for an unknown or emptied conversation.",
         "Do not raise `IndexError` on an empty list.",
         ("delete_last",),
-        work=Work(11, exhaustive=(9, 1)),
+        work=Work(11, exhaustive=(9, 1), packed=8),
         focused=True,
     ),
     Clause(
@@ -272,7 +280,7 @@ _CLAUSES = (
         "`delete_messages(key)` removes every message of the conversation.",
         "Delete the whole conversation, not only the first or last message.",
         ("delete_all",),
-        work=Work(9, exhaustive=(17, 8)),
+        work=Work(9, exhaustive=(17, 8), packed=52),
         focused=True,
     ),
     Clause(
@@ -282,7 +290,7 @@ _CLAUSES = (
         "`delete_messages(key)` returns `None` or exactly the removed messages, in order.",
         "Return `None`, or the list that was removed; not a count, not raw bytes.",
         ("delete_all",),
-        work=Work(8, exhaustive=(17, 8)),
+        work=Work(8, exhaustive=(17, 8), packed=52),
         focused=True,
         answers=("delete_all",),
     ),
@@ -294,7 +302,7 @@ _CLAUSES = (
         "Scope listing to the store's own namespace, strip the namespace prefix, "
         "decode bytes to `str`, and deduplicate.",
         ("keys",),
-        work=Work(11, exhaustive=(112, 64)),
+        work=Work(11, exhaustive=(112, 64), packed=324),
         focused=True,
         answers=("keys",),
     ),
@@ -305,7 +313,7 @@ _CLAUSES = (
         "`get_keys` does not list a conversation emptied by deletes or by `set_messages(key, [])`.",
         "Drop the key (or its row) when its last message goes.",
         ("keys",),
-        work=Work(13, exhaustive=(64, 23)),
+        work=Work(13, exhaustive=(64, 23), packed=132),
     ),
     Clause(
         "KEY-003",
@@ -336,7 +344,7 @@ _CLAUSES = (
         "Different strings are different conversations.",
         "Keys differing in case, whitespace or a prefix must not share storage; "
         "check key normalisation and prefix matching (`a` vs `a:b`).",
-        work=Work(12, exhaustive=(147, 147)),  # scope.among_lookalikes, never cut
+        work=Work(12, exhaustive=(539, 539)),  # scope.among_lookalikes and lookalike_rounds, never cut
     ),
     Clause(
         "KEY-006",
@@ -809,7 +817,7 @@ _CLAUSES = (
         "return value and the full state agree with the reference model.",
         "Read the printed step sequence: replay it against your store and compare with "
         "Python lists; the first differing step names the operation at fault.",
-        work=Work(142, "machine", floor=25, exhaustive=(206, 0)),
+        work=Work(142, "machine", floor=25, exhaustive=(206, 0), packed=4576),
         slow=True,
     ),
 )
@@ -933,6 +941,12 @@ VERSION_NOTES: dict[str, tuple[str, ...]] = {
         "happened, so a raised error with the write applied once, or not at all, both pass; a store may raise "
         "on its first two calls after a fault clears (a client learns only then that its connection died), the "
         "third must work.",
+        "Same store, same verdict, a deeper scope (no rule changed): the sequence clauses' bounded-exhaustive "
+        "phase also checks every sequence of three writes on one conversation (7,450), fifty to a store, each on "
+        "its own conversation with their writes interleaved; a failing one is then run alone and reported as "
+        "such. KEY-004 also runs every history of up to two writes on every member of every look-alike family, "
+        "beside look-alikes running others (392 rounds): a lazily deleted head shared by `'a'` and `'a '` fails "
+        "it now and passed before.",
     ),
     "0.4": (
         "Production shapes: several stores on one backend (SHR-001..003), worker processes (PRC-001), many and "

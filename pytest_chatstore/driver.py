@@ -27,6 +27,7 @@ from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.attribution import ANSWER_RULES, blocked
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
+    NO_RESULT,
     ClauseFailure,
     InfrastructureError,
     ReplayRecord,
@@ -257,15 +258,31 @@ class StoreDriver:
         first = self.raising.get(raised_in) if raised_in is not None else first_of_kind(self.raising, kind)
         self._charge(f"{happened}, but {said}", [first], raised_in)
 
-    def _charge(self, what: str, suspects: list[str | None], raised_in: tuple[str, str] | None) -> NoReturn:
+    def side_by_side(self, what: str, conversations: int) -> NoReturn:
+        """The check's last comparison (``what``) failed in a packed batch of ``conversations`` sequences, each of
+        which passes alone on a fresh store: charged as :meth:`harmed` is, the first check that met it failing and
+        later ones blocked by it (a store that holds only so many conversations fails every packed phase)."""
+        __tracebackhide__ = True
+        kind = "failing only beside other conversations"
+        what += (
+            f" (run alone on a fresh store, each sequence of this batch passes: the store fails only with "
+            f"{conversations} conversations written side by side, every call listed below)"
+        )
+        expected, actual = self._failed_check or (NO_RESULT, NO_RESULT)
+        self._charge(what, [first_of_kind(self.raising, kind)], ("", kind), expected=expected, actual=actual)
+
+    def _charge(
+        self, what: str, suspects: list[str | None], raised_in: tuple[str, str] | None, **details: Any
+    ) -> NoReturn:
         """Blocked by the first of ``suspects`` that is another clause known broken; else the running check fails,
         remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it."""
         __tracebackhide__ = True
+        details = {k: v for k, v in details.items() if v is not NO_RESULT}
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
-            raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record())
+            raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record(), **details)
         try:
-            fail(self.owner, what, log=self.log, replay=self.replay_record())
+            fail(self.owner, what, log=self.log, replay=self.replay_record(), **details)
         except ClauseFailure as failure:
             failure.raised_in = raised_in
             raise

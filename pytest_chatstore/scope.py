@@ -16,6 +16,10 @@ The scope (documented in ``docs/explanation.md``):
   ``[]``, one message or two;
 - every state of up to three messages reached directly with one ``set_messages``,
   followed by each write above (a write's answer and effect depend on the state only);
+- every sequence of :data:`PACKED_DEPTH` writes on one conversation, run *packed*
+  (:func:`packed`): :data:`PACK` of them to a fresh store, each on its own conversation, their
+  writes interleaved step by step, so that each conversation's history runs beside its
+  neighbours' and a conversation's messages are read once, at the end of the batch;
 - symmetry: keys and contents are interchangeable, so only sequences that use ``"a"``
   before ``"b"`` and ``x`` before ``y`` are listed; duplicates are dropped.
 
@@ -41,7 +45,11 @@ from pytest_chatstore.operations import expected_answer
 Op = tuple[Any, ...]
 
 DEPTH = 2
-"""The longest history enumerated from the empty state."""
+"""The longest history enumerated from the empty state on two conversations, each sequence on a store of its own."""
+PACKED_DEPTH = 3
+"""The longest history enumerated on one conversation: run packed (:func:`packed`)."""
+PACK = 50
+"""Sequences per packed batch: one fresh store, one conversation per sequence (:func:`packed_key`)."""
 KEYS = ("a", "b")
 CONTENTS = (ChatMessage("user", "x"), ChatMessage("assistant", "y"))
 LONGEST_SET = 3
@@ -64,6 +72,8 @@ class Covered:
     """The scope in words, where it is not the sequence clauses' (SHR-001's two instances)."""
     of: int = 0
     """The sequences of the scope at this depth, when the budget's time ran out before all of them ran."""
+    packed: int = 0
+    """Of :attr:`sequences`, those of :data:`PACKED_DEPTH` writes on one conversation, run packed."""
 
     def describe(self) -> str:
         if self.what:
@@ -73,8 +83,14 @@ class Covered:
                 f"exhaustive to depth {self.depth} over {len(KEYS)} conversations, cut by the budget's time after "
                 f"{self.sequences} of {self.of} sequences"
             )
-        cut = f" (depth {DEPTH} cut by the budget)" if self.reduced else ""
-        return f"exhaustive to depth {self.depth} over {len(KEYS)} conversations{cut}: {self.sequences} sequences"
+        cut = f" (depth {PACKED_DEPTH} cut by the budget)" if self.reduced else ""
+        deep = (
+            f" and to depth {PACKED_DEPTH} on one ({self.packed} of them, {PACK} to a store)"
+            if self.depth == PACKED_DEPTH
+            else ""
+        )
+        shown = min(self.depth, DEPTH)
+        return f"exhaustive to depth {shown} over {len(KEYS)} conversations{deep}{cut}: {self.sequences} sequences"
 
 
 @dataclass(frozen=True)
@@ -135,14 +151,14 @@ def _replayed(ops: list[Op]) -> ChatModel:
     return model
 
 
-def histories(needs: Needs, depth: int = DEPTH) -> Iterator[list[Op]]:
-    """Every canonical sequence of 1..``depth`` writes from the empty state, shortest first."""
+def histories(needs: Needs, depth: int = DEPTH, keys: tuple[str, ...] = KEYS) -> Iterator[list[Op]]:
+    """Every canonical sequence of 1..``depth`` writes on ``keys`` from the empty state, shortest first."""
     level: list[list[Op]] = [[]]
     for _ in range(depth):
         following: list[list[Op]] = []
         for prefix in level:
             model = _replayed(prefix)
-            following += [[*prefix, op] for op in writes(model, needs, KEYS, CONTENTS) if _canonical([*prefix, op])]
+            following += [[*prefix, op] for op in writes(model, needs, keys, CONTENTS) if _canonical([*prefix, op])]
         yield from following
         level = following
 
@@ -203,6 +219,38 @@ def owners(ops: list[Op]) -> frozenset[str]:
     return frozenset(kept or {"MDL-001"})
 
 
+def packed(clause_id: str, needs: Needs) -> list[list[Op]]:
+    """The sequences of :data:`PACKED_DEPTH` writes on ``"a"`` that belong to ``clause_id`` (:func:`owners`).
+
+    They run :data:`PACK` to a fresh store, the ``n``-th on conversation :func:`packed_key` ``(n)``: every
+    conversation's first write, then every second write, and so on, the answers compared as they come and each
+    conversation's messages read at the end. A store whose conversations are independent gives each the answers
+    it would give alone; one that is not fails the batch, and the sequence is then run alone to tell which.
+    Sequences of three writes over *two* conversations are not enumerated (15,564 more): writes on different
+    conversations commute in the model, and the interleaved batch puts every history beside others instead."""
+    return list(_packed_by_owner(needs).get(clause_id, ()))
+
+
+def packed_key(n: int) -> str:
+    """The conversation of a packed batch's ``n``-th sequence: all of one length, so none is another's prefix."""
+    return f"p{n:02d}"
+
+
+def renamed(op: Op, key: str) -> Op:
+    """``op`` on conversation ``key``."""
+    return (op[0], key, *op[2:])
+
+
+@functools.cache
+def _packed_by_owner(needs: Needs) -> dict[str, tuple[list[Op], ...]]:
+    filed: dict[str, list[list[Op]]] = {}
+    for ops in histories(needs, PACKED_DEPTH, keys=KEYS[:1]):
+        if len(ops) == PACKED_DEPTH:
+            for clause_id in owners(ops):
+                filed.setdefault(clause_id, []).append(ops)
+    return {clause_id: tuple(chosen) for clause_id, chosen in filed.items()}
+
+
 def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:
     """The sequences of the scope that belong to ``clause_id``, shortest first, without duplicates. At depth 1
     (the budget's cut for a slow store) the states set directly still come first, each with every write."""
@@ -261,6 +309,31 @@ def among_lookalikes(needs: Needs) -> list[tuple[tuple[str, ...], Op]]:
     return [(family, op) for family in LOOKALIKE_KEYS for key in family for op in lookalike_writes(needs, key)]
 
 
+def lookalike_histories(needs: Needs) -> list[list[Op]]:
+    """The histories a member of a family runs beside its look-alikes (on ``"a"``): each write of
+    :func:`lookalike_writes`, and each two of them in a row (56 on a store with every operation)."""
+    one = lookalike_writes(needs, KEYS[0])
+    return [[w] for w in one] + [[w, v] for w in one for v in one]
+
+
+def lookalike_rounds(needs: Needs) -> list[list[list[Op]]]:
+    """KEY-004's scope of histories: for each family of :data:`LOOKALIKE_KEYS`, one round per history of
+    :func:`lookalike_histories`. In round ``r`` every member first gets a message of its own, then the ``i``-th
+    member runs history ``(r + i) mod n``, all at once on one store, interleaved: every member runs every history of
+    up to two writes, each time beside look-alikes that hold messages and run others (392 rounds on a store with
+    every operation)."""
+    chosen = lookalike_histories(needs)
+    return [
+        [
+            [("add", key, ChatMessage("user", f"message for key #{i}"), None)]
+            + [renamed(op, key) for op in chosen[(r + i) % len(chosen)]]
+            for i, key in enumerate(family)
+        ]
+        for family in LOOKALIKE_KEYS
+        for r in range(len(chosen))
+    ]
+
+
 def through_two_instances(needs: Needs) -> list[list[Op]]:
     """SHR-001's scope: each write from the empty state, and each state of up to two messages set directly then
     each write. The first write goes through one instance and the last through the other (symmetry: which
@@ -276,5 +349,5 @@ def size(clause_id: str, needs: Needs, depth: int = DEPTH) -> int:
     if clause_id == "SHR-001":
         return len(through_two_instances(needs))
     if clause_id == "KEY-004":
-        return len(among_lookalikes(needs))
+        return len(among_lookalikes(needs)) + len(lookalike_rounds(needs))
     return len(sequences(clause_id, needs, depth))

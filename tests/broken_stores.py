@@ -448,6 +448,28 @@ class LazyHeadDelete(InMemoryChatStore):
         return [k for k in super().get_keys() if self._visible(k)]
 
 
+class ForgetsPast40Conversations(InMemoryChatStore):
+    """No clause of its own: a cache of the 40 conversations written last, the oldest evicted (an LRU cache that
+    was meant to sit in front of a database). Two conversations never show it; a packed batch of fifty does."""
+
+    LIMIT = 40
+
+    def _evict(self, key: str) -> None:
+        data = self._data
+        if key in data:
+            data[key] = data.pop(key)  # most recent last
+        while len(data) > self.LIMIT:
+            del data[next(iter(data))]
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        super().set_messages(key, messages)
+        self._evict(key)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        super().add_message(key, message, idx)
+        self._evict(key)
+
+
 # -- time -----------------------------------------------------------------------
 
 
@@ -764,3 +786,62 @@ class TailNegativeReadsAll(InMemoryChatStore):
 
 BROKEN["TAL-001"] = TailFromHead
 BROKEN["TAL-002"] = TailNegativeReadsAll
+
+
+class SharedHeadOffsetPastTrailingSpace(InMemoryChatStore):
+    """KEY-004, only after two writes beside a look-alike: deleting the head of a conversation of two or more only
+    bumps a head offset, kept in a table whose key column ignores trailing spaces (SQL's PAD SPACE collation), so
+    ``'a'`` and ``'a '`` share one offset. One write per key never shows it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._offset: dict[str, int] = {}
+        self._guard = threading.RLock()
+
+    @staticmethod
+    def _slot(key: str) -> str:
+        check_key(key)
+        return key.rstrip(" ")
+
+    def _settle(self, key: str) -> None:
+        """Apply the offset for real (before any write but the lazy delete)."""
+        visible = self.get_messages(key)
+        if self._offset.pop(self._slot(key), 0):
+            super().set_messages(key, visible)
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        with self._guard:
+            return super().get_messages(key)[self._offset.get(self._slot(key), 0) :]
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        with self._guard:
+            self._offset.pop(self._slot(key), None)
+            super().set_messages(key, messages)
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        with self._guard:
+            self._settle(key)
+            super().add_message(key, message, idx)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        with self._guard:
+            visible = self.get_messages(key)
+            if idx == 0 and len(visible) > 1:
+                self._offset[self._slot(key)] = self._offset.get(self._slot(key), 0) + 1
+                return visible[0]
+            self._settle(key)
+            return super().delete_message(key, idx)
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        with self._guard:
+            self._settle(key)
+            return super().delete_last_message(key)
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        with self._guard:
+            self._settle(key)
+            return super().delete_messages(key)
+
+    def get_keys(self) -> list[str]:
+        with self._guard:
+            return [k for k in super().get_keys() if self.get_messages(k)]

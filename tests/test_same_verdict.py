@@ -49,6 +49,81 @@ def test_a_write_that_lands_on_a_lookalike_key_is_found_whatever_the_seed(pytest
     )
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_bug_that_needs_three_writes_is_found_by_the_exhaustive_phase_whatever_the_seed(
+    pytester: pytest.Pytester, seed: int
+) -> None:
+    # Set two, delete the head (lazily), insert: three writes. Found in a packed batch, then run alone, so the
+    # report is the three-write sequence on 'a', not the batch's fifty conversations.
+    result = pytester.runpytest(
+        "--chatstore=tests.broken_stores:LazyHeadDelete", "--chatstore-only", "--chatstore-hypothesis=default",
+        f"--hypothesis-seed={seed}", "--chatstore-clauses=MDL-001", "-q",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines(
+        [
+            ">*exhaust(chatstore)*",
+            "*1. store.set_messages('a', [[]ChatMessage('user', 'x'), ChatMessage('user', 'x')[]]) -> None",
+            "*3. store.delete_message('a', 0) -> ChatMessage('user', 'x')",
+            "*5. store.add_message('a', ChatMessage(*), idx=*) -> None",
+            "*6. store.get_messages('a') -> *",
+        ]
+    )
+    assert "'p0" not in result.stdout.str()
+
+
+def test_a_store_that_fails_only_beside_other_conversations_is_one_root_cause(pytester: pytest.Pytester) -> None:
+    # Forty conversations at most: every packed phase meets it, and each of its sequences passes alone.
+    result = pytester.runpytest(
+        "--chatstore=tests.broken_stores:ForgetsPast40Conversations", "--chatstore-only",
+        "--chatstore-clauses=SET-001,INS-001,KEY-001", "-q", "-p", "no:randomly",
+    )  # fmt: skip
+    result.assert_outcomes(failed=3, deselected=len(CLAUSES) - 3)
+    result.stdout.fnmatch_lines(
+        [
+            "*each sequence of this batch passes: the store fails only with 50 conversations written side by side*",
+            "*1 root cause(s)*",
+            "*blocks: *",
+        ]
+    )
+
+
+def test_the_packed_scope_is_every_three_write_sequence_on_one_conversation() -> None:
+    every = [ops for ops in scope.histories(ALL, 3, keys=("a",)) if len(ops) == 3]
+    owned = {repr(ops) for clause_id in CLAUSES for ops in scope.packed(clause_id, ALL)}
+    assert len(every) == 7450
+    assert owned == {repr(ops) for ops in every}
+    keys = [scope.packed_key(n) for n in range(scope.PACK)]
+    assert not [(k, o) for k in keys for o in keys if k != o and o.startswith(k)]  # no key is another's prefix
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_lookalike_bug_that_needs_two_writes_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
+    # 'a' and 'a ' share a lazily deleted head: set two messages, delete the head, and the look-alike loses one.
+    # One write per key (the 147 sequences) never shows it; the rounds of two-write histories do.
+    result = pytester.runpytest(
+        "--chatstore=tests.broken_stores:SharedHeadOffsetPastTrailingSpace", "--chatstore-only",
+        "--chatstore-hypothesis=default", f"--hypothesis-seed={seed}", "--chatstore-clauses=KEY-004", "-q",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines(
+        ["*the store fails only with 3 conversations written side by side*", "*store.delete_message('a*', 0) -> *"]
+    )
+
+
+def test_every_member_of_a_family_runs_every_two_write_history_beside_its_lookalikes() -> None:
+    rounds = scope.lookalike_rounds(ALL)
+    histories = [repr(h) for h in scope.lookalike_histories(ALL)]
+    assert len(histories) == 56
+    assert len(rounds) == 56 * len(scope.LOOKALIKE_KEYS)
+    for family in scope.LOOKALIKE_KEYS:
+        for i, key in enumerate(family):
+            mine = [r for r in rounds if [ops[0][1] for ops in r] == list(family)]
+            ran = {repr([scope.renamed(op, "a") for op in r[i][1:]]) for r in mine}
+            assert ran == set(histories), key
+    assert all(all(ops[0][0] == "add" for ops in r) for r in rounds)  # every look-alike holds a message first
+
+
 def test_a_store_not_empty_when_built_is_named_by_the_exhaustive_phase(pytester: pytest.Pytester) -> None:
     # The phase does not read its thousand fresh stores first: on a failure it looks at one, and names FRE-001.
     result = pytester.runpytest(
@@ -151,7 +226,7 @@ def test_every_insert_and_delete_index_from_minus_len_minus_1_to_len_plus_1_is_i
 def test_a_budget_cut_shrinks_the_scope_visibly() -> None:
     assert len(scope.sequences("DLL-001", ALL, depth=1)) < len(scope.sequences("DLL-001", ALL))
     covered = scope.Covered(sequences=3, calls=10, depth=1, reduced=True)
-    assert covered.describe() == "exhaustive to depth 1 over 2 conversations (depth 2 cut by the budget): 3 sequences"
+    assert covered.describe() == "exhaustive to depth 1 over 2 conversations (depth 3 cut by the budget): 3 sequences"
 
 
 def test_a_store_without_a_capability_gets_no_sequence_of_it() -> None:
@@ -166,3 +241,5 @@ def test_the_budget_plans_each_exhaustive_phase_at_its_real_size() -> None:
     for clause_id, work in WORK.items():
         got = (scope.size(clause_id, ALL), scope.size(clause_id, ALL, depth=1))
         assert work.exhaustive == (got if any(got) else (0, 0)), f"{clause_id}: set Work(exhaustive={got})"
+        packed = len(scope.packed(clause_id, ALL))
+        assert work.packed == packed, f"{clause_id}: set Work(packed={packed})"

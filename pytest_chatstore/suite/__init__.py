@@ -214,7 +214,8 @@ def exhaust(chatstore: Any) -> None:
     reduced = chatstore.share < 1.0  # a slow store: the budget cut this clause, so the scope shrinks, visibly
     depth = 1 if reduced else scope.DEPTH
     sequences = scope.sequences(chatstore.clause, needs, depth)
-    calls, ran = chatstore.calls, 0
+    deep = [] if reduced else scope.packed(chatstore.clause, needs)
+    calls, ran, ran_deep = chatstore.calls, 0, 0
     # The budget's share of this clause bounds the phase; past it (a store far slower than measured), it stops,
     # after every single write from the empty state at least, and says how far it got.
     deadline = time.monotonic() + chatstore.allowance.seconds
@@ -226,8 +227,21 @@ def exhaust(chatstore: Any) -> None:
             used = tuple(sorted({o[1] for o in ops}))
             run = functools.partial(_run_sequence, ops=ops, used=used, listing=listing)
             on_fresh_store(chatstore, used, listing, run)
+        for start in range(0, len(deep) if ran == len(sequences) else 0, scope.PACK):
+            if time.monotonic() > deadline:
+                break
+            batch = deep[start : start + scope.PACK]
+            placed = [[scope.renamed(op, scope.packed_key(n)) for op in ops] for n, ops in enumerate(batch)]
+            on_packed_store(chatstore, placed, batch, listing)
+            ran_deep += len(batch)
+    whole = ran == len(sequences) and ran_deep == len(deep)
     chatstore.exhaustive = scope.Covered(
-        ran, chatstore.calls - calls, depth, reduced or ran < len(sequences), of=len(sequences)
+        ran + ran_deep,
+        chatstore.calls - calls,
+        scope.PACKED_DEPTH if whole and not reduced else depth,
+        reduced or not whole,
+        of=len(sequences) + len(deep),
+        packed=ran_deep,
     )
 
 
@@ -246,6 +260,53 @@ def on_fresh_store(chatstore: Any, keys: tuple[str, ...], listing: bool, check: 
     with chatstore.fresh(canary=keys, list_keys=listing):
         pass
     raise failure
+
+
+def on_packed_store(
+    chatstore: Any, placed: list[list[Op]], alone: list[list[Op]], listing: bool, rule: str | None = None
+) -> None:
+    """Run the sequences ``placed`` packed on one fresh store, each on its own conversation (see
+    :func:`pytest_chatstore.scope.packed`). On a failure, the sequence that failed (each of them, when the key
+    listing did) runs alone on a fresh store as ``alone`` has it, and its own failure, the shortest, is the clause's;
+    a batch whose sequences each pass alone fails as :meth:`~pytest_chatstore.driver.StoreDriver.side_by_side` says.
+    ``rule``: the rule a conversation read wrong breaks (default: its last write's)."""
+    __tracebackhide__ = True
+    at, drivers = [-1], []
+    try:
+        with chatstore.fresh(check_empty=False) as store:
+            drivers.append(store)
+            _run_packed(store, placed, listing, at, rule)
+    except ClauseFailure as exc:
+        failure = exc
+    else:
+        return
+    for ops in [alone[at[0]]] if at[0] >= 0 else alone:
+        used = (ops[0][1],)
+        on_fresh_store(chatstore, used, listing, functools.partial(_run_sequence, ops=ops, used=used, listing=listing))
+    if not drivers or type(failure) is not ClauseFailure:
+        raise failure  # the store could not be built, or the check was blocked: as it came
+    drivers[0].side_by_side(failure.what, len(placed))
+
+
+def _run_packed(store: StoreDriver, placed: list[list[Op]], listing: bool, at: list[int], rule: str | None) -> None:
+    """The writes of ``placed`` interleaved (every sequence's first write, then every second one...), the answers
+    compared as they come, then each sequence's conversation read; ``at[0]``: the sequence being run (-1: the key
+    listing)."""
+    __tracebackhide__ = True
+    model = ChatModel()
+    rules = [""] * len(placed)
+    for step in range(max(map(len, placed))):
+        for n, ops in enumerate(placed):
+            if step < len(ops):
+                at[0] = n
+                rules[n] = rule or state_rule(ops[step], model)
+                run_op(store, model, ops[step], python_negatives=store.owner == "DEL-004")
+    for n, ops in enumerate(placed):
+        at[0] = n
+        _state_agrees(store, model, (ops[0][1],), ops[-1], rules[n])
+    at[0] = -1
+    if listing:
+        _listing_agrees(store, model, tuple(ops[0][1] for ops in placed))
 
 
 def _run_sequence(store: StoreDriver, ops: list[Op], used: tuple[str, ...], listing: bool) -> None:

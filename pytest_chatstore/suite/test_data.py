@@ -19,7 +19,17 @@ from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.suite import Op, clause, exhaust, numbered_ops, on_fresh_store, op_strategy, run_op, state_rule
+from pytest_chatstore.suite import (
+    Op,
+    clause,
+    exhaust,
+    numbered_ops,
+    on_fresh_store,
+    on_packed_store,
+    op_strategy,
+    run_op,
+    state_rule,
+)
 
 KEY = "conversation"
 SAMPLE = ChatMessage("user", "hello", {"trace": {"id": 1}})
@@ -121,15 +131,20 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
     for family in scope.LOOKALIKE_KEYS:
         distinct(family)
         distinct(family[::-1])
-    chosen, calls = scope.among_lookalikes(scope.Needs.of(chatstore.capabilities)), chatstore.calls
+    # Then every member runs every history of up to two such writes, its look-alikes running others at once.
+    needs = scope.Needs.of(chatstore.capabilities)
+    chosen, rounds, calls = scope.among_lookalikes(needs), scope.lookalike_rounds(needs), chatstore.calls
     with chatstore.failures_only():
         for family, op in chosen:
             on_fresh_store(chatstore, family, False, functools.partial(_beside_lookalikes, family=family, op=op))
+        for placed in rounds:
+            on_packed_store(chatstore, placed, placed, False, rule="KEY-004")
     chatstore.exhaustive = scope.Covered(
-        len(chosen),
+        len(chosen) + len(rounds),
         chatstore.calls - calls,
-        1,
-        what="each member of each family of look-alike keys, all holding a message, meeting each kind of write",
+        2,
+        what="each member of each family of look-alike keys, all holding a message, meeting each kind of write; "
+        "then every member running every history of up to two writes beside its look-alikes running others",
     )
 
     @chatstore.settings()
