@@ -113,10 +113,14 @@ def first_contact(config: pytest.Config, target: Target, *, controller: bool = F
         finally:
             probe.close()
 
+    if controller and "redis_url" in target.accepts:
+        config.stash[redis_key].look_before_workers(int(config.getoption("numprocesses") or 1))
     # Isolated, or in xdist's controller, no store code runs in this process (a store may leak a thread that
     # keeps a process from exiting, or kill it): the store is built in a child of its own.
     in_child = (config.stash[isolate_key] or controller) and isolation.available()
     problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
+    if controller:
+        config.stash[redis_key].look(f"when xdist's controller built a {target.name} store before the workers started")
     if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
         pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 

@@ -280,6 +280,7 @@ class RecorderPlugin:
             return  # xdist's controller writes the reports
         if not self.recorder.results and self.recorder.stopped is None:
             self.recorder.stopped = f"the run ended (exit status {int(exitstatus)}) before any clause finished"
+        self.recorder.trespasses += self.config.stash[redis_key].seen
         changed = self.config.stash[redis_key].trespass()
         if changed is not None:
             self.recorder.trespasses.append(f"at the end of the run: {changed}")

@@ -147,6 +147,25 @@ def test_a_store_that_flushes_the_server_fails_the_run_naming_each_database(
     ]
 
 
+def test_under_xdist_a_store_that_flushes_the_server_while_the_controller_builds_it_fails_the_run(
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
+) -> None:
+    require_module("xdist", "pytest-xdist is not installed")
+    base = server.url.rsplit("/", 1)[0]
+    # xdist's controller builds a store (first contact) before any worker looks at the server: its look comes first.
+    result = pytester.runpytest_subprocess(
+        "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/14",
+        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json", "-n", "2",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    said = (
+        "when xdist's controller built a FlushesAllOnClose store before the workers started: database 0 was emptied "
+        "(2 keys removed); database 3 was emptied (1 key removed)"
+    )
+    result.stdout.fnmatch_lines([f"GUARD: the store changed data outside the kit's database, {said}"])
+    assert json.loads((pytester.path / "r.json").read_text())["guard"] == [said]
+
+
 def test_a_store_that_writes_outside_its_database_fails_the_run(
     pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
 ) -> None:

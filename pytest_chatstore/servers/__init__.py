@@ -33,6 +33,8 @@ class RedisProvider:
         self.error: str | None = None
         self.baseline: Any = None
         """The guard's fingerprint of the server's other databases (see :mod:`.guard`), taken before any store ran."""
+        self.seen: list[str] = []
+        """Changes the guard saw outside any clause (xdist's controller's first contact), for the report."""
 
     def __call__(self) -> Any:
         """The :class:`~pytest_chatstore.servers.redis.RedisServer`; fails the calling test if there is none."""
@@ -56,6 +58,29 @@ class RedisProvider:
         if self.error is not None:
             pytest.fail(f"pytest-chatstore: {self.error}", pytrace=False)
         return self.server
+
+    def look_before_workers(self, workers: int) -> None:
+        """In xdist's controller, before it builds a store (the first contact): on a user's server, the guard's
+        baseline over every database but the ``workers`` the workers write to, so that what a store does to the
+        others while the controller builds it is seen at the run's end. A server the kit starts is its own:
+        nothing to guard, and nothing is started here."""
+        if self.config.url is None or self.config.kind not in ("auto", "url") or self.server is not None:
+            return
+        try:
+            self()
+        except pytest.fail.Exception:
+            return  # said by the first clause that needs the server
+        from pytest_chatstore.servers.guard import fingerprint
+
+        first = min(self.server.kit_databases)
+        self.server.kit_databases = frozenset(range(first, first + max(1, workers)))
+        self.baseline = fingerprint(self.server.client(), self.server.kit_databases)
+
+    def look(self, when: str) -> None:
+        """Compare with the baseline now, outside any clause; a change is kept in :attr:`seen`, said ``when``."""
+        changed = self.trespass()
+        if changed is not None:
+            self.seen.append(f"{when}: {changed}")
 
     def check_usage(self) -> str | None:
         """Why the user's Redis URL cannot be used (a usage error, said up front), or None."""
