@@ -67,14 +67,14 @@ class RedisProvider:
         if self.config.url is None or self.config.kind not in ("auto", "url") or self.server is not None:
             return
         try:
-            self()
+            server = self()
         except pytest.fail.Exception:
             return  # said by the first clause that needs the server
         from pytest_chatstore.servers.guard import fingerprint
 
-        first = min(self.server.kit_databases)
-        self.server.kit_databases = frozenset(range(first, first + max(1, workers)))
-        self.baseline = fingerprint(self.server.client(), self.server.kit_databases)
+        first = min(server.kit_databases)
+        server.kit_databases = frozenset(range(first, first + max(1, workers)))
+        self.baseline = fingerprint(server.client(), server.kit_databases)
 
     def look(self, when: str) -> None:
         """Compare with the baseline now, outside any clause; a change is kept in :attr:`seen`, said ``when``."""
