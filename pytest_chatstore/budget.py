@@ -35,6 +35,14 @@ RESERVE = 0.1
 """The share of the budget left unplanned, for what is not a store call (pytest, building stores) and for
 estimates that were low."""
 
+SLACK = 0.25
+MIN_SLACK = 30.0
+"""How far past its budget a target's clauses may go (the floors of evidence of a store slower than planned for)
+before the run stops: the larger of a quarter of ``--chatstore-budget`` and 30 s. Past it no store call starts; the
+clause running then is unverified (``error``) and the run ends INCOMPLETE. So no run spends more on a target's
+clauses than its budget, this slack, one call's time limit (``--chatstore-timeout``) and the closing of that
+clause's stores."""
+
 DEFAULT_BUDGET = 240.0
 """Seconds per target: a 20 ms-per-call store gets a full, reduced verdict in about four minutes."""
 
@@ -147,10 +155,28 @@ class Ledger:
         planned = [work(c).reduced_calls(self.profile, max(work(c).floor_fraction(self.profile), scale)) for c in todo]
         return Allowance(scale, left * planned[0] / sum(planned) if sum(planned) else left)
 
+    @property
+    def hard_limit(self) -> float:
+        """Seconds past which no store call of this target starts (:data:`MIN_SLACK`)."""
+        return self.budget + max(self.budget * SLACK, MIN_SLACK)
+
+    def stop_reason(self) -> str | None:
+        """Why the run stops (the hard limit is reached), or None."""
+        if self.spent < self.hard_limit:
+            return None
+        return (
+            f"the clauses took {self.spent:.0f} s, past the budget of {self.budget:g} s and its slack "
+            f"({self.hard_limit - self.budget:.0f} s), at {self.cost * 1000:.1f} ms per call observed{self._where()}: "
+            "raise --chatstore-budget "
+            "(the floors of evidence need more), or leave clauses out (--chatstore-clauses=-slow)"
+        )
+
     def overrun(self) -> str | None:
         """What the summary says when the clauses' floors did not fit the budget, with the figures; else None."""
         if self.spent <= self.budget:
             return f"{self.note}; the run stayed within it ({self.spent:.0f} s)" if self.note else None
+        if self.stop_reason() is not None:
+            return None  # the run stopped there: its reason says so, in the INCOMPLETE line
         said = f" ({self.note})" if self.note else ""
         return (
             f"the clauses took {self.spent:.0f} s, more than the budget of {self.budget:g} s, at "

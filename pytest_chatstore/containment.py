@@ -84,6 +84,7 @@ def run_protocol(item: pytest.Item, clause_id: str) -> bool | None:
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     reports = isolation.run_forked(item, quiet_for=6 * timeout + 120)
     isolation.release(item, reports)
+    stop_when_spent(item, target.name)  # the child's ledger came back with its reports
     for report in reports:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
@@ -103,6 +104,12 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
     _refuse_while_stuck(config, sut, clause_id)
     ledger = building.ledger(config, sut)
     sut.plan(ledger.allowance(clause_id), ledger.cost)
+    sut.runner.deadline = time.monotonic() + ledger.hard_limit - ledger.spent
+    sut.runner.past_deadline = (
+        f"the target's budget ({ledger.budget:g} s) and its slack ({ledger.hard_limit - ledger.budget:.0f} s) were "
+        "spent during this "
+        "check: it stopped before its next store call, unverified, and the run stops"
+    )
     start = time.perf_counter()
     try:
         sut.require_clause(clause_id)
@@ -115,7 +122,16 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
         # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
         counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency"
         ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted, methods=sut.runner.seconds_in)
+        stop_when_spent(item, sut.target.name)
     _left_behind(item, sut, clause_id)
+
+
+def stop_when_spent(item: pytest.Item, target: str) -> None:
+    """Stop the run (no further clause starts) once ``target``'s budget and its slack are spent."""
+    ledger = item.config.stash[ledgers_key].get(target)
+    reason = ledger.stop_reason() if ledger is not None else None
+    if reason is not None:
+        item.session.shouldstop = reason
 
 
 def _refuse_while_stuck(config: pytest.Config, sut: StoreUnderTest, clause_id: str) -> None:

@@ -198,6 +198,7 @@ class StoreDriver:
         self._record(op, args, kwargs, use_async)
         method = getattr(self.store, name)
         self._harm_check(None, f"the store's calls before {entry} (a burst of calls, its construction)")
+        self.runner.check_deadline()
 
         def failed(exc: BaseException) -> NoReturn:
             """The call raised ``exc`` (or hung: ``exc`` is the timeout, and this runs in the pytest thread)."""
@@ -248,6 +249,17 @@ class StoreDriver:
         __tracebackhide__ = True
         said = f"the store set the interpreter's recursion limit to {after} (it was {before}; the kit set it back)"
         self.harmed(said, "the recursion limit", op, happened)
+
+    def raised_before(self, exc: BaseException, what: str, op: str | None = None) -> None:
+        """Blocked by the clause that failed first because the store raised ``exc``'s type, in ``op``'s method (in
+        any method for a call not known one by one: a thread's), when that clause is known broken; else nothing.
+        For checks that read a store's exception themselves (bad input, bursts of threads): one exception from one
+        method is one root cause."""
+        __tracebackhide__ = True
+        kind = type(exc).__name__
+        first = self.raising.get((OPERATIONS[op].sync, kind)) if op is not None else first_of_kind(self.raising, kind)
+        if first is not None and first != self.owner and first in self.known_broken:
+            raise blocked(self.owner, first, what, log=self.log, replay=self.replay_record())
 
     def harmed(self, said: str, kind: str, op: str | None, happened: str) -> NoReturn:
         """A call of ``op`` (``happened``: what it did; None: some call before) did ``said`` to the process: the

@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.runner import BudgetSpent
 
 NO_RESULT: Any = object()
 """Marks a :class:`Step` or :class:`ReplayRecord` field the kit has no value for."""
@@ -282,6 +283,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
         return "failed", flaky.strip(" ()")
     if failures:
         return "blocked", f"blocked by {failures[0].blocked_by}"
+    spent = [e for e in leaves if isinstance(e, BudgetSpent)]
+    if spent:
+        return "error", str(spent[0])
     if any(isinstance(e, Inconclusive) for e in leaves):
         return "inconclusive", str(next(e for e in leaves if isinstance(e, Inconclusive)))
     if flaky:

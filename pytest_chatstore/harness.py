@@ -293,6 +293,7 @@ class StoreUnderTest:
         def closing_hung(exc: OperationTimeout) -> NoReturn:
             raise hung(self.clause, f"closing the store hung: {exc}") from None
 
+        self.runner.check_deadline()
         try:
             store = self.runner.invoke(building.__enter__, (), {}, on_hang=factory_hung)
         except OperationTimeout as exc:

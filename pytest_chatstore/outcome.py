@@ -292,11 +292,11 @@ class RecorderPlugin:
 
 def stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
     """Why the run stopped before every suite test ran (then no report may claim a verdict), or None."""
-    if exitstatus == pytest.ExitCode.INTERRUPTED:
-        return "interrupted"
     for reason in (session.shouldfail, session.shouldstop):
         if reason:
             return str(reason)
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted"
     if hasattr(session.config, "workerinput"):
         return None  # a worker runs only its share of the suite: the controller judges what ran
     ran: set[str] = session.config.stash[ran_key]

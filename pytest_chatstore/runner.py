@@ -68,6 +68,12 @@ OnHang = Callable[[OperationTimeout], Any]
 _here = threading.local()
 
 
+class BudgetSpent(BaseException):
+    """The target's time budget and its slack are spent (:attr:`Runner.deadline`): the check stops before its next
+    call, unverified, and the run stops. A ``BaseException``, as a hang's verdict is, so that Hypothesis does not
+    replay the example."""
+
+
 class Call(Generic[T]):
     """One job handed to the worker, and its outcome once :meth:`done` (a lighter thing than a ``Future``: one
     caller waits for it on the worker's results queue, and every store call is one)."""
@@ -209,6 +215,16 @@ class Runner:
         """Method name -> (calls, seconds waited for them): where a slow store's time went."""
         self.abandoned: list[tuple[str, Call[Any]]] = []
         """Calls that hung, by name: done once (if ever) the call returns."""
+        self.deadline = float("inf")
+        """Monotonic time past which no store call starts (the budget's hard limit; :meth:`check_deadline`)."""
+        self.past_deadline = ""
+        """What :class:`BudgetSpent` says."""
+
+    def check_deadline(self) -> None:
+        """Raise :class:`BudgetSpent` once :attr:`deadline` has passed (before a store call or a store's building;
+        closing a store is never refused)."""
+        if time.monotonic() > self.deadline:
+            raise BudgetSpent(self.past_deadline)
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Return ``fn(*args, **kwargs)``, run on the worker; raise :class:`OperationTimeout` if it hangs."""

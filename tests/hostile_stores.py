@@ -390,3 +390,11 @@ def reset() -> None:
 
 HANGS = {"n": 0}
 """How many calls hung (in this process)."""
+
+
+class RecursionErrorInDelete(InMemoryChatStore):
+    """``delete_message`` always raises ``RecursionError`` (a serializer that recurses for ever): one root cause, not
+    one per clause that deletes (bad input and threads included)."""
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        raise RecursionError("maximum recursion depth exceeded while encoding a JSON object")

@@ -111,6 +111,62 @@ def test_an_overrun_names_the_store_method_that_took_the_time() -> None:
     assert "get_keys() took 145 s in all, 29 calls at 5.01 s each (the kit lists the keys of every store" in overrun
 
 
+def test_a_method_that_always_raises_is_one_root_cause_for_bad_input_and_threads_too(
+    pytester: pytest.Pytester,
+) -> None:
+    # Before: DEL-001, CON-002, CON-004 and BAD-002 each a root cause of its own, for one exception of one method.
+    result = pytester.runpytest_subprocess(
+        _store("RecursionErrorInDelete"), *ONLY, "--chatstore-clauses=DEL-001,BAD-002,CON-002,CON-004"
+    )
+    result.assert_outcomes(failed=4, deselected=len(CLAUSES) - 4)
+    result.stdout.fnmatch_lines(
+        ["*1 root cause(s)*", "  FAILED DEL-001 *", "      blocks: CON-002, CON-004, BAD-002 *"]
+    )
+
+
+def test_the_hard_limit_is_the_budget_and_its_stated_slack() -> None:
+    small, large = (budget.Ledger(budget=b, profile="default", measured=0.001, clauses=[]) for b in (60, 240))
+    assert (small.hard_limit, large.hard_limit) == (90, 300)  # 30 s at least, else a quarter of the budget
+    small.record("ORD-001", 89.0, 100)
+    assert small.stop_reason() is None
+    small.record("INS-001", 2.0, 10, methods={"get_keys": (10, 90.0)})
+    reason = small.stop_reason()
+    assert reason is not None
+    assert reason.startswith("the clauses took 91 s, past the budget of 60 s and its slack (30 s)")
+    assert "get_keys() took 90 s in all" in reason
+
+
+def test_past_the_hard_limit_no_store_call_starts_and_the_store_is_not_charged() -> None:
+    from pytest_chatstore.runner import BudgetSpent, Runner
+
+    runner = Runner(timeout=1.0)
+    try:
+        assert runner.call(lambda: 1) == 1  # no deadline: inf
+        runner.deadline, runner.past_deadline = 0.0, "spent"
+        with pytest.raises(BudgetSpent, match="spent"):
+            runner.check_deadline()
+    finally:
+        runner.close()
+
+
+def test_a_store_slower_than_its_budget_stops_the_run_at_the_budget_and_its_slack(pytester: pytest.Pytester) -> None:
+    # 2 ms a call, a budget of 0.2 s: the floors of evidence need far more. The run stops at the hard limit (the
+    # budget and 30 s): the clause running then is unverified, the report says INCOMPLETE, the exit is not 0.
+    result = pytester.runpytest_subprocess(
+        _store("Latency2ms"), "--chatstore-only", "--chatstore-budget=0.2", "--chatstore-report=report.json"
+    )
+    assert result.ret != pytest.ExitCode.OK
+    said = "the clauses took * s, past the budget of 0.2 s and its slack (30 s), at * ms per call observed*"
+    result.stdout.fnmatch_lines(
+        [f"INCOMPLETE RUN: stopped early ({said}", f"*NOT VERIFIED: the run stopped early ({said}"]
+    )
+    report = _report(pytester)
+    assert report["gate"] == "incomplete"
+    assert str(report["stopped"]).startswith("the clauses took")
+    stopped = [c for c in _clauses(report).values() if "spent during this check" in str(c.get("failure", ""))]
+    assert [c["status"] for c in stopped] in ([], ["error"])  # the limit fell inside a clause, or between two
+
+
 def test_each_clause_gets_its_share_of_the_time_left() -> None:
     ledger = budget.Ledger(budget=100, profile="default", measured=0.001, clauses=["ORD-001", "MDL-001"])
     first = ledger.allowance("ORD-001")

@@ -114,7 +114,9 @@ def _in_threads(store: StoreDriver, bodies: list[Callable[[], None]], calls: int
     if errors:
         if isinstance(errors[0], ClauseFailure):  # a thread's answer broke a rule (its own or another clause's)
             raise errors[0]
-        store.violation(f"a thread's call raised {type(errors[0]).__name__}: {errors[0]}")
+        said = f"a thread's call raised {type(errors[0]).__name__}: {errors[0]}"
+        store.raised_before(errors[0], said)
+        store.violation(said)
 
 
 def _tasks(store: StoreDriver, calls: int, burst: Callable[[], Any]) -> None:

@@ -493,7 +493,9 @@ def _refused(store: StoreDriver, what: str, op: str, *args: Any, **kwargs: Any) 
     except (TypeError, ValueError):
         return
     except Exception as exc:  # noqa: BLE001 - reported as the violation it is
-        store.violation(f"{what} raised {type(exc).__name__}, not TypeError or ValueError")
+        said = f"{what} raised {type(exc).__name__}, not TypeError or ValueError"
+        store.raised_before(exc, said, op)  # the method raises it whatever it is given: another clause's root cause
+        store.violation(said)
     store.violation(f"{what} was accepted")
 
 
