@@ -122,48 +122,38 @@ def _unchanged(clients: dict[int, Any]) -> bool:
     )
 
 
-@pytest.mark.parametrize("isolate", [[], ["--chatstore-isolate"]], ids=["in-process", "isolated"])
+@pytest.mark.parametrize(
+    ("how", "when"),
+    [
+        ([], "after ORD-002"),
+        (["--chatstore-isolate"], "after ORD-002"),
+        # xdist's controller builds a store (first contact) before any worker looks at the server: it looks first.
+        (["-n", "2"], "when xdist's controller built a FlushesAllOnClose store before the workers started"),
+    ],
+    ids=["in-process", "isolated", "xdist"],
+)
 def test_a_store_that_flushes_the_server_fails_the_run_naming_each_database(
-    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any], isolate: list[str]
+    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any], how: list[str], when: str
 ) -> None:
+    if "-n" in how:
+        require_module("xdist", "pytest-xdist is not installed")
     base = server.url.rsplit("/", 1)[0]
     # The first store is built before the first clause (first contact): the guard's look comes before it.
     result = pytester.runpytest_subprocess(
-        "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/15",
-        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json", *isolate,
+        "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/14",
+        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json", *how,
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.TESTS_FAILED  # the clause passed; the gate did not
+    said = f"{when}: database 0 was emptied (2 keys removed); database 3 was emptied (1 key removed)"
     result.stdout.fnmatch_lines(
         [
-            "GUARD: the store changed data outside the kit's database, after ORD-002: database 0 was emptied "
-            "(2 keys removed); database 3 was emptied (1 key removed)",
+            f"GUARD: the store changed data outside the kit's database, {said}",
             "FlushesAllOnClose (--chatstore): DOES NOT CONFORM *(data outside the kit's database changed*",
         ]
     )
     report = json.loads((pytester.path / "r.json").read_text())
     assert report["gate"] == "fail"
-    assert report["guard"] == [
-        "after ORD-002: database 0 was emptied (2 keys removed); database 3 was emptied (1 key removed)"
-    ]
-
-
-def test_under_xdist_a_store_that_flushes_the_server_while_the_controller_builds_it_fails_the_run(
-    pytester: pytest.Pytester, server: RedisServer, someone_elses: dict[int, Any]
-) -> None:
-    require_module("xdist", "pytest-xdist is not installed")
-    base = server.url.rsplit("/", 1)[0]
-    # xdist's controller builds a store (first contact) before any worker looks at the server: its look comes first.
-    result = pytester.runpytest_subprocess(
-        "--chatstore=tests.hostile_redis:FlushesAllOnClose", "--chatstore-only", f"--chatstore-redis-url={base}/14",
-        "--chatstore-clauses=ORD-002", "--chatstore-report=r.json", "-n", "2",
-    )  # fmt: skip
-    assert result.ret == pytest.ExitCode.TESTS_FAILED
-    said = (
-        "when xdist's controller built a FlushesAllOnClose store before the workers started: database 0 was emptied "
-        "(2 keys removed); database 3 was emptied (1 key removed)"
-    )
-    result.stdout.fnmatch_lines([f"GUARD: the store changed data outside the kit's database, {said}"])
-    assert json.loads((pytester.path / "r.json").read_text())["guard"] == [said]
+    assert report["guard"] == [said]
 
 
 def test_a_store_that_writes_outside_its_database_fails_the_run(

@@ -19,14 +19,20 @@ X = ChatMessage("user", "x")
 ALL = scope.Needs(insert=True, delete_message=True, delete_last=True, delete_all=True)
 
 
+def _one_clause_seeded(pytester: pytest.Pytester, store: str, clause_id: str, seed: int) -> pytest.RunResult:
+    """Run ``clause_id`` alone against ``store`` (a spec) with the randomized default profile and ``seed``: it fails."""
+    result = pytester.runpytest(
+        store, "--chatstore-only", "--chatstore-hypothesis=default", f"--hypothesis-seed={seed}",
+        f"--chatstore-clauses={clause_id}", "-q",
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    return result
+
+
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_a_three_call_bug_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
     # The default profile is randomized: only the seed differs between these runs.
-    result = pytester.runpytest(
-        SQLITE_EMPTIED, "--chatstore-only", "--chatstore-hypothesis=default", f"--hypothesis-seed={seed}",
-        "--chatstore-clauses=KEY-002", "-q",
-    )  # fmt: skip
-    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result = _one_clause_seeded(pytester, SQLITE_EMPTIED, "KEY-002", seed)
     result.stdout.fnmatch_lines(
         [
             "*1. store.add_message('a', ChatMessage('user', 'x')) -> None",
@@ -39,11 +45,7 @@ def test_a_three_call_bug_is_found_whatever_the_seed(pytester: pytest.Pytester, 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_a_write_that_lands_on_a_lookalike_key_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
     # Appending to look-alike keys shows nothing: only a delete beside them does (before, KEY-004 passed).
-    result = pytester.runpytest(
-        "--chatstore=tests.broken_stores:DeletesByPattern", "--chatstore-only", "--chatstore-hypothesis=default",
-        f"--hypothesis-seed={seed}", "--chatstore-clauses=KEY-004", "-q",
-    )  # fmt: skip
-    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result = _one_clause_seeded(pytester, "--chatstore=tests.broken_stores:DeletesByPattern", "KEY-004", seed)
     result.stdout.fnmatch_lines(
         ["*what happened: messages at 'a ' after delete_all on 'a'", "*store.delete_messages('a') -> [[]ChatMessage(*"]
     )
@@ -55,11 +57,7 @@ def test_a_bug_that_needs_three_writes_is_found_by_the_exhaustive_phase_whatever
 ) -> None:
     # Set two, delete the head (lazily), insert: three writes. Found in a packed batch, then run alone, so the
     # report is the three-write sequence on 'a', not the batch's fifty conversations.
-    result = pytester.runpytest(
-        "--chatstore=tests.broken_stores:LazyHeadDelete", "--chatstore-only", "--chatstore-hypothesis=default",
-        f"--hypothesis-seed={seed}", "--chatstore-clauses=MDL-001", "-q",
-    )  # fmt: skip
-    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    result = _one_clause_seeded(pytester, "--chatstore=tests.broken_stores:LazyHeadDelete", "MDL-001", seed)
     result.stdout.fnmatch_lines(
         [
             ">*exhaust(chatstore)*",
@@ -101,11 +99,8 @@ def test_the_packed_scope_is_every_three_write_sequence_on_one_conversation() ->
 def test_a_lookalike_bug_that_needs_two_writes_is_found_whatever_the_seed(pytester: pytest.Pytester, seed: int) -> None:
     # 'a' and 'a ' share a lazily deleted head: set two messages, delete the head, and the look-alike loses one.
     # One write per key (the 147 sequences) never shows it; the rounds of two-write histories do.
-    result = pytester.runpytest(
-        "--chatstore=tests.broken_stores:SharedHeadOffsetPastTrailingSpace", "--chatstore-only",
-        "--chatstore-hypothesis=default", f"--hypothesis-seed={seed}", "--chatstore-clauses=KEY-004", "-q",
-    )  # fmt: skip
-    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    store = "--chatstore=tests.broken_stores:SharedHeadOffsetPastTrailingSpace"
+    result = _one_clause_seeded(pytester, store, "KEY-004", seed)
     result.stdout.fnmatch_lines(
         ["*the store fails only with 3 conversations written side by side*", "*store.delete_message('a*', 0) -> *"]
     )
