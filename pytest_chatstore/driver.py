@@ -118,6 +118,7 @@ class StoreDriver:
         self.unreplayable: str | None = None
         """Why a reproduction file cannot replay this store's calls (None: it can)."""
         self._failed_check: tuple[Any, Any] | None = None
+        self._accepted = False
         self.server: Any = server
         """The kit's Redis server the store uses, if any."""
         self.backdoor: Any = server.client() if server is not None else None
@@ -147,6 +148,13 @@ class StoreDriver:
             self._failed_check = (expected, actual)
             self._fail(what, rule, expected=expected, actual=actual)
 
+    def accepted(self, what: str) -> NoReturn:
+        """The last call took bad input it should have refused with ``TypeError`` or ``ValueError`` (``what``: the
+        call); its reproduction asserts the refusal."""
+        __tracebackhide__ = True
+        self._accepted = True
+        self.violation(f"{what} was accepted")
+
     def violation(self, what: str, *, rule: str | None = None, shape: bool = False) -> NoReturn:
         """Fail :attr:`clause` with ``what`` and the operation log (``rule``: the clause the answer broke;
         ``shape``: the answer could not be read at all)."""
@@ -162,7 +170,9 @@ class StoreDriver:
             what += (
                 f" (this breaks {rule}'s rule too; {rule} is not known broken in this run, so this clause reports it)"
             )
-        fail(self.clause, what, log=self.log, replay=self.replay_record(), shape=shape, **details)
+        record = self.replay_record()
+        record.unread = shape
+        fail(self.clause, what, log=self.log, replay=record, shape=shape, **details)
 
     # -- raw calls -------------------------------------------------------------
     def call(
@@ -204,6 +214,8 @@ class StoreDriver:
             """The call raised ``exc`` (or hung: ``exc`` is the timeout, and this runs in the pytest thread)."""
             __tracebackhide__ = True
             self.log[-1] = f"{entry}  raised {type(exc).__name__}: {short(message_of(exc))}"
+            if self.steps:
+                self.steps[-1].raised = type(exc).__name__
             self._harm_check(op, f"{entry} raised {type(exc).__name__}")  # harm first: it outlives the call
             if raw and isinstance(exc, Exception) and not isinstance(exc, OperationTimeout):
                 raise exc  # a hang is never the caller's to handle: it stops the check
@@ -266,6 +278,7 @@ class StoreDriver:
         running check fails, or is blocked by the check that met the same ``kind`` of harm first in the same method
         (for calls not known one by one, in any method)."""
         __tracebackhide__ = True
+        self.unreplayable = "what the store did to the process is in no answer of its calls"
         raised_in = (OPERATIONS[op].sync, kind) if op is not None else None
         first = self.raising.get(raised_in) if raised_in is not None else first_of_kind(self.raising, kind)
         self._charge(f"{happened}, but {said}", [first], raised_in)
@@ -356,7 +369,9 @@ class StoreDriver:
 
     def replay_record(self) -> ReplayRecord:
         """The calls so far and the failed check, for :mod:`pytest_chatstore.repro`."""
-        record = ReplayRecord(list(self.steps), dict(self.built_with), blocked=self.unreplayable)
+        record = ReplayRecord(
+            list(self.steps), dict(self.built_with), blocked=self.unreplayable, refusal=self._accepted
+        )
         if self._failed_check is not None:
             record.expected, record.actual = self._failed_check
         return record

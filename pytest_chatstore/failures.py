@@ -32,6 +32,8 @@ class Step:
     use_async: bool = False
     result: Any = NO_RESULT
     """The converted answer, when the kit converted it."""
+    raised: str | None = None
+    """The type of what the call raised (``OperationTimeout``: it hung), or None: it returned."""
 
 
 @dataclass
@@ -46,6 +48,10 @@ class ReplayRecord:
     """Why the steps alone do not reproduce the failure (then the reproduction reruns the clause)."""
     last_call: str = "the kit rejected this call's behaviour or answer"
     """What went wrong in the last call, when no answer was compared (it raised, hung, was unreadable)."""
+    refusal: bool = False
+    """The last call should have been refused with ``TypeError`` or ``ValueError`` and was accepted."""
+    unread: bool = False
+    """The last call's answer could not be read at all (a replay's own reading of it fails the same way)."""
 
 
 class ClauseFailure(AssertionError):

@@ -449,6 +449,8 @@ def _check_empty(driver: StoreDriver, canary: tuple[str, ...], *, list_keys: boo
     """The canary: a fresh store must hold nothing (FRE-001)."""
     __tracebackhide__ = True
     # Only data found is FRE-001's: a call that raises, hangs or answers a non-message is the running check's.
+    # What it finds was written by other stores of the run: this store's calls alone do not reproduce it.
+    driver.unreplayable = "the store was not empty when built: other stores of the run wrote what it holds"
     if list_keys and "keys" in driver.capabilities:
         keys = driver.get_keys()
         with driver.checking("FRE-001"):
@@ -459,3 +461,4 @@ def _check_empty(driver: StoreDriver, canary: tuple[str, ...], *, list_keys: boo
             driver.expect(f"a freshly built store already holds messages at {key!r}", [], messages)
     driver.log.clear()
     driver.steps.clear()
+    driver.unreplayable = None

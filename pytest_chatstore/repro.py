@@ -150,6 +150,7 @@ def _replay_body(clause_id: str, target: str, record: ReplayRecord | None) -> tu
     if "clock_start" in record.built_with:
         build.append(f"clock_start={record.built_with['clock_start']!r}")
     lines = [
+        *(["import pytest", ""] if record.refusal else []),
         "from pytest_chatstore.contract import ChatMessage",
         "from pytest_chatstore.repro import open_store",
         "",
@@ -185,9 +186,13 @@ def _statement(step: Step) -> str:
 
 def _assertion(last: Step, record: ReplayRecord) -> list[str] | None:
     """The final check, or None when the last call's answer is not what the kit compared."""
+    if record.refusal:
+        return ["with pytest.raises((TypeError, ValueError)):", f"    {_call(last)}"]
     if record.expected is NO_RESULT:
         if last.op == "keys":  # the kit's own check of a listing: no key twice
             return [f"keys = {_call(last)}", "assert len(keys) == len(set(keys)), keys"]
+        if last.raised is None and not record.unread:
+            return None  # it returned a readable answer: what the kit rejected in it is not an equality to assert
         return [f"{_call(last)}  # {record.last_call}"]
     if last.result is NO_RESULT:
         return None

@@ -249,7 +249,8 @@ SETTINGS: tuple[Setting, ...] = (
         "chatstore_budget",
         "SECONDS",
         "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
-        "never below its floor of evidence; where the floors do not fit, the summary says so at the end",
+        "never below its floor of evidence; where the floors do not fit, the summary says so at the end; past the "
+        "budget and its slack (a quarter of it, 30 s at least) the run stops, INCOMPLETE",
         f"{DEFAULT_BUDGET:g}",
         _seconds,
         default=DEFAULT_BUDGET,

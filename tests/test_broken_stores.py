@@ -44,6 +44,10 @@ def test_broken_store_fails_its_clause(pytester: pytest.Pytester, clause_id: str
     result.stdout.fnmatch_lines([f"*[[]{clause_id} {CLAUSES[clause_id].level}[]]*"])
     # For its bug, not because it could not even be built (a factory the kit cannot call, say).
     result.stdout.no_fnmatch_line("*what happened: the factory * raised*")
+    # Its reproduction file reproduces: it fails too (a replay of the calls, or a rerun of the clause).
+    written = list(pytester.path.rglob(f"test_repro_{clause_id.replace('-', '_')}_*.py"))
+    assert len(written) == 1, written
+    pytester.runpytest_subprocess(str(written[0]), "-p", "no:cacheprovider", "-q").assert_outcomes(failed=1)
 
 
 def test_reference_store_passes_every_clause(pytester: pytest.Pytester) -> None:

@@ -175,7 +175,8 @@ def test_SCL_001_every_one_of_a_thousand_conversations_is_listed(chatstore: Stor
             store.violation(f"get_keys listed {len(listed) - len(set(listed))} key(s) more than once")
         missing = sorted(set(keys) - set(listed))
         if missing:
-            store.violation(f"get_keys left out {len(missing)} of {count} conversations, such as {missing[:3]!r}")
+            left_out = f"get_keys left out {len(missing)} of {count} conversations, such as {missing[:3]!r}"
+            store.expect(left_out, sorted(keys), sorted(listed))
         store.expect("the keys listed", sorted(keys), sorted(listed), rule="KEY-001")
 
 
