@@ -10,6 +10,7 @@ import json
 import math
 import threading
 import time
+from typing import Any
 
 from pytest_chatstore.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
@@ -83,3 +84,35 @@ class SlowInsert(InMemoryChatStore):
             _burn(0.3)
             messages.insert(idx, message)
             InMemoryChatStore.set_messages(self, key, messages)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, float) and math.isfinite(value):
+        return float(f"{value:.15g}")  # a JSON encoder printing 15 significant digits
+    return value
+
+
+def _as_stored(message: ChatMessage | None) -> ChatMessage | None:
+    return None if message is None else ChatMessage(message.role, message.content, _rounded(message.additional_kwargs))
+
+
+class RoundsFloats(InMemoryChatStore):
+    """Every float in ``additional_kwargs`` comes back printed with 15 significant digits (one serialiser's
+    setting): FID-001's bug, which every clause reading a message back meets (it used to be 9 root causes)."""
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return [m for m in map(_as_stored, super().get_messages(key)) if m is not None]
+
+    def delete_messages(self, key: str) -> list[ChatMessage] | None:
+        removed = super().delete_messages(key)
+        return None if removed is None else [m for m in map(_as_stored, removed) if m is not None]
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        return _as_stored(super().delete_message(key, idx))
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        return _as_stored(super().delete_last_message(key))

@@ -184,3 +184,15 @@ def test_one_exception_from_one_method_is_one_root_cause(pytester: pytest.Pytest
     blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
     assert blocked == {"DEL-002": "DEL-001", "DEL-003": "DEL-001", "DEL-004": "DEL-001", "PAR-001": "DEL-001",
                        "PAR-002": "DEL-001"}  # fmt: skip
+
+
+def test_messages_a_serialiser_alters_are_one_root_cause_fid_001(pytester: pytest.Pytester) -> None:
+    """Floats rounded on the way through: FID-001 fails, every clause that reads a message back is blocked by it."""
+    _, report = run_suite(
+        pytester, "tests.root_cause_stores:RoundsFloats", "--chatstore-clauses=core,fidelity,ownership"
+    )
+    target = report["targets"][0]
+    assert [c["clause"] for c in target["root_causes"]] == ["FID-001"]
+    blocked = {c["id"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert {"SET-001", "INS-001", "DLA-002"} <= blocked
+    assert {c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"} == {"FID-001"}
