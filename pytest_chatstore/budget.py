@@ -156,9 +156,14 @@ class Ledger:
         return Allowance(scale, left * planned[0] / sum(planned) if sum(planned) else left)
 
     @property
+    def slack(self) -> float:
+        """Seconds past the budget the clauses may go before the run stops (:data:`MIN_SLACK`)."""
+        return max(self.budget * SLACK, MIN_SLACK)
+
+    @property
     def hard_limit(self) -> float:
-        """Seconds past which no store call of this target starts (:data:`MIN_SLACK`)."""
-        return self.budget + max(self.budget * SLACK, MIN_SLACK)
+        """Seconds past which no store call of this target starts."""
+        return self.budget + self.slack
 
     def stop_reason(self) -> str | None:
         """Why the run stops (the hard limit is reached), or None."""
@@ -166,9 +171,8 @@ class Ledger:
             return None
         return (
             f"the clauses took {self.spent:.0f} s, past the budget of {self.budget:g} s and its slack "
-            f"({self.hard_limit - self.budget:.0f} s), at {self.cost * 1000:.1f} ms per call observed{self._where()}: "
-            "raise --chatstore-budget "
-            "(the floors of evidence need more), or leave clauses out (--chatstore-clauses=-slow)"
+            f"({self.slack:.0f} s), at {self.cost * 1000:.1f} ms per call observed{self._where()}: raise "
+            "--chatstore-budget (the floors of evidence need more), or leave clauses out (--chatstore-clauses=-slow)"
         )
 
     def overrun(self) -> str | None:

@@ -106,8 +106,7 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
     sut.plan(ledger.allowance(clause_id), ledger.cost)
     sut.runner.deadline = time.monotonic() + ledger.hard_limit - ledger.spent
     sut.runner.past_deadline = (
-        f"the target's budget ({ledger.budget:g} s) and its slack ({ledger.hard_limit - ledger.budget:.0f} s) were "
-        "spent during this "
+        f"the target's budget ({ledger.budget:g} s) and its slack ({ledger.slack:.0f} s) were spent during this "
         "check: it stopped before its next store call, unverified, and the run stops"
     )
     start = time.perf_counter()

@@ -289,8 +289,7 @@ class StoreDriver:
         For checks that read a store's exception themselves (bad input, bursts of threads): one exception from one
         method is one root cause."""
         __tracebackhide__ = True
-        kind = type(exc).__name__
-        first = self.raising.get((OPERATIONS[op].sync, kind)) if op is not None else first_of_kind(self.raising, kind)
+        first = self._first_to_meet(type(exc).__name__, op)
         if first is not None and first != self.owner and first in self.known_broken:
             raise blocked(self.owner, first, what, log=self.log, replay=self.replay_record())
 
@@ -301,8 +300,14 @@ class StoreDriver:
         __tracebackhide__ = True
         self.unreplayable = "what the store did to the process is in no answer of its calls"
         raised_in = (OPERATIONS[op].sync, kind) if op is not None else None
-        first = self.raising.get(raised_in) if raised_in is not None else first_of_kind(self.raising, kind)
-        self._charge(f"{happened}, but {said}", [first], raised_in)
+        self._charge(f"{happened}, but {said}", [self._first_to_meet(kind, op)], raised_in)
+
+    def _first_to_meet(self, kind: str, op: str | None) -> str | None:
+        """The clause that failed first on ``kind`` (an exception type, a harm) in ``op``'s method; for a call not
+        known one by one (``op`` None), in any method."""
+        if op is None:
+            return first_of_kind(self.raising, kind)
+        return self.raising.get((OPERATIONS[op].sync, kind))
 
     def side_by_side(self, what: str, conversations: int) -> NoReturn:
         """The check's last comparison (``what``) failed in a packed batch of ``conversations`` sequences, each of
@@ -314,8 +319,10 @@ class StoreDriver:
             f" (run alone on a fresh store, each sequence of this batch passes: the store fails only with "
             f"{conversations} conversations written side by side, every call listed below)"
         )
-        expected, actual = self._failed_check or (NO_RESULT, NO_RESULT)
-        self._charge(what, [first_of_kind(self.raising, kind)], ("", kind), expected=expected, actual=actual)
+        compared: dict[str, Any] = {}
+        if self._failed_check is not None:
+            compared = {"expected": self._failed_check[0], "actual": self._failed_check[1]}
+        self._charge(what, [first_of_kind(self.raising, kind)], ("", kind), **compared)
 
     def _charge(
         self, what: str, suspects: list[str | None], raised_in: tuple[str, str] | None, **details: Any
@@ -323,7 +330,6 @@ class StoreDriver:
         """Blocked by the first of ``suspects`` that is another clause known broken; else the running check fails,
         remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it."""
         __tracebackhide__ = True
-        details = {k: v for k, v in details.items() if v is not NO_RESULT}
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
             raise blocked(self.owner, blocker, what, log=self.log, replay=self.replay_record(), **details)

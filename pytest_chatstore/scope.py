@@ -32,7 +32,7 @@ every step of them the whole state (answers, messages of both keys, the key list
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -243,12 +243,7 @@ def renamed(op: Op, key: str) -> Op:
 
 @functools.cache
 def _packed_by_owner(needs: Needs) -> dict[str, tuple[list[Op], ...]]:
-    filed: dict[str, list[list[Op]]] = {}
-    for ops in histories(needs, PACKED_DEPTH, keys=KEYS[:1]):
-        if len(ops) == PACKED_DEPTH:
-            for clause_id in owners(ops):
-                filed.setdefault(clause_id, []).append(ops)
-    return {clause_id: tuple(chosen) for clause_id, chosen in filed.items()}
+    return _filed(ops for ops in histories(needs, PACKED_DEPTH, keys=KEYS[:1]) if len(ops) == PACKED_DEPTH)
 
 
 def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]]:
@@ -261,9 +256,14 @@ def sequences(clause_id: str, needs: Needs, depth: int = DEPTH) -> list[list[Op]
 def _by_owner(needs: Needs, depth: int) -> dict[str, tuple[list[Op], ...]]:
     """Every sequence of the scope, once, filed under each clause that owns it (enumerated once per run, not
     once per clause)."""
+    return _filed([*histories(needs, depth), *from_states(needs)])
+
+
+def _filed(candidates: Iterable[list[Op]]) -> dict[str, tuple[list[Op], ...]]:
+    """Each of ``candidates``, once, under each clause that owns it (:func:`owners`), shortest first."""
     seen: set[str] = set()
     filed: dict[str, list[list[Op]]] = {}
-    for ops in [*histories(needs, depth), *from_states(needs)]:
+    for ops in candidates:
         shown = repr(ops)
         if shown in seen:
             continue
