@@ -13,6 +13,7 @@ from pytest_chatstore.budget import Ledger
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.failures import Hung
 from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.report import write_no_verdict
 from pytest_chatstore.stash import (
     batches_key,
     clause_of,
@@ -23,6 +24,7 @@ from pytest_chatstore.stash import (
     ledgers_key,
     processes_key,
     redis_key,
+    refused_key,
     settings_key,
     suite_items_key,
 )
@@ -121,8 +123,17 @@ def first_contact(config: pytest.Config, target: Target, *, controller: bool = F
     problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
     if controller:
         config.stash[redis_key].look(f"when xdist's controller built a {target.name} store before the workers started")
-    if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, nothing written
-        pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+    if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, no reproduction written
+        _refuse(config, problem)
+
+
+def _refuse(config: pytest.Config, problem: str) -> None:
+    """Stop the run with one usage error (exit 4); the report files say why, with no verdict."""
+    why = config.stash[refused_key] = f"a usage error stopped the run before any clause ran: {problem}"
+    settings = config.stash[settings_key]
+    if not hasattr(config, "workerinput"):  # xdist's controller may never reach its session's end
+        write_no_verdict(settings.reports, why, settings.policy, settings.budget)
+    pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
 def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
@@ -133,7 +144,7 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
         return ledgers[name]
     problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
     if problem is not None:
-        pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
+        _refuse(config, problem)
     settings = config.stash[settings_key]
     clauses = [
         clause_of(item) or ""

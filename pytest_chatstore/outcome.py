@@ -20,7 +20,7 @@ import pytest
 from pytest_chatstore import gate, repro, statuses
 from pytest_chatstore.failures import classify, failure_text, find_blob, first_clause_failure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.report import ClauseResult, Recorder
+from pytest_chatstore.report import ClauseResult, Recorder, write_no_verdict
 from pytest_chatstore.stash import (
     clause_of,
     deselected_key,
@@ -29,6 +29,7 @@ from pytest_chatstore.stash import (
     known_key,
     ran_key,
     redis_key,
+    refused_key,
     running_key,
     settings_key,
     suite_items_key,
@@ -196,10 +197,8 @@ class RecorderPlugin:
         self.recorder.isolation = config.stash[isolate_key]
         if not hasattr(config, "workerinput"):
             # Never leave an old report where CI reads it: until this run writes its own, the file says it ran.
-            running = Recorder(settings.policy, settings.budget)
-            running.stopped = "the run has not finished: it is running, or it ended before writing its report"
-            for path in settings.reports:
-                running.write(path)
+            why = "the run has not finished: it is running, or it ended before writing its report"
+            write_no_verdict(settings.reports, why, settings.policy, settings.budget)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
@@ -275,7 +274,7 @@ class RecorderPlugin:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.recorder.stopped = stopped_early(session, exitstatus)
+        self.recorder.stopped = self.config.stash.get(refused_key, None) or stopped_early(session, exitstatus)
         if hasattr(self.config, "workerinput"):
             return  # xdist's controller writes the reports
         if not self.recorder.results and self.recorder.stopped is None:

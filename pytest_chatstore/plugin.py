@@ -59,6 +59,9 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption, config.getini, search_dir=config.invocation_params.dir, rootpath=config.rootpath
         )
     except SettingError as exc:
+        from pytest_chatstore.report import write_no_verdict  # no older report survives where CI reads it
+
+        write_no_verdict(exc.reports, f"a usage error stopped the run before any clause ran: {exc}")
         raise pytest.UsageError(f"pytest-chatstore: {exc}") from None
     begin_run(config, settings)
     if settings.targets or settings.reports or settings.isolate:
@@ -130,8 +133,7 @@ def chatstore_redis_server(pytestconfig: pytest.Config) -> Any:
 def chatstore_redis_url(chatstore_redis_server: Any) -> str:
     """The URL of the kit's Redis database, emptied before the test (only keys the kit may delete)."""
     chatstore_redis_server.reset()
-    url: str = chatstore_redis_server.url
-    return url
+    return str(chatstore_redis_server.url)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
@@ -172,10 +174,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     from pytest_chatstore import collection
 
     module = metafunc.definition.getparent(pytest.Module)
-    source = module.stash.get(suite_source_key, "targets") if module is not None else "targets"
-    targets = (
-        list(metafunc.config.stash[settings_key].targets) if source == "targets" else [collection.fixture_target()]
-    )
+    from_fixture = module is not None and module.stash.get(suite_source_key, "targets") != "targets"
+    targets = [collection.fixture_target()] if from_fixture else list(metafunc.config.stash[settings_key].targets)
     metafunc.parametrize("chatstore", targets, ids=[t.name for t in targets], indirect=True)
 
 

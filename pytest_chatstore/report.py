@@ -11,7 +11,7 @@ import json
 import os
 import platform
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -110,6 +110,16 @@ def _failure_markdown(clause: dict[str, Any]) -> list[str]:
         "</details>",
     ]
     return lines
+
+
+def write_no_verdict(paths: Iterable[Path], why: str, policy: Policy | None = None, budget: float = 0.0) -> None:
+    """Write a report with no clause result and gate ``incomplete`` to each of ``paths``: ``why`` says why (the run
+    has not finished yet, or a usage error stopped it before any clause ran). No older report survives a run that
+    names its path, whatever stops it."""
+    recorder = Recorder(policy if policy is not None else Policy(), budget)
+    recorder.stopped = why
+    for path in paths:
+        recorder.write(path)
 
 
 class Recorder:

@@ -41,7 +41,13 @@ else:  # pragma: no cover - Python 3.10
 
 
 class SettingError(Exception):
-    """A setting has an invalid value; the message names the setting and its source."""
+    """A setting has an invalid value; the message names the setting and its source. ``reports`` are the report
+    paths the settings name (when those parse), so that the usage error can be written where CI reads the
+    report rather than leaving an older run's report there."""
+
+    def __init__(self, message: str, reports: tuple[Path, ...] = ()) -> None:
+        super().__init__(message)
+        self.reports = reports
 
 
 class Invalid(Exception):
@@ -443,6 +449,7 @@ def resolve(
     """
     ctx = Context(search_dir or Path.cwd(), search_dir, environ)
     values: dict[str, Any] = {}
+    reports = _report_paths(get_option, get_ini, environ, ctx)
     try:
         for setting in SETTINGS:
             picked = _pick(get_option(setting.name), setting.env, get_ini(setting.name), environ)
@@ -452,14 +459,27 @@ def resolve(
             try:
                 values[setting.name] = setting.parse(picked[0], picked[1], ctx)
             except Invalid as exc:
-                raise SettingError(f"{setting.label} from {picked[1]}: {exc}") from None
+                raise SettingError(f"{setting.label} from {picked[1]}: {exc}", reports) from None
         policy = _policy(values, rootpath or ctx.base)
     except (gate.GateError, capabilities.CapabilityError) as exc:
-        raise SettingError(str(exc)) from None
+        raise SettingError(str(exc), reports) from None
+    except SettingError as exc:  # a target that cannot be imported or built
+        raise SettingError(str(exc), reports) from None
     redis = RedisConfig(
         values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
     )
     return Settings(**{s.field: values[s.name] for s in SETTINGS if s.field}, redis=redis, policy=policy)
+
+
+def _report_paths(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str], ctx: Context) -> tuple[Path, ...]:
+    """The report paths alone, read before the rest (which may be invalid); none when they are invalid too."""
+    picked = _pick(get_option("chatstore_report"), "CHATSTORE_REPORT", get_ini("chatstore_report"), environ)
+    if picked is None:
+        return ()
+    try:
+        return _reports(picked[0], picked[1], ctx)
+    except Invalid:
+        return ()
 
 
 def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:

@@ -38,6 +38,8 @@ detected_key: pytest.StashKey[dict[str, frozenset[str]]] = pytest.StashKey()
 """Per target, the capabilities detected in its last clause (read after a stuck call, building nothing)."""
 contacted_key: pytest.StashKey[set[str]] = pytest.StashKey()
 """Targets already built once before their first clause (a store that cannot be built stops the run)."""
+refused_key: pytest.StashKey[str] = pytest.StashKey()
+"""Why the run stopped before any clause ran (a target that cannot be built): what the reports say."""
 isolate_key: pytest.StashKey[str | None] = pytest.StashKey()
 """Why each clause runs in a forked child (``--chatstore-isolate``, or a crash last time), or None."""
 threads_key: pytest.StashKey[set[threading.Thread]] = pytest.StashKey()

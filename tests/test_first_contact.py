@@ -71,21 +71,38 @@ def test_a_missing_extra_is_named(pytester: pytest.Pytester, monkeypatch: pytest
         parse_target("needs_langchain:Store", "--chatstore")
 
 
-def test_a_stale_passing_report_never_survives_a_run_that_wrote_none(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(("name", "mode"), [
+    ("raising", []),  # built before the first clause
+    ("raising", ["-n", "2"]),  # built by xdist's controller, which may never reach its session's end
+    ("NeedsArg", []),  # refused while the settings are read, before the recorder exists
+    ("NeedsArg", ["--chatstore-timeout=abc"]),  # another setting invalid too
+])  # fmt: skip
+def test_a_stale_passing_report_never_survives_a_usage_error(
+    pytester: pytest.Pytester, name: str, mode: list[str]
+) -> None:
     import json
 
     from pytest_chatstore.report import SCHEMA_PATH
 
     jsonschema = pytest.importorskip("jsonschema")
 
-    pytester.makepyfile(wiring=UNBUILDABLE["raising"])
+    pytester.makepyfile(wiring=UNBUILDABLE[name])
     (pytester.path / "report.json").write_text('{"gate": "pass"}')
-    result = pytester.runpytest("--chatstore=wiring:raising", "--chatstore-only", "--chatstore-report=report.json")
+    (pytester.path / "report.md").write_text("CONFORMS\n")
+    result = pytester.runpytest_subprocess(
+        f"--chatstore=wiring:{name}", "--chatstore-only", "--chatstore-report=report.json", *mode,
+        "--chatstore-report=report.md",  # read after the invalid settings: still written
+    )  # fmt: skip
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     report = json.loads((pytester.path / "report.json").read_text())
     jsonschema.validate(report, json.loads(SCHEMA_PATH.read_text()))
-    assert report["gate"] == "incomplete"
-    assert report["stopped"]
+    assert (report["gate"], report["complete"], report["targets"]) == ("incomplete", False, [])
+    said = report["stopped"].removeprefix("a usage error stopped the run before any clause ran: ")
+    assert said != report["stopped"]
+    assert f"pytest-chatstore: {said}" in result.stdout.str() + result.stderr.str()
+    markdown = (pytester.path / "report.md").read_text()
+    assert "CONFORMS" not in markdown
+    assert "a usage error stopped the run" in markdown
 
 
 @pytest.mark.parametrize("mode", [["--chatstore-isolate"], ["-n", "2"]])
