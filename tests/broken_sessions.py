@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from agents.memory import SQLiteSession
@@ -21,10 +25,13 @@ class PopsOldest(SQLiteSession):
         return items[0]
 
 
+_FILES = tempfile.TemporaryDirectory(prefix="chatstore-sessions-")
+"""Where :func:`on_file`'s database files go: one directory for the process, removed when it exits (created at
+import, in the process that names the target, so that forked children write into it and leave nothing behind)."""
+_NUMBERS = itertools.count()
+
+
 def on_file(tmp: str = "") -> Any:
     """``session_factory`` with a keyword for every session: one database file per store."""
-    import tempfile
-    from pathlib import Path
-
-    path = Path(tempfile.mkdtemp(prefix="chatstore-sessions-")) / "sessions.db"
+    path = Path(_FILES.name) / f"sessions-{os.getpid()}-{next(_NUMBERS)}.db"
     return session_factory(SQLiteSession, db_path=str(path))()
