@@ -727,3 +727,28 @@ def test_no_docker_engine_is_said_at_once(monkeypatch: pytest.MonkeyPatch, host:
     monkeypatch.setenv("DOCKER_HOST", host)
     with pytest.raises(RedisUnavailable, match=f"no Docker engine answers at {host}"):
         provision("docker")
+
+
+def test_a_dead_kits_server_directory_is_swept_and_nothing_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kit process killed before its exit handlers ran leaves its server's directory; the next kit-started
+    server removes it, and only it: not a live process's, not a name the kit did not make."""
+    import tempfile
+
+    from pytest_chatstore.servers import redis as servers
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    made = {
+        "dead": tmp_path / f"{servers.WORKDIR_PREFIX}{dead.pid}-abc",
+        "alive": tmp_path / f"{servers.WORKDIR_PREFIX}{os.getpid()}-abc",
+        "not ours": tmp_path / f"{servers.WORKDIR_PREFIX}x{dead.pid}-abc",
+        "older kit": tmp_path / f"{servers.WORKDIR_PREFIX}abc_1234",
+    }
+    for path in made.values():
+        path.mkdir()
+        (path / "dump.rdb").write_bytes(b"")
+    servers._sweep_workdirs()
+    assert {name for name, path in made.items() if path.exists()} == {"alive", "not ours", "older kit"}

@@ -405,11 +405,32 @@ def _serve_spawns(jobs: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQ
             answer.put((None, exc))
 
 
+WORKDIR_PREFIX = "pytest-chatstore-redis-"
+"""A kit-started server's directory in the temporary directory: the prefix, the kit's process ID, a dash."""
+
+
+def _sweep_workdirs() -> None:
+    """Remove the directories of kit-started servers whose kit process is gone (it died without running its exit
+    handlers: killed, or ``os._exit`` called by a store). Only this user's directories named by
+    :data:`WORKDIR_PREFIX` and a process ID that no longer runs; a reused ID keeps its directory (the safe side)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not pid.isdigit() or not path.is_dir() or path.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:
+            continue  # alive, another user's
+
+
 def _binary(url: str | None, worker: int) -> RedisServer:
     exe = shutil.which("redis-server")
     if exe is None:
         raise RedisUnavailable("no redis-server on PATH")
-    workdir = tempfile.mkdtemp(prefix="pytest-chatstore-redis-")
+    _sweep_workdirs()
+    workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
     port = _free_port()
     args = [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", workdir]
 
