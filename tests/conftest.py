@@ -5,9 +5,14 @@ from __future__ import annotations
 import importlib.util
 import multiprocessing.connection  # noqa: F401 - imported before pytester's in-process runs, see below
 import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from pytest_chatstore.servers.redis import RedisServer
 
 # Our own property tests: derandomized in CI (``CI`` set), random locally.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
@@ -26,6 +31,21 @@ REDIS_USED = pytest.StashKey[str]()
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if REDIS_USED in config.stash:
         terminalreporter.write_line(f"Redis for the project's Redis tests: {config.stash[REDIS_USED]}")
+
+
+REAL_REDIS_REQUIRED = bool(os.environ.get("CI"))
+"""In CI the Redis tests run against a real redis-server: they fail rather than fall back to fakeredis."""
+
+
+@pytest.fixture(scope="module")
+def redis_server(pytestconfig: pytest.Config) -> Iterator[RedisServer]:
+    """A server of our own, as a user would have one (real in CI); the summary says which."""
+    from pytest_chatstore.servers.redis import provision
+
+    found = provision("auto", require_real=REAL_REDIS_REQUIRED)
+    pytestconfig.stash[REDIS_USED] = found.description + ("" if found.real else " [FAKE]")
+    yield found
+    found.close()
 
 
 def require_module(name: str, why: str) -> None:

@@ -25,23 +25,19 @@ import pytest
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
-from tests.conftest import REDIS_USED, REQUIRE_DOCKER, require_module
+from tests.conftest import REAL_REDIS_REQUIRED, REQUIRE_DOCKER, require_module
 
 pytest.importorskip("redis", reason="the redis extra is not installed")
 from reference_impls.redis import ChatStoreConnectionError, CorruptMessageError, RedisChatStore
 
 TARGET = "--chatstore=reference_impls.redis:RedisChatStore"
-REAL_REQUIRED = bool(os.environ.get("CI"))
+REAL_REQUIRED = REAL_REDIS_REQUIRED
 NOT_REAL_TIME = ["-k", "not TTL"]  # the real-time TTL batch is checked once, in the full run
 
 
 @pytest.fixture(scope="module")
-def server(pytestconfig: pytest.Config) -> Iterator[RedisServer]:
-    """A server of our own, as a user would have one (real in CI); the summary says which."""
-    found = provision("auto", require_real=REAL_REQUIRED)
-    pytestconfig.stash[REDIS_USED] = found.description + ("" if found.real else " [FAKE]")
-    yield found
-    found.close()
+def server(redis_server: RedisServer) -> RedisServer:
+    return redis_server
 
 
 def test_conforms_on_the_best_server_available(pytester: pytest.Pytester) -> None:
