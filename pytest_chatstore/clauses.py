@@ -98,6 +98,9 @@ class Clause:
     pytest marker ``chatstore_slow`` select it."""
     focused: bool = False
     """Its rule governs an operation's answer: it runs first, so that composite checks know it."""
+    why: str = ""
+    """Why the rule is what it is, where published stores assume otherwise (rendered into ``docs/spec.md``; the
+    stores' own tests, ported, are ``tests/test_peers.py``)."""
     answers: tuple[str, ...] = ()
     """Operations whose answer its rule makes a message, a list of them or str keys (``get`` for FID-001): an
     answer of another shape (raw bytes, JSON text) breaks it (:data:`pytest_chatstore.attribution.ANSWER_RULES`)."""
@@ -218,6 +221,12 @@ _CLAUSES = (
         work=Work(9, exhaustive=(18, 17), packed=70),
         focused=True,
         answers=("delete",),
+        why=(
+            "A caller deletes a message to undo a turn, and needs the turn back, not one backend's encoding of "
+            "it: LlamaIndex's Redis store returns the stored JSON text (`bytes` or `str`, as its client decodes),"
+            " which no other store does. The index is a list index, as in `add_message`: LlamaIndex's SQLite "
+            "store takes a 1-based row number instead (see [what the peers assume](peers.md))."
+        ),
     ),
     Clause(
         "DEL-002",
@@ -228,6 +237,11 @@ _CLAUSES = (
         ("delete_message",),
         work=Work(11, exhaustive=(38, 16), packed=130),
         focused=True,
+        why=(
+            "`None` for an index past the end, as `dict.get` answers a missing key: `list.pop`'s `IndexError` "
+            "would make every caller wrap a delete that races another in `try`. Published stores agree, but for "
+            "LlamaIndex's SQLite store, whose `idx` is a row number."
+        ),
     ),
     Clause(
         "DEL-003",
@@ -251,6 +265,10 @@ _CLAUSES = (
         ("delete_message",),
         work=Work(9, exhaustive=(35, 25), packed=140),
         focused=True,
+        why=(
+            "Python's own meaning of a negative index; a SHOULD, because LlamaIndex's Redis store removes nothing"
+            " for one (DEL-003, the MUST, only forbids removing any other message)."
+        ),
     ),
     Clause(
         "DLL-001",
@@ -293,6 +311,11 @@ _CLAUSES = (
         work=Work(8, exhaustive=(17, 8), packed=52),
         focused=True,
         answers=("delete_all",),
+        why=(
+            "Published stores disagree (LlamaIndex's Mongo and DynamoDB stores return the removed messages, "
+            "`SimpleChatStore` and its Redis store return `None`), so both are allowed; anything else (a count, "
+            "the raw text) is not."
+        ),
     ),
     Clause(
         "KEY-001",
@@ -305,6 +328,10 @@ _CLAUSES = (
         work=Work(11, exhaustive=(112, 64), packed=324),
         focused=True,
         answers=("keys",),
+        why=(
+            "In any order: Redis's `SCAN` and a SQL table without `ORDER BY` have none, so a caller must not rely"
+            " on one (LlamaIndex's `SimpleChatStore` test expects writing order; the ported test sorts)."
+        ),
     ),
     Clause(
         "KEY-002",
@@ -314,6 +341,11 @@ _CLAUSES = (
         "Drop the key (or its row) when its last message goes.",
         ("keys",),
         work=Work(13, exhaustive=(64, 23), packed=132),
+        why=(
+            "`get_keys` answers which conversations exist, and an emptied one does not; a SHOULD, because "
+            "backends that keep a row per conversation (LlamaIndex's DynamoDB store) list it with an empty "
+            "history."
+        ),
     ),
     Clause(
         "KEY-003",
@@ -325,6 +357,10 @@ _CLAUSES = (
         "as UTF-8, and do not strip or lower-case it.",
         history=(("0.3", "Keys no longer contain NUL (U+0000), which PostgreSQL text cannot hold."),),
         work=Work(17),
+        why=(
+            'The empty string is outside the spec: the kit never writes `""` as a key; the reference stores '
+            "refuse it with `ValueError`, and a store that accepts it conforms too."
+        ),
     ),
     Clause(
         "KEY-005",
@@ -908,6 +944,7 @@ def render_spec() -> str:
                 f"- Gates at levels: {levels}",
                 f"- Since: {c.since}{changed}",
                 f"- Troubleshooting: {c.hint}",
+                *([f"- Why: {c.why}"] if c.why else []),
                 "",
             ]
     return "\n".join(lines).rstrip() + "\n"
