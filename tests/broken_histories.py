@@ -101,3 +101,17 @@ class SplitsBatches(SessionHistory):
 def splits_batches() -> HistoryStore:
     SplitsBatches.TABLE.clear()
     return history_factory(SplitsBatches)()
+
+
+class ByConversation(SessionHistory):
+    """Keyed by a ``conversation_id`` given by position (not ``session_id``), which it formats into its row
+    name without checking: ``1`` and ``"1"`` are one conversation. The adapter passes the key through, so
+    BAD-001 sees the history's own (missing) check."""
+
+    def __init__(self, conversation_id: str) -> None:
+        self.session_id = f"conv:{conversation_id}"
+
+
+def any_key_by_position() -> HistoryStore:
+    ByConversation.TABLE.clear()
+    return history_factory(ByConversation)()

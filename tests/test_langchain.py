@@ -64,6 +64,7 @@ def test_a_conforming_history_with_session_ids_conforms(pytester: pytest.Pyteste
         ("folds_session_ids", "KEY-004", "*messages at*"),
         ("drops_fields", "FID-001", "*lc:*"),
         ("splits_batches", "BAT-001", "*batch at positions*"),
+        ("any_key_by_position", "BAD-001", "*set_messages(1, [[]m[]]) was accepted*"),
     ],
 )
 def test_a_broken_history_fails_its_clause(pytester: pytest.Pytester, target: str, clause_id: str, detail: str) -> None:
@@ -99,8 +100,15 @@ def test_history_factory_takes_a_function_of_the_key() -> None:
     store.add_message("k", HumanMessage("hi"))
     assert SessionHistory.TABLE.keys() == {"app:k"}
     assert store.backend_class() is SessionHistory
-    with pytest.raises(TypeError, match="key must be a str"):
-        store.get_messages(1)  # type: ignore[arg-type]
+    assert store.get_messages(1) == []  # type: ignore[arg-type]  # passed through: the function's to refuse
+    assert store.keys_reach_backend
+
+
+def test_a_history_that_takes_no_key_skips_BAD_001_saying_why(pytester: pytest.Pytester) -> None:
+    target = "--chatstore=langchain_core.chat_history:InMemoryChatMessageHistory"
+    result = pytester.runpytest(target, *RUN, "--chatstore-clauses=BAD-001")
+    result.assert_outcomes(skipped=1, deselected=len(CLAUSES) - 1)
+    result.stdout.fnmatch_lines(["SKIPPED*BAD-001: no key reaches the backend of InMemoryChatMessageHistory*"])
 
 
 def test_the_documented_history_factory_runs_as_a_target(pytester: pytest.Pytester) -> None:

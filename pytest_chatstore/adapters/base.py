@@ -79,6 +79,11 @@ class PerKeyStore:
     """Operations the adapter makes of several of the backend's calls (replace is clear, then append): cut by a
     fault between them, they leave a mix that is the adapter's doing, so FLT-003 does not judge them."""
 
+    keys_reach_backend = True
+    """Whether ``make`` hands the key to the backend (a session ID); False when each key is only the adapter's
+    name for an object it keeps (a history that takes no key): BAD-001 would then check the adapter, and is
+    skipped."""
+
     def __init__(self, make: Callable[[str], Any], backend_class: type | None = None) -> None:
         self._make = make
         self._backend_class = backend_class

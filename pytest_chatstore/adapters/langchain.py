@@ -226,9 +226,10 @@ def history_factory(history: Callable[..., Any], /, **kwargs: Any) -> Callable[.
     conversation key the store calls it once, passing:
 
     - the key as ``session_id`` when ``history`` takes that parameter, else as the only argument when it
-      takes exactly one required positional parameter (``lambda key: ...``). A history that takes
-      neither (``InMemoryChatMessageHistory``) gets one instance per key, and the kit refuses keys that
-      are not ``str``;
+      takes exactly one required positional parameter (``lambda key: ...``), whatever its type: the
+      history's own check of a key is what BAD-001 sees. A history that takes neither
+      (``InMemoryChatMessageHistory``) gets one instance per key; no key reaches it, so BAD-001 is
+      skipped, saying so;
     - the kit's ``ttl``, when ``history`` takes ``ttl`` (map another name in a function of your own);
     - the kit's Redis URL as ``redis_url`` or ``url``, when ``history`` takes one;
     - ``kwargs`` as given here: a connection string, a table name.
@@ -259,8 +260,8 @@ def history_factory(history: Callable[..., Any], /, **kwargs: Any) -> Callable[.
         def make(key: str) -> Any:
             arguments: dict[str, Any] = dict(kwargs)
             if session is not None:
-                arguments[session] = key  # the history's own check of its session id is what BAD-001 sees
-            elif not isinstance(key, str):  # no sessions: the keys are the kit's, and it refuses non-strings
+                arguments[session] = key  # the history's own check of its key is what BAD-001 sees
+            elif not by_position and not isinstance(key, str):  # no key reaches the history: BAD-001 is skipped
                 raise TypeError(f"key must be a str, not {type(key).__name__}")
             if url_name is not None and "redis_url" in given:
                 arguments[url_name] = given["redis_url"]
@@ -270,7 +271,9 @@ def history_factory(history: Callable[..., Any], /, **kwargs: Any) -> Callable[.
                 warnings.filterwarnings("ignore", r"The class .* was deprecated in LangChain", DeprecationWarning)
                 return history(key, **arguments) if by_position else history(**arguments)
 
-        return HistoryStore(make, history if isinstance(history, type) else None)
+        store = HistoryStore(make, history if isinstance(history, type) else None)
+        store.keys_reach_backend = session is not None or by_position
+        return store
 
     accepted = [n for n, present in (("ttl", takes_ttl), ("redis_url", url_name is not None)) if present]
     build.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
