@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
-from pytest_chatstore.attribution import ANSWER_RULES, blocked
+from pytest_chatstore.attribution import ANSWER_RULES, blocked, exercises
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
     NO_RESULT,
@@ -58,6 +58,43 @@ def altered(expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> bool:
         return False
     changed = [(e, a) for e, a in zip(expected, actual, strict=True) if e != a]
     return bool(changed) and all(a not in expected for _, a in changed)
+
+
+def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> frozenset[str]:
+    """The rules of the writes that stored the messages a comparison found missing: when ``actual`` is
+    ``expected`` with messages left out (the rest there, in order, nothing extra), each missing message is
+    charged to the last call in ``steps`` that wrote it (append: INS-001; insert: INS-002; replace: SET-001).
+    Empty when messages are anything but only missing, or a missing one was never written by a call logged."""
+    if not (isinstance(expected, list) and isinstance(actual, list)) or len(actual) >= len(expected):
+        return frozenset()
+    if not all(isinstance(m, ChatMessage) for m in [*expected, *actual]):
+        return frozenset()
+    rest = iter(expected)
+    if not all(any(a == e for e in rest) for a in actual):
+        return frozenset()  # not a subsequence: misplaced or altered, not only lost
+    missing = list(expected)
+    for message in actual:
+        missing.remove(message)
+    rules: set[str] = set()
+    for message in missing:
+        at = next((i for i in range(len(steps) - 1, -1, -1) if message in _written(steps[i])), None)
+        if at is None or any(step.op in _MAY_REMOVE for step in steps[at + 1 :]):
+            return frozenset()  # never written by a call logged, or a later call may rightly have removed it
+        writer = steps[at]
+        rules |= exercises((writer.op, *writer.args, *writer.kwargs.values()), None)  # a write's rule needs no state
+    return frozenset(rules)
+
+
+_MAY_REMOVE = frozenset({"set", "delete", "delete_last", "delete_all", "clock"})
+"""Calls after which a message written before may rightly be gone (replaced, deleted, expired)."""
+
+
+def _written(step: Step) -> list[Any]:
+    if step.op == "add" and len(step.args) >= 2:
+        return [step.args[1]]
+    if step.op == "set" and len(step.args) >= 2 and isinstance(step.args[1], list):
+        return list(step.args[1])
+    return []
 
 
 def first_of_kind(raising: dict[tuple[str, str], str], kind: str) -> str | None:
@@ -185,15 +222,23 @@ class StoreDriver:
         __tracebackhide__ = True
         if self.clause != "FID-001" and "FID-001" in self.known_broken and altered(**details):
             rule = "FID-001"
+        lost = lost_to(self.steps, **details) - {self.clause}
+        if len(lost) == 1:
+            rule = next(iter(lost))  # messages a write never stored: that write's clause, not this one or its rule
         if rule is not None and rule != self.clause and rule in self.known_broken:
             raise blocked(self.clause, rule, what, log=self.log, replay=self.replay_record(), **details)
         if rule is not None and rule != self.clause:
             what += (
-                f" (this breaks {rule}'s rule too; {rule} is not known broken in this run, so this clause reports it)"
+                f" (this breaks {rule}'s rule too; {rule} is not known broken yet in this run: if it fails on its "
+                "own, this clause is blocked by it at the end of the run)"
             )
         record = self.replay_record()
         record.unread = shape
-        fail(self.clause, what, log=self.log, replay=record, shape=shape, **details)
+        try:
+            fail(self.clause, what, log=self.log, replay=record, shape=shape, **details)
+        except ClauseFailure as failure:
+            failure.met = rule if rule != self.clause else None
+            raise
 
     # -- raw calls -------------------------------------------------------------
     def call(

@@ -111,6 +111,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
     if failure is not None and judgement.status in ("failed", "advisory-failure"):
         result.blob = find_blob(failure)
         clause_failure = first_clause_failure(failure)
+        result.met = clause_failure.met if clause_failure is not None else None
         path = repro.write(
             _repro_dir(item.config),
             clause_id=clause_id,
@@ -285,6 +286,7 @@ class RecorderPlugin:
             self.recorder.trespasses.append(f"at the end of the run: {changed}")
         if self.recorder.trespasses and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the gate failed, whatever the clauses said
+        self.recorder.settle()
         for path in self.config.stash[settings_key].reports:
             self.recorder.write(path)
 

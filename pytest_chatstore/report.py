@@ -47,6 +47,9 @@ class ClauseResult:
     """Capabilities declared absent that this clause exercised, and that held."""
     blocked_by: str | None = None
     """The clause whose known broken rule this clause's check met (see :mod:`pytest_chatstore.attribution`)."""
+    met: str | None = None
+    """Another clause's rule this clause's failure broke too, not known broken yet when met (see
+    :meth:`Recorder.settle`)."""
     retries: int = 0
     """How many times a real-time scenario ran again with a longer ttl."""
     examples: int = 0
@@ -147,6 +150,19 @@ class Recorder:
 
     def deselect(self, clause_id: str, *, by_kit: bool) -> None:
         (self.deselected_by_kit if by_kit else self.deselected_by_others).add(clause_id)
+
+    def settle(self) -> None:
+        """At the end of the run: a clause that failed on another clause's rule (:attr:`ClauseResult.met`: a write
+        that stored nothing, met before that clause had run) is blocked by it when that clause failed on its own,
+        as it would have been had that clause run first. In registry order, and only by a clause still a root
+        cause, so that two failures that met each other's rules leave one root cause, never none."""
+        for results in self.targets().values():
+            own = {r.clause_id for r in results if r.status in ROOT_CAUSES and r.blocked_by is None}
+            for r in results:
+                if r.status == "failed" and r.met in own and r.met != r.clause_id:
+                    r.status, r.blocked_by = "blocked", r.met
+                    r.reason = f"blocked by {r.met}: its check met {r.met}'s rule broken, which failed on its own"
+                    own.discard(r.clause_id)
 
     def targets(self) -> dict[str, list[ClauseResult]]:
         grouped: dict[str, list[ClauseResult]] = defaultdict(list)

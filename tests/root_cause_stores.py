@@ -116,3 +116,27 @@ class RoundsFloats(InMemoryChatStore):
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
         return _as_stored(super().delete_last_message(key))
+
+
+class NoOpAppend:
+    """The tutorial's first store (docs/tutorial.md), as written: ``add_message`` is ``...``. Replace works, append
+    and insert store nothing; returned messages are the stored objects, nested data is shared, and nothing is
+    refused."""
+
+    def __init__(self) -> None:
+        self._data: dict[Any, list[ChatMessage]] = {}
+
+    def set_messages(self, key: Any, messages: Any) -> None:
+        self._data[key] = [ChatMessage(m.role, m.content, dict(m.additional_kwargs)) for m in messages]
+
+    def get_messages(self, key: Any) -> list[ChatMessage]:
+        return list(self._data.get(key, []))
+
+    def add_message(self, key: Any, message: Any, idx: Any = None) -> None: ...
+
+
+NO_OP_APPEND_ROOT_CAUSES = {"INS-001", "INS-002", "CON-001", "BAD-001", "BAD-002", "BAD-003"}
+"""Its root causes: the append and the insert that store nothing; appends from threads, which store nothing either
+(their calls are not logged one by one, so the kit cannot charge them to INS-001); and bad input accepted
+(BAD-002 and BAD-003 through the no-op append: it accepts anything). Every check that wrote with an append and read
+back nothing is blocked by INS-001: 17 root causes before, 6 now."""

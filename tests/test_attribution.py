@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.root_cause_stores import INDEPENDENT_BUGS
+from tests.root_cause_stores import INDEPENDENT_BUGS, NO_OP_APPEND_ROOT_CAUSES
 
 
 def run_suite(pytester: pytest.Pytester, target: str, *extra: str) -> tuple[pytest.RunResult, dict[str, Any]]:
@@ -196,3 +196,60 @@ def test_messages_a_serialiser_alters_are_one_root_cause_fid_001(pytester: pytes
     blocked = {c["id"] for c in target["clauses"] if c["status"] == "blocked"}
     assert {"SET-001", "INS-001", "DLA-002"} <= blocked
     assert {c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"} == {"FID-001"}
+
+
+def test_a_write_that_stores_nothing_is_one_root_cause_not_one_per_clause_that_wrote(
+    pytester: pytest.Pytester,
+) -> None:
+    """The tutorial's store, whose add_message is a no-op: every check that appended and read back nothing (some run
+    before INS-001, and are blocked by it at the end of the run) is INS-001's; the store's other bugs stay theirs."""
+    _, report = run_suite(pytester, "tests.root_cause_stores:NoOpAppend")
+    target = report["targets"][0]
+    assert {c["clause"] for c in target["root_causes"]} == NO_OP_APPEND_ROOT_CAUSES
+    blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert {"SET-001", "FID-001", "FID-003", "KEY-003", "KEY-004", "KEY-006", "OWN-004"} <= set(blocked)
+    assert set(blocked.values()) == {"INS-001"}
+    assert report["gate"] == "fail"
+
+
+def settle(*results: tuple[str, str, str | None]) -> dict[str, tuple[str, str | None]]:
+    from pytest_chatstore.gate import Policy
+    from pytest_chatstore.report import ClauseResult, Recorder
+
+    recorder = Recorder(Policy())
+    for clause_id, status, met in results:
+        recorder.add(ClauseResult("t", "t", "targets", clause_id, status, met=met))
+    recorder.settle()
+    return {r.clause_id: (r.status, r.blocked_by) for r in recorder.results.values()}
+
+
+def test_settling_blocks_a_failure_by_the_rule_it_met_only_when_that_clause_failed_on_its_own() -> None:
+    assert settle(("SET-001", "failed", "INS-001"), ("INS-001", "failed", None)) == {
+        "SET-001": ("blocked", "INS-001"),
+        "INS-001": ("failed", None),
+    }
+    # INS-001 holds: the failure SET-001 saw is its own to report
+    assert settle(("SET-001", "failed", "INS-001"), ("INS-001", "passed", None))["SET-001"] == ("failed", None)
+    # two failures that met each other's rules: one root cause, never none
+    settled = settle(("SET-001", "failed", "INS-001"), ("INS-001", "failed", "SET-001"))
+    assert settled == {"SET-001": ("blocked", "INS-001"), "INS-001": ("failed", None)}
+    # an expected failure is known broken too: a clause that met it is blocked by it, as during the run
+    assert settle(("FID-001", "failed", "INS-001"), ("INS-001", "expected-failure", None))["FID-001"][0] == "blocked"
+
+
+def test_messages_lost_are_charged_to_the_write_that_stored_them_unless_a_later_call_may_have_removed_them() -> None:
+    from pytest_chatstore.contract import ChatMessage
+    from pytest_chatstore.driver import lost_to
+    from pytest_chatstore.failures import Step
+
+    x, y = ChatMessage("user", "x"), ChatMessage("assistant", "y")
+    appended = [Step("set", ("a", [x])), Step("add", ("a", y))]
+    assert lost_to(appended, [x, y], [x]) == {"INS-001"}
+    assert lost_to([Step("set", ("a", [x])), Step("add", ("a", y), {"idx": 0})], [y, x], [x]) == {"INS-002"}
+    assert lost_to([Step("set", ("a", [x, y]))], [x, y], []) == {"SET-001"}
+    assert lost_to([*appended, Step("delete", ("a", 0))], [x, y], [x]) == frozenset()  # the delete may have
+    assert lost_to([*appended, Step("clock", (5.0,))], [x, y], [x]) == frozenset()  # expiry may have
+    assert lost_to(appended, [x, y], [y, x]) == frozenset()  # misplaced, not lost
+    assert lost_to(appended, [x, y], [ChatMessage("user", "X")]) == frozenset()  # altered, not lost
+    assert lost_to(appended, [x, y], [x, y]) == frozenset()
+    assert lost_to([], [x], []) == frozenset()  # never written by a call the kit logged
