@@ -85,6 +85,20 @@ def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_R
     return frozenset(rules)
 
 
+def _unkept(writer: str | None, expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> bool:
+    """Whether a comparison shows keys that keep nothing: a conversation written to (``writer``: the write's
+    rule) that reads back empty, or a listing of keys that only leaves some out. KEY-003's rule (any string is a
+    key: a column too short for it, characters it cannot hold) when that clause fails on its own."""
+    if writer is not None:
+        return bool(actual == [])
+    return (
+        isinstance(expected, list)
+        and isinstance(actual, list)
+        and all(isinstance(k, str) for k in [*expected, *actual])
+        and set(actual) < set(expected)
+    )
+
+
 _MAY_REMOVE = frozenset({"set", "delete", "delete_last", "delete_all", "clock"})
 """Calls after which a message written before may rightly be gone (replaced, deleted, expired)."""
 
@@ -223,8 +237,11 @@ class StoreDriver:
         if self.clause != "FID-001" and "FID-001" in self.known_broken and altered(**details):
             rule = "FID-001"
         lost = lost_to(self.steps, **details) - {self.clause}
-        if len(lost) == 1:
-            rule = next(iter(lost))  # messages a write never stored: that write's clause, not this one or its rule
+        writer = next(iter(lost)) if len(lost) == 1 else None  # messages a write never stored: the write's clause
+        if writer in self.known_broken:
+            rule = writer
+        elif _unkept(writer, **details) and "KEY-003" in self.known_broken and self.clause != "KEY-003":
+            rule = "KEY-003"  # a key that keeps nothing written to it, where other keys do, does not round-trip
         if rule is not None and rule != self.clause and rule in self.known_broken:
             raise blocked(self.clause, rule, what, log=self.log, replay=self.replay_record(), **details)
         if rule is not None and rule != self.clause:
@@ -237,7 +254,10 @@ class StoreDriver:
         try:
             fail(self.clause, what, log=self.log, replay=record, shape=shape, **details)
         except ClauseFailure as failure:
-            failure.met = rule if rule != self.clause else None
+            # Settled at the end of the run (a write that stored nothing may be broken for every key, or only for
+            # this one: a key too long for a column), so the text names only the rule the answer itself broke.
+            met = writer or (rule if rule != self.clause else None)
+            failure.met = "KEY-003" if met is None and _unkept(None, **details) and self.clause != "KEY-003" else met
             raise
 
     # -- raw calls -------------------------------------------------------------

@@ -140,3 +140,25 @@ NO_OP_APPEND_ROOT_CAUSES = {"INS-001", "INS-002", "CON-001", "BAD-001", "BAD-002
 (their calls are not logged one by one, so the kit cannot charge them to INS-001); and bad input accepted
 (BAD-002 and BAD-003 through the no-op append: it accepts anything). Every check that wrote with an append and read
 back nothing is blocked by INS-001: 17 root causes before, 6 now."""
+
+
+class Column255(InMemoryChatStore):
+    """A key column of 255 characters: the database refuses a longer key, and the store swallows the error (the
+    write does nothing). One bug, KEY-003's (long keys round-trip); KEY-006 (keys past 255 characters), KEY-004,
+    KEY-001, MDL-001 and TTL-008 meet it too and are blocked by it: 4 root causes before, 1 now."""
+
+    LIMIT = 255
+
+    def set_messages(self, key: Any, messages: Any) -> None:
+        if not (isinstance(key, str) and len(key) > self.LIMIT):
+            super().set_messages(key, messages)
+
+    def add_message(self, key: Any, message: Any, idx: Any = None) -> None:
+        if not (isinstance(key, str) and len(key) > self.LIMIT):
+            super().add_message(key, message, idx=idx)
+
+    async def aset_messages(self, key: Any, messages: Any) -> None:
+        self.set_messages(key, messages)
+
+    async def async_add_message(self, key: Any, message: Any, idx: Any = None) -> None:
+        self.add_message(key, message, idx)

@@ -253,3 +253,15 @@ def test_messages_lost_are_charged_to_the_write_that_stored_them_unless_a_later_
     assert lost_to(appended, [x, y], [ChatMessage("user", "X")]) == frozenset()  # altered, not lost
     assert lost_to(appended, [x, y], [x, y]) == frozenset()
     assert lost_to([], [x], []) == frozenset()  # never written by a call the kit logged
+
+
+def test_a_key_too_long_for_its_column_is_one_root_cause_key_003(pytester: pytest.Pytester) -> None:
+    """A 255-character key column whose error is swallowed: KEY-003 fails (a 300-character key), and every other
+    check that wrote to a key too long and read nothing back (KEY-006's 256 characters, look-alikes, the model) is
+    blocked by it, whatever keys its examples drew."""
+    _, report = run_suite(pytester, "tests.root_cause_stores:Column255")
+    target = report["targets"][0]
+    assert [c["clause"] for c in target["root_causes"]] == ["KEY-003"]
+    blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert "KEY-006" in blocked
+    assert set(blocked.values()) == {"KEY-003"}
