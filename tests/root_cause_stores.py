@@ -162,3 +162,54 @@ class Column255(InMemoryChatStore):
 
     async def async_add_message(self, key: Any, message: Any, idx: Any = None) -> None:
         self.add_message(key, message, idx)
+
+
+class RewritesWholeBlob:
+    """Every write reads the whole stored JSON blob, changes it and writes it all back, with no lock (a file store
+    that rewrites its file per write). One design flaw in two methods: appends race (CON-001) and deletes race
+    (CON-002); the linearizability check (CON-004) meets the append race and is blocked by it. Five root causes were
+    seen for such a store, two now."""
+
+    def __init__(self) -> None:
+        self._blob = "{}"
+
+    def _load(self) -> dict[str, list[dict[str, Any]]]:
+        data: dict[str, list[dict[str, Any]]] = json.loads(self._blob)
+        return data
+
+    def _save(self, data: dict[str, list[dict[str, Any]]]) -> None:
+        time.sleep(0)  # the file's write: another thread runs between the read and here
+        self._blob = json.dumps(data)
+
+    def set_messages(self, key: str, messages: Any) -> None:
+        data = self._load()
+        rows = [{"role": m.role, "content": m.content, "additional_kwargs": m.additional_kwargs} for m in messages]
+        if rows:
+            data[key] = rows
+        else:
+            data.pop(key, None)
+        self._save(data)
+
+    def get_messages(self, key: str) -> list[ChatMessage]:
+        return [ChatMessage(r["role"], r["content"], r["additional_kwargs"]) for r in self._load().get(key, [])]
+
+    def add_message(self, key: str, message: Any, idx: int | None = None) -> None:
+        data = self._load()
+        row = {"role": message.role, "content": message.content, "additional_kwargs": message.additional_kwargs}
+        conversation = data.setdefault(key, [])
+        conversation.append(row) if idx is None else conversation.insert(idx, row)
+        self._save(data)
+
+    def delete_message(self, key: str, idx: int) -> ChatMessage | None:
+        data = self._load()
+        conversation = data.get(key, [])
+        if not -len(conversation) <= idx < len(conversation):
+            return None
+        row = conversation.pop(idx)
+        if not conversation:
+            del data[key]
+        self._save(data)
+        return ChatMessage(row["role"], row["content"], row["additional_kwargs"])
+
+    def delete_last_message(self, key: str) -> ChatMessage | None:
+        return self.delete_message(key, -1)

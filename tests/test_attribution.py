@@ -265,3 +265,10 @@ def test_a_key_too_long_for_its_column_is_one_root_cause_key_003(pytester: pytes
     blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
     assert "KEY-006" in blocked
     assert set(blocked.values()) == {"KEY-003"}
+
+
+def test_a_whole_blob_rewrite_race_is_a_root_cause_per_racing_method(pytester: pytest.Pytester) -> None:
+    _, report = run_suite(pytester, "tests.root_cause_stores:RewritesWholeBlob", "--chatstore-clauses=concurrency")
+    target = report["targets"][0]
+    assert [c["clause"] for c in target["root_causes"]] == ["CON-001", "CON-002"]
+    assert {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"} == {"CON-004": "CON-001"}
