@@ -163,6 +163,14 @@ class Recorder:
                     r.status, r.blocked_by = "blocked", r.met
                     r.reason = f"blocked by {r.met}: its check met {r.met}'s rule broken, which failed on its own"
                     own.discard(r.clause_id)
+            # A clause blocked during the run by one that is blocked now (under xdist a worker may know a failure
+            # the settlement then charges to another) is blocked by the root cause at the end of that chain.
+            by_id = {r.clause_id: r for r in results}
+            for r in results:
+                seen = {r.clause_id}
+                while r.blocked_by in by_id and by_id[r.blocked_by].blocked_by and r.blocked_by not in seen:
+                    seen.add(r.blocked_by)
+                    r.blocked_by = by_id[r.blocked_by].blocked_by
 
     def targets(self) -> dict[str, list[ClauseResult]]:
         grouped: dict[str, list[ClauseResult]] = defaultdict(list)

@@ -212,13 +212,15 @@ def test_a_write_that_stores_nothing_is_one_root_cause_not_one_per_clause_that_w
     assert report["gate"] == "fail"
 
 
-def settle(*results: tuple[str, str, str | None]) -> dict[str, tuple[str, str | None]]:
+def settle(*results: tuple[str, str, str | None], during: dict[str, str] | None = None) -> dict[str, Any]:
+    """Settle results given as (clause, status, the rule its failure met); ``during``: blocked during the run."""
     from pytest_chatstore.gate import Policy
     from pytest_chatstore.report import ClauseResult, Recorder
 
     recorder = Recorder(Policy())
     for clause_id, status, met in results:
-        recorder.add(ClauseResult("t", "t", "targets", clause_id, status, met=met))
+        blocker = (during or {}).get(clause_id)
+        recorder.add(ClauseResult("t", "t", "targets", clause_id, status, met=met, blocked_by=blocker))
     recorder.settle()
     return {r.clause_id: (r.status, r.blocked_by) for r in recorder.results.values()}
 
@@ -233,6 +235,17 @@ def test_settling_blocks_a_failure_by_the_rule_it_met_only_when_that_clause_fail
     # two failures that met each other's rules: one root cause, never none
     settled = settle(("SET-001", "failed", "INS-001"), ("INS-001", "failed", "SET-001"))
     assert settled == {"SET-001": ("blocked", "INS-001"), "INS-001": ("failed", None)}
+    # blocked during the run by a clause the settlement blocks (under xdist, a worker knew KEY-003's failure and not
+    # INS-001's): blocked by the root cause at the end of the chain
+    chained = settle(
+        ("INS-001", "failed", None), ("KEY-003", "failed", "INS-001"), ("CON-001", "blocked", None),
+        during={"CON-001": "KEY-003"},
+    )  # fmt: skip
+    assert chained == {
+        "INS-001": ("failed", None),
+        "KEY-003": ("blocked", "INS-001"),
+        "CON-001": ("blocked", "INS-001"),
+    }
     # an expected failure is known broken too: a clause that met it is blocked by it, as during the run
     assert settle(("FID-001", "failed", "INS-001"), ("INS-001", "expected-failure", None))["FID-001"][0] == "blocked"
 
