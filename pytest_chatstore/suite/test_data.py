@@ -53,7 +53,7 @@ def test_KEY_001_get_keys_lists_exactly_the_written_keys(chatstore: StoreUnderTe
             listed = store.get_keys()
             if len(listed) != len(set(listed)):
                 store.violation(f"get_keys listed a key more than once: {listed!r}")
-            store.expect("keys listed (sorted)", model.get_keys(), sorted(listed))
+            store.expect("keys listed (sorted)", model.get_keys(), sorted(listed), rule="KEY-001")
 
     check()
 
@@ -70,7 +70,8 @@ def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest)
         with chatstore.fresh() as store:
             for op in numbered_ops(ops):
                 run_op(store, model, op)
-            store.expect("keys listed (sorted) after writes and deletes", model.get_keys(), sorted(store.get_keys()))
+            listed = sorted(store.get_keys())
+            store.expect("keys listed (sorted) after writes and deletes", model.get_keys(), listed, rule="KEY-002")
 
     check()
 
