@@ -123,3 +123,23 @@ def test_the_readme_shows_the_ecosystem_summary_as_published() -> None:
     missing = [row for row in rows if row not in readme]
     assert rows
     assert not missing, f"copy docs/ecosystem.md's summary into the README: {missing[:2]}"
+
+
+def test_the_tutorials_store_gets_the_verdict_the_tutorial_shows(pytester: pytest.Pytester) -> None:
+    """The tutorial's store, as its page writes it, run as its page says: the summary lines the page shows (those
+    not elided with ``...``) are what the kit prints, root causes and blocked clauses included."""
+    page = (ROOT / "docs" / "tutorial.md").read_text(encoding="utf-8")
+    store = page.split("```python\n", 1)[1].split("```", 1)[0]
+    shown = page.split("```\n============================ chatstore conformance", 1)[1].split("```", 1)[0]
+    pytester.makepyfile(mystore=store)
+    result = pytester.runpytest_subprocess(
+        "--chatstore=mystore:MyStore", "--chatstore-only", "--chatstore-hypothesis=ci"
+    )
+    lines = [line for line in shown.splitlines()[1:] if line.strip() and line.strip() != "..."]
+    lines = [line.replace(".pytest_cache/d/chatstore-repro/", "*chatstore-repro/") for line in lines]
+    result.stdout.fnmatch_lines([glob_escape(line) for line in lines])
+
+
+def glob_escape(line: str) -> str:
+    """``line`` as an fnmatch pattern matching itself (``[`` and ``]`` are pattern syntax), ``*`` kept."""
+    return re.sub(r"([\[\]?])", r"[\1]", line)
