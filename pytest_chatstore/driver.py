@@ -52,12 +52,16 @@ def altered(expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> bool:
     is not an alteration."""
     if isinstance(expected, ChatMessage) and isinstance(actual, ChatMessage):
         expected, actual = [expected], [actual]
-    if not (isinstance(expected, list) and isinstance(actual, list)) or len(expected) != len(actual) or not expected:
-        return False
-    if not all(isinstance(m, ChatMessage) for m in [*expected, *actual]):
+    if not _message_lists(expected, actual) or len(expected) != len(actual) or not expected:
         return False
     changed = [(e, a) for e, a in zip(expected, actual, strict=True) if e != a]
     return bool(changed) and all(a not in expected for _, a in changed)
+
+
+def _message_lists(expected: Any, actual: Any) -> bool:
+    """Whether a comparison is of two lists of messages (what :func:`altered` and :func:`lost_to` read)."""
+    both = [expected, actual]
+    return all(isinstance(x, list) for x in both) and all(isinstance(m, ChatMessage) for x in both for m in x)
 
 
 def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> frozenset[str]:
@@ -65,9 +69,7 @@ def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_R
     ``expected`` with messages left out (the rest there, in order, nothing extra), each missing message is
     charged to the last call in ``steps`` that wrote it (append: INS-001; insert: INS-002; replace: SET-001).
     Empty when messages are anything but only missing, or a missing one was never written by a call logged."""
-    if not (isinstance(expected, list) and isinstance(actual, list)) or len(actual) >= len(expected):
-        return frozenset()
-    if not all(isinstance(m, ChatMessage) for m in [*expected, *actual]):
+    if not _message_lists(expected, actual) or len(actual) >= len(expected):
         return frozenset()
     rest = iter(expected)
     if not all(any(a == e for e in rest) for a in actual):
@@ -244,10 +246,12 @@ class StoreDriver:
             rule = "FID-001"
         lost = lost_to(self.steps, **details) - {self.clause}
         writer = next(iter(lost)) if len(lost) == 1 else None  # messages a write never stored: the write's clause
+        # A key that keeps nothing written to it, where other keys do, does not round-trip: KEY-003's rule.
+        unkept = self.clause != "KEY-003" and _unkept(writer, rule, **details)
         if writer in self.known_broken:
             rule = writer
-        elif _unkept(writer, rule, **details) and "KEY-003" in self.known_broken and self.clause != "KEY-003":
-            rule = "KEY-003"  # a key that keeps nothing written to it, where other keys do, does not round-trip
+        elif unkept and "KEY-003" in self.known_broken:
+            rule = "KEY-003"
         if rule is not None and rule != self.clause and rule in self.known_broken:
             raise blocked(self.clause, rule, what, log=self.log, replay=self.replay_record(), **details)
         if rule is not None and rule != self.clause:
@@ -262,9 +266,7 @@ class StoreDriver:
         except ClauseFailure as failure:
             # Settled at the end of the run (a write that stored nothing may be broken for every key, or only for
             # this one: a key too long for a column), so the text names only the rule the answer itself broke.
-            met = writer or (rule if rule != self.clause else None)
-            unkept = met is None and _unkept(None, rule, **details) and self.clause != "KEY-003"
-            failure.met = "KEY-003" if unkept else met
+            failure.met = writer or (rule if rule != self.clause else None) or ("KEY-003" if unkept else None)
             raise
 
     # -- raw calls -------------------------------------------------------------

@@ -459,12 +459,13 @@ def resolve(
             try:
                 values[setting.name] = setting.parse(picked[0], picked[1], ctx)
             except Invalid as exc:
-                raise SettingError(f"{setting.label} from {picked[1]}: {exc}", reports) from None
+                raise SettingError(f"{setting.label} from {picked[1]}: {exc}") from None
         policy = _policy(values, rootpath or ctx.base)
     except (gate.GateError, capabilities.CapabilityError) as exc:
         raise SettingError(str(exc), reports) from None
-    except SettingError as exc:  # a target that cannot be imported or built
-        raise SettingError(str(exc), reports) from None
+    except SettingError as exc:  # an invalid value, a target that cannot be imported or built
+        exc.reports = reports
+        raise
     redis = RedisConfig(
         values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
     )
@@ -473,13 +474,15 @@ def resolve(
 
 def _report_paths(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str], ctx: Context) -> tuple[Path, ...]:
     """The report paths alone, read before the rest (which may be invalid); none when they are invalid too."""
-    picked = _pick(get_option("chatstore_report"), "CHATSTORE_REPORT", get_ini("chatstore_report"), environ)
+    setting = next(s for s in SETTINGS if s.field == "reports")
+    picked = _pick(get_option(setting.name), setting.env, get_ini(setting.name), environ)
     if picked is None:
         return ()
     try:
-        return _reports(picked[0], picked[1], ctx)
+        paths: tuple[Path, ...] = setting.parse(picked[0], picked[1], ctx)
     except Invalid:
         return ()
+    return paths
 
 
 def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:
