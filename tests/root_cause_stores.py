@@ -157,12 +157,6 @@ class Column255(InMemoryChatStore):
         if not (isinstance(key, str) and len(key) > self.LIMIT):
             super().add_message(key, message, idx=idx)
 
-    async def aset_messages(self, key: Any, messages: Any) -> None:
-        self.set_messages(key, messages)
-
-    async def async_add_message(self, key: Any, message: Any, idx: Any = None) -> None:
-        self.add_message(key, message, idx)
-
 
 class RewritesWholeBlob:
     """Every write reads the whole stored JSON blob, changes it and writes it all back, with no lock (a file store
@@ -181,9 +175,17 @@ class RewritesWholeBlob:
         time.sleep(0)  # the file's write: another thread runs between the read and here
         self._blob = json.dumps(data)
 
+    @staticmethod
+    def _row(message: Any) -> dict[str, Any]:
+        return {"role": message.role, "content": message.content, "additional_kwargs": message.additional_kwargs}
+
+    @staticmethod
+    def _message(row: dict[str, Any]) -> ChatMessage:
+        return ChatMessage(row["role"], row["content"], row["additional_kwargs"])
+
     def set_messages(self, key: str, messages: Any) -> None:
         data = self._load()
-        rows = [{"role": m.role, "content": m.content, "additional_kwargs": m.additional_kwargs} for m in messages]
+        rows = [self._row(m) for m in messages]
         if rows:
             data[key] = rows
         else:
@@ -191,11 +193,11 @@ class RewritesWholeBlob:
         self._save(data)
 
     def get_messages(self, key: str) -> list[ChatMessage]:
-        return [ChatMessage(r["role"], r["content"], r["additional_kwargs"]) for r in self._load().get(key, [])]
+        return [self._message(row) for row in self._load().get(key, [])]
 
     def add_message(self, key: str, message: Any, idx: int | None = None) -> None:
         data = self._load()
-        row = {"role": message.role, "content": message.content, "additional_kwargs": message.additional_kwargs}
+        row = self._row(message)
         conversation = data.setdefault(key, [])
         conversation.append(row) if idx is None else conversation.insert(idx, row)
         self._save(data)
@@ -209,7 +211,7 @@ class RewritesWholeBlob:
         if not conversation:
             del data[key]
         self._save(data)
-        return ChatMessage(row["role"], row["content"], row["additional_kwargs"])
+        return self._message(row)
 
     def delete_last_message(self, key: str) -> ChatMessage | None:
         return self.delete_message(key, -1)
