@@ -114,4 +114,4 @@ def test_threads_and_loops_all_reach_the_session_on_one_loop() -> None:
         assert len(store.get_messages("k")) == 9
     finally:
         store.close()
-    assert not [t for t in threading.enumerate() if t.name == "chatstore-agents-loop"]
+    assert not [t for t in threading.enumerate() if t.name == "chatstore-adapter-loop"]

@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import copy
 import enum
 import threading
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any, Protocol, TypeVar
 
 from pytest_chatstore.contract import ChatMessage
+
+T = TypeVar("T")
 
 
 class NotAMessage(AssertionError):
@@ -108,3 +112,55 @@ class PerKeyStore:
         with self._lock:
             objects, self._objects = list(self._objects.values()), {}
         return objects
+
+
+class Loop:
+    """One event loop on a thread of its own, started on first use: every call of every session of a store runs
+    there, since an async backend binds its locks and connections to the loop it first ran on (Agents SDK sessions,
+    ADK session services)."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+                self._thread.name = "chatstore-adapter-loop"
+                self._thread.start()
+            loop = self._loop
+        return asyncio.run_coroutine_threadsafe(coroutine, loop)
+
+    def wait(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop and wait for it: what a sync method does."""
+        if threading.current_thread() is self._thread or _in_a_running_loop():
+            coroutine.close()
+            raise RuntimeError("a session's sync method was called inside a running event loop: await its async twin")
+        return self.submit(coroutine).result()
+
+    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run ``coroutine`` on the loop, awaiting it from the caller's loop: what an async twin does."""
+        if threading.current_thread() is self._thread:
+            return await coroutine
+        return await asyncio.wrap_future(self.submit(coroutine))
+
+    def stop(self) -> None:
+        with self._lock:
+            loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or thread is None:
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        if not thread.is_alive():
+            loop.close()
+
+
+def _in_a_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
