@@ -56,6 +56,26 @@ def test_a_sessions_bug_is_the_sessions_verdict(pytester: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(["*[[]DLL-001 MUST[]]*"])
 
 
+@pytest.mark.parametrize(
+    ("target", "failing"),
+    [("list_sessions", None), ("tail_from_oldest", "TAL-001"), ("zero_limit_reads_all", "TAL-002")],
+)
+def test_each_tail_read_bug_of_a_session_fails_its_own_clause(
+    pytester: pytest.Pytester, target: str, failing: str | None
+) -> None:
+    """The tail read through the adapter: a correct session passes both TAL clauses, each broken one fails its own
+    clause and only it."""
+    result = pytester.runpytest_subprocess(
+        f"--chatstore=tests.broken_sessions:{target}", "--chatstore-only", "--chatstore-hypothesis=ci", "-k", "TAL_00"
+    )
+    deselected = len(_clauses()) - 2
+    if failing is None:
+        result.assert_outcomes(passed=2, deselected=deselected)
+        return
+    result.assert_outcomes(passed=1, failed=1, deselected=deselected)
+    result.stdout.fnmatch_lines([f"*FAILED {failing} *"])
+
+
 def test_a_factory_form_passes_its_keywords_to_every_session(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess(
         "--chatstore=tests.broken_sessions:on_file", "--chatstore-only", "--chatstore-hypothesis=ci", "-k", "ORD or DLL"
