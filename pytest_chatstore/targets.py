@@ -38,6 +38,7 @@ EXTRAS = {
     "llama_index": "llamaindex",
     "langchain_core": "langchain",
     "agents": "agents",
+    "google.adk": "adk",
 }
 """A missing module -> the extra of this package that installs it (named when a target cannot be imported)."""
 

@@ -69,9 +69,25 @@ def is_agents_session(factory: object) -> bool:
     return _descends(factory, "SessionABC", "agents.")
 
 
+def _adk() -> Adapter:
+    from pytest_chatstore.adapters.adk import AdkAdapter
+
+    return AdkAdapter()
+
+
+def _is_service_store(store: object) -> bool:
+    return type(store).__module__ == "pytest_chatstore.adapters.adk"
+
+
+def is_adk_service(factory: object) -> bool:
+    """Whether ``factory`` is a Google ADK session service class (``BaseSessionService`` by ancestry name)."""
+    return _descends(factory, "BaseSessionService", "google.adk.")
+
+
 def as_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
     """The factory the kit calls for a target: ``factory`` itself, or, for a LangChain history class or an Agents
-    SDK session class (one conversation per instance), a factory of stores keyed by session id."""
+    SDK session class (one conversation per instance), a factory of stores keyed by session id; for a Google ADK
+    session service class, a factory of stores over a fresh service each."""
     if is_langchain_history(factory):
         from pytest_chatstore.adapters.langchain import history_factory
 
@@ -80,6 +96,10 @@ def as_factory(factory: Callable[..., Any]) -> Callable[..., Any]:
         from pytest_chatstore.adapters.agents import session_factory
 
         return session_factory(factory)
+    if is_adk_service(factory):
+        from pytest_chatstore.adapters.adk import service_factory
+
+        return service_factory(factory)
     return factory
 
 
@@ -87,6 +107,7 @@ ADAPTERS: list[tuple[Callable[[object], bool], Callable[[], Adapter]]] = [
     (_is_llamaindex_store, _llamaindex),
     (_is_history_store, _langchain),
     (_is_session_store, _agents),
+    (_is_service_store, _adk),
 ]
 """(detector, adapter factory) pairs, asked in order; the native adapter is the fallback."""
 

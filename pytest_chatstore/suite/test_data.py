@@ -318,8 +318,13 @@ def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> N
 # -- ownership -----------------------------------------------------------------
 
 
-def _kwargs_of(message: Any) -> dict[str, Any]:
-    """The ``additional_kwargs`` of a store's message: an attribute, or a key of a dict item (Agents SDK)."""
+def _kwargs_of(message: Any, adapter: object) -> dict[str, Any]:
+    """The ``additional_kwargs`` of a store's message: what the adapter's ``kwargs_of`` says (an ADK event's
+    ``custom_metadata``), else an attribute, or a key of a dict item (Agents SDK)."""
+    own = getattr(adapter, "kwargs_of", None)
+    if own is not None:
+        found: dict[str, Any] = own(message)
+        return found
     if isinstance(message, dict):
         kwargs: dict[str, Any] = message.setdefault("additional_kwargs", {})
         return kwargs
@@ -331,9 +336,9 @@ MUTATES = "the check changes objects it handed to the store, or got from it, bet
 """Why the OWN-* checks' calls alone do not reproduce them (a reproduction reruns the clause instead)."""
 
 
-def _tamper(message: Any) -> None:
+def _tamper(message: Any, adapter: object) -> None:
     """Change a message the way careless caller code would."""
-    _kwargs_of(message)["tampered"] = True
+    _kwargs_of(message, adapter)["tampered"] = True
     if isinstance(message, dict):
         message["content"] = "tampered"
         return
@@ -389,7 +394,7 @@ def test_OWN_003_message_objects_are_copied(chatstore: StoreUnderTest) -> None:
             else:
                 store.set_messages(KEY, [message])
                 given = store.call("get", KEY)[0]
-            _tamper(given)
+            _tamper(given, store.adapter)
             store.expect(f"messages after changing a message object {way} handled", [message], store.get_messages(KEY))
 
     check()
@@ -408,9 +413,9 @@ def _nested_message() -> ChatMessage:
     )
 
 
-def _tamper_nested(message: Any) -> None:
+def _tamper_nested(message: Any, adapter: object) -> None:
     """Change data several levels down in ``additional_kwargs``, leaving its top level alone."""
-    kwargs = _kwargs_of(message)
+    kwargs = _kwargs_of(message, adapter)
     kwargs["tool_calls"][0]["function"]["args"]["city"] = "tampered"
     kwargs["tool_calls"][0]["function"]["args"]["days"].append(99)
     kwargs["meta"]["tags"].clear()
@@ -432,11 +437,11 @@ def test_OWN_004_nested_data_is_copied(chatstore: StoreUnderTest) -> None:
             else:
                 store.set_messages(KEY, [message])
                 given = store.call("get", KEY)[0]
-            _tamper_nested(given)
+            _tamper_nested(given, store.adapter)
             got = store.get_messages(KEY)
             if got != [message]:
                 # A store that keeps the very objects it is given breaks OWN-003 first: its rule, then.
-                _kwargs_of(given)["top level"] = True
+                _kwargs_of(given, store.adapter)["top level"] = True
                 kept = "top level" in store.get_messages(KEY)[0].additional_kwargs if got else False
                 store.expect(
                     f"messages after changing nested data of a message {way} handled",
