@@ -984,6 +984,12 @@ VERSION_NOTES: dict[str, tuple[str, ...]] = {
         "such. KEY-004 also runs every history of up to two writes on every member of every look-alike family, "
         "beside look-alikes running others (392 rounds): a lazily deleted head shared by `'a'` and `'a '` fails "
         "it now and passed before.",
+        "Google ADK session services (no rule changed, no clause added): what they add maps onto clauses the "
+        "spec has. `list_sessions` is key listing (KEY-*), `delete_session` is delete-all, "
+        "`GetSessionConfig(num_recent_events=n)` is the tail read (TAL-001, TAL-002; ADK documents 0 as no "
+        "events and refuses a negative `n`, both of which TAL-002 allows). Its `after_timestamp` filter is left "
+        "out: it selects by the clock of the writer, which no clause of the spec can hold a store to. A service "
+        "has no delete-last and no index operations, so those clauses are skipped, never emulated.",
     ),
     "0.4": (
         "Production shapes: several stores on one backend (SHR-001..003), worker processes (PRC-001), many and "
