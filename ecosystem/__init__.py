@@ -57,6 +57,11 @@ class Artifact:
     """What the emulator does differently from the real service, and how we know."""
 
 
+_ONE_APPEND_PER_MESSAGE = ("--chatstore-timeout=120",)
+_ONE_APPEND_PER_MESSAGE_WHY = (
+    "the service has no batch write, so the adapter's replace is one `append_event` per message (a transaction "
+    "each): FID-004's 5,000-message replace takes about 40 s, past the 10 s the matrix allows a call"
+)
 _ONE_PROCESS_NO_THREADS = ("--chatstore-capabilities=-threads,-processes",)
 _MONGOMOCK = (
     "mongomock is not thread-safe and lives in one process: the concurrency and worker-process clauses would "
@@ -312,6 +317,41 @@ BACKENDS: tuple[Backend, ...] = (
         "ecosystem.factories:agents_encrypted",
         ("openai-agents[encrypt]",),
         "openai-agents",
+    ),
+    Backend(
+        "InMemorySessionService",
+        "Google ADK",
+        "google.adk.sessions:InMemorySessionService",
+        ("google-adk",),
+        "google-adk",
+    ),
+    Backend(
+        "SqliteSessionService (file)",
+        "Google ADK",
+        "ecosystem.factories:adk_sqlite_file",
+        ("google-adk",),
+        "google-adk",
+        extra_args=_ONE_APPEND_PER_MESSAGE,
+        why=_ONE_APPEND_PER_MESSAGE_WHY,
+    ),
+    Backend(
+        "DatabaseSessionService (SQLite)",
+        "Google ADK",
+        "ecosystem.factories:adk_database_sqlite",
+        ("google-adk", "sqlalchemy", "aiosqlite"),
+        "google-adk",
+        extra_args=_ONE_APPEND_PER_MESSAGE,
+        why=_ONE_APPEND_PER_MESSAGE_WHY,
+    ),
+    Backend(
+        "DatabaseSessionService (PostgreSQL)",
+        "Google ADK",
+        "ecosystem.factories:adk_database_postgres",
+        ("google-adk", "sqlalchemy", "asyncpg"),
+        "google-adk",
+        ("postgres",),
+        extra_args=_ONE_APPEND_PER_MESSAGE,
+        why=_ONE_APPEND_PER_MESSAGE_WHY,
     ),
 )
 

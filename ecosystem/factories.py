@@ -344,3 +344,33 @@ def agents_encrypted(namespace: str) -> Any:
         return EncryptedSession(sid, SQLiteSession(sid, db_path=path), encryption_key="chatstore-matrix-key")
 
     return session_factory(make)()
+
+
+def _adk_store(service: Any, namespace: str) -> Any:
+    from pytest_chatstore.adapters.adk import ServiceStore
+
+    return ServiceStore(service, app_name=namespace)
+
+
+def adk_sqlite_file(namespace: str) -> Any:
+    """Google ADK ``SqliteSessionService`` on the namespace's database file, the namespace as the app name (the
+    class alone, ``google.adk.sessions:InMemorySessionService``, is the in-memory row)."""
+    from google.adk.sessions.sqlite_session_service import SqliteSessionService
+
+    return _adk_store(SqliteSessionService(db_path=str(_sqlite_file(namespace))), namespace)
+
+
+def adk_database_sqlite(namespace: str) -> Any:
+    """Google ADK ``DatabaseSessionService`` (SQLAlchemy) on the namespace's SQLite file (aiosqlite)."""
+    from google.adk.sessions import DatabaseSessionService
+
+    return _adk_store(DatabaseSessionService(db_url=f"sqlite+aiosqlite:///{_sqlite_file(namespace)}"), namespace)
+
+
+def adk_database_postgres(namespace: str, proxied: Any = None) -> Any:
+    """Google ADK ``DatabaseSessionService`` on the matrix's PostgreSQL (asyncpg): ADK's own tables, shared by
+    every run, each store's conversations under the namespace as the app name."""
+    from google.adk.sessions import DatabaseSessionService
+
+    url = _postgres_url(proxied).replace("postgresql://", "postgresql+asyncpg://")
+    return _adk_store(DatabaseSessionService(db_url=url), namespace)
