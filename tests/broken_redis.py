@@ -174,6 +174,18 @@ class RetriesEverything(RedisChatStore):
         )
 
 
+class RetriesEachPush(RetriesEverything):
+    """FLT-001, in part: ``set_messages`` is a DEL, then one RPUSH per message, each its own request on a client that
+    retries. A lost reply to one push sends it again: that message of the new conversation is there twice, and
+    nothing else is wrong, so only at-most-once fails (FLT-002 and FLT-003 are not charged with a duplicate)."""
+
+    def set_messages(self, key: str, messages: Iterable[ChatMessage]) -> None:
+        rkey, encoded = self._key(key), [_encode(m) for m in messages]
+        self._sync.delete(rkey)
+        for item in encoded:
+            self._sync.rpush(rkey, item)
+
+
 class SwallowsErrors(RedisChatStore):
     """FLT-002: a write that cannot reach the server is logged and forgotten: the caller sees a normal return."""
 

@@ -153,6 +153,14 @@ def test_a_store_that_retries_idempotent_writes_passes(pytester: pytest.Pytester
     result.stdout.fnmatch_lines(["*FLT-001 13 cases (returned/applied once 13)*"])
 
 
+def test_a_step_of_a_write_sent_again_is_a_duplicate_not_a_mix(pytester: pytest.Pytester) -> None:
+    # A replace of one RPUSH per message on a retrying client: a lost reply to the second push leaves the new
+    # conversation with that message twice. FLT-001's, and only FLT-001's: the write was applied, and is no mix.
+    result = pytester.runpytest_subprocess("--chatstore=tests.broken_redis:RetriesEachPush", *FAULTS)
+    result.assert_outcomes(passed=4, failed=1, deselected=len(_clauses()) - 5)
+    result.stdout.fnmatch_lines(["*replace (sync), the reply of request 3 of 3 lost: returned; part applied twice*"])
+
+
 def test_a_factory_taking_proxied_gets_the_faults_clauses(
     pytester: pytest.Pytester, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
