@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import multiprocessing.connection  # noqa: F401 - imported before pytester's in-process runs, see below
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from hypothesis import settings
@@ -57,6 +59,22 @@ def require_module(name: str, why: str) -> None:
     """
     if importlib.util.find_spec(name.partition(".")[0]) is None or importlib.util.find_spec(name) is None:
         pytest.skip(why)
+
+
+def checked_with_no_glue(pytester: pytest.Pytester, report: Path, target: str) -> dict[str, Any]:
+    """Run the whole suite, derandomized, against a framework's class named as the target (an Agents SDK
+    session, an ADK service): no error of the kit's own, the verdict line under the class's name; the report's
+    entry for it."""
+    result = pytester.runpytest_subprocess(
+        f"--chatstore={target}", "--chatstore-only", "--chatstore-hypothesis=ci", f"--chatstore-report={report}"
+    )
+    outcomes = result.parseoutcomes()
+    assert "error" not in outcomes, result.stdout.str()[-3000:]
+    assert "errors" not in outcomes, result.stdout.str()[-3000:]
+    result.stdout.fnmatch_lines([f"{target.rpartition(':')[2]} (--chatstore): *"])
+    (entry,) = json.loads(report.read_text())["targets"]
+    found: dict[str, Any] = entry
+    return found
 
 
 KEPT = ("CHATSTORE_REDIS_IMAGE",)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import inspect
-import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 
-from tests.conftest import require_module
+from tests.conftest import checked_with_no_glue, require_module
 
 require_module("google.adk", "the adk extra is not installed")
 
@@ -31,18 +30,7 @@ def test_a_plain_message_is_an_event_of_its_author() -> None:
 
 
 def test_a_service_class_is_checked_with_no_glue(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    result = pytester.runpytest_subprocess(
-        "--chatstore=google.adk.sessions:InMemorySessionService",
-        "--chatstore-only",
-        "--chatstore-hypothesis=ci",
-        f"--chatstore-report={report}",
-    )
-    outcomes = result.parseoutcomes()
-    assert "error" not in outcomes, result.stdout.str()[-3000:]
-    assert "errors" not in outcomes, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["InMemorySessionService (--chatstore): *"])
-    (target,) = json.loads(report.read_text())["targets"]
+    target = checked_with_no_glue(pytester, tmp_path / "report.json", "google.adk.sessions:InMemorySessionService")
     assert target["package"]["name"] == "google-adk"
     assert target["store_class"].endswith(":InMemorySessionService")
     # No delete-last, insert or delete at an index in the protocol: absent, their clauses skipped.

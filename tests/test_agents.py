@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 
-from tests.conftest import require_module
+from tests.conftest import checked_with_no_glue, require_module
 
 require_module("agents", "the agents extra is not installed")
 
@@ -30,18 +29,7 @@ def test_a_plain_message_is_the_sdks_own_item() -> None:
 
 
 def test_a_session_class_is_checked_with_no_glue(pytester: pytest.Pytester, tmp_path: Path) -> None:
-    report = tmp_path / "report.json"
-    result = pytester.runpytest_subprocess(
-        "--chatstore=agents:SQLiteSession",
-        "--chatstore-only",
-        "--chatstore-hypothesis=ci",
-        f"--chatstore-report={report}",
-    )
-    outcomes = result.parseoutcomes()
-    assert "error" not in outcomes, result.stdout.str()[-3000:]
-    assert "errors" not in outcomes, result.stdout.str()[-3000:]
-    result.stdout.fnmatch_lines(["SQLiteSession (--chatstore): *"])
-    (target,) = json.loads(report.read_text())["targets"]
+    target = checked_with_no_glue(pytester, tmp_path / "report.json", "agents:SQLiteSession")
     assert target["package"]["name"] == "openai-agents"
     assert target["store_class"] == "agents.memory.sqlite_session:SQLiteSession"
     # The protocol has no insert, delete at an index or key listing: declared absent, their clauses skipped.
