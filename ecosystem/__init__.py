@@ -209,10 +209,12 @@ BACKENDS: tuple[Backend, ...] = (
         ("llama-index-storage-chat-store-upstash", "redis>=5"),
         "llama-index-storage-chat-store-upstash",
         ("redis",),
-        extra_args=("--chatstore-timeout=120",),
+        extra_args=("--chatstore-timeout=120", "--chatstore-budget=600"),
         why="`set_messages` makes one REST request per message, so SCL-002's 20,000 messages take about 35 s "
         "through the local bridge (1.7 ms a request; more over the internet to Upstash): past the matrix's "
-        "10 s limit per call, which would report a hang and block every clause after it",
+        "10 s limit per call, which would report a hang and block every clause after it. The faults group "
+        "replays each write under each fault through the bridge, at 6 to 16 ms a call: the default budget "
+        "stopped the run in FLT-002",
         emulator="the kit's Upstash REST bridge over real Redis",
     ),
     Backend(
@@ -222,6 +224,9 @@ BACKENDS: tuple[Backend, ...] = (
         ("langchain-community", "upstash-redis", "redis>=5"),
         "langchain-community",
         ("redis",),
+        extra_args=("--chatstore-budget=600",),
+        why="the faults group replays each write under each fault through the REST bridge, several ms a call: "
+        "more than the default budget",
         emulator="the kit's Upstash REST bridge over real Redis",
     ),
     Backend(
@@ -355,6 +360,60 @@ BACKENDS: tuple[Backend, ...] = (
     ),
 )
 
+
+_AGENTS_ROWS = (
+    "SQLiteSession (in memory)",
+    "SQLiteSession (file)",
+    "SQLAlchemySession (SQLite)",
+    "SQLAlchemySession (PostgreSQL)",
+    "RedisSession",
+    "EncryptedSession (over SQLiteSession)",
+)
+_AGENTS_BAD_ID = (
+    "SHOULD. A session id that is not a `str` is accepted: `SQLiteSession(1)` binds it as an SQL parameter (a "
+    "Redis key, a hash input), so `1` and `'1'` are one session. The protocol types ids as `str` and does not "
+    "promise to check them."
+)
+_AGENTS_BAD_ITEM = (
+    "SHOULD. `add_items(['hello'])` stores a string as an item (serialized as JSON), and it comes back as "
+    "`'hello'`, which is not an item: code reading the history fails far from the cause."
+)
+_AGENTS_NEGATIVE_LIMIT = (
+    "SHOULD. `get_items(limit=-1)` returns every item: the limit goes into `LIMIT ?` unchecked and SQLite "
+    "reads a negative limit as none (`agents/memory/sqlite_session.py` and "
+    "`agents/extensions/memory/sqlalchemy_session.py`, `get_items`). An agent that computes a limit from a "
+    "token budget and goes below zero sends the model the whole history."
+)
+_ADK_STRIPPED_IDS = (
+    "Real bug, by a design choice. The service strips session ids (`session_id.strip()` in "
+    "`google/adk/sessions/in_memory_session_service.py`, `create_session` and `get_session`; "
+    "`_resolve_session_id` in `sqlite_session_service.py`), so `'a'`, `' a'` and `'a '` are one session, and a "
+    "whitespace-only id counts as none: `create_session` makes a random UUID, which `list_sessions` then lists. "
+    "Ids are usually UUIDs, so few applications meet it; one that uses user-typed names merges conversations. "
+    "`DatabaseSessionService` keeps ids as given and passes."
+)
+_ADK_STALE = (
+    "By design, and a real failure for the caller. The persistent services refuse the second of two appends "
+    "to one session that run at once with `StaleSessionError` ('The session has been modified in storage since "
+    "it was loaded. Please reload the session before appending more events.'): optimistic concurrency, raised "
+    "before anything is written, and ADK's runner does not reload and retry for a turn. Nothing is lost "
+    "silently, but the second writer's message is not stored and its request fails. An application that runs "
+    "one turn per session at a time never sees it; one that lets a user send two messages at once does."
+)
+_ADK_BAD_ID = (
+    "SHOULD. A session id that is not a `str` fails inside the service with `AttributeError` (`'int' object "
+    "has no attribute 'strip'`) or is accepted (the SQLAlchemy service binds it), not refused with `TypeError`."
+)
+_ADK_BAD_EVENT = (
+    "SHOULD. `append_event(session, 'hello')` fails inside the service with `AttributeError` (`'str' object has "
+    "no attribute 'partial'`), not with a `TypeError` naming the problem."
+)
+_ADK_ROWS = (
+    "InMemorySessionService",
+    "SqliteSessionService (file)",
+    "DatabaseSessionService (SQLite)",
+    "DatabaseSessionService (PostgreSQL)",
+)
 
 _SIMPLE_EMPTIED = (
     "Real bug. `delete_last_message` answers `None` for an unknown key but raises `IndexError: pop from "
@@ -821,6 +880,33 @@ NOTES: dict[tuple[str, str], str] = {
     ("RedisChatMessageHistory (langchain-redis)", "ORD-002"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "DLA-002"): _LANGCHAIN_REDIS_8,
     **{("RedisChatMessageHistory (langchain-redis)", f"TTL-00{n}"): _LANGCHAIN_REDIS_8 for n in range(1, 8)},
+    **{(row, "BAD-001"): _AGENTS_BAD_ID for row in _AGENTS_ROWS},
+    **{(row, "BAD-003"): _AGENTS_BAD_ITEM for row in _AGENTS_ROWS},
+    **{(row, "TAL-002"): _AGENTS_NEGATIVE_LIMIT for row in _AGENTS_ROWS if row != "RedisSession"},
+    ("EncryptedSession (over SQLiteSession)", "TAL-002"): _AGENTS_NEGATIVE_LIMIT
+    + " The encrypting wrapper passes the limit on to the `SQLiteSession` it wraps, bug included.",
+    ("RedisSession", "KEY-004"): (
+        "Real bug. A session's messages live at `<prefix>:<id>:messages` and its metadata hash at "
+        "`<prefix>:<id>`, with ids not escaped (`agents/extensions/memory/redis_session.py`), so session "
+        "`'a:messages'`'s metadata key is session `'a'`'s message list: `add_items` on `'a:messages'` raises "
+        "`WRONGTYPE` once `'a'` has items."
+    ),
+    ("SQLAlchemySession (PostgreSQL)", "SHR-002"): (
+        "Real bug. Items are ordered by `created_at`, a `CURRENT_TIMESTAMP` server default, then `id` "
+        "(`agents/extensions/memory/sqlalchemy_session.py`, `get_items`). In PostgreSQL `CURRENT_TIMESTAMP` is "
+        "the time the transaction *started*, so of two appends through two instances at once, the one that "
+        "started first and committed last is placed before items readers already saw after it: no sequential "
+        "order explains the history. On SQLite writes are serialized, `id` decides, and the clause passes."
+    ),
+    **{(row, c): _ADK_STRIPPED_IDS for row in _ADK_ROWS[:2] for c in ("KEY-001", "KEY-003", "KEY-004")},
+    **{(row, c): _ADK_STALE for row in _ADK_ROWS[1:] for c in ("CON-001", "CON-003", "SHR-002", "PRC-001")},
+    **{(row, "BAD-001"): _ADK_BAD_ID for row in _ADK_ROWS},
+    **{(row, "BAD-003"): _ADK_BAD_EVENT for row in _ADK_ROWS},
+    ("InMemorySessionService", "OWN-003"): (
+        "SHOULD. `append_event` keeps the caller's event object in its storage "
+        "(`storage_session.events.append(event)` in `in_memory_session_service.py`), so changing that event "
+        "afterwards changes the stored conversation. The persistent services serialize the event and pass."
+    ),
 }
 """(backend name, clause ID) -> the reviewed judgement of that failure: why a user would call it
 wrong or surprising. Filled in from the reports; a failure without a note is shown as unreviewed."""
