@@ -199,7 +199,7 @@ def langchain_upstash(redis_url: str, ttl: float | None = None) -> HistoryStore:
     return history_factory(UpstashRedisChatMessageHistory, url=bridge_url(), token=redis_url, ttl=_seconds(ttl))()
 
 
-def llamaindex_yugabytedb(namespace: str) -> Any:
+def llamaindex_yugabytedb(namespace: str, proxied: Any = None) -> Any:
     """LlamaIndex ``YugabyteDBChatStore`` on the matrix's PostgreSQL, through its ``connection_string``
     with SQLAlchemy's PostgreSQL dialect and the psycopg2 of its own driver (``psycopg2-yugabytedb``).
     Its ``yugabytedb+psycopg2`` dialect refuses a server whose ``version()`` has no ``-YB-`` in it
@@ -208,42 +208,42 @@ def llamaindex_yugabytedb(namespace: str) -> Any:
     from llama_index.storage.chat_store.yugabytedb import YugabyteDBChatStore
 
     return YugabyteDBChatStore.from_params(
-        connection_string=_postgres_url().replace("postgresql://", "postgresql+psycopg2://"),
+        connection_string=_postgres_url(proxied).replace("postgresql://", "postgresql+psycopg2://"),
         table_name=_table(namespace),
     )
 
 
-def _google_engine(engine_class: Any) -> Any:
-    url = _postgres_url().replace("postgresql://", "postgresql+asyncpg://")
+def _google_engine(engine_class: Any, proxied: Any) -> Any:
+    url = _postgres_url(proxied).replace("postgresql://", "postgresql+asyncpg://")
     # AlloyDB's engine names it from_connection_string, Cloud SQL's from_engine_args: the same thing.
     build = getattr(engine_class, "from_connection_string", None) or engine_class.from_engine_args
     return build(url)
 
 
-def _google_store(engine_class: Any, store_class: Any, namespace: str) -> Any:
-    engine = _google_engine(engine_class)
+def _google_store(engine_class: Any, store_class: Any, namespace: str, proxied: Any) -> Any:
+    engine = _google_engine(engine_class, proxied)
     table = _table(namespace)
     with contextlib.suppress(Exception):  # another instance of the namespace made it
         engine.init_chat_store_table(table_name=table)
     return store_class.create_sync(engine=engine, table_name=table)
 
 
-def llamaindex_alloydb(namespace: str) -> Any:
+def llamaindex_alloydb(namespace: str, proxied: Any = None) -> Any:
     """LlamaIndex ``AlloyDBChatStore`` (llama-index-alloydb-pg) on the matrix's PostgreSQL, through
     ``AlloyDBEngine.from_connection_string``: the engine's usual constructor connects through Google's
     connector, which needs an AlloyDB instance; this one takes a plain SQLAlchemy URL (asyncpg), with the
     engine's own background event loop for the sync methods (``from_engine`` has none)."""
     from llama_index_alloydb_pg import AlloyDBChatStore, AlloyDBEngine
 
-    return _google_store(AlloyDBEngine, AlloyDBChatStore, namespace)
+    return _google_store(AlloyDBEngine, AlloyDBChatStore, namespace, proxied)
 
 
-def llamaindex_cloud_sql(namespace: str) -> Any:
+def llamaindex_cloud_sql(namespace: str, proxied: Any = None) -> Any:
     """LlamaIndex ``PostgresChatStore`` of llama-index-cloud-sql-pg on the matrix's PostgreSQL, through
     ``PostgresEngine.from_engine_args`` (as for AlloyDB)."""
     from llama_index_cloud_sql_pg import PostgresChatStore, PostgresEngine
 
-    return _google_store(PostgresEngine, PostgresChatStore, namespace)
+    return _google_store(PostgresEngine, PostgresChatStore, namespace, proxied)
 
 
 _MONGO: dict[str, Any] = {}
