@@ -209,7 +209,7 @@ BACKENDS: tuple[Backend, ...] = (
         ("llama-index-storage-chat-store-upstash", "redis>=5"),
         "llama-index-storage-chat-store-upstash",
         ("redis",),
-        extra_args=("--chatstore-timeout=120", "--chatstore-budget=600"),
+        extra_args=("--chatstore-timeout=120", "--chatstore-budget=480"),
         why="`set_messages` makes one REST request per message, so SCL-002's 20,000 messages take about 35 s "
         "through the local bridge (1.7 ms a request; more over the internet to Upstash): past the matrix's "
         "10 s limit per call, which would report a hang and block every clause after it. The faults group "
@@ -224,7 +224,7 @@ BACKENDS: tuple[Backend, ...] = (
         ("langchain-community", "upstash-redis", "redis>=5"),
         "langchain-community",
         ("redis",),
-        extra_args=("--chatstore-budget=600",),
+        extra_args=("--chatstore-budget=480",),
         why="the faults group replays each write under each fault through the REST bridge, several ms a call: "
         "more than the default budget",
         emulator="the kit's Upstash REST bridge over real Redis",
