@@ -880,6 +880,36 @@ NOTES: dict[tuple[str, str], str] = {
     ("RedisChatMessageHistory (langchain-redis)", "ORD-002"): _LANGCHAIN_REDIS_8,
     ("RedisChatMessageHistory (langchain-redis)", "DLA-002"): _LANGCHAIN_REDIS_8,
     **{("RedisChatMessageHistory (langchain-redis)", f"TTL-00{n}"): _LANGCHAIN_REDIS_8 for n in range(1, 8)},
+    ("RedisChatStore", "SHR-002"): (
+        "Real bug. `add_message(k, m, idx=i)` is a read, a delete and a rewrite in separate round trips "
+        "(`_insert_element_at_index` in `llama_index/storage/chat_store/redis/base.py`: `get_messages`, "
+        "`delete`, `set_messages`, no WATCH or transaction), so two instances inserting at once each rewrite the "
+        "list they read: messages are lost and others stored twice (`w0-21` gone, `w1-22` twice)."
+    ),
+    ("RedisChatStore", "FLT-003"): (
+        "Real bug, the same read-modify-write: an insert is 8 round trips (read, delete, one push per message) "
+        "and a replace a DEL then an RPUSH, none in a transaction, so a connection lost in the middle leaves the "
+        "conversation half rewritten or emptied (32 of 74 faulted writes). Nothing is duplicated: its "
+        "`from_url` client does not retry."
+    ),
+    ("PostgresChatMessageHistory", "PRC-001"): (
+        "Real bug. Messages are ordered by `id SERIAL` (`ORDER BY id`, "
+        "`langchain_postgres/chat_message_histories.py`). A sequence hands out ids when the INSERT runs, not "
+        "when it commits, so of two appends at once, the one with the smaller id may commit last: a reader sees "
+        "`[..., p1-6, p2-4]`, a later one finds `p3-2` placed before them. No sequential order explains what "
+        "the processes read."
+    ),
+    ("PostgresChatMessageHistory", "FLT-005"): (
+        "Real bug. The history takes one psycopg connection and never opens another, so after one dropped "
+        "connection every call raises `OperationalError: the connection is closed` until the application builds "
+        "a new history (`PostgresChatMessageHistory(..., sync_connection=...)`)."
+    ),
+    ("RedisChatMessageHistory (langchain-redis, redis-py 7)", "SHR-002"): (
+        "Real bug. Each message is a JSON document stamped with the writer's clock before the write "
+        "(`timestamp = datetime.now().timestamp()`, `add_message` in `langchain_redis/chat_message_history.py`), "
+        "and reads sort by that stamp. A writer stamped first but stored last lands before messages readers have "
+        "already seen after it: `t2-0` read back before `t0-0` after readers saw `t0-0` alone."
+    ),
     **{(row, "BAD-001"): _AGENTS_BAD_ID for row in _AGENTS_ROWS},
     **{(row, "BAD-003"): _AGENTS_BAD_ITEM for row in _AGENTS_ROWS},
     **{(row, "TAL-002"): _AGENTS_NEGATIVE_LIMIT for row in _AGENTS_ROWS if row != "RedisSession"},
