@@ -115,11 +115,20 @@ class KnownBroken:
         self._raising: dict[str, dict[tuple[str, str], str]] = {}
 
     def add(
-        self, target: str, clause_id: str, *, shape: bool = False, raised_in: tuple[str, str] | None = None
+        self,
+        target: str,
+        clause_id: str,
+        *,
+        shape: bool = False,
+        raised_in: tuple[str, str] | None = None,
+        met: str | None = None,
     ) -> None:
+        """``raised_in``: where the store raised, for a failure that is the store raising; ``met``: the rule of the
+        write that raised, when it is another clause's. Later checks meeting the same exception in the same method
+        are charged to that rule, not to the check that happened to meet it first."""
         self._by_target.setdefault(target, {})[clause_id] = shape
         if raised_in is not None:
-            self._raising.setdefault(target, {}).setdefault(raised_in, clause_id)
+            self._raising.setdefault(target, {}).setdefault(raised_in, met or clause_id)
 
     def raising(self, target: str) -> dict[tuple[str, str], str]:
         """(store method, exception type) -> the clause that failed first because the store raised it there."""

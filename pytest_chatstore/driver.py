@@ -399,10 +399,16 @@ class StoreDriver:
         self._charge(what, [first_of_kind(self.raising, kind)], ("", kind), **compared)
 
     def _charge(
-        self, what: str, suspects: list[str | None], raised_in: tuple[str, str] | None, **details: Any
+        self,
+        what: str,
+        suspects: list[str | None],
+        raised_in: tuple[str, str] | None,
+        met: str | None = None,
+        **details: Any,
     ) -> NoReturn:
         """Blocked by the first of ``suspects`` that is another clause known broken; else the running check fails,
-        remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it."""
+        remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it, and
+        whose rule it met (``met``: settled at the end of the run, :meth:`Recorder.settle`)."""
         __tracebackhide__ = True
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
@@ -411,6 +417,7 @@ class StoreDriver:
             fail(self.owner, what, log=self.log, replay=self.replay_record(), **details)
         except ClauseFailure as failure:
             failure.raised_in = raised_in
+            failure.met = met if met != self.owner else None
             raise
 
     def _store_raised(self, exc: BaseException, op: str, entry: str, *, use_async: bool, rule: str | None) -> NoReturn:
@@ -434,9 +441,12 @@ class StoreDriver:
         # operation's rule; a sync call's is the operation's rule. PAR-001's own check keeps what it finds.
         suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
         # One exception from one method is one root cause: the clause that failed on it first blocks the rest.
+        # A write that raises breaks the rule of what it writes (SET-002 for set_messages(k, [])): a check that
+        # meets it first fails having met that rule, and is settled as blocked by it at the end of the run if
+        # that clause fails on its own; later checks meeting it are blocked by that rule (KnownBroken.add).
         raised_in = (OPERATIONS[op].sync, type(exc).__name__)  # an async twin counts as its sync method
         suspects.append(self.raising.get(raised_in))
-        self._charge(what, suspects, raised_in)
+        self._charge(what, suspects, raised_in, met=rule if OPERATIONS[op].answer == "none" else None)
 
     @property
     def clock(self) -> Any:
@@ -508,6 +518,9 @@ class StoreDriver:
                 if "async_insert" not in self.capabilities:
                     use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         shape_rule = ANSWER_RULES.get(name)  # whose rule it is that the answer can be read at all
+        if rule is None and op.answer == "none":  # a write that raises breaks the rule of what it writes
+            written = exercises((name, *args), None)
+            rule = next(iter(written)) if len(written) == 1 else None
         reader = None if op.answer == "none" or not read else lambda answer: self._read(op.answer, answer)
         result, answer = self._invoke(
             name, *call_args, use_async=use_async, raw=raw, rule=rule or shape_rule, read=reader, **kwargs

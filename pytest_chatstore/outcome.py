@@ -75,6 +75,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
             clause_id,
             shape=first is not None and first.shape,
             raised_in=first.raised_in if first is not None and judgement.status == "failed" else None,
+            met=first.met if first is not None else None,
         )
     _apply(report, judgement, clause_id, gates=settings.policy.gates(judgement.status))
     if excinfo is not None and raw == "infrastructure":

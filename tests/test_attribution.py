@@ -186,6 +186,29 @@ def test_one_exception_from_one_method_is_one_root_cause(pytester: pytest.Pytest
                        "PAR-002": "DEL-001"}  # fmt: skip
 
 
+def test_a_write_that_raises_is_the_root_cause_of_its_own_rule(pytester: pytest.Pytester) -> None:
+    """LlamaIndex SQLiteChatStore 0.4.0's ``set_messages(k, [])`` raises ``IntegrityError``: SET-002's bug, even when a
+    check of another clause (a delete's) meets it first, and never a delete's with a hint about deletes."""
+    pytester.makepyfile(
+        raises="""
+        from reference_impls.memory import InMemoryChatStore
+
+        class EmptySetRaises(InMemoryChatStore):
+            def set_messages(self, key, messages):
+                messages = list(messages)
+                if not messages:
+                    raise RuntimeError("NOT NULL constraint failed: data_chatstore.key")
+                super().set_messages(key, messages)
+        """
+    )
+    _, report = run_suite(pytester, "raises:EmptySetRaises")
+    target = report["targets"][0]
+    assert [c["clause"] for c in target["root_causes"]] == ["SET-002"]
+    blocked = {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"}
+    assert blocked
+    assert set(blocked.values()) == {"SET-002"}
+
+
 def test_messages_a_serialiser_alters_are_one_root_cause_fid_001(pytester: pytest.Pytester) -> None:
     """Floats rounded on the way through: FID-001 fails, every clause that reads a message back is blocked by it."""
     _, report = run_suite(
