@@ -418,6 +418,15 @@ _ADK_ROWS = (
     "DatabaseSessionService (PostgreSQL)",
 )
 
+_UPSTASH_RETRY = (
+    "Real bug, in Upstash's client. `upstash_redis/http.py` (`SyncHttpClient.execute` and its async twin) sends a "
+    "command again on any exception, once by default (`rest_retries=1`), including a connection closed after "
+    "the server ran the command and before its answer came back. So a push whose reply was lost is pushed "
+    "twice, and the conversation repeats a turn. Here the kit loses the reply between the REST bridge and Redis, "
+    "and the bridge then closes the HTTP connection unanswered, which is what the client sees when its own "
+    "connection to Upstash drops at that moment. Building the client with `rest_retries=0` (and retrying only "
+    "reads) avoids it."
+)
 _SIMPLE_EMPTIED = (
     "Real bug. `delete_last_message` answers `None` for an unknown key but raises `IndexError: pop from "
     "empty list` for a conversation emptied by earlier deletes, so a caller that drains a conversation "
@@ -867,6 +876,9 @@ NOTES: dict[tuple[str, str], str] = {
         "same time interleave."
     ),
     ("UpstashRedisChatMessageHistory", "BAD-003"): _BAD_MESSAGE,
+    ("UpstashChatStore", "FLT-001"): _UPSTASH_RETRY + " (`rpush` in `llama_index/storage/chat_store/upstash/base.py`.)",
+    ("UpstashRedisChatMessageHistory", "FLT-001"): _UPSTASH_RETRY
+    + " (`lpush` in `langchain_community/chat_message_histories/upstash_redis.py`.)",
     ("MongoChatStore", "INS-002"): (
         "Real bug. `add_message(k, m, idx=0)` stores the message with `index: 0` without moving the others, so "
         "two messages share index 0 and their order on reading (sorted by index) is whatever the database "
