@@ -212,7 +212,7 @@ BACKENDS: tuple[Backend, ...] = (
         ("llama-index-storage-chat-store-upstash", "redis>=5"),
         "llama-index-storage-chat-store-upstash",
         ("redis",),
-        extra_args=("--chatstore-timeout=120", "--chatstore-budget=480"),
+        extra_args=("--chatstore-timeout=120", "--chatstore-budget=720"),
         why="`set_messages` makes one REST request per message, so SCL-002's 20,000 messages take about 35 s "
         "through the local bridge (1.7 ms a request; more over the internet to Upstash): past the matrix's "
         "10 s limit per call, which would report a hang and block every clause after it. The faults group "
