@@ -214,6 +214,8 @@ def run_backend(backend: Backend, python: Path, workdir: Path, env: dict[str, st
                 "tail": (output + done.stderr)[-3000:]}  # fmt: skip
     data: dict[str, Any] = json.loads(report.read_text())
     data["seconds"] = seconds
+    if not data.get("targets"):  # the kit stopped before any clause (a factory it cannot build): its words
+        data["error"] = data.get("stopped") or f"pytest exited {done.returncode} with no target in its report"
     report.write_text(json.dumps(data, indent=2))  # the run time too, for a later partial rerun
     return data
 
