@@ -427,6 +427,12 @@ _UPSTASH_RETRY = (
     "connection to Upstash drops at that moment. Building the client with `rest_retries=0` (and retrying only "
     "reads) avoids it."
 )
+_GOOGLE_REPLACE = (
+    "Real bug. `aset_messages` runs the DELETE and the INSERT as two transactions, each on its own connection "
+    "and committed on its own (`__aexecute_query` twice, in `async_chat_store.py`), so a connection lost after "
+    "the DELETE leaves the conversation emptied (16 of 128 faulted writes): the caller gets the error, but the "
+    "history is gone. One transaction for both would leave the old conversation whole."
+)
 _SIMPLE_EMPTIED = (
     "Real bug. `delete_last_message` answers `None` for an unknown key but raises `IndexError: pop from "
     "empty list` for a conversation emptied by earlier deletes, so a caller that drains a conversation "
@@ -876,6 +882,8 @@ NOTES: dict[tuple[str, str], str] = {
         "same time interleave."
     ),
     ("UpstashRedisChatMessageHistory", "BAD-003"): _BAD_MESSAGE,
+    ("AlloyDBChatStore", "FLT-003"): _GOOGLE_REPLACE,
+    ("PostgresChatStore (Cloud SQL)", "FLT-003"): _GOOGLE_REPLACE,
     ("UpstashChatStore", "FLT-001"): _UPSTASH_RETRY + " (`rpush` in `llama_index/storage/chat_store/upstash/base.py`.)",
     ("UpstashRedisChatMessageHistory", "FLT-001"): _UPSTASH_RETRY
     + " (`lpush` in `langchain_community/chat_message_histories/upstash_redis.py`.)",
