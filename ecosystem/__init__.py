@@ -540,6 +540,12 @@ _AZURE_KEY = (
     "and a quote in a key breaks the query."
 )
 _AZURE_NONE = "Real bug. `delete_message` and `delete_last_message` return `None` instead of the removed message."
+_AZURE_MISSING = (
+    "Real bug. `delete_message(k, i)` and `delete_last_message(k)` on a conversation the store has never "
+    "written first read the conversation's metadata entity (`metadata_client.get_entity`, `adelete_message` and "
+    "`adelete_last_message` in `llama_index/storage/chat_store/azure/base.py`), which the service answers with "
+    "`ResourceNotFoundError`: the interface's `None` for an unknown key becomes an exception."
+)
 _AZURE_RMW = (
     "Real bug. Inserting at an index rewrites the row keys after it, and appending computes the next row key "
     "from a count read first, with no transaction around the read: two writers at once both create the same "
@@ -792,6 +798,9 @@ NOTES: dict[tuple[str, str], str] = {
             "DEL-001": _AZURE_NONE,
             "DEL-004": _NEGATIVE_IGNORED,
             "DLL-001": _AZURE_NONE,
+            "SET-002": _AZURE_EMPTY,
+            "DEL-002": _AZURE_MISSING,
+            "DLL-002": _AZURE_MISSING,
             "DLA-002": (
                 "Real bug. `delete_messages` on a key with no messages submits an empty transaction and raises "
                 "`HttpResponseError` instead of answering `None` or `[]`."
