@@ -123,3 +123,17 @@ def test_threads_and_loops_all_reach_the_session_on_one_loop() -> None:
     finally:
         store.close()
     assert not [t for t in threading.enumerate() if t.name == "chatstore-adapter-loop"]
+
+
+def test_a_session_made_by_a_function_is_named_after_the_store_is_closed() -> None:
+    """``session_factory(lambda sid: ...)`` gives no class up front: the first session made names it, for the report
+    written after every store was closed (RedisSession and EncryptedSession rows named no package before)."""
+    from agents.memory import SQLiteSession
+
+    from pytest_chatstore.adapters.agents import session_factory
+
+    store = session_factory(lambda sid: SQLiteSession(sid))()
+    assert store.backend_class() is None  # nothing made yet
+    store.add_message("k", {"role": "user", "content": "hi"})
+    store.close()
+    assert store.backend_class() is SQLiteSession

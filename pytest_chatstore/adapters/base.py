@@ -95,16 +95,19 @@ class PerKeyStore:
         self._lock = threading.Lock()
 
     def backend_class(self) -> type | None:
-        """The class of the backend's objects: the report names its distribution, not the adapter's."""
+        """The class of the backend's objects: the report names its distribution, not the adapter's. Kept from the
+        first object made, so that a store built by a function of the key (``lambda sid: RedisSession...``) names
+        it after it was closed too."""
         with self._lock:
-            first = next(iter(self._objects.values()), None)
-        return type(first) if first is not None else self._backend_class
+            return self._backend_class
 
     def one(self, key: str) -> Any:
         """The object of conversation ``key`` (made on first use, then reused)."""
         with self._lock:
             if key not in self._objects:
-                self._objects[key] = self._make(key)
+                self._objects[key] = made = self._make(key)
+                if self._backend_class is None:
+                    self._backend_class = type(made)
             return self._objects[key]
 
     def made(self) -> list[Any]:
