@@ -411,6 +411,12 @@ _ADK_BAD_EVENT = (
     "SHOULD. `append_event(session, 'hello')` fails inside the service with `AttributeError` (`'str' object has "
     "no attribute 'partial'`), not with a `TypeError` naming the problem."
 )
+_ADK_ID_LENGTH = (
+    "Real limit of the schema. Session ids are `VARCHAR(128)` (`DEFAULT_MAX_KEY_LENGTH = 128` in "
+    "`google/adk/sessions/schemas/shared.py`), and PostgreSQL refuses a longer one (`value too long for type "
+    "character varying(128)`), so a conversation under a 300-character key cannot be written. It fails loudly, "
+    "not silently; on SQLite, which ignores the length, the same service passes."
+)
 _ADK_ROWS = (
     "InMemorySessionService",
     "SqliteSessionService (file)",
@@ -964,6 +970,8 @@ NOTES: dict[tuple[str, str], str] = {
     **{(row, c): _ADK_STALE for row in _ADK_ROWS[1:] for c in ("CON-001", "CON-003", "SHR-002", "PRC-001")},
     **{(row, "BAD-001"): _ADK_BAD_ID for row in _ADK_ROWS},
     **{(row, "BAD-003"): _ADK_BAD_EVENT for row in _ADK_ROWS},
+    ("DatabaseSessionService (PostgreSQL)", "KEY-003"): _ADK_ID_LENGTH,
+    ("DatabaseSessionService (PostgreSQL)", "KEY-006"): _ADK_ID_LENGTH,
     ("InMemorySessionService", "OWN-003"): (
         "SHOULD. `append_event` keeps the caller's event object in its storage "
         "(`storage_session.events.append(event)` in `in_memory_session_service.py`), so changing that event "
