@@ -107,7 +107,7 @@ class ServiceStore:
 
     async def _replace(self, key: str, events: Sequence[Any]) -> None:
         batch = _events_only(events)  # checked first, so a bad list deletes nothing
-        await self.service.delete_session(**self._where(key))
+        await self._clear(key)
         if batch:
             await self._append(key, batch)
 
