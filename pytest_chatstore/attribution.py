@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.clauses import CLAUSES, ORDER, exercised, governing
 from pytest_chatstore.failures import ClauseFailure, ReplayRecord, format_failure
+from pytest_chatstore.operations import case_of
 
 ANSWER_RULES: dict[str, str] = {op: c.id for c in CLAUSES.values() for op in c.answers}
 """Operation -> the clause whose rule makes its answer a message (or a list of them, or str keys).
@@ -56,8 +57,9 @@ def blocked(
     return failure
 
 
-def _length(model: Any, key: str) -> int:
-    return len(model.get_messages(key))
+def _case(op: tuple[Any, ...], model: Any) -> str:
+    """``op``'s case, given the model's state before it (no model: a write whose case needs none)."""
+    return case_of(op, lambda: len(model.get_messages(op[1])))
 
 
 def rule_of(op: tuple[Any, ...], model: Any) -> str | None:
@@ -66,40 +68,18 @@ def rule_of(op: tuple[Any, ...], model: Any) -> str | None:
     ``None`` for a write, whose answer is not compared, and for a read, whose
     answer shows the whole history (the running check's own business).
     """
-    name, *args = op
-    if name == "delete":
-        n, idx = _length(model, args[0]), args[1]
-        if 0 <= idx < n:
-            return "DEL-001"
-        return "DEL-002" if idx >= 0 else "DEL-004"
-    if name == "delete_last":
-        return "DLL-001" if _length(model, args[0]) else "DLL-002"
-    if name == "delete_all":
-        return "DLA-002"
-    if name == "keys":
-        return "KEY-002"
-    return None
+    return governing(op[0], _case(op, model))
+
+
+def state_rule(op: tuple[Any, ...], model: Any) -> str:
+    """The clause whose rule governs the state ``op`` leaves, given the model's state before it (ORD-001's when
+    none does: the order of what is left)."""
+    return governing(op[0], _case(op, model), effect=True) or ORDER
 
 
 def exercises(op: tuple[Any, ...], model: Any) -> frozenset[str]:
     """Every clause whose rule ``op`` exercises (its answer or its effect), given the model's state before it."""
-    name, *args = op
-    if name == "set":
-        return frozenset({"SET-001" if args[1] else "SET-002"})
-    if name == "add":
-        return frozenset({"INS-002" if len(args) > 2 and args[2] is not None else "INS-001"})
-    if name == "add_batch":
-        return frozenset({"INS-001"})
-    if name == "get":
-        return frozenset({"ORD-002"} if not _length(model, args[0]) else ())
-    if name == "delete" and args[1] < 0:
-        return frozenset({"DEL-003", "DEL-004"})
-    if name == "delete_all":
-        return frozenset({"DLA-001", "DLA-002"})
-    if name == "keys":
-        return frozenset({"KEY-001", "KEY-002"})
-    rule = rule_of(op, model)
-    return frozenset({rule} if rule else ())
+    return exercised(op[0], _case(op, model))
 
 
 class KnownBroken:

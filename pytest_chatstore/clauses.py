@@ -104,6 +104,17 @@ class Clause:
     answers: tuple[str, ...] = ()
     """Operations whose answer its rule makes a message, a list of them or str keys (``get`` for FID-001): an
     answer of another shape (raw bytes, JSON text) breaks it (:data:`pytest_chatstore.attribution.ANSWER_RULES`)."""
+    answer_of: tuple[str, ...] = ()
+    """Calls whose answer's value its rule governs, as ``NAME`` or ``NAME/CASE`` (an operation of
+    :data:`~pytest_chatstore.operations.OPERATIONS` and one of its cases): a wrong answer to such a call in
+    another clause's check is charged to this one (:func:`governing`)."""
+    effect_of: tuple[str, ...] = ()
+    """Writes whose resulting state its rule governs (same form): a wrong state after one is charged to it."""
+    exercised_by: tuple[str, ...] = ()
+    """Calls that exercise its rule besides those of :attr:`answer_of` (same form): while the clause is known
+    broken, composite checks leave them out (:func:`exercised`)."""
+    ttl_scenario: str = ""
+    """The name of its scenario in :mod:`pytest_chatstore.ttl.scenarios`, for a TTL clause that has one."""
 
 
 CAPABILITIES: dict[str, str] = {
@@ -167,6 +178,7 @@ _CLAUSES = (
         "Return an empty list, not `None`, and do not raise `KeyError`.",
         work=Work(3),
         focused=True,
+        exercised_by=("get/empty",),
     ),
     Clause(
         "SET-001",
@@ -177,6 +189,8 @@ _CLAUSES = (
         "appending instead of replacing is the usual cause.",
         work=Work(9, exhaustive=(85, 49), packed=243),
         focused=True,
+        effect_of=("set/some",),
+        exercised_by=("set/some",),
     ),
     Clause(
         "SET-002",
@@ -187,6 +201,8 @@ _CLAUSES = (
         "when the list is empty and keep the old messages.",
         work=Work(9, exhaustive=(15, 8), packed=41),
         focused=True,
+        effect_of=("set/empty",),
+        exercised_by=("set/empty",),
     ),
     Clause(
         "INS-001",
@@ -196,6 +212,8 @@ _CLAUSES = (
         "Use the backend's append (RPUSH, INSERT with the next position); LPUSH reverses the order.",
         work=Work(10, exhaustive=(27, 15), packed=81),
         focused=True,
+        effect_of=("add/append",),
+        exercised_by=("add/append", "add_batch"),
     ),
     Clause(
         "INS-002",
@@ -208,6 +226,8 @@ _CLAUSES = (
         ("insert",),
         work=Work(9, exhaustive=(201, 113), packed=2071),
         focused=True,
+        effect_of=("add/insert",),
+        exercised_by=("add/insert",),
     ),
     Clause(
         "DEL-001",
@@ -227,6 +247,8 @@ _CLAUSES = (
             " which no other store does. The index is a list index, as in `add_message`: LlamaIndex's SQLite "
             "store takes a 1-based row number instead (see [what the peers assume](peers.md))."
         ),
+        answer_of=("delete/in range",),
+        effect_of=("delete/in range",),
     ),
     Clause(
         "DEL-002",
@@ -242,6 +264,8 @@ _CLAUSES = (
             "would make every caller wrap a delete that races another in `try`. Published stores agree, but for "
             "LlamaIndex's SQLite store, whose `idx` is a row number."
         ),
+        answer_of=("delete/past the end",),
+        effect_of=("delete/past the end",),
     ),
     Clause(
         "DEL-003",
@@ -254,6 +278,8 @@ _CLAUSES = (
         ("delete_message",),
         work=Work(9, exhaustive=(35, 25), packed=140),
         focused=True,
+        effect_of=("delete/negative",),
+        exercised_by=("delete/negative",),
     ),
     Clause(
         "DEL-004",
@@ -269,6 +295,7 @@ _CLAUSES = (
             "Python's own meaning of a negative index; a SHOULD, because LlamaIndex's Redis store removes nothing"
             " for one (DEL-003, the MUST, only forbids removing any other message)."
         ),
+        answer_of=("delete/negative",),
     ),
     Clause(
         "DLL-001",
@@ -280,6 +307,8 @@ _CLAUSES = (
         work=Work(9, exhaustive=(8, 7), packed=38),
         focused=True,
         answers=("delete_last",),
+        answer_of=("delete_last/some",),
+        effect_of=("delete_last",),
     ),
     Clause(
         "DLL-002",
@@ -290,6 +319,7 @@ _CLAUSES = (
         ("delete_last",),
         work=Work(11, exhaustive=(9, 1), packed=8),
         focused=True,
+        answer_of=("delete_last/empty",),
     ),
     Clause(
         "DLA-001",
@@ -300,6 +330,8 @@ _CLAUSES = (
         ("delete_all",),
         work=Work(9, exhaustive=(17, 8), packed=52),
         focused=True,
+        effect_of=("delete_all",),
+        exercised_by=("delete_all",),
     ),
     Clause(
         "DLA-002",
@@ -316,6 +348,7 @@ _CLAUSES = (
             "`SimpleChatStore` and its Redis store return `None`), so both are allowed; anything else (a count, "
             "the raw text) is not."
         ),
+        answer_of=("delete_all",),
     ),
     Clause(
         "KEY-001",
@@ -332,6 +365,7 @@ _CLAUSES = (
             "In any order: Redis's `SCAN` and a SQL table without `ORDER BY` have none, so a caller must not rely"
             " on one (LlamaIndex's `SimpleChatStore` test expects writing order; the ported test sorts)."
         ),
+        exercised_by=("keys",),
     ),
     Clause(
         "KEY-002",
@@ -346,6 +380,7 @@ _CLAUSES = (
             "backends that keep a row per conversation (LlamaIndex's DynamoDB store) list it with an empty "
             "history."
         ),
+        answer_of=("keys",),
     ),
     Clause(
         "KEY-003",
@@ -688,6 +723,7 @@ _CLAUSES = (
         "unless reads filter expired conversations too.",
         ("ttl",),
         work=Work(15, "fixed"),
+        ttl_scenario="expiry",
     ),
     Clause(
         "TTL-002",
@@ -697,6 +733,7 @@ _CLAUSES = (
         "Pass the TTL in the unit the backend expects (seconds vs milliseconds) and measure it from the write.",
         ("ttl",),
         work=Work(11, "fixed"),
+        ttl_scenario="no_premature_expiry",
     ),
     Clause(
         "TTL-003",
@@ -708,6 +745,7 @@ _CLAUSES = (
         "not only when the key is created.",
         ("ttl",),
         work=Work(17, "fixed"),
+        ttl_scenario="writes_restart_the_window",
     ),
     Clause(
         "TTL-004",
@@ -718,6 +756,7 @@ _CLAUSES = (
         "Rewriting a list (DEL then RPUSH) drops its expiry; set it again in the same transaction.",
         ("ttl",),
         work=Work(16, "fixed"),
+        ttl_scenario="deletes_do_not_immortalise",
     ),
     Clause(
         "TTL-005",
@@ -727,6 +766,7 @@ _CLAUSES = (
         "Refresh the expiry on writes only; a sliding expiry on reads keeps idle conversations alive for ever.",
         ("ttl",),
         work=Work(13, "fixed"),
+        ttl_scenario="reads_do_not_extend",
     ),
     Clause(
         "TTL-006",
@@ -736,6 +776,7 @@ _CLAUSES = (
         "Expired data must be gone, not hidden: an append must not resurrect the old messages.",
         ("ttl",),
         work=Work(14, "fixed"),
+        ttl_scenario="recreated_conversations_are_new",
     ),
     Clause(
         "TTL-007",
@@ -745,6 +786,7 @@ _CLAUSES = (
         "Treat `None` as no expiry (no EXPIRE at all), not as a default lifetime.",
         ("ttl",),
         work=Work(10, "fixed"),
+        ttl_scenario="none_never_expires",
     ),
     Clause(
         "TAL-001",
@@ -866,6 +908,61 @@ GROUPS: tuple[str, ...] = tuple(dict.fromkeys(c.group for c in _CLAUSES))
 SLOW: tuple[str, ...] = tuple(c.id for c in _CLAUSES if c.slow)
 """The clauses whose work grows most with a store's cost per call: the pattern ``slow`` of
 ``--chatstore-clauses`` and the pytest marker ``chatstore_slow`` (``-m "not chatstore_slow"``) select them."""
+
+
+def _patterns(field: str) -> dict[str, tuple[str, ...]]:
+    found: dict[str, tuple[str, ...]] = {}
+    for c in _CLAUSES:
+        for pattern in getattr(c, field):
+            found[pattern] = (*found.get(pattern, ()), c.id)
+    return found
+
+
+_ANSWER_OF = _patterns("answer_of")
+_EFFECT_OF = _patterns("effect_of")
+_EXERCISED_BY = _patterns("exercised_by")
+
+
+def _matching(table: dict[str, tuple[str, ...]], name: str, case: str) -> tuple[str, ...]:
+    return table.get(name, ()) + (table.get(f"{name}/{case}", ()) if case else ())
+
+
+def governing(name: str, case: str, *, effect: bool = False) -> str | None:
+    """The clause whose rule governs the answer (or, with ``effect``, the state left) of a call of operation
+    ``name`` in ``case``; ``None`` when no clause's does (a read's answer is the running check's own business)."""
+    found = _matching(_EFFECT_OF if effect else _ANSWER_OF, name, case)
+    return found[0] if found else None
+
+
+def exercised(name: str, case: str) -> frozenset[str]:
+    """Every clause whose rule a call of operation ``name`` in ``case`` exercises, its answer's included."""
+    return frozenset(_matching(_EXERCISED_BY, name, case) + _matching(_ANSWER_OF, name, case))
+
+
+# Clauses with a part of their own in the kit's machinery, named once here.
+MODEL = "MDL-001"
+"""The composite check: it owns what no focused clause owns, and a store built outside a clause is its."""
+FRESH = "FRE-001"
+"""A store starts empty: the clause of the checks the harness makes of a store it built."""
+ORDER = "ORD-001"
+"""Order: the state left by a write no clause's rule governs, and the order of what a delete leaves."""
+LISTED, UNLISTED = "KEY-001", "KEY-002"
+"""A key that holds messages is listed; an emptied key is not."""
+KEYS_KEPT = "KEY-003"
+"""Keys are kept as given: a wrong key in a listing is its failure before any other clause's."""
+FIDELITY = "FID-001"
+"""Messages come back as written: an altered message is its failure before any other clause's."""
+NEGATIVE = "DEL-004"
+"""Negative indices count from the end: only its own check holds a store to Python's semantics."""
+PARITY = "PAR-001"
+"""Async parity: an async twin that raises where its sync method does not is its failure."""
+PROCESSES = "PRC-001"
+"""Stores in several processes: the clause whose worker processes build stores."""
+SHARED = "SHR-001"
+"""Two instances on one backend: its bounded-exhaustive phase sends each write through either."""
+LOOKALIKES = "KEY-004"
+"""Look-alike keys: its bounded-exhaustive phase places each family's members side by side."""
+
 
 _CORE_GROUPS = ("core", "keys", "fidelity", "ownership", "model")
 

@@ -20,11 +20,13 @@ timeout error) gets no verdict at all: :class:`~pytest_chatstore.failures.Infras
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from typing import Any, NoReturn, TypeVar
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Generic, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
 from pytest_chatstore.attribution import ANSWER_RULES, blocked, exercises
+from pytest_chatstore.clauses import FIDELITY, KEYS_KEPT, PARITY, exercised
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.failures import (
     NO_RESULT,
@@ -39,7 +41,20 @@ from pytest_chatstore.failures import (
     message_of,
     short,
 )
-from pytest_chatstore.operations import OPERATIONS, method_name
+from pytest_chatstore.operations import (
+    ADD,
+    ADD_BATCH,
+    DELETE,
+    DELETE_ALL,
+    DELETE_LAST,
+    GET,
+    KEYS,
+    OPERATIONS,
+    SET,
+    Operation,
+    R,
+    method_name,
+)
 from pytest_chatstore.runner import Abandoned, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
 
 V = TypeVar("V")
@@ -64,11 +79,21 @@ def _message_lists(expected: Any, actual: Any) -> bool:
     return all(isinstance(x, list) for x in both) and all(isinstance(m, ChatMessage) for x in both for m in x)
 
 
-def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> frozenset[str]:
+def lost_to(
+    steps: Sequence[Step],
+    expected: Any = NO_RESULT,
+    actual: Any = NO_RESULT,
+    *,
+    ttl: float | None = None,
+    clock_start: float | None = None,
+) -> frozenset[str]:
     """The rules of the writes that stored the messages a comparison found missing: when ``actual`` is
     ``expected`` with messages left out (the rest there, in order, nothing extra), each missing message is
     charged to the last call in ``steps`` that wrote it (append: INS-001; insert: INS-002; replace: SET-001).
-    Empty when messages are anything but only missing, or a missing one was never written by a call logged."""
+    Empty when messages are anything but only missing, or a missing one was never written by a call logged, or a
+    later call may rightly have removed it: a replace or a delete of its key, or a move of the kit's clock (expiry),
+    unless the store was built with ``ttl`` and the clock moved less than that since the write (the clock read
+    ``clock_start`` when the store was built)."""
     if not _message_lists(expected, actual) or len(actual) >= len(expected):
         return frozenset()
     rest = iter(expected)
@@ -80,14 +105,48 @@ def lost_to(steps: Sequence[Step], expected: Any = NO_RESULT, actual: Any = NO_R
     rules: set[str] = set()
     for message in missing:
         at = next((i for i in range(len(steps) - 1, -1, -1) if message in _written(steps[i])), None)
-        if at is None or any(step.op in _MAY_REMOVE for step in steps[at + 1 :]):
-            return frozenset()  # never written by a call logged, or a later call may rightly have removed it
+        if at is None:
+            return frozenset()  # never written by a call logged
+        written_at = next((s.args[0] for s in reversed(steps[:at]) if s.op == "clock"), clock_start)
+        if any(_may_remove(step, steps[at].args[0], written_at, ttl) for step in steps[at + 1 :]):
+            return frozenset()  # a later call may rightly have removed it
         writer = steps[at]
         rules |= exercises((writer.op, *writer.args, *writer.kwargs.values()), None)  # a write's rule needs no state
     return frozenset(rules)
 
 
-LISTING_RULES = frozenset({"KEY-001", "KEY-002"})
+def _may_remove(step: Step, key: object, written_at: float | None, ttl: float | None) -> bool:
+    """Whether ``step`` may rightly remove a message written to ``key`` when the clock read ``written_at``: a
+    replace or a delete of that key, or a move of the clock (one shorter than ``ttl`` cannot expire it)."""
+    if step.op == "clock":
+        return ttl is None or written_at is None or bool(step.args[0] - written_at >= ttl)
+    return step.op in _MAY_REMOVE and (not step.args or step.args[0] == key)
+
+
+def kept_nothing(
+    steps: Sequence[Step],
+    expected: Any = NO_RESULT,
+    actual: Any = NO_RESULT,
+    *,
+    ttl: float | None = None,
+    clock_start: float | None = None,
+) -> bool:
+    """Whether the last call of ``steps`` answered as an empty conversation (``[]`` for messages expected, ``None``
+    for a message) on a key written to since anything may rightly have emptied it (see :func:`lost_to`)."""
+    empty = (isinstance(expected, ChatMessage) and actual is None) or (
+        _message_lists(expected, actual) and bool(expected) and actual == []
+    )
+    if not empty or not steps or not steps[-1].args:
+        return False
+    key = steps[-1].args[0]
+    at = next((i for i in range(len(steps) - 2, -1, -1) if _written(steps[i]) and steps[i].args[0] == key), None)
+    if at is None:
+        return False
+    written_at = next((s.args[0] for s in reversed(steps[:at]) if s.op == "clock"), clock_start)
+    return not any(_may_remove(step, key, written_at, ttl) for step in steps[at + 1 : -1])
+
+
+LISTING_RULES = exercised("keys", "")
 """The rules a comparison of ``get_keys`` with the model is checked under."""
 
 
@@ -151,6 +210,19 @@ def _reading_async(method: Any, read: Any) -> Any:
 
     call.__name__ = getattr(method, "__name__", "call")
     return call
+
+
+class _Performed(Generic[R]):
+    """A method of :class:`StoreDriver` made from an operation of the registry: ``driver.get_messages(key)`` is
+    ``driver.perform("get", key)``, its answer typed as the operation's (``use_async=True`` calls the twin)."""
+
+    def __init__(self, op: Operation[R]) -> None:
+        self.op = op
+
+    def __get__(self, driver: StoreDriver | None, owner: type) -> Callable[..., R]:
+        assert driver is not None, "a method of a driver, not of its class"
+        performed: Callable[..., R] = functools.partial(driver.perform, self.op.name)
+        return performed
 
 
 class StoreDriver:
@@ -242,16 +314,21 @@ class StoreDriver:
         business of FID-001, the messages' fidelity, once it is known broken: a store that rounds floats or drops
         nulls is one root cause, not one per clause that reads a message back."""
         __tracebackhide__ = True
-        if self.clause != "FID-001" and "FID-001" in self.known_broken and altered(**details):
-            rule = "FID-001"
-        lost = lost_to(self.steps, **details) - {self.clause}
+        if self.clause != FIDELITY and FIDELITY in self.known_broken and altered(**details):
+            rule = FIDELITY
+        timing = {"ttl": self.built_with.get("ttl"), "clock_start": self.built_with.get("clock_start")}
+        lost = lost_to(self.steps, **details, **timing) - {self.clause}
         writer = next(iter(lost)) if len(lost) == 1 else None  # messages a write never stored: the write's clause
         # A key that keeps nothing written to it, where other keys do, does not round-trip: KEY-003's rule.
-        unkept = self.clause != "KEY-003" and _unkept(writer, rule, **details)
+        unkept = self.clause != KEYS_KEPT and _unkept(writer, rule, **details)
+        # Once KEY-003 is known broken, so does a conversation that answers as empty although written to since it
+        # was last emptied (a read of nothing, or a delete that finds nothing).
+        if KEYS_KEPT in self.known_broken and self.clause != KEYS_KEPT and not unkept:
+            unkept = kept_nothing(self.steps, **details, **timing)
         if writer in self.known_broken:
             rule = writer
-        elif unkept and "KEY-003" in self.known_broken:
-            rule = "KEY-003"
+        elif unkept and KEYS_KEPT in self.known_broken:
+            rule = KEYS_KEPT
         if rule is not None and rule != self.clause and rule in self.known_broken:
             raise blocked(self.clause, rule, what, log=self.log, replay=self.replay_record(), **details)
         if rule is not None and rule != self.clause:
@@ -266,7 +343,7 @@ class StoreDriver:
         except ClauseFailure as failure:
             # Settled at the end of the run (a write that stored nothing may be broken for every key, or only for
             # this one: a key too long for a column), so the text names only the rule the answer itself broke.
-            failure.met = writer or (rule if rule != self.clause else None) or ("KEY-003" if unkept else None)
+            failure.met = writer or (rule if rule != self.clause else None) or (KEYS_KEPT if unkept else None)
             raise
 
     # -- raw calls -------------------------------------------------------------
@@ -408,7 +485,7 @@ class StoreDriver:
     ) -> NoReturn:
         """Blocked by the first of ``suspects`` that is another clause known broken; else the running check fails,
         remembering where (``raised_in``: store method, kind of harm) so that later checks are blocked by it, and
-        whose rule it met (``met``: settled at the end of the run, :meth:`Recorder.settle`)."""
+        whose rule it met (``met``: settled at the end of the run, :meth:`Results.settle`)."""
         __tracebackhide__ = True
         blocker = next((s for s in suspects if s is not None and s != self.owner and s in self.known_broken), None)
         if blocker is not None:
@@ -439,7 +516,7 @@ class StoreDriver:
             raise InfrastructureError(self.owner, "INFRASTRUCTURE ERROR " + text) from exc
         # An async twin that raises is async parity's business first (its sync twin may be fine), then the
         # operation's rule; a sync call's is the operation's rule. PAR-001's own check keeps what it finds.
-        suspects = (["PAR-001", rule] if self.owner != "PAR-001" else []) if use_async else [rule]
+        suspects = ([PARITY, rule] if self.owner != PARITY else []) if use_async else [rule]
         # One exception from one method is one root cause: the clause that failed on it first blocks the rest.
         # A write that raises breaks the rule of what it writes (SET-002 for set_messages(k, [])): a check that
         # meets it first fails having met that rule, and is settled as blocked by it at the end of the run if
@@ -511,7 +588,7 @@ class StoreDriver:
             call_args[1] = [self.adapter.to_store(m) for m in args[1]]
         elif op.arguments == "key_message":
             call_args[1] = self.adapter.to_store(args[1])
-        if op.optional_index:
+        if op.index_capability is not None:
             idx = call_args.pop(2) if len(call_args) > 2 else None
             if idx is not None:
                 kwargs["idx"] = idx
@@ -554,35 +631,16 @@ class StoreDriver:
         except Exception:  # noqa: BLE001 - an answer that cannot be read is said by the second reading
             return UNREAD
 
-    def set_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
-        self.perform("set", key, messages, use_async=use_async)
-
-    def get_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage]:
-        messages: list[ChatMessage] = self.perform("get", key, use_async=use_async)
-        return messages
-
-    def add_message(self, key: str, message: ChatMessage, idx: int | None = None, *, use_async: bool = False) -> None:
-        self.perform("add", key, message, idx, use_async=use_async)
-
-    def add_messages(self, key: str, messages: Sequence[ChatMessage], *, use_async: bool = False) -> None:
-        """Append a batch in one call (the ``batch`` capability: LangChain's ``add_messages``)."""
-        self.perform("add_batch", key, messages, use_async=use_async)
-
-    def delete_messages(self, key: str, *, use_async: bool = False) -> list[ChatMessage] | None:
-        removed: list[ChatMessage] | None = self.perform("delete_all", key, use_async=use_async)
-        return removed
-
-    def delete_message(self, key: str, idx: int, *, use_async: bool = False) -> ChatMessage | None:
-        message: ChatMessage | None = self.perform("delete", key, idx, use_async=use_async)
-        return message
-
-    def delete_last_message(self, key: str, *, use_async: bool = False) -> ChatMessage | None:
-        message: ChatMessage | None = self.perform("delete_last", key, use_async=use_async)
-        return message
-
-    def get_keys(self, *, use_async: bool = False) -> list[str]:
-        keys: list[str] = self.perform("keys", use_async=use_async)
-        return keys
+    # The store's methods, each its operation's :meth:`perform` (arguments and answer in the kit's terms).
+    set_messages = _Performed(SET)
+    get_messages = _Performed(GET)
+    add_message = _Performed(ADD)
+    add_messages = _Performed(ADD_BATCH)
+    """Append a batch in one call (the ``batch`` capability: LangChain's ``add_messages``)."""
+    delete_messages = _Performed(DELETE_ALL)
+    delete_message = _Performed(DELETE)
+    delete_last_message = _Performed(DELETE_LAST)
+    get_keys = _Performed(KEYS)
 
     def _keys(self, result: object) -> list[str]:
         __tracebackhide__ = True

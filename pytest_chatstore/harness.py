@@ -20,7 +20,7 @@ from hypothesis import reproduce_failure
 
 from pytest_chatstore import budget, capabilities, scope, ttl
 from pytest_chatstore.adapters import select_adapter
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.clauses import CLAUSES, FRESH, MODEL
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure, Hung, described, fail, hung
@@ -47,7 +47,7 @@ class StoreUnderTest:
         *,
         timeout: float,
         profile: str,
-        clause: str = "MDL-001",
+        clause: str = MODEL,
         batches: ttl.RealTimeBatches | None = None,
         redis: Callable[[], Any] | None = None,
         declared: Mapping[str, tuple[bool, str]] | None = None,
@@ -453,11 +453,11 @@ def _check_empty(driver: StoreDriver, canary: tuple[str, ...], *, list_keys: boo
     driver.unreplayable = "the store was not empty when built: other stores of the run wrote what it holds"
     if list_keys and "keys" in driver.capabilities:
         keys = driver.get_keys()
-        with driver.checking("FRE-001"):
+        with driver.checking(FRESH):
             driver.expect("a freshly built store already lists keys", [], keys)
     for key in canary:
         messages = driver.get_messages(key)
-        with driver.checking("FRE-001"):
+        with driver.checking(FRESH):
             driver.expect(f"a freshly built store already holds messages at {key!r}", [], messages)
     driver.log.clear()
     driver.steps.clear()

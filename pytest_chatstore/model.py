@@ -153,14 +153,12 @@ Names = tuple[str, ...]
 
 def step(state: Names, kind: str, *args: Any) -> tuple[Names, Any]:
     """The sequential model of one conversation, as the linearizability checks replay it: the state after
-    ``kind`` and its answer. ``append`` takes a name, ``insert`` an index and a name (``list.insert``),
-    ``delete`` an index (the workloads use indices from 0 up: one out of range changes nothing and answers
-    None), ``delete_last`` nothing; anything else is a read, answering the state."""
-    if kind == "append":
-        return (*state, args[0]), None
-    if kind == "insert":
+    ``kind`` (an operation of the registry) and its answer. ``add`` takes a name and, to insert, an index
+    (``list.insert``); ``delete`` an index (the workloads use indices from 0 up: one out of range changes
+    nothing and answers None); ``delete_last`` nothing; anything else is a read, answering the state."""
+    if kind == "add":
         items = list(state)
-        items.insert(args[0], args[1])
+        items.insert(len(items) if len(args) < 2 or args[1] is None else args[1], args[0])
         return tuple(items), None
     if kind == "delete":
         idx = args[0]

@@ -38,6 +38,7 @@ from itertools import product
 from typing import Any
 
 from pytest_chatstore.attribution import exercises
+from pytest_chatstore.clauses import LISTED, LOOKALIKES, MODEL, ORDER, SHARED, UNLISTED
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.model import ChatModel
 from pytest_chatstore.operations import expected_answer
@@ -208,15 +209,15 @@ def owners(ops: list[Op]) -> frozenset[str]:
     owned = set(exercised[-1])
     extras = set()
     if last[0] in ("delete", "delete_last") and len(model.get_messages(last[1])) >= 2:
-        extras.add("ORD-001")  # the order of what a delete leaves
+        extras.add(ORDER)  # the order of what a delete leaves
     if last[0] in EMPTYING and not model.get_messages(last[1]):
-        extras.add("KEY-002")
+        extras.add(UNLISTED)
     elif kind(last) in BASIC:
-        extras.add("KEY-001")  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
+        extras.add(LISTED)  # an insert lists its key as an append does: INS-002's sequences are not KEY-001's
     basic = [kind(op) in BASIC for op in prefix]
     kept = {c for c in owned if all(b or c in rules for b, rules in zip(basic, exercised, strict=False))}
     kept |= extras if all(basic) else set()
-    return frozenset(kept or {"MDL-001"})
+    return frozenset(kept or {MODEL})
 
 
 def packed(clause_id: str, needs: Needs) -> list[list[Op]]:
@@ -346,8 +347,8 @@ def through_two_instances(needs: Needs) -> list[list[Op]]:
 def size(clause_id: str, needs: Needs, depth: int = DEPTH) -> int:
     """The sequences of ``clause_id``'s bounded-exhaustive phase at ``depth`` (the budget plans with it): the sequence
     clauses', SHR-001's two instances, KEY-004's look-alikes (the last two never cut)."""
-    if clause_id == "SHR-001":
+    if clause_id == SHARED:
         return len(through_two_instances(needs))
-    if clause_id == "KEY-004":
+    if clause_id == LOOKALIKES:
         return len(among_lookalikes(needs)) + len(lookalike_rounds(needs))
     return len(sequences(clause_id, needs, depth))

@@ -15,12 +15,14 @@ import time
 from typing import Any
 
 from pytest_chatstore.adapters import select_adapter
+from pytest_chatstore.clauses import PROCESSES
 from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.operations import OPERATIONS
 from pytest_chatstore.targets import build_store, parse_target
 
 Op = tuple[Any, ...]
-"""``("append", key, name)``, ``("insert", key, idx, name)``, ``("delete", key, idx)``, ``("delete_last", key)``
-or ``("get", key)``; a message is named by its unique content."""
+"""An operation tuple of the registry whose messages are named by their unique content: ``("add", key, name)``,
+``("add", key, name, idx)``, ``("delete", key, idx)``, ``("delete_last", key)``, ``("get", key)``."""
 
 
 UNREAD = "<not read>"
@@ -32,14 +34,14 @@ def run_worker(
 ) -> None:
     """Build a store, wait for the others, run ``ops``; put ``(worker, events, error)`` on ``results``.
 
-    ``unread`` names the kinds of operation (``delete``, ``delete_last``) whose answers are not read. The
+    ``unread`` names the operations (``delete``, ``delete_last``) whose answers are not read. The
     error, if any, is ``(the operation, "Type: message")``; the operation is ``None`` outside one.
     """
     events: list[tuple[int, int, Op, Any]] = []
     error = None
     current: Op | None = None
     try:
-        target = parse_target(spec, "PRC-001", None)
+        target = parse_target(spec, PROCESSES, None)
         with build_store(target, **shared_with) as store:
             adapter = select_adapter(store)
             start.wait(timeout=60)
@@ -54,21 +56,32 @@ def run_worker(
     results.put((worker, events, error))
 
 
+def apply(store: Any, adapter: Any, op: Op) -> Any:
+    """Call ``store``'s method for ``op``, its messages named by their content (``adapter`` converts them).
+
+    Returns the store's answer as it is."""
+    name, *args = op
+    operation = OPERATIONS[name]
+    kwargs: dict[str, Any] = {}
+    if operation.arguments == "key_message":
+        args[1] = adapter.to_store(ChatMessage("user", args[1]))
+    if operation.index_capability is not None and len(args) > 2:
+        idx = args.pop(2)
+        if idx is not None:
+            kwargs["idx"] = idx
+    return getattr(store, operation.sync)(*args, **kwargs)
+
+
 def _call(store: Any, adapter: Any, op: Op, unread: list[str]) -> Any:
-    kind, key = op[0], op[1]
-    if kind == "append":
-        store.add_message(key, adapter.to_store(ChatMessage("user", op[2])))
+    answer = apply(store, adapter, op)
+    kind = OPERATIONS[op[0]].answer
+    if kind == "none":
         return None
-    if kind == "insert":
-        store.add_message(key, adapter.to_store(ChatMessage("user", op[3])), idx=op[2])
-        return None
-    if kind == "delete":
-        removed = store.delete_message(key, op[2])
-        return UNREAD if "delete" in unread else _content(adapter, removed)
-    if kind == "delete_last":
-        removed = store.delete_last_message(key)
-        return UNREAD if "delete_last" in unread else _content(adapter, removed)
-    return tuple(_content(adapter, m) for m in store.get_messages(key))
+    if op[0] in unread:
+        return UNREAD
+    if kind == "messages":
+        return tuple(_content(adapter, m) for m in answer)
+    return _content(adapter, answer)
 
 
 def _content(adapter: Any, message: object) -> Any:

@@ -285,10 +285,31 @@ def test_messages_lost_are_charged_to_the_write_that_stored_them_unless_a_later_
     assert lost_to([Step("set", ("a", [x, y]))], [x, y], []) == {"SET-001"}
     assert lost_to([*appended, Step("delete", ("a", 0))], [x, y], [x]) == frozenset()  # the delete may have
     assert lost_to([*appended, Step("clock", (5.0,))], [x, y], [x]) == frozenset()  # expiry may have
+    clocked = [Step("clock", (1000.0,)), *appended, Step("clock", (1004.9,))]
+    assert lost_to(clocked, [x, y], [x], ttl=5.0) == {"INS-001"}  # too soon for expiry: lost
+    assert lost_to([*appended, Step("clock", (1004.9,))], [x, y], [x], ttl=5.0, clock_start=1000.0) == {"INS-001"}
+    assert lost_to([*clocked, Step("clock", (1005.0,))], [x, y], [x], ttl=5.0) == frozenset()  # expiry may have
+    assert lost_to([*appended, Step("delete_all", ("b",))], [x, y], [x]) == {"INS-001"}  # another key's delete
     assert lost_to(appended, [x, y], [y, x]) == frozenset()  # misplaced, not lost
     assert lost_to(appended, [x, y], [ChatMessage("user", "X")]) == frozenset()  # altered, not lost
     assert lost_to(appended, [x, y], [x, y]) == frozenset()
     assert lost_to([], [x], []) == frozenset()  # never written by a call the kit logged
+
+
+def test_a_conversation_written_to_that_answers_as_empty_kept_nothing() -> None:
+    from pytest_chatstore.contract import ChatMessage
+    from pytest_chatstore.driver import kept_nothing
+    from pytest_chatstore.failures import Step
+
+    x = ChatMessage("user", "x")
+    written = [Step("add", ("k", x))]
+    assert kept_nothing([*written, Step("delete_last", ("k",))], x, None)
+    assert kept_nothing([*written, Step("get", ("k",))], [x], [])
+    assert kept_nothing([*written, Step("delete_all", ("other",)), Step("get", ("k",))], [x], [])
+    assert not kept_nothing([*written, Step("delete_all", ("k",)), Step("get", ("k",))], [x], [])  # emptied since
+    assert not kept_nothing([*written, Step("get", ("other",))], [x], [])  # not the key written to
+    assert not kept_nothing([*written, Step("get", ("k",))], [x, x], [x])  # something was kept
+    assert not kept_nothing([*written, Step("clock", (9.0,)), Step("get", ("k",))], [x], [], ttl=5.0, clock_start=0)
 
 
 def test_a_key_too_long_for_its_column_is_one_root_cause_key_003(pytester: pytest.Pytester) -> None:

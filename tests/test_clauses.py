@@ -27,3 +27,13 @@ def test_docs_changelog_is_generated_from_the_registry(request: pytest.FixtureRe
     assert changelog.read_text() == render_changelog(), (
         "regenerate: python -m pytest_chatstore changelog > docs/changelog.md"
     )
+
+
+def test_every_ttl_scenario_is_named_by_one_clause_record() -> None:
+    from pytest_chatstore.ttl import scenarios
+
+    named = [c.ttl_scenario for c in CLAUSES.values() if c.ttl_scenario]
+    assert sorted(named) == sorted(scenarios._BY_NAME), "a scenario no record names never runs"
+    assert all(c.startswith("TTL-") for c in scenarios.SCENARIOS)
+    assert scenarios.ttl_for("TTL-007", 5.0) is None
+    assert scenarios.ttl_for("TTL-001", 5.0) == 5.0

@@ -82,9 +82,10 @@ def test_the_one_conversation_model_of_the_linearizability_checks() -> None:
     from pytest_chatstore.model import step
 
     state: tuple[str, ...] = ("a", "b")
-    assert step(state, "append", "c") == (("a", "b", "c"), None)
-    assert step(state, "insert", -1, "x") == (("a", "x", "b"), None)  # list.insert
-    assert step(state, "insert", 9, "x") == (("a", "b", "x"), None)
+    assert step(state, "add", "c") == (("a", "b", "c"), None)
+    assert step(state, "add", "c", None) == (("a", "b", "c"), None)
+    assert step(state, "add", "x", -1) == (("a", "x", "b"), None)  # list.insert
+    assert step(state, "add", "x", 9) == (("a", "b", "x"), None)
     assert step(state, "delete", 0) == (("b",), "a")
     assert step(state, "delete", 2) == (state, None)  # out of range: nothing changes
     assert step(state, "delete_last") == (("a",), "b")

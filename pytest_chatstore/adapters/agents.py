@@ -200,6 +200,11 @@ class AgentsAdapter:
         kind = obj.get("type", "message")
         return ChatMessage(f"{PREFIX}{kind}", "", {"item": copy.deepcopy(obj)})
 
+    def kwargs_of(self, item: dict[str, Any]) -> dict[str, Any]:
+        """An item's ``additional_kwargs`` (made empty if it has none)."""
+        kwargs: dict[str, Any] = item.setdefault("additional_kwargs", {})
+        return kwargs
+
 
 def _item(kind: str, **fields: Any) -> ChatMessage:
     return ChatMessage(f"{PREFIX}{kind}", "", {"item": {"type": kind, **fields}})

@@ -33,6 +33,15 @@ class Adapter(Protocol):
         """The kit's message equal to ``obj``; raise :class:`NotAMessage` if it is not one."""
         ...
 
+    # Optional: ``kwargs_of(obj) -> dict``, the dict a store's message keeps its ``additional_kwargs`` in, when that
+    # is not its ``additional_kwargs`` attribute (:func:`plain_kwargs`); the ownership clauses change it.
+
+
+def plain_kwargs(message: Any) -> dict[str, Any]:
+    """The ``additional_kwargs`` of a store's message, for an adapter without ``kwargs_of``: its attribute."""
+    kwargs: dict[str, Any] = message.additional_kwargs
+    return kwargs
+
 
 def as_chat_message(obj: object) -> ChatMessage:
     """Read any object with ``role``, ``content`` and ``additional_kwargs`` into a ChatMessage.

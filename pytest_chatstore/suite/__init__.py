@@ -20,14 +20,14 @@ from hypothesis import strategies as st
 
 from pytest_chatstore import scope
 from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of, state_rule
+from pytest_chatstore.clauses import CLAUSES, LISTED, MODEL, NEGATIVE, ORDER, UNLISTED
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure, kit_advice
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event
 from pytest_chatstore.model import ChatModel
-from pytest_chatstore.operations import expected_answer
+from pytest_chatstore.operations import OPERATIONS, expected_answer
 
 Op = tuple[Any, ...]
 """An operation: ``("add", key, message, idx)``, ``("get", key)``, ``("keys",)``: a key of
@@ -70,24 +70,26 @@ def supported(cases: list[tuple[Op, str | None]], capabilities: frozenset[str]) 
 
 
 def op_strategy(keys: list[str], *, with_index: bool, capabilities: frozenset[str]) -> st.SearchStrategy[Op]:
-    """Operations on ``keys`` that ``capabilities`` allow; index operations only if ``with_index``."""
+    """The generated operations (:attr:`Operation.generated`) on ``keys`` that ``capabilities`` allow; those
+    taking an index only if ``with_index``, after the others."""
     key = st.sampled_from(keys)
-    ops: list[st.SearchStrategy[Op]] = [
-        st.tuples(st.just("add"), key, cst.simple_messages, st.none()),
-        st.tuples(st.just("set"), key, st.lists(cst.simple_messages, max_size=4)),
-        st.tuples(st.just("get"), key),
-    ]
-    if "delete_last" in capabilities:
-        ops.append(st.tuples(st.just("delete_last"), key))
-    if "delete_all" in capabilities:
-        ops.append(st.tuples(st.just("delete_all"), key))
-    if "keys" in capabilities:
-        ops.append(st.tuples(st.just("keys")))
-    if with_index and "insert" in capabilities:
-        ops.append(st.tuples(st.just("add"), key, cst.simple_messages, cst.indices()))
-    if with_index and "delete_message" in capabilities:
-        ops.append(st.tuples(st.just("delete"), key, cst.indices()))
-    return st.one_of(ops)
+    arguments: dict[str, list[st.SearchStrategy[Any]]] = {
+        "nothing": [],
+        "key": [key],
+        "key_messages": [key, st.lists(cst.simple_messages, max_size=4)],
+        "key_message": [key, cst.simple_messages, st.none()],
+        "key_index": [key, cst.indices()],
+    }
+    plain: list[st.SearchStrategy[Op]] = []
+    indexed: list[st.SearchStrategy[Op]] = []
+    for op in OPERATIONS.values():
+        if not op.generated or (op.capability is not None and op.capability not in capabilities):
+            continue
+        taken = arguments[op.arguments]
+        (indexed if op.arguments == "key_index" else plain).append(st.tuples(st.just(op.name), *taken))
+        if op.index_capability in capabilities:
+            indexed.append(st.tuples(st.just(op.name), *taken[:-1], cst.indices()))
+    return st.one_of(plain + (indexed if with_index else []))
 
 
 def number_op(op: Op, n: int) -> Op:
@@ -181,22 +183,6 @@ def run_op(
     driver.expect(f"answer to {op[0]}({shown})", expected, got, rule=rule)
 
 
-STATE_RULES: dict[str, str] = {"set": "SET-001", "delete_all": "DLA-001", "delete_last": "DLL-001"}
-"""Write -> the clause whose rule says what state it leaves (inserts, deletes at an index: see :func:`state_rule`)."""
-
-
-def state_rule(op: Op, model: ChatModel) -> str:
-    """The clause whose rule governs the state ``op`` leaves, given the model's state before it (the order of what
-    is left is ORD-001's: see :func:`_state_agrees`)."""
-    if op[0] == "set" and not op[2]:
-        return "SET-002"
-    if op[0] == "add":
-        return "INS-002" if len(op) > 3 and op[3] is not None else "INS-001"
-    if op[0] == "delete":
-        return "DEL-003" if op[2] < 0 else rule_of(op, model) or "DEL-001"
-    return STATE_RULES.get(op[0], "ORD-001")
-
-
 def exhaust(chatstore: Any) -> None:
     """The bounded-exhaustive phase of ``chatstore.clause``: every sequence of :mod:`pytest_chatstore.scope`
     that ends in the clause's operation, on a fresh store each (:func:`on_fresh_store`), shortest first.
@@ -210,7 +196,7 @@ def exhaust(chatstore: Any) -> None:
     """
     __tracebackhide__ = True
     needs = scope.Needs.of(chatstore.capabilities)
-    listing = chatstore.clause in ("KEY-001", "KEY-002") and "keys" in chatstore.capabilities
+    listing = chatstore.clause in (LISTED, UNLISTED) and "keys" in chatstore.capabilities
     reduced = chatstore.share < 1.0  # a slow store: the budget cut this clause, so the scope shrinks, visibly
     depth = 1 if reduced else scope.DEPTH
     sequences = scope.sequences(chatstore.clause, needs, depth)
@@ -300,7 +286,7 @@ def _run_packed(store: StoreDriver, placed: list[list[Op]], listing: bool, at: l
             if step < len(ops):
                 at[0] = n
                 rules[n] = rule or state_rule(ops[step], model)
-                run_op(store, model, ops[step], python_negatives=store.owner == "DEL-004")
+                run_op(store, model, ops[step], python_negatives=store.owner == NEGATIVE)
     for n, ops in enumerate(placed):
         at[0] = n
         _state_agrees(store, model, (ops[0][1],), ops[-1], rules[n])
@@ -315,7 +301,7 @@ def _run_sequence(store: StoreDriver, ops: list[Op], used: tuple[str, ...], list
     model = ChatModel()
     for op in ops:
         rule = state_rule(op, model)
-        run_op(store, model, op, python_negatives=store.owner == "DEL-004")
+        run_op(store, model, op, python_negatives=store.owner == NEGATIVE)
         if not _state_agrees(store, model, used, op, rule):
             break
         if listing:
@@ -359,11 +345,11 @@ def _state_agrees(store: StoreDriver, model: ChatModel, keys: tuple[str, ...], o
     for key in keys:
         expected, got = model.get_messages(key), store.get_messages(key)
         reordered = got != expected and sorted(map(repr, got)) == sorted(map(repr, expected))
-        if reordered and op[0] in ("delete", "delete_last") and store.owner not in ("ORD-001", "MDL-001"):
+        if reordered and op[0] in ("delete", "delete_last") and store.owner not in (ORDER, MODEL):
             # The right messages, in the wrong order, after a delete: ORD-001's rule, checked in its own phase.
             store.log.append("(the sequence stops: only the order of what is left is wrong, ORD-001's business)")
             return False
-        store.expect(f"messages at {key!r} after {op[0]}", expected, got, rule="ORD-001" if reordered else rule)
+        store.expect(f"messages at {key!r} after {op[0]}", expected, got, rule=ORDER if reordered else rule)
     return True
 
 
@@ -372,16 +358,16 @@ def _listing_agrees(store: StoreDriver, model: ChatModel, used: tuple[str, ...])
     business: KEY-001's phase leaves it aside, KEY-002's charges it to itself (anything else to KEY-001)."""
     __tracebackhide__ = True
     expected = model.get_keys()
-    got = answer(store, ("keys",), rule="KEY-002")
+    got = answer(store, ("keys",), rule=UNLISTED)
     if got is None:  # not read: listing's answer is known broken by its shape
         return
     emptied = [k for k in got if k in used and k not in expected]
-    if store.owner == "KEY-001":
+    if store.owner == LISTED:
         store.expect("keys listed (sorted; emptied conversations left to KEY-002)", expected,
-                     [k for k in got if k not in emptied], rule="KEY-001")  # fmt: skip
+                     [k for k in got if k not in emptied], rule=LISTED)  # fmt: skip
         return
     only_emptied = set(expected) <= set(got) and set(got) - set(expected) == set(emptied)
-    store.expect("keys listed (sorted)", expected, got, rule="KEY-002" if only_emptied else "KEY-001")
+    store.expect("keys listed (sorted)", expected, got, rule=UNLISTED if only_emptied else LISTED)
 
 
 class Unread:

@@ -25,8 +25,10 @@ from pytest_chatstore.failures import ClauseFailure, described
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable, overlapping
 from pytest_chatstore.model import step
+from pytest_chatstore.operations import allowed
 from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import Unread, clause, timeline
+from pytest_chatstore.workers import apply
 
 KEY = "conversation"
 WRITERS = 4
@@ -238,8 +240,8 @@ UNREAD = Unread()
 
 
 def _step(state: State, op: tuple[Any, ...]) -> tuple[State, Any]:
-    """The sequential model on one key (:func:`pytest_chatstore.model.step`); the ops name no key."""
-    return step(state, op[0], *op[1:])
+    """The sequential model of one conversation (:func:`pytest_chatstore.model.step`); the ops name their key."""
+    return step(state, op[0], *op[2:])
 
 
 def _workload(
@@ -250,14 +252,13 @@ def _workload(
     for j in range(length):
         name = f"t{thread}-{j}"
         choices: list[tuple[Any, ...]] = [
-            ("append", name),
-            ("insert", rng.randint(-2, 3), name),
-            ("delete", rng.randint(0, 3)),
-            ("get",),
+            ("add", KEY, name),
+            ("add", KEY, name, rng.randint(-2, 3)),
+            ("delete", KEY, rng.randint(0, 3)),
+            ("get", KEY),
         ]
         if capabilities is not None:
-            needs = {"insert": "insert", "delete": "delete_message"}
-            choices = [c for c in choices if c[0] not in needs or needs[c[0]] in capabilities]
+            choices = [c for c in choices if allowed(c, capabilities)]
         ops.append(rng.choice(choices))
     return ops
 
@@ -316,21 +317,13 @@ def _record_history(
 
 
 def _call(store: StoreDriver, op: tuple[Any, ...]) -> Any:
-    kind = op[0]
-    raw = store.store
-    if kind == "append":
-        raw.add_message(KEY, store.adapter.to_store(ChatMessage("user", op[1])))
-        return None
-    if kind == "insert":
-        raw.add_message(KEY, store.adapter.to_store(ChatMessage("user", op[2])), idx=op[1])
-        return None
-    if kind == "delete":
-        got = raw.delete_message(KEY, op[1])
+    got = apply(store.store, store.adapter, op)
+    if op[0] == "delete":
         if ANSWER_RULES["delete"] in store.unreadable:
             return UNREAD  # the answer's shape is DEL-001's known failure: any answer is explained
         message = store.message_from(got, rule=ANSWER_RULES["delete"])
         return None if message is None else message.content
-    return tuple(_contents(store, raw.get_messages(KEY)))
+    return None if op[0] == "add" else tuple(_contents(store, got))
 
 
 @clause

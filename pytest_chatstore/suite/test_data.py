@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from pytest_chatstore import scope
 from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES
+from pytest_chatstore.adapters.base import plain_kwargs
+from pytest_chatstore.attribution import ANSWER_RULES, state_rule
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import ClauseFailure
@@ -28,7 +29,6 @@ from pytest_chatstore.suite import (
     on_packed_store,
     op_strategy,
     run_op,
-    state_rule,
 )
 
 KEY = "conversation"
@@ -319,17 +319,10 @@ def test_FID_004_long_conversations_lose_nothing(chatstore: StoreUnderTest) -> N
 
 
 def _kwargs_of(message: Any, adapter: object) -> dict[str, Any]:
-    """The ``additional_kwargs`` of a store's message: what the adapter's ``kwargs_of`` says (an ADK event's
-    ``custom_metadata``), else an attribute, or a key of a dict item (Agents SDK)."""
-    own = getattr(adapter, "kwargs_of", None)
-    if own is not None:
-        found: dict[str, Any] = own(message)
-        return found
-    if isinstance(message, dict):
-        kwargs: dict[str, Any] = message.setdefault("additional_kwargs", {})
-        return kwargs
-    kwargs = message.additional_kwargs
-    return kwargs
+    """The ``additional_kwargs`` of a store's message: what the adapter's ``kwargs_of`` says (an Agents SDK item's
+    key, an ADK event's ``custom_metadata``), else the message's attribute."""
+    found: dict[str, Any] = getattr(adapter, "kwargs_of", plain_kwargs)(message)
+    return found
 
 
 MUTATES = "the check changes objects it handed to the store, or got from it, between calls"

@@ -121,8 +121,14 @@ class ChatStoreMachine(RuleBasedStateMachine):
     def _check_listing(self, listed: list[str]) -> None:
         if len(listed) != len(set(listed)):
             self.store.violation(f"get_keys listed a key more than once: {listed!r}", rule=ANSWER_RULES["keys"])
-        missing = set(self.model.get_keys()) - set(listed)
+        expected = self.model.get_keys()
+        missing = set(expected) - set(listed)
         foreign = set(listed) - self.ever_written
+        if missing and not foreign:  # compared, so that keys a store cannot keep are told apart (KEY-003)
+            kept = sorted(k for k in listed if k in expected)
+            self.store.expect(
+                "get_keys (sorted, emptied conversations aside)", expected, kept, rule=ANSWER_RULES["keys"]
+            )
         if missing or foreign:
             self.store.violation(
                 f"get_keys: missing {sorted(missing)!r}, never written {sorted(foreign)!r}", rule=ANSWER_RULES["keys"]

@@ -20,6 +20,7 @@ from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.linearizability import Event, check_linearizable
 from pytest_chatstore.model import step
+from pytest_chatstore.operations import allowed
 from pytest_chatstore.runner import announce
 from pytest_chatstore.suite import Unread, clause, timeline
 from pytest_chatstore.workers import UNREAD, Op, run_worker
@@ -28,10 +29,6 @@ KEYS = ["conversation", "other"]
 WORKERS = 4
 
 # -- worker processes -------------------------------------------------------------------------
-
-
-_OPERATION = {"append": "add", "insert": "add", "delete": "delete", "delete_last": "delete_last", "get": "get"}
-"""A worker operation -> the kit's operation, whose answer rule (ANSWER_RULES) governs it."""
 
 
 def _answer(value: Any) -> Any:
@@ -45,19 +42,18 @@ def _step(state: tuple[str, ...], op: Op) -> tuple[tuple[str, ...], Any]:
 
 def _workload(rng: random.Random, worker: int, length: int, capabilities: frozenset[str]) -> list[Op]:
     """Random operations on the shared conversations, of the kinds the store has."""
-    needs = {"insert": "insert", "delete": "delete_message", "delete_last": "delete_last"}
     ops: list[Op] = []
     for j in range(length):
         key, name = KEYS[j % 2], f"p{worker}-{j}"
         choices: list[Op] = [
-            ("append", key, name),
-            ("insert", key, rng.randint(0, 3), name),
-            ("insert", key, 0, name),
+            ("add", key, name),
+            ("add", key, name, rng.randint(0, 3)),
+            ("add", key, name, 0),
             ("delete", key, rng.randint(0, 3)),
             ("delete_last", key),
             ("get", key),
         ]
-        ops.append(rng.choice([c for c in choices if needs.get(c[0]) in capabilities or c[0] not in needs]))
+        ops.append(rng.choice([c for c in choices if allowed(c, capabilities)]))
     return ops
 
 
@@ -76,14 +72,11 @@ def test_PRC_001_worker_processes_lose_nothing(chatstore: StoreUnderTest) -> Non
             store.set_messages(key, [ChatMessage("user", c) for c in initial])
         rng = random.Random(1)
         caps = chatstore.capabilities
-        burst_op = "insert" if "insert" in caps else "append"  # at index 0, or at the end
+        burst_at = 0 if "insert" in caps else None  # at index 0, or at the end
         workloads = [
             [
                 *_workload(rng, w, length, caps),
-                *(
-                    ("insert", "burst", 0, f"b{w}-{j}") if burst_op == "insert" else ("append", "burst", f"b{w}-{j}")
-                    for j in range(inserts)
-                ),
+                *(("add", "burst", f"b{w}-{j}", burst_at) for j in range(inserts)),
             ]
             for w in range(WORKERS)
         ]
@@ -132,12 +125,13 @@ def test_PRC_001_worker_processes_lose_nothing(chatstore: StoreUnderTest) -> Non
                 failed_op, message = error
                 store.log += [f"worker {worker}: {e[2]!r} -> {e[3]!r}" for e in events[-5:]]
                 store.log.append(f"worker {worker}: {failed_op!r} raised {message}")
-                rule = ANSWER_RULES.get(_OPERATION.get(failed_op[0], ""), None) if failed_op else None
+                rule = ANSWER_RULES.get(failed_op[0]) if failed_op else None
                 store.violation(f"worker {worker}'s store raised {message} during {failed_op!r}", rule=rule)
         burst = [c.content for c in store.get_messages("burst")]
         expected = sorted(f"b{w}-{j}" for w in range(WORKERS) for j in range(inserts))
         if sorted(burst) != expected:
-            store.log.append(f"({WORKERS} workers each added {inserts} messages to 'burst' ({burst_op}))")
+            where = "at index 0" if burst_at == 0 else "at the end"
+            store.log.append(f"({WORKERS} workers each added {inserts} messages to 'burst' ({where}))")
             store.expect("the messages the workers added to 'burst', sorted", expected, sorted(burst), rule=lost)
         for key in KEYS:
             history = [

@@ -38,6 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.driver import StoreDriver
 from pytest_chatstore.failures import Inconclusive
@@ -243,20 +244,28 @@ def none_never_expires(s: Scenario) -> None:
     s.store.expect("a conversation in a store built with ttl=None", [A], s.store.get_messages(s.key("k")))
 
 
-SCENARIOS: dict[str, Callable[[Scenario], None]] = {
-    "TTL-001": expiry,
-    "TTL-002": no_premature_expiry,
-    "TTL-003": writes_restart_the_window,
-    "TTL-004": deletes_do_not_immortalise,
-    "TTL-005": reads_do_not_extend,
-    "TTL-006": recreated_conversations_are_new,
-    "TTL-007": none_never_expires,
+_BY_NAME: dict[str, Callable[[Scenario], None]] = {
+    f.__name__: f
+    for f in (
+        expiry,
+        no_premature_expiry,
+        writes_restart_the_window,
+        deletes_do_not_immortalise,
+        reads_do_not_extend,
+        recreated_conversations_are_new,
+        none_never_expires,
+    )
 }
-"""Clause ID -> its scenario (TTL-008 is the state machine, clock mode only)."""
+
+SCENARIOS: dict[str, Callable[[Scenario], None]] = {
+    c.id: _BY_NAME[c.ttl_scenario] for c in CLAUSES.values() if c.ttl_scenario
+}
+"""Clause ID -> its scenario, as its record names it (TTL-008 is the state machine, clock mode only)."""
 
 
 def ttl_for(clause_id: str, ttl: float) -> float | None:
-    return None if clause_id == "TTL-007" else ttl
+    """The ``ttl`` a clause's store is built with: ``None`` for the scenario that needs a store without one."""
+    return None if SCENARIOS.get(clause_id) is none_never_expires else ttl
 
 
 def run_in_clock_mode(clause_id: str, store: StoreDriver, clock: ManualClock) -> None:
