@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 from pytest_chatstore.clauses import render_changelog, render_spec
+from pytest_chatstore.report import badge
 from pytest_chatstore.settings import render_options
 from pytest_chatstore.statuses import render as render_statuses
 
@@ -24,23 +24,6 @@ USAGE = (
     "       python -m pytest_chatstore options|statuses  (the tables in docs/reference.md)\n"
     "       python -m pytest_chatstore badge REPORT.json > badge.json"
 )
-
-
-def badge(report: dict[str, Any]) -> dict[str, Any]:
-    """A shields.io endpoint document: green when every target passes the gate, saying the weakest level every
-    target conforms to ("conforms to full (spec 0.5)"), or the gate level failed and what was still reached
-    ("fails full (spec 0.5); conforms to must")."""
-    targets = report.get("targets", [])
-    passes = report.get("gate") == "pass" and bool(targets)
-    levels = ["core", "must", "full"]
-    reached = [t.get("level_reached") for t in targets]
-    weakest = None if None in reached or not reached else min(reached, key=levels.index)
-    spec = f"(spec {report['spec']['implemented']})"
-    if passes:
-        message = f"conforms to {weakest} {spec}" if weakest else f"passes {spec}"
-    else:
-        message = f"fails {report.get('level', 'the gate')} {spec}" + (f"; conforms to {weakest}" if weakest else "")
-    return {"schemaVersion": 1, "label": "chatstore", "message": message, "color": "brightgreen" if passes else "red"}
 
 
 def main(argv: list[str]) -> int:

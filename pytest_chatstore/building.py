@@ -10,23 +10,15 @@ import pytest
 
 from pytest_chatstore import budget, capabilities, collection, isolation
 from pytest_chatstore.budget import Ledger
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.clauses import CLAUSES, MODEL
 from pytest_chatstore.failures import Hung
 from pytest_chatstore.harness import StoreUnderTest
 from pytest_chatstore.report import write_no_verdict
 from pytest_chatstore.stash import (
-    batches_key,
     clause_of,
-    contacted_key,
-    isolate_key,
     kit_fixture_key,
-    known_key,
-    ledgers_key,
     processes_key,
-    redis_key,
-    refused_key,
-    settings_key,
-    suite_items_key,
+    run_state,
 )
 from pytest_chatstore.targets import Target, target_from_factory
 
@@ -42,8 +34,8 @@ def store_under_test(request: pytest.FixtureRequest) -> StoreUnderTest:
         factory = request.getfixturevalue(collection.FACTORY_FIXTURE)
         target = target_from_factory(factory, name=collection.FACTORY_FIXTURE, spec=target.spec, source="fixture")
     config = request.config
-    settings = config.stash[settings_key]
-    clause_id = clause_of(request.node) or "MDL-001"
+    settings = run_state(config).settings
+    clause_id = clause_of(request.node) or MODEL
     try:
         from_fixture = request.getfixturevalue(CAPABILITIES_FIXTURE)
     except pytest.FixtureLookupError:
@@ -59,15 +51,15 @@ def store_under_test(request: pytest.FixtureRequest) -> StoreUnderTest:
     )
     declared_absent = {name for name, (present, _) in declared.items() if not present}
     expected = {c for c in CLAUSES if policy.expected_failure(c, target.name) is not None}
-    known = config.stash[known_key]
+    known = run_state(config).known
     request.node.stash[kit_fixture_key] = True
     return StoreUnderTest(
         target,
         timeout=settings.timeout,
         profile=settings.profile,
         clause=clause_id,
-        batches=config.stash[batches_key] if target.source != "fixture" else None,
-        redis=config.stash[redis_key],
+        batches=run_state(config).batches if target.source != "fixture" else None,
+        redis=run_state(config).redis,
         declared=declared,
         # A listed clause runs exactly the checks it would run unlisted; only a probe is settled.
         settled=bool(declared_absent & set(CLAUSES[clause_id].requires)),
@@ -86,8 +78,8 @@ def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
     xdist's controller can say it)."""
     sut.close()
     config = request.config
-    config.stash[processes_key] |= isolation.started_since(request.node.stash.get(processes_key, set()))
-    provider = config.stash[redis_key]
+    run_state(config).processes |= isolation.started_since(request.node.stash.get(processes_key, set()))
+    provider = run_state(config).redis
     if provider.server is not None:
         fake = "" if provider.server.real else " [FAKE]"
         request.node.user_properties.append(
@@ -101,14 +93,14 @@ def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
 def first_contact(config: pytest.Config, target: Target, *, controller: bool = False) -> None:
     """Before a target's first clause, in this process (never in an isolated child), build one store: a target
     that cannot be built stops the run with one usage error. A fixture's factory is checked in its first clause."""
-    if target.source == "fixture" or target.name in config.stash[contacted_key]:
+    if target.source == "fixture" or target.name in run_state(config).contacted:
         return
-    config.stash[contacted_key].add(target.name)
-    settings = config.stash[settings_key]
+    run_state(config).contacted.add(target.name)
+    settings = run_state(config).settings
 
     def build_one() -> str | None:
         probe = StoreUnderTest(
-            target, timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
+            target, timeout=settings.timeout, profile=settings.profile, redis=run_state(config).redis
         )
         try:
             return probe.first_contact()
@@ -116,21 +108,21 @@ def first_contact(config: pytest.Config, target: Target, *, controller: bool = F
             probe.close()
 
     if controller and "redis_url" in target.accepts:
-        config.stash[redis_key].look_before_workers(int(config.getoption("numprocesses") or 1))
+        run_state(config).redis.look_before_workers(int(config.getoption("numprocesses") or 1))
     # Isolated, or in xdist's controller, no store code runs in this process (a store may leak a thread that
     # keeps a process from exiting, or kill it): the store is built in a child of its own.
-    in_child = (config.stash[isolate_key] or controller) and isolation.available()
+    in_child = (run_state(config).isolate or controller) and isolation.available()
     problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
     if controller:
-        config.stash[redis_key].look(f"when xdist's controller built a {target.name} store before the workers started")
+        run_state(config).redis.look(f"when xdist's controller built a {target.name} store before the workers started")
     if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, no reproduction written
         _refuse(config, problem)
 
 
 def _refuse(config: pytest.Config, problem: str) -> None:
     """Stop the run with one usage error (exit 4); the report files say why, with no verdict."""
-    why = config.stash[refused_key] = f"a usage error stopped the run before any clause ran: {problem}"
-    settings = config.stash[settings_key]
+    why = run_state(config).refused = f"a usage error stopped the run before any clause ran: {problem}"
+    settings = run_state(config).settings
     if not hasattr(config, "workerinput"):  # xdist's controller may never reach its session's end
         write_no_verdict(settings.reports, why, settings.policy, settings.budget)
     pytest.exit(f"pytest-chatstore: {problem}", returncode=pytest.ExitCode.USAGE_ERROR)
@@ -138,17 +130,17 @@ def _refuse(config: pytest.Config, problem: str) -> None:
 
 def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     """The target's budget; on its first clause, measured (a fixture's factory is first checked here)."""
-    ledgers = config.stash[ledgers_key]
+    ledgers = run_state(config).ledgers
     name = sut.target.name
     if name in ledgers:
         return ledgers[name]
     problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
     if problem is not None:
         _refuse(config, problem)
-    settings = config.stash[settings_key]
+    settings = run_state(config).settings
     clauses = [
         clause_of(item) or ""
-        for item in config.stash[suite_items_key]
+        for item in run_state(config).suite_items
         if getattr(item, "callspec", None) is not None and item.callspec.params["chatstore"].name == name  # type: ignore[attr-defined]
     ]
     try:

@@ -16,11 +16,7 @@ import pytest
 from pytest_chatstore.clauses import CLAUSES, SLOW
 from pytest_chatstore.stash import (
     clause_of,
-    deselected_key,
-    directories_key,
-    settings_key,
-    sources_key,
-    suite_items_key,
+    run_state,
     suite_source_key,
 )
 
@@ -71,11 +67,11 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
     from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
     from pytest_chatstore.targets import Target
 
-    settings = config.stash[settings_key]
+    settings = run_state(config).settings
     suite: list[pytest.Item] = []
     if settings.targets:
         suite += _inject(session, session, "targets")
-    directories = config.stash[directories_key]
+    directories = run_state(config).directories
     for home in factory_homes(config):
         if home is None or home == config.rootpath:
             suite += _inject(session, session, "fixture")
@@ -108,13 +104,13 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
         ]
         if clause_id in SLOW:
             item.add_marker(pytest.mark.chatstore_slow)
-        config.stash[sources_key][target.name] = target.source
+        run_state(config).sources[target.name] = target.source
         if settings.policy.selected(clause_id):
             kept.append(item)
     dropped = [item for item in suite if item not in kept]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-    config.stash[suite_items_key] = kept
+    run_state(config).suite_items = kept
     if settings.only:
         items[:] = kept
     else:
@@ -125,8 +121,8 @@ def refuse_tampering(session: pytest.Session) -> None:
     """Refuse a run whose suite tests were removed or replaced instead of deselected or declared."""
     config = session.config
     present = {item.nodeid for item in session.items}
-    suite = config.stash[suite_items_key]
-    missing = [i.nodeid for i in suite if i.nodeid not in present and i.nodeid not in config.stash[deselected_key]]
+    suite = run_state(config).suite_items
+    missing = [i.nodeid for i in suite if i.nodeid not in present and i.nodeid not in run_state(config).deselected]
     replaced = [
         i.nodeid
         for i in session.items

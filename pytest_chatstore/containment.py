@@ -17,18 +17,8 @@ from pytest_chatstore.driver import first_of_kind
 from pytest_chatstore.failures import fail
 from pytest_chatstore.harness import StoreUnderTest, real_time_batches
 from pytest_chatstore.stash import (
-    batches_key,
-    crashes_key,
-    detected_key,
-    isolate_key,
-    leaked_key,
-    ledgers_key,
     processes_key,
-    redis_key,
-    running_key,
-    settings_key,
-    stuck_key,
-    suite_items_key,
+    run_state,
     threads_key,
 )
 
@@ -36,13 +26,13 @@ from pytest_chatstore.stash import (
 def start(config: pytest.Config, settings: Any) -> None:
     """When the kit is named at configuration (targets, reports or ``--chatstore-isolate``): whether clauses run
     in forked children, a Redis URL's use checked, and the real-time TTL batches of the targets planned."""
-    config.stash[isolate_key] = isolation.decide(config, settings)
+    run_state(config).isolate = isolation.decide(config, settings)
     if any("redis_url" in t.accepts for t in settings.targets):
-        problem = config.stash[redis_key].check_usage()
+        problem = run_state(config).redis.check_usage()
         if problem is not None:
             raise pytest.UsageError(f"pytest-chatstore: {problem}")
-    config.stash[batches_key] = real_time_batches(
-        list(settings.targets), timeout=settings.timeout, profile=settings.profile, redis=config.stash[redis_key]
+    run_state(config).batches = real_time_batches(
+        list(settings.targets), timeout=settings.timeout, profile=settings.profile, redis=run_state(config).redis
     )
 
 
@@ -50,18 +40,18 @@ def finish_session(config: pytest.Config, recorder: Any, exitstatus: int) -> Non
     """At the session's end, before any report is written: the store's threads and timers get the time an isolated
     child gives them (a store that ends the process a moment after its last call is not certified), each target's
     budget says where it overran, and the crash notes are cleared (the process did not die in a clause)."""
-    if config.stash[suite_items_key] and not config.stash[isolate_key]:
-        isolation.linger(config.stash[threads_key])
-    for name, ledger in config.stash[ledgers_key].items():
+    if run_state(config).suite_items and not run_state(config).isolate:
+        isolation.linger(run_state(config).threads)
+    for name, ledger in run_state(config).ledgers.items():
         overrun = ledger.overrun()
         if overrun is not None and recorder is not None:
             recorder.budget_notes[name] = overrun
     if hasattr(config, "workerinput"):
         return
-    crashes = config.stash.get(crashes_key, {})
-    for target in config.stash[settings_key].targets:
+    crashes = run_state(config).crashes
+    for target in run_state(config).settings.targets:
         isolation.mark_running(config, target.name, None)
-        if config.stash[isolate_key] and exitstatus != pytest.ExitCode.INTERRUPTED:
+        if run_state(config).isolate and exitstatus != pytest.ExitCode.INTERRUPTED:
             isolation.mark_crashed(config, target.name, crashes.get(target.name))
 
 
@@ -74,13 +64,13 @@ def run_protocol(item: pytest.Item, clause_id: str) -> bool | None:
     item.stash[processes_key] = isolation.child_processes()  # those started from here on are the store's
     if "redis_url" in target.accepts:
         with contextlib.suppress(pytest.fail.Exception):  # before any store code (the guard's baseline), once
-            config.stash[redis_key]()
+            run_state(config).redis()
     building.first_contact(config, target)
-    config.stash[running_key] = (target.name, clause_id, time.monotonic())
-    if not config.stash[isolate_key]:
+    run_state(config).running = (target.name, clause_id, time.monotonic())
+    if not run_state(config).isolate:
         isolation.mark_running(config, target.name, clause_id)
         return None
-    timeout = config.stash[settings_key].timeout
+    timeout = run_state(config).settings.timeout
     item.ihook.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
     reports = isolation.run_forked(item, quiet_for=6 * timeout + 120)
     isolation.release(item, reports)
@@ -112,10 +102,10 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
     start = time.perf_counter()
     try:
         sut.require_clause(clause_id)
-        config.stash[detected_key][sut.target.name] = sut.detected
+        run_state(config).detected[sut.target.name] = sut.detected
         yield
     finally:
-        config.stash[stuck_key].setdefault(sut.target.name, []).extend(
+        run_state(config).stuck.setdefault(sut.target.name, []).extend(
             (clause_id, name, call) for name, call in sut.runner.abandoned
         )
         # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
@@ -127,7 +117,7 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
 
 def stop_when_spent(item: pytest.Item, target: str) -> None:
     """Stop the run (no further clause starts) once ``target``'s budget and its slack are spent."""
-    ledger = item.config.stash[ledgers_key].get(target)
+    ledger = run_state(item.config).ledgers.get(target)
     reason = ledger.stop_reason() if ledger is not None else None
     if reason is not None:
         item.session.shouldstop = reason
@@ -135,11 +125,11 @@ def stop_when_spent(item: pytest.Item, target: str) -> None:
 
 def _refuse_while_stuck(config: pytest.Config, sut: StoreUnderTest, clause_id: str) -> None:
     __tracebackhide__ = True
-    stuck = config.stash[stuck_key].get(sut.target.name, [])
+    stuck = run_state(config).stuck.get(sut.target.name, [])
     still = [(c, name) for c, name, call in stuck if not call.done()]
     if not still:
         return
-    detected = config.stash[detected_key].get(sut.target.name)
+    detected = run_state(config).detected.get(sut.target.name)
     if detected is not None:  # what an earlier clause saw: a clause the store cannot run is skipped, not blocked
         sut.assume_detected(detected)
         sut.require_clause(clause_id)
@@ -156,7 +146,7 @@ def _left_behind(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> None
     __tracebackhide__ = True
     leaked = isolation.leaked_threads(item.stash.get(threads_key, set()))
     if leaked:
-        item.config.stash[leaked_key].extend(leaked)
+        run_state(item.config).leaked.extend(leaked)
         names = ", ".join(sorted({t.name for t in leaked}))
         fail(
             clause_id,

@@ -70,7 +70,7 @@ class ClauseFailure(AssertionError):
         """Set when the check met another clause's rule, known broken (see :mod:`pytest_chatstore.attribution`)."""
         self.met: str | None = None
         """Another clause's rule this failure broke too, not known broken when it was met: if that clause fails on
-        its own in the run, this one is blocked by it at the end (see ``Recorder.settle``)."""
+        its own in the run, this one is blocked by it at the end (see ``Results.settle``)."""
         self.raised_in: tuple[str, str] | None = None
         """(store method, exception type) when the failure is the store raising: later checks meeting the same
         exception from the same method are blocked by this clause instead of failing again."""

@@ -57,14 +57,8 @@ from pytest_chatstore.failures import ClauseFailure, fail
 from pytest_chatstore.runner import fatal_timers
 from pytest_chatstore.stash import (
     clause_of,
-    crashes_key,
-    exitstatus_key,
     kit_fixture_key,
-    known_key,
-    leaked_key,
-    ledgers_key,
-    processes_key,
-    redis_key,
+    run_state,
 )
 
 CRASH_CACHE_KEY = "chatstore/running"
@@ -99,14 +93,14 @@ def _child(item: pytest.Item, fd: int) -> None:
     from _pytest.runner import runtestprotocol
 
     status = 0
-    provider = item.config.stash[redis_key]
+    provider = run_state(item.config).redis
     provided = provider.server is not None
     try:
         runner.set_flight_recorder(lambda entry: _send(fd, ("call", entry)))
         reports = runtestprotocol(item, log=False, nextitem=None)
         config = item.config
         serialized = [config.hook.pytest_report_to_serializable(config=config, report=r) for r in reports]
-        _send(fd, ("done", serialized, config.stash[known_key], config.stash[ledgers_key]))
+        _send(fd, ("done", serialized, run_state(config).known, run_state(config).ledgers))
         problem = linger()
         if not provided:  # a server this child started (a fixture's): stopped, or its database emptied
             provider.close()
@@ -171,8 +165,8 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
         status = child.end()
     config = item.config
     if done is not None:
-        config.stash[known_key] = done[2]
-        config.stash[ledgers_key].update(done[3])
+        run_state(config).known = done[2]
+        run_state(config).ledgers.update(done[3])
     if done is not None and ended is not None and ended[1] is None:
         return [config.hook.pytest_report_from_serializable(config=config, data=d) for d in done[1]]
     if stalled:
@@ -184,7 +178,7 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
     else:
         after = " after the clause's checks had passed, while its threads or timers were pending" if done else ""
         what = f"the store crashed the process{after} ({describe_status(status)})"
-        crashes = config.stash.setdefault(crashes_key, {})
+        crashes = run_state(config).crashes
         crashes.setdefault(item.callspec.params["chatstore"].name, clause_of(item) or "")  # type: ignore[attr-defined]
     return _crash_reports(item, what, calls, during=done is None)
 
@@ -192,7 +186,7 @@ def run_forked(item: pytest.Item, *, quiet_for: float) -> list[pytest.TestReport
 def release(item: pytest.Item, reports: list[pytest.TestReport]) -> None:
     """After an isolated child: the guard looks at the Redis server's other databases (unless the child already
     reported what it saw), and the kit's database is emptied for the next child."""
-    provider = item.config.stash[redis_key]
+    provider = run_state(item.config).redis
     if provider.server is None:
         return
     seen = any(name == "chatstore_guard" for report in reports for name, _ in report.user_properties)
@@ -307,7 +301,9 @@ def describe_status(status: int) -> str:
 def _crash_reports(item: pytest.Item, what: str, calls: list[str], *, during: bool) -> list[pytest.TestReport]:
     """Setup, call and teardown reports for a clause whose child died (``during`` its calls, or after them):
     the call failed with ``what``."""
-    clause_id = clause_of(item) or "MDL-001"
+    from pytest_chatstore.clauses import MODEL
+
+    clause_id = clause_of(item) or MODEL
     if not calls:
         last = " before its first store call"
     else:
@@ -345,12 +341,16 @@ def leaked_threads(before: set[threading.Thread]) -> list[threading.Thread]:
 
 def child_processes() -> set[int]:
     """Process IDs of this process's children (Linux: read from ``/proc``; elsewhere an empty set)."""
-    me, found = os.getpid(), set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
+    me, found = os.getpid(), set[int]()
+    try:
+        pids = [name for name in os.listdir("/proc") if name.isdigit()]
+    except OSError:
+        return found
+    for pid in pids:  # each may end while it is read: pathlib's glob would raise for one gone between two steps
         with contextlib.suppress(OSError, ValueError, IndexError):
             # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")"
-            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == me:
-                found.add(int(stat.parent.name))
+            if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == me:
+                found.add(int(pid))
     return found
 
 
@@ -399,13 +399,13 @@ def end_left_behind(config: pytest.Config) -> None:
     """At the run's very end: end the helper processes stores started in this process and left running, then, if
     stores left non-daemon threads that would keep the process alive for ever, end the process (every report is
     written by now) with the session's exit status."""
-    ended = end_processes(config.stash[processes_key] & child_processes())
+    ended = end_processes(run_state(config).processes & child_processes())
     if ended:
         sys.stderr.write(
             f"pytest-chatstore: ended {len(ended)} process(es) the store under test started and left running "
             f"(pid {', '.join(map(str, ended))}); --chatstore-isolate ends them after each clause\n"
         )
-    leaked = [t for t in config.stash[leaked_key] if t.is_alive()]
+    leaked = [t for t in run_state(config).leaked if t.is_alive()]
     if leaked:
         names = ", ".join(sorted({t.name for t in leaked}))
         sys.stderr.write(
@@ -414,7 +414,7 @@ def end_left_behind(config: pytest.Config) -> None:
         )
         sys.stderr.flush()
         sys.stdout.flush()
-        os._exit(config.stash.get(exitstatus_key, 1))
+        os._exit(run_state(config).exitstatus)
 
 
 def crashed_before(config: pytest.Config, targets: list[str]) -> dict[str, str]:

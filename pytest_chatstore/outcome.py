@@ -20,21 +20,14 @@ import pytest
 from pytest_chatstore import gate, repro, statuses
 from pytest_chatstore.failures import classify, failure_text, find_blob, first_clause_failure
 from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.report import ClauseResult, Recorder, write_no_verdict
+from pytest_chatstore.report import summary_lines, write, write_no_verdict
 from pytest_chatstore.stash import (
     clause_of,
-    deselected_key,
-    isolate_key,
     kit_fixture_key,
-    known_key,
-    ran_key,
-    redis_key,
-    refused_key,
-    running_key,
-    settings_key,
-    suite_items_key,
+    run_state,
 )
 from pytest_chatstore.targets import Target
+from pytest_chatstore.verdict import ClauseResult, Results
 
 KNOWN_BROKEN = statuses.names(known_broken=True)
 """Statuses that show a clause's rule broken: composite checks after it leave that rule out."""
@@ -44,7 +37,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
     """Apply the gate to ``report`` (a suite test's setup or call phase), in place."""
     clause_id = clause_of(item)
     assert clause_id is not None
-    settings = item.config.stash[settings_key]
+    settings = run_state(item.config).settings
     given = getattr(item, "funcargs", {}).get("chatstore")
     sut = given if isinstance(given, StoreUnderTest) else None  # not ours when the fixture was overridden
     target: Target = sut.target if sut is not None else item.callspec.params["chatstore"]  # type: ignore[attr-defined]
@@ -70,7 +63,7 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         )
     if judgement.status in KNOWN_BROKEN:  # later checks of this target leave this rule out
         first = first_clause_failure(excinfo.value) if excinfo is not None else None
-        item.config.stash[known_key].add(
+        run_state(item.config).known.add(
             target.name,
             clause_id,
             shape=first is not None and first.shape,
@@ -180,7 +173,7 @@ def _skip_reason(excinfo: pytest.ExceptionInfo[BaseException] | None) -> str:
 
 
 def _repro_dir(config: pytest.Config) -> Path:
-    chosen = config.stash[settings_key].repro_dir
+    chosen = run_state(config).settings.repro_dir
     if chosen is not None:
         return chosen
     cache = getattr(config, "cache", None)  # absent under -p no:cacheprovider
@@ -194,9 +187,9 @@ class RecorderPlugin:
 
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
-        settings = config.stash[settings_key]
-        self.recorder = Recorder(settings.policy, settings.budget)
-        self.recorder.isolation = config.stash[isolate_key]
+        settings = run_state(config).settings
+        self.recorder = Results(settings.policy, settings.budget)
+        self.recorder.isolation = run_state(config).isolate
         if not hasattr(config, "workerinput"):
             # Never leave an old report where CI reads it: until this run writes its own, the file says it ran.
             why = "the run has not finished: it is running, or it ended before writing its report"
@@ -204,7 +197,7 @@ class RecorderPlugin:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "teardown":
-            self.config.stash[ran_key].add(report.nodeid)
+            run_state(self.config).ran.add(report.nodeid)
         props = dict(report.user_properties)
         if "chatstore_redis" in props:
             self.recorder.redis.add(str(props["chatstore_redis"]))
@@ -221,7 +214,7 @@ class RecorderPlugin:
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         if reporter is None or self.config.get_verbosity() < 0 or hasattr(self.config, "workerinput"):
             return
-        several = len(self.config.stash[settings_key].targets) > 1
+        several = len(run_state(self.config).settings.targets) > 1
         evidence = ", ".join(
             [
                 *([f"{result.examples} examples"] if result.examples else []),
@@ -249,7 +242,7 @@ class RecorderPlugin:
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         """Name the check that was running (visible with ``-q`` too); not when the kit itself stopped the run
         (``pytest.exit`` with a usage error, which says why on its own)."""
-        running = self.config.stash.get(running_key, None)
+        running = run_state(self.config).running
         reporter = self.config.pluginmanager.get_plugin("terminalreporter")
         stopped_by_kit = isinstance(excinfo.value, pytest.exit.Exception) and str(excinfo.value).startswith(
             "pytest-chatstore:"
@@ -262,7 +255,7 @@ class RecorderPlugin:
             )
 
     def pytest_deselected(self, items: list[pytest.Item]) -> None:
-        kit = self.config.stash[settings_key].policy
+        kit = run_state(self.config).settings.policy
         for item in items:
             clause_id = clause_of(item)
             if clause_id is not None and "chatstore" in getattr(item, "callspec", None).params:  # type: ignore[union-attr]
@@ -271,25 +264,25 @@ class RecorderPlugin:
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.recorder.results:
             terminalreporter.section("chatstore conformance")
-            for line in self.recorder.summary_lines():
+            for line in summary_lines(self.recorder):
                 terminalreporter.write_line(line)
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
-        self.recorder.stopped = self.config.stash.get(refused_key, None) or stopped_early(session, exitstatus)
+        self.recorder.stopped = run_state(self.config).refused or stopped_early(session, exitstatus)
         if hasattr(self.config, "workerinput"):
             return  # xdist's controller writes the reports
         if not self.recorder.results and self.recorder.stopped is None:
             self.recorder.stopped = f"the run ended (exit status {int(exitstatus)}) before any clause finished"
-        self.recorder.trespasses += self.config.stash[redis_key].seen
-        changed = self.config.stash[redis_key].trespass()
+        self.recorder.trespasses += run_state(self.config).redis.seen
+        changed = run_state(self.config).redis.trespass()
         if changed is not None:
             self.recorder.trespasses.append(f"at the end of the run: {changed}")
         if self.recorder.trespasses and exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED  # the gate failed, whatever the clauses said
         self.recorder.settle()
-        for path in self.config.stash[settings_key].reports:
-            self.recorder.write(path)
+        for path in run_state(self.config).settings.reports:
+            write(self.recorder, path)
 
 
 def stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
@@ -301,10 +294,10 @@ def stopped_early(session: pytest.Session, exitstatus: int) -> str | None:
         return "interrupted"
     if hasattr(session.config, "workerinput"):
         return None  # a worker runs only its share of the suite: the controller judges what ran
-    ran: set[str] = session.config.stash[ran_key]
-    deselected: set[str] = session.config.stash[deselected_key]
+    ran: set[str] = run_state(session.config).ran
+    deselected: set[str] = run_state(session.config).deselected
     ran = ran | deselected
-    missing = [i for i in session.config.stash[suite_items_key] if i.nodeid not in ran]
+    missing = [i for i in run_state(session.config).suite_items if i.nodeid not in ran]
     if missing:
         return f"{len(missing)} suite test(s) did not run, the first {missing[0].nodeid}"
     return None

@@ -20,17 +20,10 @@ from pytest_chatstore.settings import SettingError, add_options, header_lines, r
 from pytest_chatstore.stash import (
     begin_run,
     clause_of,
-    deselected_key,
-    directories_key,
-    exitstatus_key,
     forget_unloaded_submodules,
-    isolate_key,
     kit_fixture_key,
-    leaked_key,
-    processes_key,
-    redis_key,
-    settings_key,
-    suite_items_key,
+    run_key,
+    run_state,
     suite_source_key,
     threads_key,
 )
@@ -87,9 +80,11 @@ def _recorder(config: pytest.Config) -> RecorderPlugin | None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if redis_key in config.stash:
-        config.stash[redis_key].close()
-    if config.stash.get(processes_key, None) or config.stash.get(leaked_key, None):
+    if run_key not in config.stash:  # a usage error stopped the run before it began
+        return
+    state = run_state(config)
+    state.redis.close()
+    if state.processes or state.leaked:
         from pytest_chatstore import isolation
 
         isolation.end_left_behind(config)  # helper processes; non-daemon threads would keep the process alive
@@ -99,7 +94,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     """Under xdist the controller runs no test: it builds each target once before the workers start, so that a
     target that cannot be built is one usage error here rather than a worker's exit (an xdist INTERNALERROR)."""
     config = session.config
-    targets = config.stash[settings_key].targets
+    targets = run_state(config).settings.targets
     if targets and not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
         from pytest_chatstore import building
 
@@ -110,9 +105,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     config = session.config
-    config.stash[exitstatus_key] = int(exitstatus)
+    run_state(config).exitstatus = int(exitstatus)
     recorder = config.pluginmanager.get_plugin(RECORDER)
-    if recorder is None and not config.stash[settings_key].targets:
+    if recorder is None and not run_state(config).settings.targets:
         return  # the kit was not used
     from pytest_chatstore import containment
 
@@ -120,13 +115,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
-    return header_lines(config.stash[settings_key], config.stash[isolate_key]) or None
+    return header_lines(run_state(config).settings, run_state(config).isolate) or None
 
 
 @pytest.fixture(scope="session")
 def chatstore_redis_server(pytestconfig: pytest.Config) -> Any:
     """The Redis server the kit manages (a ``RedisServer``: ``.url``, ``.kind``, ``.client()``)."""
-    return pytestconfig.stash[redis_key]()
+    return run_state(pytestconfig).redis()
 
 
 @pytest.fixture
@@ -139,30 +134,30 @@ def chatstore_redis_url(chatstore_redis_server: Any) -> str:
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
     """With ``--chatstore-only``, no file of the project is collected (or imported); directories are still walked,
     importing nothing, so that a ``chatstore_factory`` fixture in a nested conftest stays attached to its directory."""
-    return True if config.stash[settings_key].only and not collection_path.is_dir() else None
+    return True if run_state(config).settings.only and not collection_path.is_dir() else None
 
 
 def pytest_collectstart(collector: pytest.Collector) -> None:
     if isinstance(collector, pytest.Directory):
-        collector.config.stash[directories_key][collector.path] = collector
+        run_state(collector.config).directories[collector.path] = collector
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     from pytest_chatstore import collection
 
-    if config.stash[settings_key].targets or collection.factory_homes(config):
+    if run_state(config).settings.targets or collection.factory_homes(config):
         _recorder(config)  # before the suite's deselections reach it
         collection.add_suite(session, config, items)
 
 
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if items:
-        items[0].config.stash[deselected_key].update(item.nodeid for item in items)
+        run_state(items[0].config).deselected.update(item.nodeid for item in items)
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    if session.config.stash[suite_items_key]:
+    if run_state(session.config).suite_items:
         from pytest_chatstore import collection
 
         collection.refuse_tampering(session)
@@ -175,7 +170,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
     module = metafunc.definition.getparent(pytest.Module)
     from_fixture = module is not None and module.stash.get(suite_source_key, "targets") != "targets"
-    targets = [collection.fixture_target()] if from_fixture else list(metafunc.config.stash[settings_key].targets)
+    targets = [collection.fixture_target()] if from_fixture else list(run_state(metafunc.config).settings.targets)
     metafunc.parametrize("chatstore", targets, ids=[t.name for t in targets], indirect=True)
 
 
@@ -193,7 +188,7 @@ def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
     """A suite test runs in a forked child when isolating (see :func:`.containment.run_protocol`)."""
     clause_id = clause_of(item)
-    if clause_id is None or item not in item.config.stash[suite_items_key]:
+    if clause_id is None or item not in run_state(item.config).suite_items:
         return None
     from pytest_chatstore import containment
 
@@ -225,7 +220,7 @@ def pytest_runtest_makereport(
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Apply the gate to a suite test's result: expected failures, advisory clauses, probes, refusals."""
     report = yield
-    if clause_of(item) is None or item not in item.config.stash[suite_items_key]:
+    if clause_of(item) is None or item not in run_state(item.config).suite_items:
         return report
     if call.when == "teardown" or (call.when == "setup" and report.passed):
         return report

@@ -196,10 +196,12 @@ def _config(value: Any, source: str, ctx: Context) -> tuple[Path, str]:
 
 
 def _reports(value: Any, source: str, ctx: Context) -> tuple[Path, ...]:
+    from pytest_chatstore.report import RENDERERS
+
     paths = tuple(ctx.base / w for w in _words(value))
     for path in paths:
-        if path.suffix not in (".json", ".md"):
-            raise Invalid(f"{str(path)!r} must end in .json or .md")
+        if path.suffix not in RENDERERS:
+            raise Invalid(f"{str(path)!r} must end in {' or '.join(RENDERERS)}")
     return paths
 
 

@@ -238,9 +238,9 @@ def test_a_write_that_stores_nothing_is_one_root_cause_not_one_per_clause_that_w
 def settle(*results: tuple[str, str, str | None], during: dict[str, str] | None = None) -> dict[str, Any]:
     """Settle results given as (clause, status, the rule its failure met); ``during``: blocked during the run."""
     from pytest_chatstore.gate import Policy
-    from pytest_chatstore.report import ClauseResult, Recorder
+    from pytest_chatstore.verdict import ClauseResult, Results
 
-    recorder = Recorder(Policy())
+    recorder = Results(Policy())
     for clause_id, status, met in results:
         blocker = (during or {}).get(clause_id)
         recorder.add(ClauseResult("t", "t", "targets", clause_id, status, met=met, blocked_by=blocker))

@@ -17,13 +17,14 @@ import pytest
 PACKAGE = Path(__file__).parent.parent / "pytest_chatstore"
 
 LAYERS: list[set[str]] = [
-    {"contract", "operations", "profiles", "runner", "linearizability", "servers", "statuses"},
+    {"contract", "profiles", "runner", "linearizability", "servers", "statuses"},
+    {"operations"},
     {"clauses"},
     {"failures", "model", "strategies", "gate", "capabilities", "budget"},
-    {"adapters", "attribution"},
-    {"targets", "driver", "scope"},
+    {"adapters", "attribution", "verdict"},
+    {"targets", "driver", "scope", "report"},
     {"ttl", "settings", "workers"},
-    {"harness", "report"},
+    {"harness"},
     {"repro", "suite"},
     {"stash"},
     {"collection", "outcome", "isolation"},

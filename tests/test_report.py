@@ -10,7 +10,8 @@ import pytest
 
 from pytest_chatstore.clauses import CLAUSES
 from pytest_chatstore.gate import Policy
-from pytest_chatstore.report import SCHEMA_PATH, ClauseResult, Recorder
+from pytest_chatstore.report import SCHEMA_PATH, summary_lines, to_json, to_markdown, write
+from pytest_chatstore.verdict import ClauseResult, Results
 from tests.conftest import require_module
 
 
@@ -19,59 +20,59 @@ def result(clause_id: str, status: str, target: str = "Store", **extra: object) 
     return ClauseResult.from_dict({**data, "clause_id": clause_id, "status": status, **extra})
 
 
-def full_run(recorder: Recorder, failing: dict[str, str], target: str = "Store") -> None:
+def full_run(recorder: Results, failing: dict[str, str], target: str = "Store") -> None:
     for clause_id in CLAUSES:
         recorder.add(result(clause_id, failing.get(clause_id, "passed"), target))
 
 
 def test_a_clean_full_run_conforms_and_passes_the_gate() -> None:
-    recorder = Recorder(Policy())
+    recorder = Results(Policy())
     full_run(recorder, {})
-    lines = recorder.summary_lines()
+    lines = summary_lines(recorder)
     assert lines[1] == "Store (--chatstore): CONFORMS to gate level full"
-    report = recorder.to_json()
+    report = to_json(recorder)
     assert report["gate"] == "pass"
     assert report["complete"] is True
     assert report["targets"][0]["level_reached"] == "full"
 
 
 def test_failures_count_by_level_and_name_the_level_reached() -> None:
-    recorder = Recorder(Policy())
+    recorder = Results(Policy())
     full_run(recorder, {"DEL-004": "failed", "BAD-001": "failed"})  # two SHOULDs
-    verdict = recorder.summary_lines()[1]
+    verdict = summary_lines(recorder)[1]
     assert "DOES NOT CONFORM to gate level full (0 MUST, 2 SHOULD failing); conforms to level must" in verdict
-    assert any(line.startswith("  FAILED DEL-004 [SHOULD]") for line in recorder.summary_lines())
-    assert recorder.to_json()["gate"] == "fail"
+    assert any(line.startswith("  FAILED DEL-004 [SHOULD]") for line in summary_lines(recorder))
+    assert to_json(recorder)["gate"] == "fail"
 
 
 def test_advisory_and_expected_failures_do_not_fail_the_gate() -> None:
-    recorder = Recorder(Policy(level="must"))
+    recorder = Results(Policy(level="must"))
     full_run(recorder, {"DEL-004": "advisory-failure", "ORD-001": "expected-failure"})
-    assert recorder.to_json()["gate"] == "pass"
-    assert recorder.to_json()["targets"][0]["level_reached"] is None  # ORD-001 is not shown to hold
+    assert to_json(recorder)["gate"] == "pass"
+    assert to_json(recorder)["targets"][0]["level_reached"] is None  # ORD-001 is not shown to hold
 
 
 def test_a_subset_or_deselection_is_never_complete() -> None:
-    recorder = Recorder(Policy(clauses=("KEY-*",)))
+    recorder = Results(Policy(clauses=("KEY-*",)))
     recorder.add(result("KEY-001", "passed"))
     recorder.deselect("ORD-001", by_kit=True)
-    assert recorder.to_json()["complete"] is False
-    assert "[partial run: 1 of" in recorder.summary_lines()[2]
-    other = Recorder(Policy())
+    assert to_json(recorder)["complete"] is False
+    assert "[partial run: 1 of" in summary_lines(recorder)[2]
+    other = Results(Policy())
     full_run(other, {})
     other.deselect("ORD-001", by_kit=False)
-    assert any(line.startswith("PARTIAL RUN") for line in other.summary_lines())
-    assert "(partial run)" in other.to_markdown()
+    assert any(line.startswith("PARTIAL RUN") for line in summary_lines(other))
+    assert "(partial run)" in to_markdown(other)
 
 
 def test_the_json_report_follows_its_schema_and_the_markdown_lists_what_broke(tmp_path: Path) -> None:
-    recorder = Recorder(Policy())
+    recorder = Results(Policy())
     full_run(recorder, {"DLL-001": "failed"})
     failure = "[DLL-001 MUST] ...\n  what happened: the last message came back twice\n  hint: pop it, do not copy it"
     recorder.add(result("DLL-001", "failed", failure=failure, reproduction="repro/test_x.py"))
     recorder.redis.add("redis-server 7 on 127.0.0.1")
-    recorder.write(tmp_path / "report.json")
-    recorder.write(tmp_path / "report.md")
+    write(recorder, tmp_path / "report.json")
+    write(recorder, tmp_path / "report.md")
     data = json.loads((tmp_path / "report.json").read_text())
     jsonschema = pytest.importorskip("jsonschema")
     jsonschema.validate(data, json.loads(SCHEMA_PATH.read_text()))
@@ -87,10 +88,10 @@ def test_the_json_report_follows_its_schema_and_the_markdown_lists_what_broke(tm
 
 
 def test_several_targets_get_a_block_each() -> None:
-    recorder = Recorder(Policy())
+    recorder = Results(Policy())
     full_run(recorder, {}, target="First")
     full_run(recorder, {"ORD-001": "failed"}, target="Second")
-    lines = recorder.summary_lines()
+    lines = summary_lines(recorder)
     assert any(line.startswith("First (--chatstore): CONFORMS") for line in lines)
     assert any(line.startswith("Second (--chatstore): DOES NOT CONFORM") for line in lines)
 

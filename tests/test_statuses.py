@@ -4,7 +4,7 @@ see ``test_gate.py`` and ``test_docs.py``)."""
 from __future__ import annotations
 
 from pytest_chatstore import statuses
-from pytest_chatstore.report import ROOT_CAUSES, UNVERIFIED
+from pytest_chatstore.verdict import ROOT_CAUSES, UNVERIFIED
 
 
 def test_a_status_that_fails_the_run_never_shows_the_clause_holding() -> None:
