@@ -2,8 +2,8 @@
 
     python benchmarks/clause_work.py            # prints each clause's measured work
 
-The time budget (``pytest_chatstore/budget.py``) plans with these figures, kept in
-each clause's record (``work=`` in ``pytest_chatstore/clauses.py``): each property
+The time budget (``pytest_chatstore/engine/budget.py``) plans with these figures, kept in
+each clause's record (``work=`` in ``pytest_chatstore/spec/clauses.py``): each property
 or state-machine clause's store calls per example, as one default-profile run of
 the reference store makes them. Rerun it after changing what a clause does per
 example and paste the changed figure into the clause's ``work``; the sized clauses
@@ -43,7 +43,7 @@ def main() -> None:
         )
         data = json.loads(report.read_text())
     sys.path.insert(0, str(Path(__file__).parent.parent))
-    from pytest_chatstore.budget import work
+    from pytest_chatstore.engine.budget import work
 
     for clause in data["targets"][0]["clauses"]:
         evidence, kind = clause["evidence"], work(clause["id"]).unit

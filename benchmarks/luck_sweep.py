@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pytest_chatstore.clauses import SPEC_VERSION  # noqa: E402
+from pytest_chatstore.spec.clauses import SPEC_VERSION  # noqa: E402
 from tests.broken_stores import BROKEN  # noqa: E402
 
 

@@ -26,8 +26,8 @@ from typing import Any
 
 import redis
 
-from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import provision
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.redis import RedisChatStore
 
 ROUNDS = 7

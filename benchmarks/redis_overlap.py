@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import provision
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.redis import RedisChatStore
 
 KEYS = [f"p{n:02d}" for n in range(50)]

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ecosystem import BACKENDS, NOTES, Backend, artifact_of
-from pytest_chatstore.clauses import CLAUSES, GROUPS, SPEC_VERSION
+from pytest_chatstore.spec.clauses import CLAUSES, GROUPS, SPEC_VERSION
 
 ROOT = Path(__file__).resolve().parents[1]
 

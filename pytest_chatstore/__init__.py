@@ -5,8 +5,8 @@ spec. Importing this package is light: it loads the message type and the
 contract only (no pytest, no Hypothesis).
 """
 
-from pytest_chatstore.clauses import SPEC_VERSION
-from pytest_chatstore.contract import AsyncChatStore, ChatMessage, ChatStore
+from pytest_chatstore.spec.clauses import SPEC_VERSION
+from pytest_chatstore.spec.contract import AsyncChatStore, ChatMessage, ChatStore
 
 __version__ = "0.1.0"
 

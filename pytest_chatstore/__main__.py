@@ -13,10 +13,10 @@ import json
 import sys
 from pathlib import Path
 
-from pytest_chatstore.clauses import render_changelog, render_spec
-from pytest_chatstore.report import badge
-from pytest_chatstore.settings import render_options
-from pytest_chatstore.statuses import render as render_statuses
+from pytest_chatstore.report.render import badge
+from pytest_chatstore.run.settings import render_options
+from pytest_chatstore.spec.clauses import render_changelog, render_spec
+from pytest_chatstore.spec.statuses import render as render_statuses
 
 PAGES = {"spec": render_spec, "changelog": render_changelog, "options": render_options, "statuses": render_statuses}
 USAGE = (

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_chatstore.settings import SettingError, add_options, header_lines, resolve
-from pytest_chatstore.stash import (
+from pytest_chatstore.run.settings import SettingError, add_options, header_lines, resolve
+from pytest_chatstore.run.stash import (
     begin_run,
     clause_of,
     forget_unloaded_submodules,
@@ -29,8 +29,8 @@ from pytest_chatstore.stash import (
 )
 
 if TYPE_CHECKING:
-    from pytest_chatstore.harness import StoreUnderTest
-    from pytest_chatstore.outcome import RecorderPlugin
+    from pytest_chatstore.harness.store import StoreUnderTest
+    from pytest_chatstore.run.outcome import RecorderPlugin
 
 RECORDER = "chatstore-recorder"
 MARKERS = (
@@ -52,13 +52,13 @@ def pytest_configure(config: pytest.Config) -> None:
             config.getoption, config.getini, search_dir=config.invocation_params.dir, rootpath=config.rootpath
         )
     except SettingError as exc:
-        from pytest_chatstore.report import write_no_verdict  # no older report survives where CI reads it
+        from pytest_chatstore.report.render import write_no_verdict  # no older report survives where CI reads it
 
         write_no_verdict(exc.reports, f"a usage error stopped the run before any clause ran: {exc}")
         raise pytest.UsageError(f"pytest-chatstore: {exc}") from None
     begin_run(config, settings)
     if settings.targets or settings.reports or settings.isolate:
-        from pytest_chatstore import containment
+        from pytest_chatstore.run import containment
 
         containment.start(config, settings)
         _recorder(config)
@@ -71,7 +71,7 @@ def _recorder(config: pytest.Config) -> RecorderPlugin | None:
     """The run's recorder (results, summary, reports), registered when the kit is first in use."""
     plugin: RecorderPlugin | None = config.pluginmanager.get_plugin(RECORDER)
     if plugin is None and not config.pluginmanager.is_blocked(RECORDER):
-        from pytest_chatstore.outcome import RecorderPlugin
+        from pytest_chatstore.run.outcome import RecorderPlugin
 
         plugin = RecorderPlugin(config)
         config.pluginmanager.register(plugin, RECORDER)
@@ -85,7 +85,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     state = run_state(config)
     state.redis.close()
     if state.processes or state.leaked:
-        from pytest_chatstore import isolation
+        from pytest_chatstore.run import isolation
 
         isolation.end_left_behind(config)  # helper processes; non-daemon threads would keep the process alive
 
@@ -96,7 +96,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     config = session.config
     targets = run_state(config).settings.targets
     if targets and not hasattr(config, "workerinput") and config.getoption("numprocesses", None):
-        from pytest_chatstore import building
+        from pytest_chatstore.run import building
 
         for target in targets:
             building.first_contact(config, target, controller=True)
@@ -109,7 +109,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     recorder = config.pluginmanager.get_plugin(RECORDER)
     if recorder is None and not run_state(config).settings.targets:
         return  # the kit was not used
-    from pytest_chatstore import containment
+    from pytest_chatstore.run import containment
 
     containment.finish_session(config, getattr(recorder, "recorder", None), exitstatus)
 
@@ -144,7 +144,7 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-    from pytest_chatstore import collection
+    from pytest_chatstore.run import collection
 
     if run_state(config).settings.targets or collection.factory_homes(config):
         _recorder(config)  # before the suite's deselections reach it
@@ -158,7 +158,7 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     if run_state(session.config).suite_items:
-        from pytest_chatstore import collection
+        from pytest_chatstore.run import collection
 
         collection.refuse_tampering(session)
 
@@ -166,7 +166,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "chatstore" not in metafunc.fixturenames:
         return
-    from pytest_chatstore import collection
+    from pytest_chatstore.run import collection
 
     module = metafunc.definition.getparent(pytest.Module)
     from_fixture = module is not None and module.stash.get(suite_source_key, "targets") != "targets"
@@ -176,8 +176,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 @pytest.fixture
 def chatstore(request: pytest.FixtureRequest) -> Iterator[StoreUnderTest]:
-    """The store under test (a :class:`pytest_chatstore.harness.StoreUnderTest`) for a suite test."""
-    from pytest_chatstore import building
+    """The store under test (a :class:`pytest_chatstore.harness.store.StoreUnderTest`) for a suite test."""
+    from pytest_chatstore.run import building
 
     sut = building.store_under_test(request)
     yield sut
@@ -190,7 +190,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     clause_id = clause_of(item)
     if clause_id is None or item not in run_state(item.config).suite_items:
         return None
-    from pytest_chatstore import containment
+    from pytest_chatstore.run import containment
 
     return containment.run_protocol(item, clause_id)
 
@@ -203,12 +203,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    """Around a suite test's body (see :func:`pytest_chatstore.containment.around_clause`)."""
+    """Around a suite test's body (see :func:`pytest_chatstore.run.containment.around_clause`)."""
     __tracebackhide__ = True
     clause_id = clause_of(item)
     if clause_id is None or not item.stash.get(kit_fixture_key, False):
         return (yield)
-    from pytest_chatstore import containment
+    from pytest_chatstore.run import containment
 
     with containment.around_clause(item, item.funcargs["chatstore"], clause_id):  # type: ignore[attr-defined]
         return (yield)
@@ -224,7 +224,7 @@ def pytest_runtest_makereport(
         return report
     if call.when == "teardown" or (call.when == "setup" and report.passed):
         return report
-    from pytest_chatstore import outcome
+    from pytest_chatstore.run import outcome
 
     outcome.judge_report(item, call, report)
     return report

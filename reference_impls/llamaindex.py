@@ -20,7 +20,7 @@ from llama_index.core.llms import ChatMessage as LlamaChatMessage
 from llama_index.core.storage.chat_store import BaseChatStore
 from pydantic import PrivateAttr
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls._validate import check_index, check_key, check_limit, copy_message, copy_messages
 
 

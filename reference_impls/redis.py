@@ -39,7 +39,7 @@ from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls._validate import check_index, check_key, check_limit, copy_message, copy_messages
 
 DEFAULT_PREFIX = "chatstore:"

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import redis
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls._validate import check_index, check_key
 from reference_impls.redis import ChatStoreConnectionError, RedisChatStore, _encode
 

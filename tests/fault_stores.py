@@ -20,7 +20,7 @@ from typing import Any
 
 import redis
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls._validate import check_index
 from reference_impls.redis import (
     _DELETE_AT,

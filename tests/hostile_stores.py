@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 
 
@@ -161,7 +161,7 @@ class _Hostile(InMemoryChatStore):
 
 
 def _twin(method: str) -> str:
-    from pytest_chatstore.operations import OPERATIONS
+    from pytest_chatstore.spec.operations import OPERATIONS
 
     return next(op.async_ for op in OPERATIONS.values() if op.sync == method)
 

@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 from tests.broken_stores import UnlockedInsert
 

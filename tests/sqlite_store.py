@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls._validate import check_index, check_key, copy_message, copy_messages
 
 

@@ -13,8 +13,8 @@ from tests.conftest import checked_with_no_glue, require_module
 require_module("google.adk", "the adk extra is not installed")
 
 from pytest_chatstore.adapters.adk import AdkAdapter, ServiceStore, adk_events, service_factory  # noqa: E402
-from pytest_chatstore.contract import ChatMessage  # noqa: E402
-from pytest_chatstore.strategies import messages  # noqa: E402
+from pytest_chatstore.engine.strategies import messages  # noqa: E402
+from pytest_chatstore.spec.contract import ChatMessage  # noqa: E402
 
 
 @given(message=adk_events | messages)

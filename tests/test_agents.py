@@ -13,8 +13,8 @@ from tests.conftest import checked_with_no_glue, require_module
 require_module("agents", "the agents extra is not installed")
 
 from pytest_chatstore.adapters.agents import AgentsAdapter, SessionStore, agents_items  # noqa: E402
-from pytest_chatstore.contract import ChatMessage  # noqa: E402
-from pytest_chatstore.strategies import messages  # noqa: E402
+from pytest_chatstore.engine.strategies import messages  # noqa: E402
+from pytest_chatstore.spec.contract import ChatMessage  # noqa: E402
 
 
 @given(message=agents_items | messages)
@@ -82,7 +82,7 @@ def test_a_sync_call_inside_a_running_loop_says_what_to_do() -> None:
 
 
 def _clauses() -> dict[str, object]:
-    from pytest_chatstore.clauses import CLAUSES
+    from pytest_chatstore.spec.clauses import CLAUSES
 
     return dict(CLAUSES)
 

@@ -157,7 +157,7 @@ def test_a_run_stopped_by_maxfail_is_incomplete(pytester: pytest.Pytester) -> No
 def test_blocked_and_root_causes_follow_the_schema(pytester: pytest.Pytester) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     _, report = run_suite(pytester, "tests.root_cause_stores:LlamaRedisLike", "--chatstore-clauses=core")
-    schema = Path(__file__).parent.parent / "pytest_chatstore" / "report.schema.json"
+    schema = Path(__file__).parent.parent / "pytest_chatstore" / "report" / "report.schema.json"
     jsonschema.validate(report, json.loads(schema.read_text()))
 
 
@@ -237,8 +237,8 @@ def test_a_write_that_stores_nothing_is_one_root_cause_not_one_per_clause_that_w
 
 def settle(*results: tuple[str, str, str | None], during: dict[str, str] | None = None) -> dict[str, Any]:
     """Settle results given as (clause, status, the rule its failure met); ``during``: blocked during the run."""
-    from pytest_chatstore.gate import Policy
-    from pytest_chatstore.verdict import ClauseResult, Results
+    from pytest_chatstore.report.gate import Policy
+    from pytest_chatstore.report.verdict import ClauseResult, Results
 
     recorder = Results(Policy())
     for clause_id, status, met in results:
@@ -274,9 +274,9 @@ def test_settling_blocks_a_failure_by_the_rule_it_met_only_when_that_clause_fail
 
 
 def test_messages_lost_are_charged_to_the_write_that_stored_them_unless_a_later_call_may_have_removed_them() -> None:
-    from pytest_chatstore.contract import ChatMessage
-    from pytest_chatstore.driver import lost_to
-    from pytest_chatstore.failures import Step
+    from pytest_chatstore.engine.driver import lost_to
+    from pytest_chatstore.engine.failures import Step
+    from pytest_chatstore.spec.contract import ChatMessage
 
     x, y = ChatMessage("user", "x"), ChatMessage("assistant", "y")
     appended = [Step("set", ("a", [x])), Step("add", ("a", y))]
@@ -297,9 +297,9 @@ def test_messages_lost_are_charged_to_the_write_that_stored_them_unless_a_later_
 
 
 def test_a_conversation_written_to_that_answers_as_empty_kept_nothing() -> None:
-    from pytest_chatstore.contract import ChatMessage
-    from pytest_chatstore.driver import kept_nothing
-    from pytest_chatstore.failures import Step
+    from pytest_chatstore.engine.driver import kept_nothing
+    from pytest_chatstore.engine.failures import Step
+    from pytest_chatstore.spec.contract import ChatMessage
 
     x = ChatMessage("user", "x")
     written = [Step("add", ("k", x))]

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
-from pytest_chatstore.failures import ClauseFailure
-from pytest_chatstore.harness import real_time_batches
-from pytest_chatstore.targets import parse_target
-from pytest_chatstore.ttl import SCENARIOS
+from pytest_chatstore.engine.failures import ClauseFailure
+from pytest_chatstore.engine.targets import parse_target
+from pytest_chatstore.harness.store import real_time_batches
+from pytest_chatstore.harness.ttl import SCENARIOS
+from pytest_chatstore.spec.clauses import CLAUSES, SPEC_VERSION
 from tests.broken_stores import BROKEN
 
 REFERENCE = "reference_impls.memory:InMemoryChatStore"

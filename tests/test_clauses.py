@@ -1,4 +1,4 @@
-"""The clause registry (:mod:`pytest_chatstore.clauses`): well-formed, and the pages generated from it fresh."""
+"""The clause registry (:mod:`pytest_chatstore.spec.clauses`): well-formed, and the pages generated from it fresh."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES, render_changelog, render_spec
+from pytest_chatstore.spec.clauses import CLAUSES, render_changelog, render_spec
 
 
 def test_clause_ids_are_stable_and_well_formed() -> None:
@@ -30,7 +30,7 @@ def test_docs_changelog_is_generated_from_the_registry(request: pytest.FixtureRe
 
 
 def test_every_ttl_scenario_is_named_by_one_clause_record() -> None:
-    from pytest_chatstore.ttl import scenarios
+    from pytest_chatstore.harness.ttl import scenarios
 
     named = [c.ttl_scenario for c in CLAUSES.values() if c.ttl_scenario]
     assert sorted(named) == sorted(scenarios._BY_NAME), "a scenario no record names never runs"

@@ -1,4 +1,4 @@
-"""The contract (:mod:`pytest_chatstore.contract`): the message type, and every clause named in the protocols."""
+"""The contract (:mod:`pytest_chatstore.spec.contract`): the message type, and every clause named in the protocols."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from pytest_chatstore import contract
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.spec import contract
+from pytest_chatstore.spec.clauses import CLAUSES
 
 
 def test_messages_compare_numbers_as_json_does() -> None:
-    from pytest_chatstore.contract import ChatMessage, json_equal
+    from pytest_chatstore.spec.contract import ChatMessage, json_equal
 
     assert json_equal(5.416887924781619e16, 54168879247816190)  # JSONB's rendering of that double
     assert not json_equal(1, 1.5)
@@ -31,7 +31,7 @@ CITED = {c for group in re.findall(r"\[([A-Z0-9, \n-]+)\]", SOURCE) for c in re.
 
 @pytest.mark.parametrize("clause_id", list(CLAUSES))
 def test_the_contract_states_every_clause(clause_id: str) -> None:
-    assert clause_id in CITED, f"{clause_id} is in the registry but pytest_chatstore/contract.py does not state it"
+    assert clause_id in CITED, f"{clause_id} is in the registry but pytest_chatstore/spec/contract.py does not state it"
 
 
 def test_the_contract_cites_only_registered_clauses() -> None:

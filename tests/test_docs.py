@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore import statuses
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.settings import SETTINGS, render_options
+from pytest_chatstore.run.settings import SETTINGS, render_options
+from pytest_chatstore.spec import statuses
+from pytest_chatstore.spec.clauses import CLAUSES
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
@@ -143,3 +143,31 @@ def test_the_tutorials_store_gets_the_verdict_the_tutorial_shows(pytester: pytes
 def glob_escape(line: str) -> str:
     """``line`` as an fnmatch pattern matching itself (``[`` and ``]`` are pattern syntax), ``*`` kept."""
     return re.sub(r"([\[\]?])", r"[\1]", line)
+
+
+def test_the_contributors_page_names_only_files_and_names_that_exist() -> None:
+    """docs/contributing.md's checklists must match the code: every path it names exists, and every
+    ``module.name`` it names (a module of the package by its last part, or by its tier) has that name."""
+    import importlib
+    import pkgutil
+
+    import pytest_chatstore
+
+    root = Path(__file__).parent.parent
+    text = (root / "docs" / "contributing.md").read_text(encoding="utf-8")
+    for path in re.findall(r"`((?:pytest_chatstore|tests|benchmarks)/[\w/.]+)`", text):
+        assert (root / path.split("::")[0]).exists(), f"docs/contributing.md names {path}, which does not exist"
+    modules = {
+        info.name.rsplit(".", 1)[-1]: info.name
+        for info in pkgutil.walk_packages(pytest_chatstore.__path__, "pytest_chatstore.")
+        if ".suite." not in info.name
+    }
+    named = re.findall(r"`(?:[a-z]+\.)?([a-z_]+)\.([A-Za-z_]+)`", text)
+    for module, name in named:
+        if module in modules and name != "py":
+            found = importlib.import_module(modules[module])
+            submodule = f"{found.__name__}.{name}"
+            assert hasattr(found, name) or submodule in set(modules.values()), (
+                f"docs/contributing.md names `{module}.{name}`; {found.__name__} has none"
+            )
+    assert len(named) > 10  # the pattern still finds the page's names

@@ -1,4 +1,4 @@
-"""The driver (:mod:`pytest_chatstore.driver`), directly: conversion, logging, checks and the clause being checked."""
+"""The driver (:mod:`pytest_chatstore.engine.driver`), directly: conversion, logging, checks, the clause checked."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore import capabilities
 from pytest_chatstore.adapters import NativeAdapter
-from pytest_chatstore.attribution import ClauseBlocked
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, Hung, InfrastructureError
-from pytest_chatstore.runner import Runner
+from pytest_chatstore.engine import capabilities
+from pytest_chatstore.engine.attribution import ClauseBlocked
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import ClauseFailure, Hung, InfrastructureError
+from pytest_chatstore.engine.runner import Runner
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 from tests.broken_stores import DeleteReturnsJson
 
@@ -165,7 +165,7 @@ def test_a_call_that_hangs_stops_the_check_within_the_per_operation_limit(hosted
 
 
 def test_a_call_that_reports_progress_is_limited_per_underlying_call_not_as_a_whole() -> None:
-    from pytest_chatstore.runner import OperationTimeout, progress
+    from pytest_chatstore.engine.runner import OperationTimeout, progress
 
     runner = Runner(0.2)
     try:

@@ -12,7 +12,7 @@ import pytest
 import ecosystem
 from ecosystem import BACKENDS, NOTES, Artifact, Backend, factories
 from ecosystem.__main__ import _as_history_call, render
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.spec.clauses import CLAUSES
 
 ROOT = Path(__file__).parent.parent
 PAGE = ROOT / "docs" / "ecosystem.md"

@@ -195,12 +195,12 @@ def test_the_report_says_what_the_store_did_under_each_fault(pytester: pytest.Py
     assert ("append (sync)", "applied twice") in cases
     assert ("replace (sync)", "applied once") in cases  # replacing twice is replacing once
     jsonschema = pytest.importorskip("jsonschema")
-    schema = Path(__file__).parent.parent / "pytest_chatstore" / "report.schema.json"
+    schema = Path(__file__).parent.parent / "pytest_chatstore" / "report" / "report.schema.json"
     jsonschema.validate(json.loads(report.read_text()), json.loads(schema.read_text()))
 
 
 def _clauses() -> dict[str, object]:
-    from pytest_chatstore.clauses import CLAUSES
+    from pytest_chatstore.spec.clauses import CLAUSES
 
     return dict(CLAUSES)
 

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pytest_chatstore.targets import TargetError, parse_target
+from pytest_chatstore.engine.targets import TargetError, parse_target
 
 UNBUILDABLE = {
     "NeedsArg": "class NeedsArg:\n    def __init__(self, dsn):\n        self.dsn = dsn\n",
@@ -82,7 +82,7 @@ def test_a_stale_passing_report_never_survives_a_usage_error(
 ) -> None:
     import json
 
-    from pytest_chatstore.report import SCHEMA_PATH
+    from pytest_chatstore.report.render import SCHEMA_PATH
 
     jsonschema = pytest.importorskip("jsonschema")
 

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore import clauses, gate, statuses
-from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION, SPEC_VERSIONS
-from pytest_chatstore.profiles import hypothesis_settings
-from pytest_chatstore.report import SCHEMA_PATH
+from pytest_chatstore.report import gate
+from pytest_chatstore.report.render import SCHEMA_PATH
+from pytest_chatstore.spec import clauses, statuses
+from pytest_chatstore.spec.clauses import CLAUSES, SPEC_VERSION, SPEC_VERSIONS
+from pytest_chatstore.spec.profiles import hypothesis_settings
 from tests.conftest import require_module
 
 REFERENCE = "--chatstore=reference_impls.memory:InMemoryChatStore"

@@ -1,4 +1,4 @@
-"""The harness (:mod:`pytest_chatstore.harness`), directly: fresh stores, the emptiness canary, capabilities."""
+"""The harness (:mod:`pytest_chatstore.harness.store`), directly: fresh stores, the emptiness canary, capabilities."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import ClauseFailure
-from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.targets import parse_target, target_from_factory
+from pytest_chatstore.engine.failures import ClauseFailure
+from pytest_chatstore.engine.targets import parse_target, target_from_factory
+from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 from tests.broken_stores import SharedState
 

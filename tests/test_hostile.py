@@ -11,8 +11,8 @@ import os
 
 import pytest
 
-from pytest_chatstore import budget
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.engine import budget
+from pytest_chatstore.spec.clauses import CLAUSES
 from tests import hostile_stores
 
 ONLY = ["--chatstore-only", "--chatstore-hypothesis=ci"]
@@ -139,7 +139,7 @@ def test_the_hard_limit_is_the_budget_and_its_stated_slack() -> None:
 
 
 def test_past_the_hard_limit_no_store_call_starts_and_the_store_is_not_charged() -> None:
-    from pytest_chatstore.runner import BudgetSpent, Runner
+    from pytest_chatstore.engine.runner import BudgetSpent, Runner
 
     runner = Runner(timeout=1.0)
     try:

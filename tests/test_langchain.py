@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from langchain_core.messages import HumanMessage, message_to_dict
 
 from pytest_chatstore.adapters.langchain import LangChainAdapter, history_factory, langchain_messages
-from pytest_chatstore.clauses import CLAUSES, SPEC_VERSION
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.clauses import CLAUSES, SPEC_VERSION
+from pytest_chatstore.spec.contract import ChatMessage
 from tests.broken_histories import SessionHistory
 
 RUN = ["--chatstore-only", "--chatstore-hypothesis=ci", f"--chatstore-spec={SPEC_VERSION}", "-q", "-rs"]

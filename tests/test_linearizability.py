@@ -1,10 +1,10 @@
-"""The linearizability checker (:mod:`pytest_chatstore.linearizability`)."""
+"""The linearizability checker (:mod:`pytest_chatstore.engine.linearizability`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from pytest_chatstore.linearizability import Event, check_linearizable
+from pytest_chatstore.engine.linearizability import Event, check_linearizable
 
 State = tuple[str, ...]
 EMPTY: State = ()

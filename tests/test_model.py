@@ -1,4 +1,4 @@
-"""The reference model (:mod:`pytest_chatstore.model`): Python-list semantics and expiry."""
+"""The reference model (:mod:`pytest_chatstore.spec.model`): Python-list semantics and expiry."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 
 A, B, C = (ChatMessage("user", x) for x in "abc")
 
@@ -79,7 +79,7 @@ def test_model_without_ttl_never_expires() -> None:
 
 
 def test_the_one_conversation_model_of_the_linearizability_checks() -> None:
-    from pytest_chatstore.model import step
+    from pytest_chatstore.spec.model import step
 
     state: tuple[str, ...] = ("a", "b")
     assert step(state, "add", "c") == (("a", "b", "c"), None)

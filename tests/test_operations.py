@@ -1,4 +1,4 @@
-"""The operations registry (:mod:`pytest_chatstore.operations`): one record per operation, true to what reads it."""
+"""The operations registry (:mod:`pytest_chatstore.spec.operations`): one record per operation, true to its readers."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore.attribution import exercises, rule_of, state_rule
-from pytest_chatstore.clauses import CAPABILITIES, CLAUSES
-from pytest_chatstore.contract import AsyncChatStore, BatchChatStore, ChatMessage, ChatStore, TailChatStore
-from pytest_chatstore.model import ChatModel
-from pytest_chatstore.operations import OPERATIONS, Operation, expected_answer, method_name
+from pytest_chatstore.engine.attribution import exercises, rule_of, state_rule
+from pytest_chatstore.spec.clauses import CAPABILITIES, CLAUSES
+from pytest_chatstore.spec.contract import AsyncChatStore, BatchChatStore, ChatMessage, ChatStore, TailChatStore
+from pytest_chatstore.spec.model import ChatModel
+from pytest_chatstore.spec.operations import OPERATIONS, Operation, expected_answer, method_name
 from reference_impls.memory import InMemoryChatStore
 
 A = ChatMessage("user", "a")

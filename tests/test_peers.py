@@ -28,8 +28,8 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.operations import OPERATIONS
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.operations import OPERATIONS
 from reference_impls.memory import InMemoryChatStore
 
 PEERS = {

@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES
+from pytest_chatstore.spec.clauses import CLAUSES
 from tests.conftest import require_module
 
 REFERENCE = "reference_impls.memory:InMemoryChatStore"
@@ -318,7 +318,13 @@ def test_loading_the_plugin_imports_no_optional_dependency() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-HEAVY = ("hypothesis", "asyncio", "pytest_chatstore.harness", "pytest_chatstore.outcome", "pytest_chatstore.driver")
+HEAVY = (
+    "hypothesis",
+    "asyncio",
+    "pytest_chatstore.harness.store",
+    "pytest_chatstore.run.outcome",
+    "pytest_chatstore.engine.driver",
+)
 """What an installed but unused plugin must not load: pytest loads the plugin in every run of every project."""
 
 

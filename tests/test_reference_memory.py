@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 from reference_impls.memory import InMemoryChatStore
 
 M = ChatMessage("user", "hi", {"tool_calls": [{"id": "1"}]})

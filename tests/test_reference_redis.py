@@ -22,9 +22,9 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.contract import ChatMessage
 from pytest_chatstore.servers.redis import RedisServer, RedisUnavailable, provision
+from pytest_chatstore.spec.clauses import CLAUSES
+from pytest_chatstore.spec.contract import ChatMessage
 from tests.conftest import REAL_REDIS_REQUIRED, REQUIRE_DOCKER, require_module
 
 pytest.importorskip("redis", reason="the redis extra is not installed")

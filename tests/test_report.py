@@ -1,4 +1,4 @@
-"""The report (:mod:`pytest_chatstore.report`), directly: verdicts, the summary, the JSON and Markdown files."""
+"""The report (:mod:`pytest_chatstore.report.render`), directly: verdicts, the summary, the JSON and Markdown files."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.gate import Policy
-from pytest_chatstore.report import SCHEMA_PATH, summary_lines, to_json, to_markdown, write
-from pytest_chatstore.verdict import ClauseResult, Results
+from pytest_chatstore.report.gate import Policy
+from pytest_chatstore.report.render import SCHEMA_PATH, summary_lines, to_json, to_markdown, write
+from pytest_chatstore.report.verdict import ClauseResult, Results
+from pytest_chatstore.spec.clauses import CLAUSES
 from tests.conftest import require_module
 
 
@@ -99,7 +99,7 @@ def test_several_targets_get_a_block_each() -> None:
 def test_the_package_is_the_distribution_that_holds_the_module(monkeypatch: pytest.MonkeyPatch) -> None:
     """llama_index is a namespace shared by many distributions: the report names the one holding the class."""
     require_module("llama_index.core", "llama-index-core is not installed")
-    from pytest_chatstore import report
+    from pytest_chatstore.report import render as report
 
     shared = {"llama_index": ["a-llama-index-plugin", "llama-index-core"]}  # as with a storage package installed
     monkeypatch.setattr(metadata, "packages_distributions", lambda: shared)

@@ -1,4 +1,4 @@
-"""Reproductions (:mod:`pytest_chatstore.repro`), directly: what a file says, and that it fails until fixed."""
+"""Reproductions (:mod:`pytest_chatstore.report.repro`), directly: what a file says, and that it fails until fixed."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore import repro
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import ClauseFailure, ReplayRecord, Step, find_blob
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.targets import parse_target
+from pytest_chatstore.engine.failures import ClauseFailure, ReplayRecord, Step, find_blob
+from pytest_chatstore.engine.targets import parse_target
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.report import repro
+from pytest_chatstore.spec.contract import ChatMessage
 
 BROKEN = "tests.broken_stores:DeleteLastTakesFirst"
 A, B = ChatMessage("user", "a"), ChatMessage("user", "b")

@@ -8,7 +8,7 @@ from typing import Any, NoReturn
 
 import pytest
 
-from pytest_chatstore.runner import Abandoned, OperationTimeout, Runner
+from pytest_chatstore.engine.runner import Abandoned, OperationTimeout, Runner
 
 
 class Verdict(Exception):

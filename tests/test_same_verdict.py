@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore import scope
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.engine import scope
+from pytest_chatstore.spec.clauses import CLAUSES
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 
 SQLITE_EMPTIED = "--chatstore=tests.sqlite_store:SQLiteListsEmptiedKeys"
 REFERENCE = "--chatstore=reference_impls.memory:InMemoryChatStore"
@@ -231,7 +231,7 @@ def test_a_store_without_a_capability_gets_no_sequence_of_it() -> None:
 
 
 def test_the_budget_plans_each_exhaustive_phase_at_its_real_size() -> None:
-    from pytest_chatstore.budget import WORK
+    from pytest_chatstore.engine.budget import WORK
 
     for clause_id, work in WORK.items():
         got = (scope.size(clause_id, ALL), scope.size(clause_id, ALL, depth=1))

@@ -1,4 +1,4 @@
-"""Settings (:mod:`pytest_chatstore.settings`): resolution order, defaults, errors naming their source."""
+"""Settings (:mod:`pytest_chatstore.run.settings`): resolution order, defaults, errors naming their source."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore.settings import SettingError, resolve
+from pytest_chatstore.run.settings import SettingError, resolve
 
 
 def _resolve(options: dict[str, Any], ini: dict[str, Any], env: dict[str, str]) -> Any:
@@ -42,7 +42,7 @@ def test_settings_errors_name_their_source() -> None:
 def test_each_setting_lands_on_one_attribute_of_the_resolved_settings() -> None:
     import dataclasses
 
-    from pytest_chatstore.settings import SETTINGS, Settings
+    from pytest_chatstore.run.settings import SETTINGS, Settings
 
     named = [s.field for s in SETTINGS if s.field]
     assert len(named) == len(set(named))

@@ -3,8 +3,8 @@ see ``test_gate.py`` and ``test_docs.py``)."""
 
 from __future__ import annotations
 
-from pytest_chatstore import statuses
-from pytest_chatstore.verdict import ROOT_CAUSES, UNVERIFIED
+from pytest_chatstore.report.verdict import ROOT_CAUSES, UNVERIFIED
+from pytest_chatstore.spec import statuses
 
 
 def test_a_status_that_fails_the_run_never_shows_the_clause_holding() -> None:
@@ -44,7 +44,7 @@ def test_the_kit_rewrites_exactly_the_statuses_pytest_would_report_otherwise() -
 
 
 def test_an_inconclusive_clause_fails_pytest_only_where_it_fails_the_run() -> None:
-    from pytest_chatstore.gate import Policy
+    from pytest_chatstore.report.gate import Policy
 
     inconclusive = statuses.STATUSES["inconclusive"]
     for policy, gates in ((Policy(level="full"), True), (Policy(level="must"), False), (Policy(level="core"), False)):

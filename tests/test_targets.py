@@ -1,4 +1,4 @@
-"""Targets (:mod:`pytest_chatstore.targets`): what a factory accepts, how ``MODULE:ATTR`` resolves."""
+"""Targets (:mod:`pytest_chatstore.engine.targets`): what a factory accepts, how ``MODULE:ATTR`` resolves."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore.targets import TargetError, accepted_parameters, parse_target
+from pytest_chatstore.engine.targets import TargetError, accepted_parameters, parse_target
 
 
 def test_only_named_injectable_parameters_are_accepted() -> None:
@@ -36,4 +36,4 @@ def test_dotted_attribute_paths_resolve() -> None:
 
 def test_a_factory_with_a_parameter_the_kit_cannot_give_is_refused_when_read() -> None:
     with pytest.raises(TargetError, match="the factory requires 'self', which the kit cannot give"):
-        parse_target("pytest_chatstore.contract:ChatMessage.copy", "test")
+        parse_target("pytest_chatstore.spec.contract:ChatMessage.copy", "test")

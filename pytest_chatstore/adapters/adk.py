@@ -39,9 +39,9 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from pytest_chatstore import strategies as cst
 from pytest_chatstore.adapters.base import Loop, NotAMessage
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.spec.contract import ChatMessage
 
 EVENT = "adk:event"
 APP = "chatstore"

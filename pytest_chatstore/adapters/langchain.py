@@ -42,10 +42,10 @@ from langchain_core.messages import (
 )
 from langchain_core.messages import ChatMessage as LangChainChatMessage
 
-from pytest_chatstore import strategies as cst
 from pytest_chatstore.adapters.base import NotAMessage, PerKeyStore
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.runner import progress
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.runner import progress
+from pytest_chatstore.spec.contract import ChatMessage
 
 SESSION_PARAMETERS = ("session_id",)
 URL_PARAMETERS = ("redis_url", "url")

@@ -11,7 +11,7 @@ import copy
 from llama_index.core.llms import ChatMessage as LlamaChatMessage
 
 from pytest_chatstore.adapters.base import as_chat_message
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 
 
 class LlamaIndexAdapter:

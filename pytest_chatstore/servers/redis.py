@@ -374,7 +374,7 @@ os.register_at_fork(after_in_child=_forget_spawner)
 def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """``subprocess.Popen(args, **kwargs)`` with :func:`_die_with_parent`, from a thread that lives as long as the
     process: Linux sends the death signal when the *thread* that started the child ends, and a clause's check runs
-    on a worker thread that ends with it (:meth:`pytest_chatstore.runner.Runner.host`)."""
+    on a worker thread that ends with it (:meth:`pytest_chatstore.engine.runner.Runner.host`)."""
     global _spawner
     if sys.platform.startswith("linux"):
         kwargs["preexec_fn"] = _die_with_parent

@@ -1,7 +1,7 @@
 """The conformance suite: one test per clause, plus the model-based state machine.
 
 Tests here receive the ``chatstore`` fixture (a
-:class:`~pytest_chatstore.harness.StoreUnderTest`) and build a fresh store per
+:class:`~pytest_chatstore.harness.store.StoreUnderTest`) and build a fresh store per
 Hypothesis example with ``chatstore.fresh()``. Shared pieces live in this
 module: the :func:`clause` mark and :func:`run_op`, which applies one
 operation to a store and to the model and compares the answers.
@@ -18,20 +18,20 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import strategies as st
 
-from pytest_chatstore import scope
-from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES, exercises, rule_of, state_rule
-from pytest_chatstore.clauses import CLAUSES, LISTED, MODEL, NEGATIVE, ORDER, UNLISTED
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, kit_advice
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.linearizability import Event
-from pytest_chatstore.model import ChatModel
-from pytest_chatstore.operations import OPERATIONS, expected_answer
+from pytest_chatstore.engine import scope
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.attribution import ANSWER_RULES, exercises, rule_of, state_rule
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import ClauseFailure, kit_advice
+from pytest_chatstore.engine.linearizability import Event
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.clauses import CLAUSES, LISTED, MODEL, NEGATIVE, ORDER, UNLISTED
+from pytest_chatstore.spec.model import ChatModel
+from pytest_chatstore.spec.operations import OPERATIONS, expected_answer
 
 Op = tuple[Any, ...]
 """An operation: ``("add", key, message, idx)``, ``("get", key)``, ``("keys",)``: a key of
-:data:`~pytest_chatstore.operations.OPERATIONS`, then the arguments."""
+:data:`~pytest_chatstore.spec.operations.OPERATIONS`, then the arguments."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 _CLAUSE_IN_NAME = re.compile(r"test_([A-Z]{3})_(\d{3})_")
@@ -49,7 +49,7 @@ def clause(test: F) -> F:
 
     @functools.wraps(test)
     def hosted(*args: Any, **kwargs: Any) -> Any:
-        """The check, run on its store runner's worker (see :meth:`pytest_chatstore.runner.Runner.host`)."""
+        """The check, run on its store runner's worker (see :meth:`pytest_chatstore.engine.runner.Runner.host`)."""
         __tracebackhide__ = True
         sut = kwargs.get("chatstore")
         try:
@@ -159,7 +159,7 @@ def run_op(
 
     An operation that exercises a rule already known broken is left out (store and model
     alike), and a wrong answer is charged to the clause whose rule governs it (see
-    :mod:`pytest_chatstore.attribution`).
+    :mod:`pytest_chatstore.engine.attribution`).
 
     Writes answer ``None`` by contract and are not compared. ``delete_messages``
     may answer ``None`` or the removed list. With ``python_negatives=False`` a
@@ -184,7 +184,7 @@ def run_op(
 
 
 def exhaust(chatstore: Any) -> None:
-    """The bounded-exhaustive phase of ``chatstore.clause``: every sequence of :mod:`pytest_chatstore.scope`
+    """The bounded-exhaustive phase of ``chatstore.clause``: every sequence of :mod:`pytest_chatstore.engine.scope`
     that ends in the clause's operation, on a fresh store each (:func:`on_fresh_store`), shortest first.
 
     After every write the whole state is compared: the write's answer (:func:`run_op`), the messages of
@@ -252,9 +252,10 @@ def on_packed_store(
     chatstore: Any, placed: list[list[Op]], alone: list[list[Op]], listing: bool, rule: str | None = None
 ) -> None:
     """Run the sequences ``placed`` packed on one fresh store, each on its own conversation (see
-    :func:`pytest_chatstore.scope.packed`). On a failure, the sequence that failed (each of them, when the key
+    :func:`pytest_chatstore.engine.scope.packed`). On a failure, the sequence that failed (each of them, when the key
     listing did) runs alone on a fresh store as ``alone`` has it, and its own failure, the shortest, is the clause's;
-    a batch whose sequences each pass alone fails as :meth:`~pytest_chatstore.driver.StoreDriver.side_by_side` says.
+    a batch whose sequences each pass alone fails as
+    :meth:`~pytest_chatstore.engine.driver.StoreDriver.side_by_side` says.
     ``rule``: the rule a conversation read wrong breaks (default: its last write's)."""
     __tracebackhide__ = True
     at, drivers = [-1], []
@@ -309,7 +310,7 @@ def _run_sequence(store: StoreDriver, ops: list[Op], used: tuple[str, ...], list
 
 
 def exhaust_shared(chatstore: Any) -> None:
-    """SHR-001's bounded-exhaustive phase: every sequence of :func:`pytest_chatstore.scope.through_two_instances`
+    """SHR-001's bounded-exhaustive phase: every sequence of :func:`pytest_chatstore.engine.scope.through_two_instances`
     on two instances of one backend, the last write through the second; after every write the other instance
     reads what the writer reads, for each key used."""
     __tracebackhide__ = True

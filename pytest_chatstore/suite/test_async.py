@@ -7,9 +7,9 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import (
     answer,
     clause,

@@ -1,7 +1,7 @@
 """Concurrency: threads and asyncio tasks on one key lose nothing and stay linearizable.
 
 Workloads are fixed in size (no store can make them grow; the time budget may
-shorten them, see :mod:`pytest_chatstore.budget`), every thread is a daemon
+shorten them, see :mod:`pytest_chatstore.engine.budget`), every thread is a daemon
 joined under a limit derived from the number of calls and the store's measured
 cost per call (never the per-operation limit, which is for one call), and the
 workload of each round is drawn from a seeded generator, so a run is
@@ -18,17 +18,17 @@ import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from pytest_chatstore.attribution import ANSWER_RULES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, described
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.linearizability import Event, check_linearizable, overlapping
-from pytest_chatstore.model import step
-from pytest_chatstore.operations import allowed
-from pytest_chatstore.runner import announce
+from pytest_chatstore.engine.attribution import ANSWER_RULES
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import ClauseFailure, described
+from pytest_chatstore.engine.linearizability import Event, check_linearizable, overlapping
+from pytest_chatstore.engine.runner import announce
+from pytest_chatstore.engine.workers import apply
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import step
+from pytest_chatstore.spec.operations import allowed
 from pytest_chatstore.suite import Unread, clause, timeline
-from pytest_chatstore.workers import apply
 
 KEY = "conversation"
 WRITERS = 4
@@ -240,7 +240,7 @@ UNREAD = Unread()
 
 
 def _step(state: State, op: tuple[Any, ...]) -> tuple[State, Any]:
-    """The sequential model of one conversation (:func:`pytest_chatstore.model.step`); the ops name their key."""
+    """The sequential model of one conversation (:func:`pytest_chatstore.spec.model.step`); the ops name their key."""
     return step(state, op[0], *op[2:])
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.attribution import ANSWER_RULES
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import clause, exhaust, numbered_ops, op_strategy, run_op, supported
 
 KEY = "conversation"

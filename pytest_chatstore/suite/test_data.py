@@ -11,15 +11,15 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore import scope
-from pytest_chatstore import strategies as cst
 from pytest_chatstore.adapters.base import plain_kwargs
-from pytest_chatstore.attribution import ANSWER_RULES, state_rule
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure
-from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.engine import scope
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.attribution import ANSWER_RULES, state_rule
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import ClauseFailure
+from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import (
     Op,
     clause,

@@ -26,11 +26,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import described
-from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import described
+from pytest_chatstore.harness.store import StoreUnderTest
 from pytest_chatstore.servers.proxy import Fault, Nemesis
+from pytest_chatstore.spec.contract import ChatMessage
 from pytest_chatstore.suite import Op, clause, twins
 
 BEFORE = [ChatMessage("user", "first"), ChatMessage("assistant", "second"), ChatMessage("user", "third")]

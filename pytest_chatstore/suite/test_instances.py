@@ -14,8 +14,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import clause, exhaust_shared, numbered_ops, op_strategy, run_op
 
 KEYS = ["conversation", "other"]

@@ -21,11 +21,11 @@ from hypothesis.stateful import (
     rule,
 )
 
-from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.attribution import ANSWER_RULES
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import clause, exhaust, number_op, run_op
 
 which = st.sampled_from([0, 0, 0, 1])

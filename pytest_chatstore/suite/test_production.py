@@ -14,16 +14,16 @@ import random
 import time
 from typing import Any
 
-from pytest_chatstore import strategies as cst
-from pytest_chatstore.attribution import ANSWER_RULES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.linearizability import Event, check_linearizable
-from pytest_chatstore.model import step
-from pytest_chatstore.operations import allowed
-from pytest_chatstore.runner import announce
+from pytest_chatstore.engine import strategies as cst
+from pytest_chatstore.engine.attribution import ANSWER_RULES
+from pytest_chatstore.engine.linearizability import Event, check_linearizable
+from pytest_chatstore.engine.runner import announce
+from pytest_chatstore.engine.workers import UNREAD, Op, run_worker
+from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import step
+from pytest_chatstore.spec.operations import allowed
 from pytest_chatstore.suite import Unread, clause, timeline
-from pytest_chatstore.workers import UNREAD, Op, run_worker
 
 KEYS = ["conversation", "other"]
 WORKERS = 4
@@ -36,7 +36,7 @@ def _answer(value: Any) -> Any:
 
 
 def _step(state: tuple[str, ...], op: Op) -> tuple[tuple[str, ...], Any]:
-    """The sequential model of one conversation (:func:`pytest_chatstore.model.step`); the ops name their key."""
+    """The sequential model of one conversation (:func:`pytest_chatstore.spec.model.step`); the ops name their key."""
     return step(state, op[0], *op[2:])
 
 

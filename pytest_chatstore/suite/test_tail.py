@@ -8,9 +8,9 @@ so an order or a replace bug stays the business of its own clauses.
 
 from __future__ import annotations
 
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import described
-from pytest_chatstore.harness import StoreUnderTest
+from pytest_chatstore.engine.failures import described
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
 from pytest_chatstore.suite import clause, twins
 
 KEY = "tail"

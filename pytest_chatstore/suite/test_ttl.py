@@ -1,6 +1,6 @@
 """Time: expiry, refresh, deletes, reads, recreation, no TTL, and a state machine with a clock.
 
-Scenarios live in :mod:`pytest_chatstore.ttl`; each runs instantly on the kit's
+Scenarios live in :mod:`pytest_chatstore.harness.ttl`; each runs instantly on the kit's
 clock when the factory accepts ``clock``, and otherwise in the session's one
 real-time batch.
 """
@@ -14,12 +14,12 @@ from typing import Any
 from hypothesis import strategies as st
 from hypothesis.stateful import precondition, rule
 
-from pytest_chatstore import ttl
-from pytest_chatstore.attribution import blocked
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import ClauseFailure
-from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.model import ChatModel
+from pytest_chatstore.engine.attribution import blocked
+from pytest_chatstore.engine.failures import ClauseFailure
+from pytest_chatstore.harness import ttl
+from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
 from pytest_chatstore.suite import clause, run_op, supported
 from pytest_chatstore.suite.test_model import ChatStoreMachine, which
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 
 R = TypeVar("R", covariant=True)
 
@@ -71,7 +71,7 @@ class Operation(Generic[R]):
     arguments: Arguments
     answer: Answer
     model: str
-    """The :class:`~pytest_chatstore.model.ChatModel` method that gives the expected answer."""
+    """The :class:`~pytest_chatstore.spec.model.ChatModel` method that gives the expected answer."""
     capability: str | None = None
     """The capability a store has when it has the method (None: every store must have it)."""
     index_capability: str | None = None

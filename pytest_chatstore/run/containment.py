@@ -10,17 +10,18 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore import building, isolation, runner
-from pytest_chatstore.attribution import blocked
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.driver import first_of_kind
-from pytest_chatstore.failures import fail
-from pytest_chatstore.harness import StoreUnderTest, real_time_batches
-from pytest_chatstore.stash import (
+from pytest_chatstore.engine import runner
+from pytest_chatstore.engine.attribution import blocked
+from pytest_chatstore.engine.driver import first_of_kind
+from pytest_chatstore.engine.failures import fail
+from pytest_chatstore.harness.store import StoreUnderTest, real_time_batches
+from pytest_chatstore.run import building, isolation
+from pytest_chatstore.run.stash import (
     processes_key,
     run_state,
     threads_key,
 )
+from pytest_chatstore.spec.clauses import CLAUSES
 
 
 def start(config: pytest.Config, settings: Any) -> None:

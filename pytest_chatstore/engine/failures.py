@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.runner import BudgetSpent
+from pytest_chatstore.engine.runner import BudgetSpent
+from pytest_chatstore.spec.clauses import CLAUSES
+from pytest_chatstore.spec.contract import ChatMessage
 
 NO_RESULT: Any = object()
 """Marks a :class:`Step` or :class:`ReplayRecord` field the kit has no value for."""
@@ -25,7 +25,7 @@ class Step:
     """One call on the store, in the kit's terms (messages as :class:`ChatMessage`), for a reproduction."""
 
     op: str
-    """A key of :data:`pytest_chatstore.operations.OPERATIONS`, or ``"clock"`` (the kit's clock moved to
+    """A key of :data:`pytest_chatstore.spec.operations.OPERATIONS`, or ``"clock"`` (the kit's clock moved to
     ``args[0]``)."""
     args: tuple[Any, ...]
     kwargs: dict[str, Any] = field(default_factory=dict)
@@ -67,7 +67,8 @@ class ClauseFailure(AssertionError):
         self.shape = False
         """The answer was unreadable (not a message, a list of them, or str keys) rather than a wrong value."""
         self.blocked_by: str | None = None
-        """Set when the check met another clause's rule, known broken (see :mod:`pytest_chatstore.attribution`)."""
+        """Set when the check met another clause's rule, known broken (see
+        :mod:`pytest_chatstore.engine.attribution`)."""
         self.met: str | None = None
         """Another clause's rule this failure broke too, not known broken when it was met: if that clause fails on
         its own in the run, this one is blocked by it at the end (see ``Results.settle``)."""
@@ -269,7 +270,7 @@ def _is_hypothesis_complaint(exc: BaseException) -> bool:
 
 
 def classify(exc: BaseException) -> tuple[str, str]:
-    """What a suite test's exception means: (raw result, detail) for :func:`pytest_chatstore.gate.judge`.
+    """What a suite test's exception means: (raw result, detail) for :func:`pytest_chatstore.report.gate.judge`.
 
     The raw result is ``infrastructure`` (the backend went away), ``inconclusive`` (real time could not be
     judged), ``failed`` (the store broke the clause), ``blocked`` (its check met another clause's known

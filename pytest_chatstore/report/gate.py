@@ -1,6 +1,6 @@
 """The gate: which clauses run, which fail the run, which failures are expected, what a store declares.
 
-A CI decides this in two places, both read by :mod:`pytest_chatstore.settings`
+A CI decides this in two places, both read by :mod:`pytest_chatstore.run.settings`
 into a :class:`Policy`, which this module applies without pytest:
 
 - scalars through options, environment or ini: the conformance level, the pinned
@@ -26,8 +26,8 @@ import fnmatch
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from pytest_chatstore import statuses
-from pytest_chatstore.clauses import (
+from pytest_chatstore.spec import statuses
+from pytest_chatstore.spec.clauses import (
     CLAUSES,
     GROUPS,
     LEVELS,
@@ -182,10 +182,10 @@ def judge(
     covered: bool = True,
     evidence: str = "",
 ) -> Judgement:
-    """Turn a raw result into a status of :data:`pytest_chatstore.statuses.TABLE`.
+    """Turn a raw result into a status of :data:`pytest_chatstore.spec.statuses.TABLE`.
 
     ``raw`` is ``passed``, ``skipped`` (by the kit, for a missing capability), or what
-    :func:`pytest_chatstore.failures.classify` made of a failure: ``failed`` (the
+    :func:`pytest_chatstore.engine.failures.classify` made of a failure: ``failed`` (the
     store's), ``blocked``, ``infrastructure``, ``inconclusive`` or ``error`` (the
     kit's or the machine's); ``detail`` says more (``blocked by DLL-001``).
     ``probed`` are capabilities declared absent that the test exercised. ``covered`` says whether

@@ -18,17 +18,18 @@ import hypothesis
 import pytest
 from hypothesis import reproduce_failure
 
-from pytest_chatstore import budget, capabilities, scope, ttl
 from pytest_chatstore.adapters import select_adapter
-from pytest_chatstore.clauses import CLAUSES, FRESH, MODEL
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import ClauseFailure, Hung, described, fail, hung
-from pytest_chatstore.profiles import Kind, hypothesis_settings
-from pytest_chatstore.runner import OperationTimeout, Runner
+from pytest_chatstore.engine import budget, capabilities, scope
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import ClauseFailure, Hung, described, fail, hung
+from pytest_chatstore.engine.runner import OperationTimeout, Runner
+from pytest_chatstore.engine.strategies import TRICKY_KEYS
+from pytest_chatstore.engine.targets import Target, build_store
+from pytest_chatstore.harness import ttl
 from pytest_chatstore.servers.proxy import Nemesis
-from pytest_chatstore.strategies import TRICKY_KEYS
-from pytest_chatstore.targets import Target, build_store
+from pytest_chatstore.spec.clauses import CLAUSES, FRESH, MODEL
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.profiles import Kind, hypothesis_settings
 
 
 class CapabilityMissing(pytest.skip.Exception):  # type: ignore[name-defined,misc]

@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_chatstore.clauses import CLAUSES, SLOW
-from pytest_chatstore.stash import (
+from pytest_chatstore.run.stash import (
     clause_of,
     run_state,
     suite_source_key,
 )
+from pytest_chatstore.spec.clauses import CLAUSES, SLOW
 
 if TYPE_CHECKING:  # the targets module loads importlib and asyncio: only once a suite is collected
-    from pytest_chatstore.targets import Target
+    from pytest_chatstore.engine.targets import Target
 
-SUITE_DIR = Path(__file__).parent / "suite"
+SUITE_DIR = Path(__file__).parent.parent / "suite"
 SUITE_FILES = (
     "test_core.py",
     "test_data.py",
@@ -64,8 +64,8 @@ def _inject(session: pytest.Session, parent: pytest.Session | pytest.Directory, 
 
 def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     """Collect the suite for every target and fixture, tag its items, apply ``--chatstore-clauses``."""
-    from pytest_chatstore.attribution import ANSWER_RULES, FOCUSED
-    from pytest_chatstore.targets import Target
+    from pytest_chatstore.engine.attribution import ANSWER_RULES, FOCUSED
+    from pytest_chatstore.engine.targets import Target
 
     settings = run_state(config).settings
     suite: list[pytest.Item] = []
@@ -146,6 +146,6 @@ def refuse_tampering(session: pytest.Session) -> None:
 
 def fixture_target() -> Target:
     """The placeholder target of a ``chatstore_factory`` fixture (the factory itself is known only in a test)."""
-    from pytest_chatstore.targets import Target
+    from pytest_chatstore.engine.targets import Target
 
     return Target(name=FACTORY_FIXTURE, spec=f"fixture:{FACTORY_FIXTURE}", source="fixture", factory=lambda: None)

@@ -17,17 +17,18 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore import gate, repro, statuses
-from pytest_chatstore.failures import classify, failure_text, find_blob, first_clause_failure
-from pytest_chatstore.harness import CapabilityMissing, StoreUnderTest
-from pytest_chatstore.report import summary_lines, write, write_no_verdict
-from pytest_chatstore.stash import (
+from pytest_chatstore.engine.failures import classify, failure_text, find_blob, first_clause_failure
+from pytest_chatstore.engine.targets import Target
+from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
+from pytest_chatstore.report import gate, repro
+from pytest_chatstore.report.render import summary_lines, write, write_no_verdict
+from pytest_chatstore.report.verdict import ClauseResult, Results
+from pytest_chatstore.run.stash import (
     clause_of,
     kit_fixture_key,
     run_state,
 )
-from pytest_chatstore.targets import Target
-from pytest_chatstore.verdict import ClauseResult, Results
+from pytest_chatstore.spec import statuses
 
 KNOWN_BROKEN = statuses.names(known_broken=True)
 """Statuses that show a clause's rule broken: composite checks after it leave that rule out."""

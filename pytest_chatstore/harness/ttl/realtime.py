@@ -17,10 +17,10 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import Inconclusive
-from pytest_chatstore.targets import Target
-from pytest_chatstore.ttl.scenarios import (
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import Inconclusive
+from pytest_chatstore.engine.targets import Target
+from pytest_chatstore.harness.ttl.scenarios import (
     REALTIME_LAG,
     REALTIME_MARGIN,
     REALTIME_TTL,

@@ -8,19 +8,20 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_chatstore import budget, capabilities, collection, isolation
-from pytest_chatstore.budget import Ledger
-from pytest_chatstore.clauses import CLAUSES, MODEL
-from pytest_chatstore.failures import Hung
-from pytest_chatstore.harness import StoreUnderTest
-from pytest_chatstore.report import write_no_verdict
-from pytest_chatstore.stash import (
+from pytest_chatstore.engine import budget, capabilities
+from pytest_chatstore.engine.budget import Ledger
+from pytest_chatstore.engine.failures import Hung
+from pytest_chatstore.engine.targets import Target, target_from_factory
+from pytest_chatstore.harness.store import StoreUnderTest
+from pytest_chatstore.report.render import write_no_verdict
+from pytest_chatstore.run import collection, isolation
+from pytest_chatstore.run.stash import (
     clause_of,
     kit_fixture_key,
     processes_key,
     run_state,
 )
-from pytest_chatstore.targets import Target, target_from_factory
+from pytest_chatstore.spec.clauses import CLAUSES, MODEL
 
 CAPABILITIES_FIXTURE = "chatstore_capabilities"
 

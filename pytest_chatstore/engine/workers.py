@@ -15,10 +15,10 @@ import time
 from typing import Any
 
 from pytest_chatstore.adapters import select_adapter
-from pytest_chatstore.clauses import PROCESSES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.operations import OPERATIONS
-from pytest_chatstore.targets import build_store, parse_target
+from pytest_chatstore.engine.targets import build_store, parse_target
+from pytest_chatstore.spec.clauses import PROCESSES
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.operations import OPERATIONS
 
 Op = tuple[Any, ...]
 """An operation tuple of the registry whose messages are named by their unique content: ``("add", key, name)``,

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_chatstore.clauses import CLAUSES, ORDER, exercised, governing
-from pytest_chatstore.failures import ClauseFailure, ReplayRecord, format_failure
-from pytest_chatstore.operations import case_of
+from pytest_chatstore.engine.failures import ClauseFailure, ReplayRecord, format_failure
+from pytest_chatstore.spec.clauses import CLAUSES, ORDER, exercised, governing
+from pytest_chatstore.spec.operations import case_of
 
 ANSWER_RULES: dict[str, str] = {op: c.id for c in CLAUSES.values() for op in c.answers}
 """Operation -> the clause whose rule makes its answer a message (or a list of them, or str keys).

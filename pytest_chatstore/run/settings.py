@@ -12,7 +12,7 @@ default. An invalid value raises :class:`SettingError` naming the setting and
 where the value came from. This module reads values through two small
 callables, so it can be tested without pytest. It also reads the
 ``[tool.chatstore]`` TOML tables (capabilities and expected failures) into the
-:class:`~pytest_chatstore.gate.Policy`.
+:class:`~pytest_chatstore.report.gate.Policy`.
 """
 
 from __future__ import annotations
@@ -25,14 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_chatstore import capabilities, gate
-from pytest_chatstore.budget import DEFAULT_BUDGET
-from pytest_chatstore.clauses import CLAUSES, LEVELS
-from pytest_chatstore.profiles import PROFILES
+from pytest_chatstore.engine import capabilities
+from pytest_chatstore.engine.budget import DEFAULT_BUDGET
+from pytest_chatstore.report import gate
 from pytest_chatstore.servers import REDIS_KINDS, RedisConfig
+from pytest_chatstore.spec.clauses import CLAUSES, LEVELS
+from pytest_chatstore.spec.profiles import PROFILES
 
 if TYPE_CHECKING:  # loading a target (importlib, asyncio) waits until one is named: pytest loads this module always
-    from pytest_chatstore.targets import Target
+    from pytest_chatstore.engine.targets import Target
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -120,7 +121,7 @@ def _words(value: object) -> list[str]:
 
 
 def _targets(value: Any, source: str, ctx: Context) -> tuple[Target, ...]:
-    from pytest_chatstore.targets import TargetError, parse_target
+    from pytest_chatstore.engine.targets import TargetError, parse_target
 
     specs = value if isinstance(value, list) else re.split(r"[\s,]+", str(value))
     label = {"command line": "--chatstore", "ini": "ini chatstore"}.get(source, source)
@@ -196,7 +197,7 @@ def _config(value: Any, source: str, ctx: Context) -> tuple[Path, str]:
 
 
 def _reports(value: Any, source: str, ctx: Context) -> tuple[Path, ...]:
-    from pytest_chatstore.report import RENDERERS
+    from pytest_chatstore.report.render import RENDERERS
 
     paths = tuple(ctx.base / w for w in _words(value))
     for path in paths:

@@ -52,10 +52,10 @@ from typing import Any
 
 import pytest
 
-from pytest_chatstore import runner
-from pytest_chatstore.failures import ClauseFailure, fail
-from pytest_chatstore.runner import fatal_timers
-from pytest_chatstore.stash import (
+from pytest_chatstore.engine import runner
+from pytest_chatstore.engine.failures import ClauseFailure, fail
+from pytest_chatstore.engine.runner import fatal_timers
+from pytest_chatstore.run.stash import (
     clause_of,
     kit_fixture_key,
     run_state,
@@ -301,7 +301,7 @@ def describe_status(status: int) -> str:
 def _crash_reports(item: pytest.Item, what: str, calls: list[str], *, during: bool) -> list[pytest.TestReport]:
     """Setup, call and teardown reports for a clause whose child died (``during`` its calls, or after them):
     the call failed with ``what``."""
-    from pytest_chatstore.clauses import MODEL
+    from pytest_chatstore.spec.clauses import MODEL
 
     clause_id = clause_of(item) or MODEL
     if not calls:

@@ -1,20 +1,20 @@
 """The driver: one uniform, logged, time-limited way to call any store.
 
 A :class:`StoreDriver` wraps one store built for one test example. Every call
-goes through the :class:`~pytest_chatstore.runner.Runner` (so a hang becomes a
+goes through the :class:`~pytest_chatstore.engine.runner.Runner` (so a hang becomes a
 failure), converts messages with the store's adapter, checks the shape of what
 comes back (a message, not raw bytes; a ``str`` key, not bytes) and is written
 to :attr:`StoreDriver.log`, which failure reports print as the sequence that
 led to the failure. What each operation takes and answers is read from
-:data:`pytest_chatstore.operations.OPERATIONS`.
+:data:`pytest_chatstore.spec.operations.OPERATIONS`.
 
 Answers are never normalised in a way that could hide a wrong one: a list
 answer may be a ``list`` or a ``tuple`` (read as a sequence), and every item of
 it must be a message: ``None`` or raw bytes inside a list is a violation, not
 dropped. A wrong answer is charged to the clause whose rule governs it (see
-:mod:`pytest_chatstore.attribution`); a store that raises is charged to the
+:mod:`pytest_chatstore.engine.attribution`); a store that raises is charged to the
 check that was running, and one whose backend went away (a connection or
-timeout error) gets no verdict at all: :class:`~pytest_chatstore.failures.InfrastructureError`.
+timeout error) gets no verdict at all: :class:`~pytest_chatstore.engine.failures.InfrastructureError`.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, NoReturn, TypeVar
 
 from pytest_chatstore.adapters import Adapter, NotAMessage
-from pytest_chatstore.attribution import ANSWER_RULES, blocked, exercises
-from pytest_chatstore.clauses import FIDELITY, KEYS_KEPT, PARITY, exercised
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.failures import (
+from pytest_chatstore.engine.attribution import ANSWER_RULES, blocked, exercises
+from pytest_chatstore.engine.failures import (
     NO_RESULT,
     ClauseFailure,
     InfrastructureError,
@@ -41,7 +39,10 @@ from pytest_chatstore.failures import (
     message_of,
     short,
 )
-from pytest_chatstore.operations import (
+from pytest_chatstore.engine.runner import Abandoned, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
+from pytest_chatstore.spec.clauses import FIDELITY, KEYS_KEPT, PARITY, exercised
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.operations import (
     ADD,
     ADD_BATCH,
     DELETE,
@@ -55,7 +56,6 @@ from pytest_chatstore.operations import (
     R,
     method_name,
 )
-from pytest_chatstore.runner import Abandoned, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
 
 V = TypeVar("V")
 
@@ -251,7 +251,7 @@ class StoreDriver:
         self.owner = clause
         """The clause of the check this driver was built for: a store that raises or hangs fails it."""
         self.known_broken = known_broken
-        """Clauses known broken in this run (see :mod:`pytest_chatstore.attribution`)."""
+        """Clauses known broken in this run (see :mod:`pytest_chatstore.engine.attribution`)."""
         self.unreadable = unreadable
         """Those of them broken only by an unreadable answer."""
         self.raising: dict[tuple[str, str], str] = raising if raising is not None else {}
@@ -556,7 +556,7 @@ class StoreDriver:
         return value
 
     def replay_record(self) -> ReplayRecord:
-        """The calls so far and the failed check, for :mod:`pytest_chatstore.repro`."""
+        """The calls so far and the failed check, for :mod:`pytest_chatstore.report.repro`."""
         record = ReplayRecord(
             list(self.steps), dict(self.built_with), blocked=self.unreplayable, refusal=self._accepted
         )
@@ -576,7 +576,7 @@ class StoreDriver:
     ) -> Any:
         """Apply operation ``name`` with arguments in the kit's terms; return the answer in the kit's terms.
 
-        Arguments and answers are converted as :data:`~pytest_chatstore.operations.OPERATIONS` says:
+        Arguments and answers are converted as :data:`~pytest_chatstore.spec.operations.OPERATIONS` says:
         messages through the adapter, an ``idx`` of ``None`` left out, a listing checked to be ``str`` keys.
         ``raw``: an exception the store raises propagates (as :meth:`call`'s), for checks that expect one.
         """

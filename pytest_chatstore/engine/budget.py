@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pytest_chatstore.clauses import CLAUSES, Work
+from pytest_chatstore.spec.clauses import CLAUSES, Work
 
 KIT_OVERHEAD = 0.0002
 """Seconds the kit spends per store call besides the call (generating, converting, checking): added to the
@@ -48,7 +48,7 @@ DEFAULT_BUDGET = 240.0
 
 
 WORK: dict[str, Work] = {c.id: c.work for c in CLAUSES.values()}
-"""Clause ID -> its :class:`~pytest_chatstore.clauses.Work`, from the clause's record."""
+"""Clause ID -> its :class:`~pytest_chatstore.spec.clauses.Work`, from the clause's record."""
 
 
 @dataclass(frozen=True)

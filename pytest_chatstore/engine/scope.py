@@ -37,11 +37,11 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Any
 
-from pytest_chatstore.attribution import exercises
-from pytest_chatstore.clauses import LISTED, LOOKALIKES, MODEL, ORDER, SHARED, UNLISTED
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.model import ChatModel
-from pytest_chatstore.operations import expected_answer
+from pytest_chatstore.engine.attribution import exercises
+from pytest_chatstore.spec.clauses import LISTED, LOOKALIKES, MODEL, ORDER, SHARED, UNLISTED
+from pytest_chatstore.spec.contract import ChatMessage
+from pytest_chatstore.spec.model import ChatModel
+from pytest_chatstore.spec.operations import expected_answer
 
 Op = tuple[Any, ...]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from pytest_chatstore.profiles import PROFILES
+from pytest_chatstore.spec.profiles import PROFILES
 
 SPEC_VERSIONS: tuple[str, ...] = ("0.1", "0.2", "0.3", "0.4", "0.5")
 """Every released spec version, oldest first. A CI may pin any of them (``--chatstore-spec``)."""
@@ -50,7 +50,7 @@ class Work:
     floor: int = 10
     """The fewest units the clause ever runs."""
     exhaustive: tuple[int, int] = (0, 0)
-    """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.scope`) in full and at depth 1,
+    """Sequences of the clause's bounded-exhaustive phase (:mod:`pytest_chatstore.engine.scope`) in full and at depth 1,
     its cut for a clause the budget reduces; ``tests/test_same_verdict.py`` keeps them equal to the scope's."""
     packed: int = 0
     """Of the full phase's, besides :attr:`exhaustive`: the sequences of three writes run packed (none at depth 1)."""
@@ -91,7 +91,7 @@ class Clause:
     history: tuple[tuple[str, str], ...] = ()
     """Later changes: (spec version, what changed). Rendered into ``docs/changelog.md``."""
     work: Work = Work(0, "fixed")
-    """What the clause does, for the time budget (:mod:`pytest_chatstore.budget`): calls per unit, measured by
+    """What the clause does, for the time budget (:mod:`pytest_chatstore.engine.budget`): calls per unit, measured by
     ``benchmarks/clause_work.py``, its unit, its floor of evidence, its bounded-exhaustive phase."""
     slow: bool = False
     """Its work grows most with a store's cost per call: the pattern ``slow`` of ``--chatstore-clauses`` and the
@@ -103,10 +103,11 @@ class Clause:
     stores' own tests, ported, are ``tests/test_peers.py``)."""
     answers: tuple[str, ...] = ()
     """Operations whose answer its rule makes a message, a list of them or str keys (``get`` for FID-001): an
-    answer of another shape (raw bytes, JSON text) breaks it (:data:`pytest_chatstore.attribution.ANSWER_RULES`)."""
+    answer of another shape (raw bytes, JSON text) breaks it
+    (:data:`pytest_chatstore.engine.attribution.ANSWER_RULES`)."""
     answer_of: tuple[str, ...] = ()
     """Calls whose answer's value its rule governs, as ``NAME`` or ``NAME/CASE`` (an operation of
-    :data:`~pytest_chatstore.operations.OPERATIONS` and one of its cases): a wrong answer to such a call in
+    :data:`~pytest_chatstore.spec.operations.OPERATIONS` and one of its cases): a wrong answer to such a call in
     another clause's check is charged to this one (:func:`governing`)."""
     effect_of: tuple[str, ...] = ()
     """Writes whose resulting state its rule governs (same form): a wrong state after one is charged to it."""
@@ -114,7 +115,7 @@ class Clause:
     """Calls that exercise its rule besides those of :attr:`answer_of` (same form): while the clause is known
     broken, composite checks leave them out (:func:`exercised`)."""
     ttl_scenario: str = ""
-    """The name of its scenario in :mod:`pytest_chatstore.ttl.scenarios`, for a TTL clause that has one."""
+    """The name of its scenario in :mod:`pytest_chatstore.harness.ttl.scenarios`, for a TTL clause that has one."""
 
 
 CAPABILITIES: dict[str, str] = {

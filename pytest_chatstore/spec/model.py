@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pytest_chatstore.contract import ChatMessage
+from pytest_chatstore.spec.contract import ChatMessage
 
 DeletePolicy = Literal["keep", "restart"]
 Liveness = Literal["alive", "gone", "unknown"]

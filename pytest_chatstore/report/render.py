@@ -1,9 +1,9 @@
 """The renderers of a run's verdict: the end-of-run summary, the JSON report and the Markdown report.
 
-Each reads a :class:`~pytest_chatstore.verdict.Results`, whose verdict is already decided
-(:mod:`pytest_chatstore.verdict`), and decides nothing. A report file is written by the
+Each reads a :class:`~pytest_chatstore.report.verdict.Results`, whose verdict is already decided
+(:mod:`pytest_chatstore.report.verdict`), and decides nothing. A report file is written by the
 renderer its suffix names (:data:`RENDERERS`). The failure text itself (rule, what
-happened, the operations, the hint) is :mod:`pytest_chatstore.failures`'.
+happened, the operations, the hint) is :mod:`pytest_chatstore.engine.failures`'.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from pytest_chatstore import statuses
-from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION
-from pytest_chatstore.failures import said
-from pytest_chatstore.gate import Policy
-from pytest_chatstore.verdict import LISTED, ClauseResult, Results
+from pytest_chatstore.engine.failures import said
+from pytest_chatstore.report.gate import Policy
+from pytest_chatstore.report.verdict import LISTED, ClauseResult, Results
+from pytest_chatstore.spec import statuses
+from pytest_chatstore.spec.clauses import CLAUSES, LEVELS, SPEC_VERSION
 
 
 def _failure_markdown(clause: dict[str, Any]) -> list[str]:

@@ -29,7 +29,7 @@ deadline; one that depends on the conversation being gone (a write after
 expiry that expects a new conversation) only if it started after the latest
 deadline plus the lag. Otherwise the scenario is inconclusive, whatever the
 store did. An inconclusive scenario is run again with a longer ``ttl`` (and
-margins scaled with it), see :mod:`pytest_chatstore.ttl.realtime`.
+margins scaled with it), see :mod:`pytest_chatstore.harness.ttl.realtime`.
 """
 
 from __future__ import annotations
@@ -38,11 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pytest_chatstore.clauses import CLAUSES
-from pytest_chatstore.contract import ChatMessage
-from pytest_chatstore.driver import StoreDriver
-from pytest_chatstore.failures import Inconclusive
-from pytest_chatstore.ttl.clock import CLOCK_TTL, ManualClock
+from pytest_chatstore.engine.driver import StoreDriver
+from pytest_chatstore.engine.failures import Inconclusive
+from pytest_chatstore.harness.ttl.clock import CLOCK_TTL, ManualClock
+from pytest_chatstore.spec.clauses import CLAUSES
+from pytest_chatstore.spec.contract import ChatMessage
 
 REALTIME_TTL = 1
 REALTIME_MARGIN = 0.3

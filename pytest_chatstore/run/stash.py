@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:  # the keys' types only: pytest loads the plugin, and so this module, in every run
-    from pytest_chatstore.attribution import KnownBroken
-    from pytest_chatstore.budget import Ledger
-    from pytest_chatstore.runner import Call
+    from pytest_chatstore.engine.attribution import KnownBroken
+    from pytest_chatstore.engine.budget import Ledger
+    from pytest_chatstore.engine.runner import Call
+    from pytest_chatstore.harness.ttl import RealTimeBatches
+    from pytest_chatstore.run.settings import Settings
     from pytest_chatstore.servers import RedisProvider
-    from pytest_chatstore.settings import Settings
-    from pytest_chatstore.ttl import RealTimeBatches
 
 
 @dataclass
@@ -94,7 +94,7 @@ def clause_of(item: pytest.Item) -> str | None:
 
 def begin_run(config: pytest.Config, settings: Settings) -> None:
     """Set the run's state on the config, empty (``settings`` resolved)."""
-    from pytest_chatstore.attribution import KnownBroken
+    from pytest_chatstore.engine.attribution import KnownBroken
     from pytest_chatstore.servers import RedisProvider
 
     # The threads alive now are not the store's: they ran before it.

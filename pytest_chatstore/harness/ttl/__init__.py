@@ -8,10 +8,10 @@
 The package receives the stores it runs scenarios on; it never builds them.
 """
 
-from pytest_chatstore.failures import Inconclusive
-from pytest_chatstore.ttl.clock import CLOCK_START, CLOCK_TTL, ManualClock
-from pytest_chatstore.ttl.realtime import RealTimeBatches, RealTimeJob, run_real_time_batch
-from pytest_chatstore.ttl.scenarios import REALTIME_TTL, SCENARIOS, run_in_clock_mode, ttl_for
+from pytest_chatstore.engine.failures import Inconclusive
+from pytest_chatstore.harness.ttl.clock import CLOCK_START, CLOCK_TTL, ManualClock
+from pytest_chatstore.harness.ttl.realtime import RealTimeBatches, RealTimeJob, run_real_time_batch
+from pytest_chatstore.harness.ttl.scenarios import REALTIME_TTL, SCENARIOS, run_in_clock_mode, ttl_for
 
 __all__ = [
     "CLOCK_START",

@@ -7,7 +7,7 @@ accepted, async twins, factory parameters) or declared (a
 sources win). Declarations win over detection, with one exception: a
 capability declared absent that the store shows is *probed*: the clause runs,
 and if it holds the report names the undeclared capability. The names and
-their meanings are :data:`pytest_chatstore.clauses.CAPABILITIES`.
+their meanings are :data:`pytest_chatstore.spec.clauses.CAPABILITIES`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from pytest_chatstore.clauses import CAPABILITIES
-from pytest_chatstore.operations import OPERATIONS
+from pytest_chatstore.spec.clauses import CAPABILITIES
+from pytest_chatstore.spec.operations import OPERATIONS
 
 Declared = Mapping[str, tuple[bool, str]]
 """Capability name -> (present, where it was declared)."""

@@ -1,5 +1,5 @@
 """The verdict, pure: from the run's clause results to the gate, the level reached, the root causes and what is
-not verified, per target. The renderers (:mod:`pytest_chatstore.report`: terminal, JSON, Markdown, badge) read
+not verified, per target. The renderers (:mod:`pytest_chatstore.report.render`: terminal, JSON, Markdown, badge) read
 it and decide nothing.
 """
 
@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from pytest_chatstore import statuses
-from pytest_chatstore.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level, is_newer_than_pin
-from pytest_chatstore.gate import Policy
+from pytest_chatstore.report.gate import Policy
+from pytest_chatstore.spec import statuses
+from pytest_chatstore.spec.clauses import CLAUSES, LEVELS, SPEC_VERSION, in_level, is_newer_than_pin
 
 
 @dataclass
@@ -24,7 +24,7 @@ class ClauseResult:
     source: str
     clause_id: str
     status: str
-    """One of :data:`pytest_chatstore.statuses.TABLE`."""
+    """One of :data:`pytest_chatstore.spec.statuses.TABLE`."""
     reason: str = ""
     duration: float = 0.0
     failure: str | None = None
@@ -37,7 +37,7 @@ class ClauseResult:
     undeclared: list[str] = field(default_factory=list)
     """Capabilities declared absent that this clause exercised, and that held."""
     blocked_by: str | None = None
-    """The clause whose known broken rule this clause's check met (see :mod:`pytest_chatstore.attribution`)."""
+    """The clause whose known broken rule this clause's check met (see :mod:`pytest_chatstore.engine.attribution`)."""
     met: str | None = None
     """Another clause's rule this clause's failure broke too, not known broken yet when met (see
     :meth:`Results.settle`)."""
@@ -79,7 +79,7 @@ LISTED = frozenset(s.name for s in statuses.TABLE if s.label)
 
 class Results:
     """The run's clause results, and what they amount to per target: the gate, the level reached, the root causes,
-    the verdict line. Nothing here renders a report (:mod:`pytest_chatstore.report` does)."""
+    the verdict line. Nothing here renders a report (:mod:`pytest_chatstore.report.render` does)."""
 
     def __init__(self, policy: Policy, budget: float = 0.0) -> None:
         self.policy = policy
