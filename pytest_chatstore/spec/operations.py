@@ -77,8 +77,6 @@ class Operation(Generic[R]):
     index_capability: str | None = None
     """``add_message``'s optional ``idx``: passed by keyword only when the operation gives one; the capability a
     store has when it accepts one."""
-    writes: bool = False
-    """It changes the store (every operation but the reads)."""
     generated: bool = True
     """The random phases generate it (see ``suite.op_strategy``); the batch append and the tail read have clauses
     of their own and are left out of the state machine."""
@@ -96,7 +94,7 @@ class Operation(Generic[R]):
 
 SET: Operation[None] = Operation(
     "set", "set_messages", "aset_messages", "key_messages", "none", "set_messages",
-    writes=True, cases=_set_case, case_names=("some", "empty"),
+    cases=_set_case, case_names=("some", "empty"),
 )  # fmt: skip
 GET: Operation[list[ChatMessage]] = Operation(
     "get", "get_messages", "aget_messages", "key", "messages", "get_messages",
@@ -104,24 +102,23 @@ GET: Operation[list[ChatMessage]] = Operation(
 )  # fmt: skip
 ADD: Operation[None] = Operation(
     "add", "add_message", "async_add_message", "key_message", "none", "add_message",
-    index_capability="insert", writes=True, cases=_add_case, case_names=("append", "insert"),
+    index_capability="insert", cases=_add_case, case_names=("append", "insert"),
 )  # fmt: skip
 DELETE_ALL: Operation[list[ChatMessage] | None] = Operation(
     "delete_all", "delete_messages", "adelete_messages", "key", "removed", "delete_messages", "delete_all",
-    writes=True,
 )  # fmt: skip
 DELETE: Operation[ChatMessage | None] = Operation(
     "delete", "delete_message", "adelete_message", "key_index", "message", "delete_message", "delete_message",
-    writes=True, cases=_index_case, case_names=("in range", "past the end", "negative"),
+    cases=_index_case, case_names=("in range", "past the end", "negative"),
 )  # fmt: skip
 DELETE_LAST: Operation[ChatMessage | None] = Operation(
     "delete_last", "delete_last_message", "adelete_last_message", "key", "message", "delete_last_message",
-    "delete_last", writes=True, cases=_emptiness, case_names=("some", "empty"),
+    "delete_last", cases=_emptiness, case_names=("some", "empty"),
 )  # fmt: skip
 KEYS: Operation[list[str]] = Operation("keys", "get_keys", "aget_keys", "nothing", "keys", "get_keys", "keys")
 ADD_BATCH: Operation[None] = Operation(
     "add_batch", "add_messages", "aadd_messages", "key_messages", "none", "add_messages", "batch",
-    writes=True, generated=False,
+    generated=False,
 )  # fmt: skip
 TAIL: Operation[list[ChatMessage]] = Operation(
     "tail", "get_last_messages", "aget_last_messages", "key_index", "messages", "get_last_messages", "tail",
