@@ -205,11 +205,7 @@ def to_json(run: Results) -> dict[str, Any]:
         "level": run.policy.level,
         "selection": list(run.policy.clauses),
         "complete": run.complete(),
-        "gate": "incomplete"
-        if run.stopped is not None
-        else "pass"
-        if all(t["gate"] == "pass" for t in targets)
-        else "fail",
+        "gate": run.run_gate(),
         "stopped": run.stopped,
         "isolation": run.isolation,
         "guard": run.trespasses,

@@ -203,6 +203,13 @@ class Results:
             return "incomplete"
         return "pass" if self.gate_passes(results) else "fail"
 
+    def run_gate(self) -> str:
+        """The whole run's gate: ``incomplete`` for a run cut short, else ``pass`` only when every target passes
+        (a run with no target passes nothing it could fail)."""
+        if self.stopped is not None:
+            return "incomplete"
+        return "pass" if all(self.gate(results) == "pass" for results in self.targets().values()) else "fail"
+
     def complete(self) -> bool:
         """Whether every clause ran (nothing left out by -k, -m, --deselect or --chatstore-clauses, nothing cut)."""
         return not self.deselected_by_kit and not self.deselected_by_others and self.stopped is None
