@@ -9,6 +9,7 @@ the stash keys; the hooks import the rest once the kit is in use (a target, a re
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -82,6 +83,8 @@ def _recorder(config: pytest.Config) -> RecorderPlugin | None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if run_key not in config.stash:  # a usage error stopped the run before it began
         return
+    if "pytest_chatstore.engine.runner" in sys.modules:  # a store was called: streams a Ctrl-C left closed
+        sys.modules["pytest_chatstore.engine.runner"].repair_streams()
     state = run_state(config)
     state.redis.close()
     if state.processes or state.leaked:

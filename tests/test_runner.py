@@ -194,3 +194,21 @@ def test_a_store_without_the_threads_capability_is_never_called_from_two_threads
     assert "error" not in outcomes
     assert outcomes["passed"] >= 45
     assert "two threads at once" not in result.stdout.str()
+
+
+def test_streams_left_closed_or_wrapped_are_put_back_at_the_end_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Ctrl-C during a hosted store call can leave sys.stdout the capture's closed file (two threads put back
+    streams at once); the plugin's unconfigure repairs it, so that Python's exit can flush it."""
+    import io
+    import sys
+
+    from pytest_chatstore.engine.runner import KeptOpen, repair_streams
+
+    closed = io.StringIO()
+    closed.close()
+    monkeypatch.setattr(sys, "stdout", closed)
+    monkeypatch.setattr(sys, "stderr", KeptOpen("sys.stderr", io.StringIO()))
+    assert repair_streams() == ["sys.stdout", "sys.stderr"]
+    assert sys.stdout is sys.__stdout__
+    assert sys.stderr is sys.__stderr__
+    assert repair_streams() == []

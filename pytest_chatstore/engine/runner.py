@@ -494,11 +494,28 @@ def keep_streams_open() -> tuple[KeptOpen, KeptOpen]:
 def restore_streams(kept: tuple[KeptOpen, KeptOpen]) -> list[str]:
     """Put the streams back (unless something replaced them meanwhile); the names of those the store closed."""
     out, err = kept
-    if sys.stdout is out:
+    # Not a stream closed meanwhile: pytest, stopping its capture on a Ctrl-C, closes the file it wrapped.
+    if sys.stdout is out and not getattr(out.stream, "closed", False):
         sys.stdout = out.stream
-    if sys.stderr is err:
+    if sys.stderr is err and not getattr(err.stream, "closed", False):
         sys.stderr = err.stream
     return [k.name for k in kept if k.closed_by_store]
+
+
+def repair_streams() -> list[str]:
+    """At the end of a run: put back ``sys.stdout``/``sys.stderr`` left closed or still a :class:`KeptOpen`.
+
+    A Ctrl-C while a hosted check's store call runs races two threads over the streams: pytest stops its
+    capture at once (closing its file, putting the terminal back) while the worker, as the call returns, puts
+    back the stream it wrapped, which may be the capture's file, closed by then. Python's exit then fails to
+    flush it (exit status 1 instead of 2). Returns the names of the streams put back."""
+    repaired = []
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if isinstance(stream, KeptOpen) or getattr(stream, "closed", False):
+            setattr(sys, name, getattr(sys, f"__{name}__"))
+            repaired.append(f"sys.{name}")
+    return repaired
 
 
 # -- what a store may leave armed -----------------------------------------------------------------
