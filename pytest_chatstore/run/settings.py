@@ -1,4 +1,4 @@
-"""The kit's settings, written once in :data:`SETTINGS` and resolved one way.
+"""The kit's settings, written once as the rows of :class:`Settings` and resolved one way.
 
 Each :class:`Setting` is one row: its name (the ini key; the option is
 ``--`` plus the name with dashes, the environment variable the name in
@@ -23,7 +23,7 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from pytest_chatstore.engine import capabilities
 from pytest_chatstore.engine.budget import DEFAULT_BUDGET
@@ -67,29 +67,42 @@ class Context:
     environ: Mapping[str, str]
 
 
-Parser = Callable[[Any, str, Context], Any]
-"""(raw value, where it came from, context) -> the parsed value; raises :class:`SettingError`."""
+T = TypeVar("T")
+
+Parser = Callable[[Any, str, Context], T]
+"""(raw value, where it came from, context) -> the parsed value; raises :class:`Invalid` or :class:`SettingError`."""
 
 
 @dataclass(frozen=True)
-class Setting:
-    """One setting: an option, its ini twin and its environment variable."""
+class Setting(Generic[T]):
+    """One setting: an option, its ini twin and its environment variable. A row is an attribute of
+    :class:`Settings`; read on a resolved :class:`Settings`, it gives the value, typed ``T`` by its parser."""
 
     name: str
     """The ini key and the option's dest (``chatstore_timeout``)."""
     metavar: str | None
     """The value's placeholder; ``None`` for an on/off flag (``--chatstore-only``)."""
     help: str
-    shown_default: str
-    """The default, as the reference shows it."""
-    parse: Parser
-    default: Any = None
+    parse: Parser[T]
+    default: T | Callable[[Mapping[str, str]], T]
     """The value when nothing is set; a callable is given the environment."""
     many: bool = False
     """Repeatable on the command line, one per line in ini, comma or space separated in the environment."""
     choices: tuple[str, ...] | None = None
-    field: str = ""
-    """The :class:`Settings` attribute the value lands on; empty for the rows that make up ``redis`` and ``policy``."""
+    shown: str = ""
+    """The default as the reference shows it, where :attr:`default` alone does not say it well."""
+
+    @overload
+    def __get__(self, settings: None, owner: type) -> Setting[T]: ...
+
+    @overload
+    def __get__(self, settings: Settings, owner: type) -> T: ...
+
+    def __get__(self, settings: Settings | None, owner: type) -> Setting[T] | T:
+        if settings is None:
+            return self
+        value: T = settings.values[self.name]
+        return value
 
     @property
     def flag(self) -> str:
@@ -108,7 +121,21 @@ class Setting:
     def ini_type(self) -> str:
         return "bool" if self.metavar is None else "linelist" if self.many else "string"
 
-    def default_value(self, environ: Mapping[str, str]) -> Any:
+    @property
+    def shown_default(self) -> str:
+        """The default, as the reference shows it."""
+        if self.shown:
+            return self.shown
+        default = self.default
+        if isinstance(default, bool):
+            return str(default).lower()
+        if isinstance(default, float):
+            return f"{default:g}"
+        if isinstance(default, str):
+            return f"`{default}`"
+        return "none"  # None, an empty tuple or mapping
+
+    def default_value(self, environ: Mapping[str, str]) -> T:
         return self.default(environ) if callable(self.default) else self.default
 
 
@@ -142,7 +169,7 @@ def _flag(value: Any, source: str, ctx: Context) -> bool:
     raise Invalid(f"{value!r} is not a boolean")
 
 
-def _number(what: str) -> Parser:
+def _number(what: str) -> Parser[float]:
     def parse(value: Any, source: str, ctx: Context) -> float:
         try:
             number = float(str(value))
@@ -225,202 +252,176 @@ def _ci_profile(environ: Mapping[str, str]) -> str:
     return "ci" if environ.get("CI") else "default"
 
 
-SETTINGS: tuple[Setting, ...] = (
-    Setting(
+class Settings:
+    """The run's settings, resolved. Each :class:`Setting` row below is the one place its option is written
+    (name, help, default and, through its parser, type); on an instance it reads as its resolved value.
+    ``redis`` and ``policy`` are made of several rows."""
+
+    targets = Setting(
         "chatstore",
         "MODULE:ATTR",
         "store class or factory to check; repeatable (environment: comma or space separated)",
-        "none",
         _targets,
-        default=(),
+        (),
         many=True,
-        field="targets",
-    ),
-    Setting(
+    )
+    only = Setting(
         "chatstore_only",
         None,
         "collect only the conformance suite, not (or even import) the project's own tests",
-        "false",
         _flag,
-        default=False,
-        field="only",
-    ),
-    Setting(
+        False,
+    )
+    timeout = Setting(
         "chatstore_timeout",
         "SECONDS",
         "per-operation time limit: a store call taking longer fails its clause",
-        "10",
         _seconds,
-        default=10.0,
-        field="timeout",
-    ),
-    Setting(
+        10.0,
+    )
+    budget = Setting(
         "chatstore_budget",
         "SECONDS",
         "time budget per target: the kit measures the store's cost per call and cuts each clause's work to fit, "
         "never below its floor of evidence; where the floors do not fit, the summary says so at the end; past the "
         "budget and its slack (a quarter of it, 30 s at least) the run stops, INCOMPLETE",
-        f"{DEFAULT_BUDGET:g}",
         _seconds,
-        default=DEFAULT_BUDGET,
-        field="budget",
-    ),
-    Setting(
+        DEFAULT_BUDGET,
+    )
+    scale = Setting(
         "chatstore_scale",
         "FACTOR",
         "sizes of the scale clauses (1,000 conversations, 20,000 messages, four 1 MB messages) times FACTOR; "
         "below 1 the clauses are reported as reduced",
-        "1",
         _number("a number"),
-        default=1.0,
-        field="scale",
-    ),
-    Setting(
+        1.0,
+    )
+    isolate = Setting(
         "chatstore_isolate",
         None,
         "run each clause in a forked child process: a crash, os._exit, a fatal signal or a leaked non-daemon "
         "thread fails the clause and the run goes on (POSIX only; on after a run of the same target crashed)",
-        "false",
         _flag,
-        default=False,
-        field="isolate",
-    ),
-    Setting(
+        False,
+    )
+    profile = Setting(
         "chatstore_hypothesis",
         "PROFILE",
         "example budget: default, ci (derandomized) or thorough",
-        "`default` (`ci` when `CI` is set)",
         _profile,
-        default=_ci_profile,
-        field="profile",
-    ),
-    Setting(
+        _ci_profile,
+        shown="`default` (`ci` when `CI` is set)",
+    )
+    redis_kind = Setting(
         "chatstore_redis",
         "KIND",
         "where the Redis server for targets taking redis_url comes from: auto (url, docker, binary, "
         "fakeredis), url, docker, binary or fakeredis",
-        "`auto`",
         _redis_kind,
-        default="auto",
+        "auto",
         choices=REDIS_KINDS,
-    ),
-    Setting(
+    )
+    redis_url: Setting[str | None] = Setting(
         "chatstore_redis_url",
         "URL",
         "your Redis server; the kit uses one empty database of it (default index 15)",
-        "none",
         _redis_url,
-    ),
-    Setting(
+        None,
+    )
+    require_real_redis = Setting(
         "chatstore_require_real_redis",
         None,
         "fail instead of falling back to fakeredis",
-        "false",
         _flag,
-        default=False,
-    ),
-    Setting(
+        False,
+    )
+    level = Setting(
         "chatstore_level",
         "LEVEL",
         "conformance level whose clauses fail the run: core, must or full; failures of other clauses "
         "are reported as advisory",
-        "`full`",
         _level,
-        default="full",
+        "full",
         choices=tuple(LEVELS),
-    ),
-    Setting(
+    )
+    strict_time = Setting(
         "chatstore_strict_time",
         None,
         "an inconclusive real-time TTL clause fails the run at every level (by default only at level full)",
-        "false",
         _flag,
-        default=False,
-    ),
-    Setting(
+        False,
+    )
+    clauses = Setting(
         "chatstore_clauses",
         "PATTERNS",
         "run a subset: IDs, globs ('KEY-*'), groups ('ttl') or 'slow', comma-separated; '-PATTERN' leaves "
         "clauses out ('-FID-004,-CON-*'); repeatable",
-        "all",
         _clauses,
-        default=(),
+        (),
         many=True,
-    ),
-    Setting(
+        shown="all",
+    )
+    spec: Setting[str | None] = Setting(
         "chatstore_spec",
         "VERSION",
         "pin the spec version the run gates on; clauses newer than it only warn",
-        "none",
         _spec,
-    ),
-    Setting(
+        None,
+    )
+    capabilities: Setting[tuple[dict[str, bool], str] | None] = Setting(
         "chatstore_capabilities",
         "DECLARATIONS",
         "declare capabilities for every target: 'name' present, '-name' absent (e.g. -threads); repeatable",
-        "none",
         _capabilities,
+        None,
         many=True,
-    ),
-    Setting(
+    )
+    config: Setting[tuple[Path, str] | None] = Setting(
         "chatstore_config",
         "FILE",
         "TOML file with the capabilities and expected-failures tables",
-        "`[tool.chatstore]` in `pyproject.toml`",
         _config,
-    ),
-    Setting(
+        None,
+        shown="`[tool.chatstore]` in `pyproject.toml`",
+    )
+    reports = Setting(
         "chatstore_report",
         "PATH",
         "write the conformance report: PATH.json (machine-readable, see the schema) or PATH.md; repeatable",
-        "none",
         _reports,
-        default=(),
+        (),
         many=True,
-        field="reports",
-    ),
-    Setting(
+    )
+    """Where to write reports: ``.json`` and ``.md`` paths."""
+    repro_dir: Setting[Path | None] = Setting(
         "chatstore_repro_dir",
         "DIR",
         "where failures write reproduction files",
-        "`.pytest_cache/d/chatstore-repro`",
         _directory,
-        field="repro_dir",
-    ),
-    Setting(
+        None,
+        shown="`.pytest_cache/d/chatstore-repro`",
+    )
+    """Where failures write their reproductions (None: pytest's cache directory)."""
+    reproduce = Setting(
         "chatstore_reproduce",
         "CLAUSE:BLOB",
         "replay exactly the failing example a reproduction file names (its Hypothesis blob); repeatable",
-        "none",
         _reproduce,
-        default={},
+        {},
         many=True,
-        field="reproduce",
-    ),
-)
-"""Every setting of the kit: the one place an option is written."""
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The run's settings, resolved: one attribute per row of :data:`SETTINGS` that names one (its ``field``), and
-    ``redis`` and ``policy``, each made of several rows. Defaults live in the rows only."""
-
-    targets: tuple[Target, ...]
-    only: bool
-    timeout: float
-    profile: str
-    budget: float
-    scale: float
-    isolate: bool
-    reports: tuple[Path, ...]
-    """Where to write reports: ``.json`` and ``.md`` paths."""
-    repro_dir: Path | None
-    """Where failures write their reproductions (None: pytest's cache directory)."""
-    reproduce: Mapping[str, str]
+    )
     """Clause ID -> a Hypothesis reproduce blob to replay instead of searching."""
-    redis: RedisConfig
-    policy: gate.Policy
+
+    def __init__(self, values: Mapping[str, Any], rootpath: Path) -> None:
+        """``values``: every row's parsed value by its name; ``rootpath`` holds the ``pyproject.toml`` whose
+        ``[tool.chatstore]`` tables make up :attr:`policy` (unless ``chatstore-config`` names a file)."""
+        self.values: Mapping[str, Any] = dict(values)
+        self.redis = RedisConfig(self.redis_kind, self.redis_url, self.require_real_redis)
+        self.policy = _policy(self, rootpath)
+
+
+SETTINGS: tuple[Setting[Any], ...] = tuple(row for row in vars(Settings).values() if isinstance(row, Setting))
+"""Every setting of the kit, in the order of :class:`Settings`: its options, ini keys and reference table."""
 
 
 GetOption = Callable[[str], object]
@@ -463,48 +464,42 @@ def resolve(
                 values[setting.name] = setting.parse(picked[0], picked[1], ctx)
             except Invalid as exc:
                 raise SettingError(f"{setting.label} from {picked[1]}: {exc}") from None
-        policy = _policy(values, rootpath or ctx.base)
+        return Settings(values, rootpath or ctx.base)
     except (gate.GateError, capabilities.CapabilityError) as exc:
         raise SettingError(str(exc), reports) from None
     except SettingError as exc:  # an invalid value, a target that cannot be imported or built
         exc.reports = reports
         raise
-    redis = RedisConfig(
-        values["chatstore_redis"], values["chatstore_redis_url"], values["chatstore_require_real_redis"]
-    )
-    return Settings(**{s.field: values[s.name] for s in SETTINGS if s.field}, redis=redis, policy=policy)
 
 
 def _report_paths(get_option: GetOption, get_ini: GetIni, environ: Mapping[str, str], ctx: Context) -> tuple[Path, ...]:
     """The report paths alone, read before the rest (which may be invalid); none when they are invalid too."""
-    setting = next(s for s in SETTINGS if s.field == "reports")
+    setting = Settings.reports
     picked = _pick(get_option(setting.name), setting.env, get_ini(setting.name), environ)
     if picked is None:
         return ()
     try:
-        paths: tuple[Path, ...] = setting.parse(picked[0], picked[1], ctx)
+        return setting.parse(picked[0], picked[1], ctx)
     except Invalid:
         return ()
-    return paths
 
 
-def _policy(values: Mapping[str, Any], rootpath: Path) -> gate.Policy:
-    config = values["chatstore_config"]
-    tables, where = load_tables(rootpath, *(config or (None, "")))
+def _policy(settings: Settings, rootpath: Path) -> gate.Policy:
+    tables, where = load_tables(rootpath, *(settings.config or (None, "")))
     declared = capabilities.check(tables.get("capabilities", {}), f"{where} capabilities")
     source = f"{where} capabilities" if declared else ""
-    if values["chatstore_capabilities"] is not None:
-        tokens, given_by = values["chatstore_capabilities"]
+    if settings.capabilities is not None:
+        tokens, given_by = settings.capabilities
         declared = {**declared, **tokens}
         source = given_by if source == "" else f"{source} and {given_by}"
     return gate.Policy(
-        level=values["chatstore_level"],
-        spec=values["chatstore_spec"],
-        clauses=values["chatstore_clauses"],
+        level=settings.level,
+        spec=settings.spec,
+        clauses=settings.clauses,
         capabilities=declared,
         capability_source=source,
         expected=parse_expected_failures(tables.get("expected-failures", {}), where),
-        strict_time=values["chatstore_strict_time"],
+        strict_time=settings.strict_time,
     )
 
 
