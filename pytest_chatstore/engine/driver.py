@@ -54,6 +54,7 @@ from pytest_chatstore.spec.operations import (
     SET,
     Operation,
     R,
+    call_arguments,
     method_name,
 )
 
@@ -107,20 +108,26 @@ def lost_to(
         at = next((i for i in range(len(steps) - 1, -1, -1) if message in _written(steps[i])), None)
         if at is None:
             return frozenset()  # never written by a call logged
-        written_at = next((s.args[0] for s in reversed(steps[:at]) if s.op == "clock"), clock_start)
-        if any(_may_remove(step, steps[at].args[0], written_at, ttl) for step in steps[at + 1 :]):
+        if not _kept_since(steps, at, len(steps), ttl, clock_start):
             return frozenset()  # a later call may rightly have removed it
         writer = steps[at]
         rules |= exercises((writer.op, *writer.args, *writer.kwargs.values()), None)  # a write's rule needs no state
     return frozenset(rules)
 
 
-def _may_remove(step: Step, key: object, written_at: float | None, ttl: float | None) -> bool:
-    """Whether ``step`` may rightly remove a message written to ``key`` when the clock read ``written_at``: a
-    replace or a delete of that key, or a move of the clock (one shorter than ``ttl`` cannot expire it)."""
-    if step.op == "clock":
-        return ttl is None or written_at is None or bool(step.args[0] - written_at >= ttl)
-    return step.op in _MAY_REMOVE and (not step.args or step.args[0] == key)
+def _kept_since(steps: Sequence[Step], at: int, end: int, ttl: float | None, clock_start: float | None) -> bool:
+    """Whether nothing in ``steps[at + 1 : end]`` may rightly remove what ``steps[at]`` wrote to its key: a replace
+    or a delete of that key, or a move of the clock (one shorter than ``ttl`` since the write cannot expire it; the
+    clock read ``clock_start`` when the store was built, and each ``clock`` step's reading after)."""
+    key = steps[at].args[0]
+    written_at = next((s.args[0] for s in reversed(steps[:at]) if s.op == "clock"), clock_start)
+    for step in steps[at + 1 : end]:
+        if step.op == "clock":
+            if ttl is None or written_at is None or step.args[0] - written_at >= ttl:
+                return False
+        elif step.op in _MAY_REMOVE and (not step.args or step.args[0] == key):
+            return False
+    return True
 
 
 def kept_nothing(
@@ -140,10 +147,7 @@ def kept_nothing(
         return False
     key = steps[-1].args[0]
     at = next((i for i in range(len(steps) - 2, -1, -1) if _written(steps[i]) and steps[i].args[0] == key), None)
-    if at is None:
-        return False
-    written_at = next((s.args[0] for s in reversed(steps[:at]) if s.op == "clock"), clock_start)
-    return not any(_may_remove(step, key, written_at, ttl) for step in steps[at + 1 : -1])
+    return at is not None and _kept_since(steps, at, len(steps) - 1, ttl, clock_start)
 
 
 LISTING_RULES = exercised("keys", "")
@@ -166,8 +170,9 @@ def _unkept(writer: str | None, rule: str | None, expected: Any = NO_RESULT, act
     )
 
 
-_MAY_REMOVE = frozenset({"set", "delete", "delete_last", "delete_all", "clock"})
-"""Calls after which a message written before may rightly be gone (replaced, deleted, expired)."""
+_MAY_REMOVE = frozenset({"set", "delete", "delete_last", "delete_all"})
+"""Calls on a key after which a message written to it before may rightly be gone (replaced, deleted); a move of
+the clock (expiry) is judged by :func:`_kept_since` itself."""
 
 
 def _written(step: Step) -> list[Any]:
@@ -582,18 +587,9 @@ class StoreDriver:
         """
         __tracebackhide__ = True
         op = OPERATIONS[name]
-        call_args: list[Any] = list(args)
-        kwargs: dict[str, Any] = {}
-        if op.arguments == "key_messages":
-            call_args[1] = [self.adapter.to_store(m) for m in args[1]]
-        elif op.arguments == "key_message":
-            call_args[1] = self.adapter.to_store(args[1])
-        if op.index_capability is not None:
-            idx = call_args.pop(2) if len(call_args) > 2 else None
-            if idx is not None:
-                kwargs["idx"] = idx
-                if "async_insert" not in self.capabilities:
-                    use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
+        call_args, kwargs = call_arguments(op, args, self.adapter.to_store)
+        if "idx" in kwargs and "async_insert" not in self.capabilities:
+            use_async = False  # the async twin cannot insert at an index (LlamaIndex's base class)
         shape_rule = ANSWER_RULES.get(name)  # whose rule it is that the answer can be read at all
         if rule is None and op.answer == "none":  # a write that raises breaks the rule of what it writes
             written = exercises((name, *args), None)

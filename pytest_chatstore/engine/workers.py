@@ -18,7 +18,7 @@ from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.engine.targets import build_store, parse_target
 from pytest_chatstore.spec.clauses import PROCESSES
 from pytest_chatstore.spec.contract import ChatMessage
-from pytest_chatstore.spec.operations import OPERATIONS
+from pytest_chatstore.spec.operations import OPERATIONS, call_arguments
 
 Op = tuple[Any, ...]
 """An operation tuple of the registry whose messages are named by their unique content: ``("add", key, name)``,
@@ -60,15 +60,8 @@ def apply(store: Any, adapter: Any, op: Op) -> Any:
     """Call ``store``'s method for ``op``, its messages named by their content (``adapter`` converts them).
 
     Returns the store's answer as it is."""
-    name, *args = op
-    operation = OPERATIONS[name]
-    kwargs: dict[str, Any] = {}
-    if operation.arguments == "key_message":
-        args[1] = adapter.to_store(ChatMessage("user", args[1]))
-    if operation.index_capability is not None and len(args) > 2:
-        idx = args.pop(2)
-        if idx is not None:
-            kwargs["idx"] = idx
+    operation = OPERATIONS[op[0]]
+    args, kwargs = call_arguments(operation, op[1:], lambda content: adapter.to_store(ChatMessage("user", content)))
     return getattr(store, operation.sync)(*args, **kwargs)
 
 

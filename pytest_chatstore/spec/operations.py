@@ -10,7 +10,7 @@ arguments in the kit's terms: ``("add", key, message, idx)``, ``("get", key)``,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -155,3 +155,21 @@ def expected_answer(model: Any, op: tuple[Any, ...]) -> Any:
     """Apply ``op`` to the model; return its answer (``delete_messages`` answers the removed list)."""
     name, *args = op
     return getattr(model, OPERATIONS[name].model)(*args)
+
+
+def call_arguments(
+    operation: Operation[Any], args: Sequence[Any], to_store: Callable[[Any], Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """The positional and keyword arguments of a call of ``operation`` with ``args`` in the kit's terms: its
+    messages through ``to_store``, an optional index given as ``idx=`` (left out when ``None``)."""
+    call_args = list(args)
+    kwargs: dict[str, Any] = {}
+    if operation.arguments == "key_messages":
+        call_args[1] = [to_store(m) for m in args[1]]
+    elif operation.arguments == "key_message":
+        call_args[1] = to_store(args[1])
+    if operation.index_capability is not None and len(call_args) > 2:
+        idx = call_args.pop(2)
+        if idx is not None:
+            kwargs["idx"] = idx
+    return call_args, kwargs
