@@ -201,8 +201,14 @@ def run_backend(backend: Backend, python: Path, workdir: Path, env: dict[str, st
     if "redis-stack" in backend.needs:  # RediSearch indexes live in database 0 only
         command.append(f"--chatstore-redis-url={env['CHATSTORE_REDIS_STACK_URL']}")
     started = time.monotonic()
+    # The row's temporary files (SQLite databases named after each store's namespace, pytest's own) go to a
+    # directory of its own, removed after the run: one row leaves nothing behind in the machine's /tmp.
+    scratch = tempfile.TemporaryDirectory(prefix=f"chatstore-matrix-{slug(backend.name)}-", ignore_cleanup_errors=True)
     try:
-        done = subprocess.run(command, cwd=neutral, env=env, capture_output=True, text=True, timeout=limit)
+        with scratch as tmpdir:
+            done = subprocess.run(
+                command, cwd=neutral, env={**env, "TMPDIR": tmpdir}, capture_output=True, text=True, timeout=limit
+            )
         output = done.stdout
     except subprocess.TimeoutExpired as exc:
         output = (exc.stdout or b"").decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")

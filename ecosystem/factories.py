@@ -53,6 +53,8 @@ def _table(namespace: str) -> str:
 
 
 def _sqlite_file(namespace: str) -> Path:
+    """The namespace's SQLite file, in the temporary directory the matrix gives each row and removes after it
+    (the same path in every process of the run, as the worker-process clauses need)."""
     return Path(tempfile.gettempdir()) / f"chatstore-sqlite-{namespace}.db"
 
 
