@@ -310,6 +310,11 @@ def test_a_conversation_written_to_that_answers_as_empty_kept_nothing() -> None:
     assert not kept_nothing([*written, Step("get", ("other",))], [x], [])  # not the key written to
     assert not kept_nothing([*written, Step("get", ("k",))], [x, x], [x])  # something was kept
     assert not kept_nothing([*written, Step("clock", (9.0,)), Step("get", ("k",))], [x], [], ttl=5.0, clock_start=0)
+    # A delete that answered None removed nothing by the contract (an index out of range): the write is still owed.
+    missed = Step("delete", ("k", 1), result=None)
+    assert kept_nothing([*written, missed, Step("get", ("k",))], [x], [])
+    assert not kept_nothing([*written, Step("delete", ("k", 0), result=x), Step("get", ("k",))], [x], [])
+    assert not kept_nothing([*written, Step("delete", ("k", 0)), Step("get", ("k",))], [x], [])  # answer unread
 
 
 def test_a_key_too_long_for_its_column_is_one_root_cause_key_003(pytester: pytest.Pytester) -> None:

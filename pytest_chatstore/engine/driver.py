@@ -125,9 +125,15 @@ def _kept_since(steps: Sequence[Step], at: int, end: int, ttl: float | None, clo
         if step.op == "clock":
             if ttl is None or written_at is None or step.args[0] - written_at >= ttl:
                 return False
-        elif step.op in _MAY_REMOVE and (not step.args or step.args[0] == key):
+        elif step.op in _MAY_REMOVE and (not step.args or step.args[0] == key) and not _removed_nothing(step):
             return False
     return True
+
+
+def _removed_nothing(step: Step) -> bool:
+    """A delete of one message that answered ``None`` (an index out of range, an empty conversation): by the
+    contract it removed nothing, so what was written before it is still owed."""
+    return step.op in ("delete", "delete_last") and step.result is None and step.raised is None
 
 
 def kept_nothing(
