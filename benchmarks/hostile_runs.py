@@ -22,7 +22,9 @@ from pathlib import Path
 
 ROWS: list[tuple[str, str, list[str]]] = [
     ("2 ms per call", "Latency2ms", []),
+    ("2 ms per call, no overlap (-threads)", "Latency2ms", ["--chatstore-capabilities=-threads"]),
     ("20 ms per call", "Latency20ms", []),
+    ("20 ms per call, no overlap (-threads)", "Latency20ms", ["--chatstore-capabilities=-threads"]),
     ("hangs after 50 calls (1 s limit)", "HangsAfter50", ["--chatstore-timeout=1"]),
     ("SystemExit from a method", "RaisesSystemExit", []),
     ("BaseException from a method", "RaisesBaseException", []),
@@ -62,7 +64,9 @@ def run(store: str, extra: list[str], where: str | None = None) -> tuple[float, 
             return elapsed, process.returncode, f"gate {data['gate']}: {data['stopped']}", alive
         target = data["targets"][0]
         counts = ", ".join(f"{n} {s}" for s, n in target["counts"].items())
-        return elapsed, process.returncode, f"gate {data['gate']}: {counts}", alive
+        spent = target["budget"]
+        evidence = f"{spent['calls']:,} calls, {len(spent['reduced'])} reduced, {spent['concurrency']} at once"
+        return elapsed, process.returncode, f"gate {data['gate']}: {counts}; {evidence}", alive
 
 
 def main() -> None:

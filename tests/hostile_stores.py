@@ -117,6 +117,17 @@ class Latency20ms(_Latency):
     LATENCY = 0.020
 
 
+class InsertAtZeroAppends2ms(Latency2ms):
+    """2 ms per call, and an insert at index 0 into a conversation of two or more appends instead (INS-002, MDL-001):
+    a store that waits, so the kit overlaps the parts of its split checks."""
+
+    def add_message(self, key: str, message: ChatMessage, idx: int | None = None) -> None:
+        self._wait()
+        if idx == 0 and len(InMemoryChatStore.get_messages(self, key)) >= 2:
+            idx = None
+        InMemoryChatStore.add_message(self, key, message, idx)
+
+
 # -- hostile stores: correct until the Nth call, then ... -------------------------------------------
 
 _CALLS = {"n": 0}

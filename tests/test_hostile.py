@@ -85,7 +85,7 @@ def test_a_budget_too_small_for_the_floors_starts_runs_the_floors_and_says_so_at
     """A first measurement is a guess (a lazy connection, a cold cache): it never stops the run."""
     result = pytester.runpytest_subprocess(
         _store("Latency2ms"), *ONLY, "--chatstore-clauses=ORD-001,INS-001", "--chatstore-budget=0.2",
-        "--chatstore-report=report.json",
+        "--chatstore-report=report.json", "--chatstore-capabilities=-threads",  # one call at a time: no overlap
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
@@ -152,11 +152,13 @@ def test_past_the_hard_limit_no_store_call_starts_and_the_store_is_not_charged()
 
 
 def test_a_store_slower_than_its_budget_stops_the_run_at_the_budget_and_its_slack(pytester: pytest.Pytester) -> None:
-    # 2 ms a call, a budget of 0.2 s: the floors of evidence need far more. The run stops at the hard limit (the
-    # budget and 30 s): the clause running then is unverified, the report says INCOMPLETE, the exit is not 0.
+    # 2 ms a call, one at a time (no overlap), a budget of 0.2 s: the floors of evidence need far more. The run stops
+    # at the hard limit (the budget and 30 s): the clause running then is unverified, the report says INCOMPLETE, the
+    # exit is not 0.
     result = pytester.runpytest_subprocess(
-        _store("Latency2ms"), "--chatstore-only", "--chatstore-budget=0.2", "--chatstore-report=report.json"
-    )
+        _store("Latency2ms"), "--chatstore-only", "--chatstore-budget=0.2", "--chatstore-report=report.json",
+        "--chatstore-capabilities=-threads",
+    )  # fmt: skip
     assert result.ret != pytest.ExitCode.OK
     said = "the clauses took * s, past the budget of 0.2 s and its slack (30 s), at * ms per call observed*"
     result.stdout.fnmatch_lines(

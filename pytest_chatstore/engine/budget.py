@@ -83,35 +83,61 @@ class BudgetTooSmall(Exception):
     """The floors of the clauses to run cost more than the budget: refused before running them."""
 
 
-def floor_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
-    """What the floors of ``clauses`` cost at ``cost`` seconds per call."""
-    return sum(work(c).reduced_calls(profile, work(c).floor_fraction(profile)) for c in clauses) * cost
+def _wall(clause_id: str, profile: str, fraction: float | None, overlap: int) -> float:
+    """The wall time of ``clause_id``'s calls, in calls, in full (``fraction`` None) or reduced to ``fraction``: its
+    bounded-exhaustive phase, and a state machine's runs, are split and run ``overlap`` at once on a store that
+    waits more than it computes (see :func:`concurrency`); a property's random phase is not."""
+    w = work(clause_id)
+    random, exhaustive = w.phases(profile, fraction)
+    return (random / overlap if w.unit == "machine" else random) + exhaustive / overlap
 
 
-def full_seconds(clauses: Iterable[str], cost: float, profile: str) -> float:
-    return sum(work(c).calls(profile) for c in clauses) * cost
+def floor_seconds(clauses: Iterable[str], cost: float, profile: str, overlap: int = 1) -> float:
+    """What the floors of ``clauses`` cost at ``cost`` seconds per call (``overlap``: see :func:`concurrency`)."""
+    return sum(_wall(c, profile, work(c).floor_fraction(profile), overlap) for c in clauses) * cost
 
 
-def plan(clauses: Iterable[str], budget: float, cost: float, profile: str, *, strict: bool = False) -> float:
-    """The common scale (≤ 1) that makes ``clauses``' work fit ``budget`` seconds at ``cost`` per call.
+def full_seconds(clauses: Iterable[str], cost: float, profile: str, overlap: int = 1) -> float:
+    return sum(_wall(c, profile, None, overlap) for c in clauses) * cost
+
+
+def concurrency(seconds: float, cpu: float, most: int) -> int:
+    """How many independent runs of one check go at once on a store whose call takes ``seconds`` of which this
+    process spends ``cpu`` computing: as many as the waiting pays for (a store that computes gains nothing: the
+    interpreter runs one thread at a time), at most ``most``; 1 below :data:`OVERLAP_FROM` a call."""
+    if seconds < OVERLAP_FROM:
+        return 1
+    return max(1, min(most, int(seconds / max(cpu, 1e-6))))
+
+
+OVERLAP_FROM = 0.001
+"""Seconds per call below which runs are not overlapped: a thread switch costs more than the wait it saves."""
+
+
+def plan(
+    clauses: Iterable[str], budget: float, cost: float, profile: str, *, strict: bool = False, overlap: int = 1
+) -> float:
+    """The common scale (≤ 1) that makes ``clauses``' work fit ``budget`` seconds at ``cost`` per call
+    (``overlap``: how many runs of a state machine go at once, see :func:`concurrency`).
 
     Each clause does ``max(floor, scale * full)``. When even the floors do not fit, the scale is 0
     (every clause at its floor), or :class:`BudgetTooSmall` is raised if ``strict``.
     """
     todo = list(clauses)
-    if full_seconds(todo, cost, profile) <= budget:
+    if full_seconds(todo, cost, profile, overlap) <= budget:
         return 1.0
-    if floor_seconds(todo, cost, profile) > budget:
+    if floor_seconds(todo, cost, profile, overlap) > budget:
         if not strict:
             return 0.0
         raise BudgetTooSmall(
-            f"the floors of evidence of {len(todo)} clause(s) need about {floor_seconds(todo, cost, profile):.0f} s "
-            f"at {cost * 1000:.1f} ms per call, more than the {budget:.0f} s left"
+            f"the floors of evidence of {len(todo)} clause(s) need about "
+            f"{floor_seconds(todo, cost, profile, overlap):.0f} s at {cost * 1000:.1f} ms per call, more than the "
+            f"{budget:.0f} s left"
         )
     low, high = 0.0, 1.0
     for _ in range(40):  # bisect the scale; the cost is monotonic in it
         mid = (low + high) / 2
-        spent = sum(work(c).reduced_calls(profile, max(work(c).floor_fraction(profile), mid)) for c in todo) * cost
+        spent = sum(_wall(c, profile, max(work(c).floor_fraction(profile), mid), overlap) for c in todo) * cost
         low, high = (mid, high) if spent <= budget else (low, mid)
     return low
 
@@ -139,6 +165,8 @@ class Ledger:
     """Time of the clauses whose calls are counted (real-time TTL waits are not calls)."""
     methods: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Store method -> (calls, seconds waited for them), every call the kit made counted (emptiness checks too)."""
+    overlap: int = 1
+    """How many runs of a split state machine go at once on this target (:func:`concurrency`)."""
 
     @property
     def cost(self) -> float:
@@ -151,8 +179,16 @@ class Ledger:
         """The allowance of the clause about to run (which must be the next in :attr:`clauses`)."""
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
         left = max(0.0, self.budget * (1 - RESERVE) - self.spent)
-        scale = plan(todo, left, self.cost, self.profile)
-        planned = [work(c).reduced_calls(self.profile, max(work(c).floor_fraction(self.profile), scale)) for c in todo]
+        scale = plan(todo, left, self.cost, self.profile, overlap=self.overlap)
+        planned = [
+            _wall(
+                c,
+                self.profile,
+                None if scale >= 1.0 else max(work(c).floor_fraction(self.profile), scale),
+                self.overlap,
+            )
+            for c in todo
+        ]
         return Allowance(scale, left * planned[0] / sum(planned) if sum(planned) else left)
 
     @property

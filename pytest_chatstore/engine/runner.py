@@ -148,7 +148,7 @@ class _Worker:
         before it, noting what the call changed for the harm check (the caller, deep in pytest, runs again)."""
         if kept is not None:
             self.streams_closed += restore_streams(kept)
-        if sys.getrecursionlimit() != limit:
+        if sys.getrecursionlimit() != limit and not Overlapping.active:
             self.limit_changed = (limit, sys.getrecursionlimit())
             sys.setrecursionlimit(limit)
 
@@ -159,7 +159,8 @@ class _Worker:
         try:
             while (call := self.jobs.get()) is not None:
                 limit = sys.getrecursionlimit()
-                kept = None if self.hosting else keep_streams_open()  # a hosted body's calls keep their own
+                # A hosted body's calls keep their own; overlapped checks keep them once for all (see Overlapping).
+                kept = None if self.hosting or Overlapping.active else keep_streams_open()
                 try:
                     call.result = call.job(self)
                 except BaseException as exc:  # noqa: BLE001 - handed to the caller as is
@@ -430,7 +431,7 @@ def _in_line(worker: _Worker, call: Call[T]) -> T:
         raise Abandoned
     limit = sys.getrecursionlimit()
     worker.steps, worker.last_progress, worker.answered = 0, time.monotonic(), False
-    kept = keep_streams_open()
+    kept = None if Overlapping.active else keep_streams_open()
     worker.current = call
     try:
         return call.job(worker)
@@ -500,6 +501,36 @@ def restore_streams(kept: tuple[KeptOpen, KeptOpen]) -> list[str]:
     if sys.stderr is err and not getattr(err.stream, "closed", False):
         sys.stderr = err.stream
     return [k.name for k in kept if k.closed_by_store]
+
+
+def abandoned_here() -> bool:
+    """Whether the calling thread runs a hosted body that the pytest thread gave up on (:meth:`Runner.host`)."""
+    worker = getattr(_here, "worker", None)
+    return worker is not None and worker.abandoned
+
+
+class Overlapping:
+    """While one clause's checks run at once on several threads (``StoreUnderTest.overlap``): the standard streams
+    are kept open once for all of them, not around each call (calls on two threads would put back each other's
+    :class:`KeptOpen`), and the recursion limit is no call's to see or to set back (Hypothesis, on each thread,
+    raises it around every example and restores it after). :attr:`closed`: the streams a store closed meanwhile."""
+
+    active = 0
+    """How many overlaps are in progress."""
+
+    def __init__(self) -> None:
+        self.closed: list[str] = []
+        self._kept: tuple[KeptOpen, KeptOpen] | None = None
+
+    def __enter__(self) -> Overlapping:
+        self._kept = keep_streams_open()
+        Overlapping.active += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        Overlapping.active -= 1
+        if self._kept is not None:
+            self.closed = restore_streams(self._kept)
 
 
 def repair_streams() -> list[str]:

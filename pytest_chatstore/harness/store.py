@@ -9,20 +9,25 @@ settings of the selected profile.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
+import math
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, NoReturn, TypeVar
 
 import hypothesis
 import pytest
-from hypothesis import reproduce_failure
+from hypothesis import reproduce_failure, seed
 
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.engine import budget, capabilities, scope
 from pytest_chatstore.engine.driver import StoreDriver
 from pytest_chatstore.engine.failures import ClauseFailure, Hung, described, fail, hung
-from pytest_chatstore.engine.runner import OperationTimeout, Runner
+from pytest_chatstore.engine.runner import POLL, BudgetSpent, OperationTimeout, Overlapping, Runner, abandoned_here
 from pytest_chatstore.engine.strategies import TRICKY_KEYS
 from pytest_chatstore.engine.targets import Target, build_store
 from pytest_chatstore.harness import ttl
@@ -37,6 +42,25 @@ class CapabilityMissing(pytest.skip.Exception):  # type: ignore[name-defined,mis
 
 
 T = TypeVar("T")
+V = TypeVar("V")
+
+SHARDS = 8
+"""Into how many independent parts a split check is cut on a store that may be called from several threads: the
+bounded-exhaustive phases and fixed families (:meth:`StoreUnderTest.each`) and the state machines of MDL-001 and
+TTL-008 (:meth:`StoreUnderTest.run_machine`), most of a run's calls."""
+
+
+class _MachineFactory:
+    """What Hypothesis runs as a state machine test: builds ``machine``. Not the class itself, whose digest Hypothesis
+    takes from its source, which for a class CPython 3.11 finds by parsing the module: that parse fails
+    ("AST constructor recursion depth mismatch") when another thread changes the recursion limit meanwhile, as
+    Hypothesis does around each example of overlapped runs. Its digest is its :attr:`__name__` (the clause's)."""
+
+    def __init__(self, machine: type[Any], name: str) -> None:
+        self.machine, self.__name__ = machine, name
+
+    def __call__(self) -> Any:
+        return self.machine()
 
 
 class StoreUnderTest:
@@ -107,6 +131,10 @@ class StoreUnderTest:
         self.built: Any = None
         """The last store the factory built: the report names the package of its class."""
         self.runner = Runner(timeout)
+        self.concurrency = 1
+        """How many shards of a split check may run at once (:meth:`overlap`): from the store's measured latency."""
+        self.split = (1, 1)
+        """How this clause's check ran: (shards, how many at once); (1, 1) when it was not split."""
         self.redis = redis
         """Gives the kit-managed Redis server (provisioned on first call), for targets taking ``redis_url``."""
         self.batches = batches or real_time_batches([], timeout=timeout, profile=profile, redis=redis)
@@ -165,9 +193,10 @@ class StoreUnderTest:
         """Skip unless the target has every capability ``clause_id`` needs."""
         self.require(*CLAUSES[clause_id].requires)
 
-    def plan(self, allowance: budget.Allowance, cost: float) -> None:
-        """This clause's share of the time budget, and the cost per call that sets the limits of bursts."""
-        self.allowance, self.cost = allowance, cost
+    def plan(self, allowance: budget.Allowance, cost: float, concurrency: int = 1) -> None:
+        """This clause's share of the time budget, the cost per call that sets the limits of bursts, and how many
+        shards of a split check may run at once (:meth:`overlap`)."""
+        self.allowance, self.cost, self.concurrency = allowance, cost, concurrency
         self.runner.cost = cost
 
     @property
@@ -197,9 +226,13 @@ class StoreUnderTest:
         """Store calls this clause made (its evidence, with :attr:`examples`)."""
         return self.runner.calls
 
-    def _hypothesis_settings(self, kind: Kind) -> hypothesis.settings:
-        reduced = self.units() if self.allowance.reduced else None
-        return hypothesis_settings(self.profile, kind, settled=self.settled, max_examples=reduced)
+    def _hypothesis_settings(self, kind: Kind, shards: int = 1) -> hypothesis.settings:
+        """The profile's settings for a test of ``kind``, with this clause's share of the examples (the budget's
+        cut), split over ``shards`` runs."""
+        examples = self.units() if self.allowance.reduced or shards > 1 else None
+        if examples is not None:
+            examples = math.ceil(examples / shards)
+        return hypothesis_settings(self.profile, kind, settled=self.settled, max_examples=examples)
 
     def settings(self, kind: Kind = "property") -> Callable[[T], T]:
         """Decorate a ``@given`` test with the profile's settings (and ``--chatstore-reproduce``'s blob)."""
@@ -223,19 +256,153 @@ class StoreUnderTest:
         return apply
 
     def run_machine(self, machine: type[Any], kind: Kind = "machine") -> None:
-        """Run a state machine under the profile's settings (and ``--chatstore-reproduce``'s blob)."""
+        """Run a state machine under the profile's settings (and ``--chatstore-reproduce``'s blob).
+
+        On a store that may be called from several threads (and that is not one Redis database reset per store),
+        the run is :data:`SHARDS` independent runs, each with its own seed, stores and share of the examples, their
+        evidence added up (:meth:`overlap`): as many at once as the store's latency pays for (:attr:`concurrency`),
+        the same examples whatever that is."""
         from hypothesis.stateful import run_state_machine_as_test
 
-        chosen = self._hypothesis_settings(kind)
-        sut = self
+        shards = self.shards()
+        chosen = self._hypothesis_settings(kind, shards=shards)
 
-        class Counted(machine):  # type: ignore[misc]
-            def __init__(self) -> None:
-                sut.examples += 1
-                super().__init__()
+        def run(sut: StoreUnderTest, index: int) -> None:
+            class Counted(machine):  # type: ignore[misc]
+                def __init__(self) -> None:
+                    sut.examples += 1
+                    super().__init__()
 
-        Counted.__name__ = Counted.__qualname__ = machine.__name__
-        run_state_machine_as_test(self._reproduced(Counted), settings=chosen)
+            Counted.sut = sut
+            Counted.__name__ = Counted.__qualname__ = machine.__name__
+            runs: Any = _MachineFactory(Counted, f"{self.clause} {machine.__name__}")
+            if shards > 1 and chosen.derandomize:  # each shard its own fixed seed; one run keeps Hypothesis's own
+                runs = seed(zlib.crc32(self.clause.encode()) + index)(runs)
+            run_state_machine_as_test(self._reproduced(runs), settings=chosen)
+
+        self.overlap([functools.partial(run, index=index) for index in range(shards)])
+
+    def shards(self) -> int:
+        """Into how many independent parts this clause's split checks are cut (:meth:`each`, :meth:`run_machine`):
+        fixed by the store's capabilities, never by a measurement, so that the same seed gives the same examples."""
+        if self.reproduce is not None or "threads" not in self.capabilities or "redis_url" in self.target.accepts:
+            return 1  # a blob replays one example; one Redis database serves one store at a time
+        return SHARDS
+
+    def overlap(self, jobs: Sequence[Callable[[StoreUnderTest], None]]) -> None:
+        """Run ``jobs``, independent parts of this clause's check, each on a shard of it (a copy with a runner
+        of its own): one after the other on this one when :attr:`concurrency` is 1, else up to that many at
+        once on threads that each watch their shard's calls against the limit.
+
+        The verdict is the one of running them in order: the first job's failure in the jobs' order is raised,
+        once every job before it ended; jobs after it stop at their next store call. The shards' evidence
+        (calls, examples, the time in each method, calls that hung) adds up on this clause."""
+        __tracebackhide__ = True
+        if self.concurrency <= 1 or len(jobs) <= 1:
+            self.split = (len(jobs), 1)
+            for job in jobs:
+                job(self)
+            return
+        self.split = (len(jobs), min(self.concurrency, len(jobs)))
+        shards = [self._shard() for _ in jobs]
+        errors: dict[int, BaseException] = {}
+        lock = threading.Lock()
+        queued = iter(range(len(jobs)))
+        first = [len(jobs)]  # the lowest index that failed
+
+        def serve() -> None:
+            while True:
+                with lock:
+                    index = next(queued, None)
+                    if index is None or index > first[0]:
+                        return
+                shard = shards[index]
+                try:
+                    shard.runner.host(jobs[index], shard)
+                except BaseException as exc:  # noqa: BLE001 - the verdict is chosen below, in order
+                    with lock:
+                        errors[index] = exc
+                        if index < first[0] and not (isinstance(exc, BudgetSpent) and shard.runner.deadline < 0):
+                            first[0] = index
+                            for later in shards[index + 1 :]:  # stop at their next call: their verdict is moot
+                                later.runner.deadline = -math.inf
+                                later.runner.past_deadline = "an earlier shard of this clause failed"
+
+        threads = [
+            threading.Thread(target=serve, name=f"chatstore-shard-{n}", daemon=True)
+            for n in range(min(self.concurrency, len(jobs)))
+        ]
+        with Overlapping() as overlapping:
+            for thread in threads:
+                thread.start()
+            while threads:
+                threads[0].join(POLL)
+                if not threads[0].is_alive():
+                    threads.pop(0)
+                if abandoned_here():  # the pytest thread gave up on this check (Ctrl-C, a hang): stop every shard
+                    for shard in shards:
+                        shard.runner.deadline = -math.inf
+                        shard.runner.past_deadline = "the check these runs belonged to was given up on"
+        for shard in shards:
+            self._absorb(shard)
+        if first[0] < len(jobs):
+            raise errors[first[0]]
+        if overlapping.closed:
+            fail(
+                self.clause,
+                f"the store closed {' and '.join(dict.fromkeys(overlapping.closed))} (pytest's capture of it; the kit "
+                f"kept it open) in one of this check's {len(jobs)} runs, which went {self.split[1]} at once",
+            )
+
+    def each(
+        self,
+        items: Sequence[V],
+        check: Callable[[StoreUnderTest, V], None],
+        *,
+        stop: Callable[[V], bool] | None = None,
+    ) -> list[V]:
+        """``check(sut, item)`` for each of ``items``, independent checks of this clause enumerated in order (an
+        exhaustive phase's sequences, fixed families): split into :meth:`shards` contiguous parts, the first items
+        in the first part, run as :meth:`overlap` runs them, so the first failure in the items' order is the one
+        raised. A part stops at the first item for which ``stop`` is true (a budget's deadline). Returns the items
+        that ran, in order."""
+        __tracebackhide__ = True
+        parts = self.shards()
+        slices = [items[n * len(items) // parts : (n + 1) * len(items) // parts] for n in range(parts)]
+        done: list[list[V]] = [[] for _ in slices]
+
+        def run(sut: StoreUnderTest, part: int) -> None:
+            for item in slices[part]:
+                if stop is not None and stop(item):
+                    return
+                check(sut, item)
+                done[part].append(item)
+
+        self.overlap([functools.partial(run, part=n) for n in range(parts)])
+        return [item for part in done for item in part]
+
+    def _shard(self) -> StoreUnderTest:
+        """A copy of this clause's handle for one job of :meth:`overlap`: the same target, capabilities and
+        knowledge of the run, a runner of its own (the same limits), no evidence yet."""
+        shard = copy.copy(self)
+        shard.runner = Runner(self.timeout)
+        shard.runner.cost, shard.runner.deadline = self.runner.cost, self.runner.deadline
+        shard.runner.past_deadline = self.runner.past_deadline
+        shard.examples = shard.overlaps = shard._depth = 0
+        shard.split = (1, 1)
+        return shard
+
+    def _absorb(self, shard: StoreUnderTest) -> None:
+        """Add a finished shard's evidence to this clause's."""
+        self.examples += shard.examples
+        self.overlaps += shard.overlaps
+        self.built = shard.built or self.built
+        self.runner.calls += shard.runner.calls
+        for name, (calls, waited) in shard.runner.seconds_in.items():
+            before = self.runner.seconds_in.get(name, (0, 0.0))
+            self.runner.seconds_in[name] = (before[0] + calls, before[1] + waited)
+        self.runner.abandoned.extend(shard.runner.abandoned)
+        shard.runner.close()
 
     def _reproduced(self, test: T) -> T:
         if self.reproduce is None:
@@ -380,13 +547,14 @@ class StoreUnderTest:
             )
         return f"cannot build a store from {self.target.spec}: {why}"
 
-    def measure_cost(self) -> float:
-        """Seconds per store call: a short measurement on a fresh store, the kit's overhead per call added."""
+    def measure_cost(self) -> tuple[float, float]:
+        """Seconds per store call, from a short measurement on a fresh store (the kit's overhead per call added), and
+        the CPU seconds this process spent per call meanwhile (what overlapping calls cannot save)."""
         message = ChatMessage("user", "measuring the cost of a call")
         with self.fresh(check_empty=False) as driver:
             key = TRICKY_KEYS[0] + " cost"
             driver.get_messages(key)  # untimed: a one-time warm-up (a lazy connection) is no cost per call
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             driver.set_messages(key, [message])
             for _ in range(3):
                 driver.add_message(key, message)
@@ -396,8 +564,8 @@ class StoreUnderTest:
                 driver.get_keys()
                 calls += 1
             driver.set_messages(key, [])
-            seconds = time.perf_counter() - start
-        return seconds / calls + budget.KIT_OVERHEAD
+            seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+        return seconds / calls + budget.KIT_OVERHEAD, cpu / calls + budget.KIT_OVERHEAD
 
     def check_ttl_clause(self) -> None:
         """Run this clause's TTL scenario: instantly on the kit's clock if the factory takes one, else in real time."""

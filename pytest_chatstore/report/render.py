@@ -137,6 +137,15 @@ def _evidence_lines(run: Results, results: list[ClauseResult]) -> list[str]:
     head += f"{len(reduced)} clause(s) reduced to fit (*), none below its floor" if reduced else "every clause in full"
     cells = [f"{r.clause_id} {r.examples or '-'}/{r.calls}{'*' if r.scale < 1.0 else ''}" for r in ran]
     lines = [head] + ["    " + "  ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
+    split: dict[tuple[int, int], list[str]] = defaultdict(list)
+    for r in ran:
+        if r.shards > 1:
+            split[(r.shards, r.concurrency)].append(r.clause_id)
+    for (shards, concurrency), clause_ids in split.items():
+        lines.append(
+            f"  split into {shards} independent parts (own stores and seeds), {concurrency} at once: "
+            f"{', '.join(clause_ids)}"
+        )
     raced = [f"{r.clause_id} {r.overlaps}" for r in ran if r.overlaps]
     if raced:
         lines.append(f"  overlapping calls seen by the concurrency checks: {'  '.join(raced)}")
@@ -226,6 +235,7 @@ def _budget_json(run: Results, results: list[ClauseResult]) -> dict[str, Any]:
     return {
         "seconds": run.budget,
         "cost_per_call": round(costs[-1], 6) if costs else None,
+        "concurrency": max((r.concurrency for r in results), default=1),
         "calls": sum(r.calls for r in results),
         "reduced": [r.clause_id for r in results if r.scale < 1.0],
     }
@@ -252,6 +262,8 @@ def _clause_json(r: ClauseResult) -> dict[str, Any]:
         data["evidence"]["exhaustive"] = r.exhaustive
     if r.overlaps:
         data["evidence"]["overlaps"] = r.overlaps
+    if r.shards > 1:
+        data["evidence"] |= {"shards": r.shards, "concurrency": r.concurrency}
     if r.faults:
         data["evidence"]["faults"] = r.faults
     return data

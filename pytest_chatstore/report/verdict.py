@@ -55,6 +55,10 @@ class ClauseResult:
     """``module:qualname`` of the stores the target built (the backend a factory target builds)."""
     overlaps: int = 0
     """Calls of a concurrency check that overlapped a call of another thread: how much of a race it saw."""
+    shards: int = 1
+    """Independent runs the check was split into (its state machine's), their evidence added up."""
+    concurrency: int = 1
+    """How many of those runs went at once."""
     faults: list[dict[str, str]] = field(default_factory=list)
     """A faults clause's cases: per operation and fault, what the caller saw and what the store did."""
     exhaustive: dict[str, Any] | None = None

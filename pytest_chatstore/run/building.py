@@ -145,14 +145,15 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
         if getattr(item, "callspec", None) is not None and item.callspec.params["chatstore"].name == name  # type: ignore[attr-defined]
     ]
     try:
-        cost = sut.measure_cost()
+        cost, cpu = sut.measure_cost()
     except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
-        cost = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
-    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses)
+        cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
+    overlap = budget.concurrency(cost, cpu, sut.shards())
+    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap)
     # The budget starts, then plans: a first measurement is a guess (a lazy connection, a cold cache), so floors
     # that seem not to fit never stop the run; each clause is planned from what the run observes, and the summary
     # says at the end where the floors did not fit.
-    needed = budget.floor_seconds(clauses, cost, settings.profile)
+    needed = budget.floor_seconds(clauses, cost, settings.profile, overlap)
     if needed > settings.budget * (1 - budget.RESERVE):
         ledgers[name].note = (
             f"the floors of evidence of {len(clauses)} clause(s) looked like about {needed:.0f} s at "

@@ -94,7 +94,7 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
     config = item.config
     _refuse_while_stuck(config, sut, clause_id)
     ledger = building.ledger(config, sut)
-    sut.plan(ledger.allowance(clause_id), ledger.cost)
+    sut.plan(ledger.allowance(clause_id), ledger.cost, ledger.overlap)
     sut.runner.deadline = time.monotonic() + ledger.hard_limit - ledger.spent
     sut.runner.past_deadline = (
         f"the target's budget ({ledger.budget:g} s) and its slack ({ledger.slack:.0f} s) were spent during this "
@@ -109,8 +109,8 @@ def around_clause(item: pytest.Item, sut: StoreUnderTest, clause_id: str) -> Ite
         run_state(config).stuck.setdefault(sut.target.name, []).extend(
             (clause_id, name, call) for name, call in sut.runner.abandoned
         )
-        # Real-time waits are no calls, and calls in concurrent bursts overlap: neither shows what one costs.
-        counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency"
+        # Real-time waits are no calls, and calls in concurrent bursts or shards overlap: none shows what one costs.
+        counted = not sut.real_time and CLAUSES[clause_id].group != "concurrency" and sut.split[1] == 1
         ledger.record(clause_id, time.perf_counter() - start, sut.calls, counted=counted, methods=sut.runner.seconds_in)
         stop_when_spent(item, sut.target.name)
     _left_behind(item, sut, clause_id)

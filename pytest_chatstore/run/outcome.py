@@ -101,6 +101,8 @@ def judge_report(item: pytest.Item, call: pytest.CallInfo[None], report: pytest.
         store_class=sut.store_class if sut is not None else None,
         exhaustive=_exhaustive(sut),
         overlaps=sut.overlaps if sut is not None else 0,
+        shards=sut.split[0] if sut is not None else 1,
+        concurrency=sut.split[1] if sut is not None else 1,
         faults=list(sut.faults) if sut is not None else [],
     )
     if failure is not None and judgement.status in ("failed", "advisory-failure"):

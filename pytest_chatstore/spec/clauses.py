@@ -63,12 +63,19 @@ class Work:
 
     def calls(self, profile: str) -> float:
         """The calls of the full work: the random phase's, and the bounded-exhaustive phase's in full."""
-        full = self.exhaustive[0] * CALLS_PER_SEQUENCE + self.packed * CALLS_PER_PACKED
-        return self.per_unit * self.full_units(profile) + full
+        return sum(self.phases(profile))
 
     def reduced_calls(self, profile: str, fraction: float) -> float:
         """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
-        return self.per_unit * self.full_units(profile) * fraction + self.exhaustive[1] * CALLS_PER_SEQUENCE
+        return sum(self.phases(profile, fraction))
+
+    def phases(self, profile: str, fraction: float | None = None) -> tuple[float, float]:
+        """(the random phase's calls, the bounded-exhaustive phase's): in full, or for a clause reduced to
+        ``fraction`` of its random phase (its exhaustive phase at depth 1)."""
+        random = self.per_unit * self.full_units(profile) * (1.0 if fraction is None else fraction)
+        if fraction is None:
+            return random, self.exhaustive[0] * CALLS_PER_SEQUENCE + self.packed * CALLS_PER_PACKED
+        return random, self.exhaustive[1] * CALLS_PER_SEQUENCE
 
     def floor_fraction(self, profile: str) -> float:
         return 1.0 if self.unit == "fixed" else min(1.0, self.floor / self.full_units(profile))

@@ -202,25 +202,25 @@ def exhaust(chatstore: Any) -> None:
     depth = 1 if reduced else scope.DEPTH
     sequences = scope.sequences(chatstore.clause, needs, depth)
     deep = [] if reduced else scope.packed(chatstore.clause, needs)
-    calls, ran, ran_deep = chatstore.calls, 0, 0
+    calls = chatstore.calls
     # The budget's share of this clause bounds the phase; past it (a store far slower than measured), it stops,
     # after every single write from the empty state at least, and says how far it got.
     deadline = time.monotonic() + chatstore.allowance.seconds
-    with chatstore.failures_only():
-        for ops in sequences:
-            if len(ops) > 1 and time.monotonic() > deadline:
-                break
-            ran += 1
-            used = tuple(sorted({o[1] for o in ops}))
-            run = functools.partial(_run_sequence, ops=ops, used=used, listing=listing)
-            on_fresh_store(chatstore, used, listing, run)
-        for start in range(0, len(deep) if ran == len(sequences) else 0, scope.PACK):
-            if time.monotonic() > deadline:
-                break
-            batch = deep[start : start + scope.PACK]
-            placed = [[scope.renamed(op, scope.packed_key(n)) for op in ops] for n, ops in enumerate(batch)]
-            on_packed_store(chatstore, placed, batch, listing)
-            ran_deep += len(batch)
+
+    def run_sequence(sut: StoreUnderTest, ops: list[Op]) -> None:
+        used = tuple(sorted({o[1] for o in ops}))
+        on_fresh_store(sut, used, listing, functools.partial(_run_sequence, ops=ops, used=used, listing=listing))
+
+    def run_packed(sut: StoreUnderTest, batch: list[list[Op]]) -> None:
+        placed = [[scope.renamed(op, scope.packed_key(n)) for op in ops] for n, ops in enumerate(batch)]
+        on_packed_store(sut, placed, batch, listing)
+
+    with chatstore.failures_only():  # past the deadline, only single writes from the empty state still run
+        ran = len(
+            chatstore.each(sequences, run_sequence, stop=lambda ops: len(ops) > 1 and time.monotonic() > deadline)
+        )
+        batches = [deep[i : i + scope.PACK] for i in range(0, len(deep) if ran == len(sequences) else 0, scope.PACK)]
+        ran_deep = sum(map(len, chatstore.each(batches, run_packed, stop=lambda _: time.monotonic() > deadline)))
     whole = ran == len(sequences) and ran_deep == len(deep)
     chatstore.exhaustive = scope.Covered(
         ran + ran_deep,

@@ -119,8 +119,8 @@ def test_KEY_005_keys_of_others_are_never_listed(chatstore: StoreUnderTest) -> N
 
 @clause
 def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreUnderTest) -> None:
-    def distinct(names: Sequence[str]) -> None:
-        with chatstore.fresh() as store:
+    def distinct(names: Sequence[str], sut: StoreUnderTest = chatstore) -> None:
+        with sut.fresh() as store:
             for i, name in enumerate(names):
                 store.add_message(name, ChatMessage("user", f"message for key #{i}"))
             for i, name in enumerate(names):
@@ -130,17 +130,20 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
 
     # Every family, written in both orders, on every run before the random search (enumerated, not drawn); then
     # every member of each family beside its look-alikes, holding a message each, meets each kind of write.
-    for family in scope.LOOKALIKE_KEYS:
-        distinct(family)
-        distinct(family[::-1])
+    chatstore.each(
+        [f for family in scope.LOOKALIKE_KEYS for f in (family, family[::-1])], lambda sut, f: distinct(f, sut)
+    )
     # Then every member runs every history of up to two such writes, its look-alikes running others at once.
     needs = scope.Needs.of(chatstore.capabilities)
     chosen, rounds, calls = scope.among_lookalikes(needs), scope.lookalike_rounds(needs), chatstore.calls
     with chatstore.failures_only():
-        for family, op in chosen:
-            on_fresh_store(chatstore, family, False, functools.partial(_beside_lookalikes, family=family, op=op))
-        for placed in rounds:
-            on_packed_store(chatstore, placed, placed, False, rule="KEY-004")
+        chatstore.each(
+            chosen,
+            lambda sut, case: on_fresh_store(
+                sut, case[0], False, functools.partial(_beside_lookalikes, family=case[0], op=case[1])
+            ),
+        )
+        chatstore.each(rounds, lambda sut, placed: on_packed_store(sut, placed, placed, False, rule="KEY-004"))
     chatstore.exhaustive = scope.Covered(
         len(chosen) + len(rounds),
         chatstore.calls - calls,

@@ -1,0 +1,143 @@
+"""Overlapping independent work (issue 23): a split check's verdict and evidence do not depend on how many of its
+parts run at once, parts do run at once when allowed, and a store that may not be called from two threads never is.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_chatstore.engine import budget
+from pytest_chatstore.engine.failures import ClauseFailure, fail
+from pytest_chatstore.engine.targets import target_from_factory
+from pytest_chatstore.harness.store import SHARDS, StoreUnderTest
+from pytest_chatstore.spec.clauses import CLAUSES
+from pytest_chatstore.suite.test_model import ChatStoreMachine
+from reference_impls.memory import InMemoryChatStore
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def sut_for(factory: Any, clause: str = "MDL-001", concurrency: int = 1, **kwargs: Any) -> StoreUnderTest:
+    target = target_from_factory(factory, name="f", spec="test:f", source="test")
+    sut = StoreUnderTest(target, timeout=5, profile="ci", clause=clause, **kwargs)
+    sut.plan(budget.FULL, 0.001, concurrency)
+    return sut
+
+
+def test_a_store_that_may_be_called_from_threads_is_split_and_one_that_may_not_is_not() -> None:
+    assert sut_for(InMemoryChatStore).shards() == SHARDS
+    assert sut_for(InMemoryChatStore, declared={"threads": (False, "test")}).shards() == 1
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_the_first_failure_in_the_items_order_is_raised_whatever_the_concurrency(concurrency: int) -> None:
+    sut = sut_for(InMemoryChatStore, concurrency=concurrency)
+    seen: list[int] = []
+
+    def check(shard: StoreUnderTest, item: int) -> None:
+        with shard.fresh() as store:
+            store.add_message("k", store_message(item))
+        seen.append(item)
+        if item in (13, 3, 40):
+            fail(shard.clause, f"item {item}")
+
+    with pytest.raises(ClauseFailure, match="item 3"):
+        sut.each(list(range(48)), check)
+    assert set(range(3)) <= set(seen)  # every item before the failing one ran
+    assert 47 not in seen  # the last part, after the failing one, stopped (or never started)
+
+
+def test_parts_run_at_once_when_the_concurrency_allows() -> None:
+    sut = sut_for(InMemoryChatStore, concurrency=4)
+    together = threading.Barrier(4, timeout=10)  # one after the other, this would break after 10 s
+
+    def check(shard: StoreUnderTest, item: int) -> None:
+        if item % 2 == 0:  # each part's first item
+            together.wait()
+        with shard.fresh() as store:
+            store.get_messages("k")
+
+    assert sut.each(list(range(8)), check) == list(range(8))
+    assert sut.split == (SHARDS, 4)
+    assert sut.calls >= 8 * 2  # each shard's calls (building reads the canary keys) add up on the clause
+
+
+def test_a_split_state_machine_runs_the_same_examples_whatever_the_concurrency() -> None:
+    evidence = []
+    for concurrency in (1, 4):
+        sut = sut_for(InMemoryChatStore, concurrency=concurrency)
+        sut.run_machine(type("ChatStoreMachine", (ChatStoreMachine,), {"sut": sut}))
+        evidence.append((sut.examples, sut.calls, sut.split[0]))
+    assert evidence[0] == evidence[1]
+    assert evidence[0][0] >= budget.work("MDL-001").full_units("ci")  # every example of the full work, in shards
+
+
+def test_a_split_state_machine_finds_a_bug_and_names_its_steps() -> None:
+    class ForgetsSecond(InMemoryChatStore):
+        def add_message(self, key: str, message: Any, idx: int | None = None) -> None:
+            if len(self.get_messages(key)) == 1 and idx is None:
+                return
+            super().add_message(key, message, idx)
+
+    sut = sut_for(ForgetsSecond, concurrency=4)
+    with pytest.raises(ClauseFailure) as caught:
+        sut.run_machine(type("ChatStoreMachine", (ChatStoreMachine,), {"sut": sut}))
+    assert "add_message" in str(caught.value)
+
+
+def test_concurrency_follows_what_a_call_waits_not_what_it_computes() -> None:
+    assert budget.concurrency(0.020, 0.0003, SHARDS) == SHARDS  # a store that waits on the network
+    assert budget.concurrency(0.020, 0.015, SHARDS) == 1  # one that computes: the interpreter runs one thread
+    assert budget.concurrency(0.0002, 0.00001, SHARDS) == 1  # too fast for a thread switch to pay
+    assert budget.concurrency(0.020, 0.0003, 1) == 1  # a store that may not be called from threads
+
+
+def store_message(item: int) -> Any:
+    from pytest_chatstore.spec.contract import ChatMessage
+
+    return ChatMessage("user", f"item {item}")
+
+
+def test_the_budget_plans_the_split_phases_at_their_overlapped_wall_time() -> None:
+    clauses = ["MDL-001", "INS-002", "ORD-001"]
+    alone = budget.full_seconds(clauses, 0.020, "default")
+    overlapped = budget.full_seconds(clauses, 0.020, "default", overlap=8)
+    assert overlapped < alone / 3  # the machine and the exhaustive phases are most of these clauses' calls
+    assert budget.full_seconds(["FID-001"], 0.020, "default", overlap=8) == budget.full_seconds(
+        ["FID-001"], 0.020, "default"
+    )  # a property's random phase is not split
+    assert budget.plan(clauses, overlapped * 1.01, 0.020, "default", overlap=8) == 1.0
+    assert budget.plan(clauses, overlapped * 1.01, 0.020, "default") < 1.0
+
+
+def _run(pytester: pytest.Pytester, clause_id: str, *args: str) -> dict[str, Any]:
+    """One clause against a 2 ms store with an insert bug: its JSON report's clause and budget."""
+    result = pytester.runpytest_subprocess(
+        "--chatstore=tests.hostile_stores:InsertAtZeroAppends2ms", "--chatstore-only", "--chatstore-hypothesis=ci",
+        f"--chatstore-clauses={clause_id}", "--chatstore-report=report.json", *args,
+    )  # fmt: skip
+    result.assert_outcomes(failed=1, deselected=len(CLAUSES) - 1)
+    target = json.loads((pytester.path / "report.json").read_text())["targets"][0]
+    return {"budget": target["budget"], **target["clauses"][0]}
+
+
+def test_a_store_that_waits_gets_its_parts_overlapped_and_the_verdict_of_running_them_in_order(
+    pytester: pytest.Pytester,
+) -> None:
+    overlapped = _run(pytester, "INS-002")
+    assert overlapped["budget"]["concurrency"] > 1
+    assert overlapped["evidence"]["shards"] == SHARDS
+    assert overlapped["evidence"]["concurrency"] > 1
+    # The same store, one call at a time: its exhaustive phase in one part meets the same first failing sequence.
+    alone = _run(pytester, "INS-002", "--chatstore-capabilities=-threads")
+    assert alone["budget"]["concurrency"] == 1
+    assert "shards" not in alone["evidence"]
+    assert overlapped["failure"] == alone["failure"]
+    machine = _run(pytester, "MDL-001")  # the state machine's runs, overlapped, meet the bug too
+    assert machine["evidence"]["concurrency"] > 1
+    assert "add_message" in machine["failure"]
