@@ -141,3 +141,28 @@ def test_a_store_that_waits_gets_its_parts_overlapped_and_the_verdict_of_running
     machine = _run(pytester, "MDL-001")  # the state machine's runs, overlapped, meet the bug too
     assert machine["evidence"]["concurrency"] > 1
     assert "add_message" in machine["failure"]
+
+
+def test_a_call_that_hangs_in_one_part_is_the_clauses_hang_and_the_parts_after_it_stop() -> None:
+    from pytest_chatstore.engine.failures import Hung
+
+    class HangsOnKey(InMemoryChatStore):
+        def get_messages(self, key: str) -> Any:
+            if key == "hang":
+                threading.Event().wait(3)
+            return super().get_messages(key)
+
+    target = target_from_factory(HangsOnKey, name="f", spec="test:f", source="test")
+    sut = StoreUnderTest(target, timeout=0.5, profile="ci", clause="MDL-001")
+    sut.plan(budget.FULL, 0.001, 4)
+    ran: list[int] = []
+
+    def check(shard: StoreUnderTest, item: int) -> None:
+        with shard.fresh() as store:
+            store.get_messages("hang" if item == 5 else "k")
+        ran.append(item)
+
+    with pytest.raises(Hung, match="get_messages"):
+        sut.each(list(range(16)), check)
+    assert set(range(4)) <= set(ran)  # the parts before the hanging one ended
+    assert [name for name, _ in sut.runner.abandoned] == ["get_messages"]  # the stuck call, for the next clauses
