@@ -166,3 +166,12 @@ def test_a_call_that_hangs_in_one_part_is_the_clauses_hang_and_the_parts_after_i
         sut.each(list(range(16)), check)
     assert set(range(4)) <= set(ran)  # the parts before the hanging one ended
     assert [name for name, _ in sut.runner.abandoned] == ["get_messages"]  # the stuck call, for the next clauses
+
+
+def test_xdist_workers_share_one_budget_instead_of_each_planning_every_clause() -> None:
+    clauses = ["ORD-001", "SET-001", "INS-001", "DEL-001", "KEY-001", "FID-001"]
+    alone, shared = (
+        budget.Ledger(budget=30, profile="default", measured=0.020, clauses=list(clauses), workers=n) for n in (1, 2)
+    )
+    assert alone.allowance("ORD-001").scale < shared.allowance("ORD-001").scale  # half the clauses each: more each
+    assert shared.allowance("ORD-001").seconds <= 30 * (1 - budget.RESERVE)  # never more than this worker has

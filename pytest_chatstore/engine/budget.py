@@ -166,7 +166,10 @@ class Ledger:
     methods: dict[str, tuple[int, float]] = field(default_factory=dict)
     """Store method -> (calls, seconds waited for them), every call the kit made counted (emptiness checks too)."""
     overlap: int = 1
-    """How many runs of a split state machine go at once on this target (:func:`concurrency`)."""
+    """How many parts of a split check go at once on this target (:func:`concurrency`)."""
+    workers: int = 1
+    """Processes sharing the clauses (xdist's workers): each runs about its share of those still to run, in its own
+    wall time, so the budget is shared, not spent once per worker on every clause."""
 
     @property
     def cost(self) -> float:
@@ -179,7 +182,8 @@ class Ledger:
         """The allowance of the clause about to run (which must be the next in :attr:`clauses`)."""
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
         left = max(0.0, self.budget * (1 - RESERVE) - self.spent)
-        scale = plan(todo, left, self.cost, self.profile, overlap=self.overlap)
+        shared = left * self.workers  # the other workers run about their share of ``todo`` meanwhile
+        scale = plan(todo, shared, self.cost, self.profile, overlap=self.overlap)
         planned = [
             _wall(
                 c,
@@ -189,7 +193,7 @@ class Ledger:
             )
             for c in todo
         ]
-        return Allowance(scale, left * planned[0] / sum(planned) if sum(planned) else left)
+        return Allowance(scale, min(left, shared * planned[0] / sum(planned)) if sum(planned) else left)
 
     @property
     def slack(self) -> float:

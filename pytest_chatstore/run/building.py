@@ -6,6 +6,8 @@ the config) and returns a whole object, so that the plugin holds no logic of its
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from pytest_chatstore.engine import budget, capabilities
@@ -149,11 +151,12 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
         cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
     overlap = budget.concurrency(cost, cpu, sut.shards())
-    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap)
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
+    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap, workers=workers)
     # The budget starts, then plans: a first measurement is a guess (a lazy connection, a cold cache), so floors
     # that seem not to fit never stop the run; each clause is planned from what the run observes, and the summary
     # says at the end where the floors did not fit.
-    needed = budget.floor_seconds(clauses, cost, settings.profile, overlap)
+    needed = budget.floor_seconds(clauses, cost, settings.profile, overlap) / workers
     if needed > settings.budget * (1 - budget.RESERVE):
         ledgers[name].note = (
             f"the floors of evidence of {len(clauses)} clause(s) looked like about {needed:.0f} s at "
