@@ -139,7 +139,7 @@ def _evidence_lines(run: Results, results: list[ClauseResult]) -> list[str]:
     lines = [head] + ["    " + "  ".join(cells[i : i + 6]) for i in range(0, len(cells), 6)]
     split: dict[tuple[int, int], list[str]] = defaultdict(list)
     for r in ran:
-        if r.shards > 1:
+        if r.shards > 1 and r.concurrency > 1:  # parts run in order are the same calls: the JSON report says so
             split[(r.shards, r.concurrency)].append(r.clause_id)
     for (shards, concurrency), clause_ids in split.items():
         lines.append(
