@@ -435,6 +435,8 @@ def main(argv: list[str]) -> int:
                 if kept.is_file() and python.is_file():
                     data = json.loads(kept.read_text())
                     data.setdefault("seconds", 0.0)
+                    if not data.get("targets"):  # a run stopped before any clause (or one still running meanwhile)
+                        data.setdefault("error", data.get("stopped") or "its last run left no verdict")
                     results.append((backend, version_of(python, backend.distribution), data))
                 elif backend.not_run:
                     results.append((backend, "", {}))
