@@ -118,7 +118,7 @@ def plan(
     clauses: Iterable[str], budget: float, cost: float, profile: str, *, strict: bool = False, overlap: int = 1
 ) -> float:
     """The common scale (≤ 1) that makes ``clauses``' work fit ``budget`` seconds at ``cost`` per call
-    (``overlap``: how many runs of a state machine go at once, see :func:`concurrency`).
+    (``overlap``: how many parts of a split check go at once, see :func:`concurrency`).
 
     Each clause does ``max(floor, scale * full)``. When even the floors do not fit, the scale is 0
     (every clause at its floor), or :class:`BudgetTooSmall` is raised if ``strict``.
