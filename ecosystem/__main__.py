@@ -406,6 +406,23 @@ def render(results: list[tuple[Backend, str, dict[str, Any]]], when: str) -> str
     return "\n".join(lines).rstrip() + "\n"
 
 
+@contextlib.contextmanager
+def servers(needed: set[str], workdir: Path) -> Iterator[dict[str, str]]:
+    """Start the servers ``needed`` (a union of :attr:`Backend.needs`) for as long as the block runs; yield the
+    environment the rows run in, with each server's address (the kit's own Redis is the kit's to provision)."""
+    with contextlib.ExitStack() as stack:
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
+        if "postgres" in needed:
+            env["CHATSTORE_POSTGRES_URL"] = stack.enter_context(postgres())
+        if "dynamodb" in needed:
+            env["CHATSTORE_DYNAMODB_URL"] = stack.enter_context(moto(workdir))
+        if "azurite" in needed:
+            env["CHATSTORE_AZURITE_CONNECTION"] = stack.enter_context(azurite(workdir))
+        if "redis-stack" in needed:
+            env["CHATSTORE_REDIS_STACK_URL"] = stack.enter_context(redis_stack(workdir))
+        yield env
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m ecosystem", description=__doc__)
     parser.add_argument("--only", nargs="*", default=None, help="backend names (substrings) to run")
@@ -417,17 +434,7 @@ def main(argv: list[str]) -> int:
     args.workdir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     results: list[tuple[Backend, str, dict[str, Any]]] = []
-    with contextlib.ExitStack() as stack:
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "CI": "true"}
-        needed = {need for b in chosen if not b.not_run for need in b.needs}
-        if "postgres" in needed:
-            env["CHATSTORE_POSTGRES_URL"] = stack.enter_context(postgres())
-        if "dynamodb" in needed:
-            env["CHATSTORE_DYNAMODB_URL"] = stack.enter_context(moto(args.workdir))
-        if "azurite" in needed:
-            env["CHATSTORE_AZURITE_CONNECTION"] = stack.enter_context(azurite(args.workdir))
-        if "redis-stack" in needed:
-            env["CHATSTORE_REDIS_STACK_URL"] = stack.enter_context(redis_stack(args.workdir))
+    with servers({need for b in chosen if not b.not_run for need in b.needs}, args.workdir) as env:
         for backend in BACKENDS:
             if backend not in chosen:  # keep the row from the last run, if there was one
                 kept = args.workdir / "reports" / f"{slug(backend.name)}.json"
