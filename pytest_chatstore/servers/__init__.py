@@ -14,13 +14,13 @@ REDIS_KINDS = ("auto", "url", "docker", "binary", "fakeredis")
 
 @dataclass(frozen=True)
 class RedisConfig:
-    """What the kit needs to know to find a Redis server."""
+    """What the kit needs to know to find a Redis server (from the settings, whose rows hold the defaults)."""
 
-    kind: str = "auto"
+    kind: str
     """One of :data:`REDIS_KINDS`."""
-    url: str | None = None
+    url: str | None
     """The user's server (an empty database of it is used)."""
-    require_real: bool = False
+    require_real: bool
     """Fail rather than fall back to fakeredis."""
 
 
