@@ -56,9 +56,10 @@ class ClauseResult:
     overlaps: int = 0
     """Calls of a concurrency check that overlapped a call of another thread: how much of a race it saw."""
     shards: int = 1
-    """Independent runs the check was split into (its state machine's), their evidence added up."""
+    """Independent parts the check was split into (its exhaustive phase, fixed families, state machine), their
+    evidence added up."""
     concurrency: int = 1
-    """How many of those runs went at once."""
+    """How many of those parts went at once."""
     faults: list[dict[str, str]] = field(default_factory=list)
     """A faults clause's cases: per operation and fault, what the caller saw and what the store did."""
     exhaustive: dict[str, Any] | None = None
