@@ -244,12 +244,17 @@ class Ledger:
     ) -> None:
         """A clause finished after ``seconds`` and ``calls`` calls (``counted``: its time is its calls'), with the
         time of each store method (``methods``: name -> (calls, seconds))."""
-        for name, (n, waited) in (methods or {}).items():
-            before = self.methods.get(name, (0, 0.0))
-            self.methods[name] = (before[0] + n, before[1] + waited)
+        add_times(self.methods, methods or {})
         self.spent += seconds
         if clause_id in self.clauses:
             self.clauses.remove(clause_id)
         if counted and calls:
             self.calls += calls
             self.seconds += seconds
+
+
+def add_times(into: dict[str, tuple[int, float]], more: dict[str, tuple[int, float]]) -> None:
+    """Add ``more``'s time in each store method (name -> (calls, seconds)) to ``into``'s."""
+    for name, (calls, waited) in more.items():
+        before = into.get(name, (0, 0.0))
+        into[name] = (before[0] + calls, before[1] + waited)

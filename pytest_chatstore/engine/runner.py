@@ -18,6 +18,7 @@ if the call ever returns, unwinds without calling the store again.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import queue
 import signal
@@ -26,6 +27,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
+
+from pytest_chatstore.engine.budget import add_times
 
 T = TypeVar("T")
 
@@ -220,6 +223,26 @@ class Runner:
         """Monotonic time past which no store call starts (the budget's hard limit; :meth:`check_deadline`)."""
         self.past_deadline = ""
         """What :class:`BudgetSpent` says."""
+
+    def sibling(self) -> Runner:
+        """A runner of its own with this one's limits (time limit, cost per call, deadline): for one part of a
+        check that runs beside others (:meth:`~pytest_chatstore.harness.store.StoreUnderTest.overlap`)."""
+        other = Runner(self.timeout)
+        other.cost, other.deadline, other.past_deadline = self.cost, self.deadline, self.past_deadline
+        return other
+
+    def cancel(self, why: str) -> None:
+        """Start no store call from now on: the next one raises :class:`BudgetSpent` saying ``why``."""
+        self.deadline = -math.inf
+        self.past_deadline = why
+
+    def absorb(self, other: Runner) -> None:
+        """Add a finished sibling's evidence (calls, time in each method, calls that hung) to this runner's, and
+        close it."""
+        self.calls += other.calls
+        add_times(self.seconds_in, other.seconds_in)
+        self.abandoned.extend(other.abandoned)
+        other.close()
 
     def check_deadline(self) -> None:
         """Raise :class:`BudgetSpent` once :attr:`deadline` has passed (before a store call or a store's building;

@@ -325,8 +325,7 @@ class StoreUnderTest:
                         if index < first[0] and not (isinstance(exc, BudgetSpent) and shard.runner.deadline < 0):
                             first[0] = index
                             for later in shards[index + 1 :]:  # stop at their next call: their verdict is moot
-                                later.runner.deadline = -math.inf
-                                later.runner.past_deadline = "an earlier shard of this clause failed"
+                                later.runner.cancel("an earlier shard of this clause failed")
 
         threads = [
             threading.Thread(target=serve, name=f"chatstore-shard-{n}", daemon=True)
@@ -341,8 +340,7 @@ class StoreUnderTest:
                     threads.pop(0)
                 if abandoned_here():  # the pytest thread gave up on this check (Ctrl-C, a hang): stop every shard
                     for shard in shards:
-                        shard.runner.deadline = -math.inf
-                        shard.runner.past_deadline = "the check these runs belonged to was given up on"
+                        shard.runner.cancel("the check these runs belonged to was given up on")
         for shard in shards:
             self._absorb(shard)
         if first[0] < len(jobs):
@@ -385,9 +383,7 @@ class StoreUnderTest:
         """A copy of this clause's handle for one job of :meth:`overlap`: the same target, capabilities and
         knowledge of the run, a runner of its own (the same limits), no evidence yet."""
         shard = copy.copy(self)
-        shard.runner = Runner(self.timeout)
-        shard.runner.cost, shard.runner.deadline = self.runner.cost, self.runner.deadline
-        shard.runner.past_deadline = self.runner.past_deadline
+        shard.runner = self.runner.sibling()
         shard.examples = shard.overlaps = shard._depth = 0
         shard.split = (1, 1)
         return shard
@@ -397,12 +393,7 @@ class StoreUnderTest:
         self.examples += shard.examples
         self.overlaps += shard.overlaps
         self.built = shard.built or self.built
-        self.runner.calls += shard.runner.calls
-        for name, (calls, waited) in shard.runner.seconds_in.items():
-            before = self.runner.seconds_in.get(name, (0, 0.0))
-            self.runner.seconds_in[name] = (before[0] + calls, before[1] + waited)
-        self.runner.abandoned.extend(shard.runner.abandoned)
-        shard.runner.close()
+        self.runner.absorb(shard.runner)
 
     def _reproduced(self, test: T) -> T:
         if self.reproduce is None:
