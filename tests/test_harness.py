@@ -80,10 +80,7 @@ def test_settings_follow_the_profile_and_settle_known_failures() -> None:
     assert sut_for(InMemoryChatStore).profile == "ci"
     settled = sut_for(InMemoryChatStore, settled=True)
 
-    @settled.settings()
-    def check() -> None: ...
-
-    chosen = check._hypothesis_internal_use_settings  # type: ignore[attr-defined]
+    chosen = settled._hypothesis_settings("property")
     assert chosen.derandomize
     assert chosen.database is None
 

@@ -453,7 +453,7 @@ def test_each_clause_prints_a_line_with_its_time_and_evidence(pytester: pytest.P
     )
     result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
     result.stdout.fnmatch_lines(
-        ["chatstore/test_core.py ", "  ORD-002 passed * s  30 examples, * calls*", "  CON-001 passed * s  * calls*"]
+        ["chatstore/test_core.py ", "  ORD-002 passed * s  32 examples, * calls*", "  CON-001 passed * s  * calls*"]
     )
     quiet = pytester.runpytest(
         "--chatstore=reference_impls.memory:InMemoryChatStore", *ONLY, "-q", "--chatstore-clauses=ORD-002"

@@ -90,11 +90,74 @@ def test_a_split_state_machine_finds_a_bug_and_names_its_steps() -> None:
     assert "add_message" in str(caught.value)
 
 
+def _search(sut: StoreUnderTest) -> list[tuple[str, int]]:
+    """A property of DEL-001's shape run through ``sut``: what it drew, in order of drawing within each part."""
+    from hypothesis import strategies as st
+
+    drawn: list[tuple[str, int]] = []
+
+    @sut.given(key=st.text("abc", min_size=1, max_size=4), count=st.integers(1, 6))
+    def check(part: StoreUnderTest, key: str, count: int) -> None:
+        drawn.append((key, count))
+        with part.fresh() as store:
+            for n in range(count):
+                store.add_message(key, store_message(n))
+            store.expect("messages after the adds", [store_message(n) for n in range(count)], store.get_messages(key))
+
+    check()
+    return drawn
+
+
+def test_a_split_property_runs_the_same_examples_whatever_the_concurrency() -> None:
+    runs = []
+    for concurrency in (1, 4):
+        sut = sut_for(InMemoryChatStore, clause="DEL-001", concurrency=concurrency)
+        drawn = _search(sut)
+        runs.append((sorted(drawn), sut.examples, sut.split))
+        assert len(set(drawn)) >= budget.work("DEL-001").full_units("ci")  # the simplest example once, not per part
+    assert runs[0][:2] == runs[1][:2]
+    assert runs[0][2] == (SHARDS, 1)
+    assert runs[1][2] == (SHARDS, 4)
+    # every example of the full work, in parts
+    assert runs[0][1] >= budget.work("DEL-001").full_units("ci")
+    # one part (a store without threads) is Hypothesis's own search, unchanged
+    alone = sut_for(InMemoryChatStore, clause="DEL-001", declared={"threads": (False, "test")})
+    _search(alone)
+    assert alone.split == (1, 1)
+    assert alone.examples == budget.work("DEL-001").full_units("ci")
+
+
+def test_a_split_property_finds_a_bug_and_the_first_failing_part_is_reported() -> None:
+    class ForgetsFifth(InMemoryChatStore):
+        def add_message(self, key: str, message: Any, idx: int | None = None) -> None:
+            if len(self.get_messages(key)) == 4:
+                return
+            super().add_message(key, message, idx)
+
+    failures = []
+    for concurrency in (1, 4):
+        sut = sut_for(ForgetsFifth, clause="DEL-001", concurrency=concurrency)
+        with pytest.raises(ClauseFailure) as caught:
+            _search(sut)
+        failures.append(str(caught.value))
+    assert failures[0] == failures[1]
+    assert "messages after the adds" in failures[0]
+
+
 def test_concurrency_follows_what_a_call_waits_not_what_it_computes() -> None:
     assert budget.concurrency(0.020, 0.0003, SHARDS) == SHARDS  # a store that waits on the network
     assert budget.concurrency(0.020, 0.015, SHARDS) == 1  # one that computes: the interpreter runs one thread
     assert budget.concurrency(0.0002, 0.00001, SHARDS) == 1  # too fast for a thread switch to pay
     assert budget.concurrency(0.020, 0.0003, 1) == 1  # a store that may not be called from threads
+
+
+def test_overlapped_calls_share_out_their_waiting_not_their_computing() -> None:
+    assert budget.speedup(0.020, 0.0004, 1) == 1.0
+    assert 6 < budget.speedup(0.020, 0.0004, 8) < 8  # 8 at once, each computing 0.4 ms the others cannot overlap
+    assert budget.speedup(0.002, 0.0004, 5) == pytest.approx(
+        2.5
+    )  # half the gain at 2 ms per call: the computing weighs more
+    assert budget.speedup(0.002, 0.002, 8) == pytest.approx(8 / 9)  # a store that only computes: slower, if anything
 
 
 def store_message(item: int) -> Any:
@@ -106,12 +169,15 @@ def store_message(item: int) -> Any:
 def test_the_budget_plans_the_split_phases_at_their_overlapped_wall_time() -> None:
     clauses = ["MDL-001", "INS-002", "ORD-001"]
     alone = budget.full_seconds(clauses, 0.020, "default")
-    overlapped = budget.full_seconds(clauses, 0.020, "default", overlap=8)
+    overlapped = budget.full_seconds(clauses, 0.020, "default", speedup=8)
     assert overlapped < alone / 3  # the machine and the exhaustive phases are most of these clauses' calls
-    assert budget.full_seconds(["FID-001"], 0.020, "default", overlap=8) == budget.full_seconds(
+    assert budget.full_seconds(["FID-001"], 0.020, "default", speedup=8) < budget.full_seconds(
         ["FID-001"], 0.020, "default"
-    )  # a property's random phase is not split
-    assert budget.plan(clauses, overlapped * 1.01, 0.020, "default", overlap=8) == 1.0
+    )  # a property's random search is split too
+    assert budget.full_seconds(["SCL-001"], 0.020, "default", speedup=8) == budget.full_seconds(
+        ["SCL-001"], 0.020, "default"
+    )  # a fixed scenario is not
+    assert budget.plan(clauses, overlapped * 1.01, 0.020, "default", speedup=8) == 1.0
     assert budget.plan(clauses, overlapped * 1.01, 0.020, "default") < 1.0
 
 
@@ -138,6 +204,10 @@ def test_a_store_that_waits_gets_its_parts_overlapped_and_the_verdict_of_running
     assert alone["budget"]["concurrency"] == 1
     assert "shards" not in alone["evidence"]
     assert overlapped["failure"] == alone["failure"]
+    # At most one part at once, asked for (a backend that limits connections): the same parts, the same verdict.
+    one_at_once = _run(pytester, "INS-002", "--chatstore-overlap=1")
+    assert one_at_once["budget"]["concurrency"] == 1
+    assert one_at_once["failure"] == overlapped["failure"]
     machine = _run(pytester, "MDL-001")  # the state machine's runs, overlapped, meet the bug too
     assert machine["evidence"]["concurrency"] > 1
     assert "add_message" in machine["failure"]

@@ -54,6 +54,8 @@ def test_each_setting_is_one_row_read_as_its_resolved_value() -> None:
     ("values", "message"),
     [
         ({"chatstore_scale": "0"}, "chatstore-scale from ini: must be positive, got '0'"),
+        ({"chatstore_overlap": "0"}, "chatstore-overlap from ini: must be 1 or more, got '0'"),
+        ({"chatstore_overlap": "many"}, "chatstore-overlap from ini: 'many' is neither auto nor a whole number"),
         ({"chatstore_hypothesis": "fast"}, "chatstore-hypothesis from ini: unknown profile 'fast'"),
         ({"chatstore_report": "out.txt"}, "chatstore-report from ini: '.*out.txt' must end in .json or .md"),
         ({"chatstore_reproduce": "nonsense"}, "chatstore-reproduce from ini: 'nonsense' is not CLAUSE-ID:BLOB"),

@@ -150,13 +150,17 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
         cost, cpu = sut.measure_cost()
     except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
         cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
-    overlap = budget.concurrency(cost, cpu, sut.shards())
+    most = sut.shards() if settings.overlap is None else min(settings.overlap, sut.shards())
+    overlap = budget.concurrency(cost, cpu, most)
     workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap, workers=workers)
+    faster = budget.speedup(cost, cpu, overlap)
+    ledgers[name] = Ledger(
+        settings.budget, settings.profile, cost, clauses, overlap=overlap, speedup=faster, workers=workers
+    )
     # The budget starts, then plans: a first measurement is a guess (a lazy connection, a cold cache), so floors
     # that seem not to fit never stop the run; each clause is planned from what the run observes, and the summary
     # says at the end where the floors did not fit.
-    needed = budget.floor_seconds(clauses, cost, settings.profile, overlap) / workers
+    needed = budget.floor_seconds(clauses, cost, settings.profile, faster) / workers
     if needed > settings.budget * (1 - budget.RESERVE):
         ledgers[name].note = (
             f"the floors of evidence of {len(clauses)} clause(s) looked like about {needed:.0f} s at "

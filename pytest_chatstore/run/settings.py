@@ -185,6 +185,18 @@ def _number(what: str) -> Parser[float]:
 _seconds = _number("a number of seconds")
 
 
+def _at_once(value: Any, source: str, ctx: Context) -> int | None:
+    if str(value) == "auto":
+        return None
+    try:
+        number = int(str(value))
+    except ValueError:
+        raise Invalid(f"{value!r} is neither auto nor a whole number") from None
+    if number < 1:
+        raise Invalid(f"must be 1 or more, got {value!r}")
+    return number
+
+
 def _profile(value: Any, source: str, ctx: Context) -> str:
     if str(value) not in PROFILES:
         raise Invalid(f"unknown profile {str(value)!r}; choose from {', '.join(PROFILES)}")
@@ -287,6 +299,16 @@ class Settings:
         "budget and its slack (a quarter of it, 30 s at least) the run stops, INCOMPLETE",
         _seconds,
         DEFAULT_BUDGET,
+    )
+    overlap: Setting[int | None] = Setting(
+        "chatstore_overlap",
+        "N",
+        "at most N parts of a split check at once on a store that waits (auto: as many as the measured latency "
+        "and CPU pay for, up to 8; 1: one after the other, for a backend that limits connections); the parts "
+        "and their examples stay the same",
+        _at_once,
+        None,
+        shown="`auto`",
     )
     scale = Setting(
         "chatstore_scale",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_chatstore.engine import strategies as cst
@@ -17,12 +16,11 @@ KEY = "conversation"
 
 @clause
 def test_FRE_001_fresh_store_is_empty(chatstore: StoreUnderTest) -> None:
-    @chatstore.settings()
-    @given(key=cst.keys, messages=st.lists(cst.simple_messages, min_size=1, max_size=3))
-    def check(key: str, messages: list[ChatMessage]) -> None:
-        with chatstore.fresh() as first:
+    @chatstore.given(key=cst.keys, messages=st.lists(cst.simple_messages, min_size=1, max_size=3))
+    def check(sut: StoreUnderTest, key: str, messages: list[ChatMessage]) -> None:
+        with sut.fresh() as first:
             first.set_messages(key, messages)
-            with chatstore.fresh(check_empty=False) as second:
+            with sut.fresh(check_empty=False) as second:
                 second.unreplayable = "the example uses two stores, one after the other"
                 second.expect(f"a second fresh store sees the first store's {key!r}", [], second.get_messages(key))
                 if "keys" in second.capabilities:
@@ -60,11 +58,10 @@ def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
                 run_op(store, model, op)
                 store.expect(f"messages after {op[0]}", model.get_messages(KEY), store.get_messages(KEY))
 
-    @chatstore.settings()
-    @given(start=st.lists(cst.simple_messages, max_size=5), ops=st.lists(ops, max_size=12))
-    def check(start: list[ChatMessage], ops: list[tuple[object, ...]]) -> None:
+    @chatstore.given(start=st.lists(cst.simple_messages, max_size=5), ops=st.lists(ops, max_size=12))
+    def check(sut: StoreUnderTest, start: list[ChatMessage], ops: list[tuple[object, ...]]) -> None:
         model = ChatModel()
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             # Most examples start from a conversation of a few messages: order bugs need some to reorder.
             for op in numbered_ops([("set", KEY, start), *ops]):
                 run_op(store, model, op)
@@ -75,10 +72,9 @@ def test_ORD_001_order_of_operations_is_kept(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
-    @chatstore.settings()
-    @given(key=cst.keys)
-    def check(key: str) -> None:
-        with chatstore.fresh(check_empty=False) as store:
+    @chatstore.given(key=cst.keys)
+    def check(sut: StoreUnderTest, key: str) -> None:
+        with sut.fresh(check_empty=False) as store:
             store.expect(f"get_messages({key!r}) on a key never written", [], store.call("get", key))
 
     check()
@@ -88,10 +84,9 @@ def test_ORD_002_unknown_key_reads_empty(chatstore: StoreUnderTest) -> None:
 def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.message_lists, after=st.lists(cst.messages, min_size=1, max_size=6))
-    def check(before: list[ChatMessage], after: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=cst.message_lists, after=st.lists(cst.messages, min_size=1, max_size=6))
+    def check(sut: StoreUnderTest, before: list[ChatMessage], after: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.set_messages(KEY, before)
             store.set_messages(KEY, after)
             store.expect("messages after a second set_messages", after, store.get_messages(KEY))
@@ -103,10 +98,9 @@ def test_SET_001_set_replaces_the_conversation(chatstore: StoreUnderTest) -> Non
 def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=st.lists(cst.simple_messages, min_size=1, max_size=4))
-    def check(before: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=st.lists(cst.simple_messages, min_size=1, max_size=4))
+    def check(sut: StoreUnderTest, before: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.set_messages(KEY, before)
             store.set_messages(KEY, [])
             store.expect("messages after set_messages(key, [])", [], store.get_messages(KEY))
@@ -118,10 +112,9 @@ def test_SET_002_set_empty_clears(chatstore: StoreUnderTest) -> None:
 def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.message_lists, added=st.lists(cst.messages, min_size=1, max_size=4))
-    def check(before: list[ChatMessage], added: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=cst.message_lists, added=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(sut: StoreUnderTest, before: list[ChatMessage], added: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             for message in added:
@@ -135,11 +128,11 @@ def test_INS_001_add_appends(chatstore: StoreUnderTest) -> None:
 def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    def insert(before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
+    def insert(before: list[ChatMessage], idx: int, message: ChatMessage, sut: StoreUnderTest = chatstore) -> None:
         message = cst.numbered(message, -1)  # differs from every message in before
         expected = list(before)
         expected.insert(idx, message)
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             store.add_message(KEY, message, idx)
@@ -154,10 +147,9 @@ def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
     for idx in range(-5, 6):
         insert([_A, _B, _C], idx, _D)
 
-    @chatstore.settings()
-    @given(before=cst.distinct_lists(), idx=cst.indices(), message=cst.messages)
-    def check(before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
-        insert(before, idx, message)
+    @chatstore.given(before=cst.distinct_lists(), idx=cst.indices(), message=cst.messages)
+    def check(sut: StoreUnderTest, before: list[ChatMessage], idx: int, message: ChatMessage) -> None:
+        insert(before, idx, message, sut)
 
     check()
 
@@ -166,13 +158,12 @@ def test_INS_002_insert_is_list_insert(chatstore: StoreUnderTest) -> None:
 def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.distinct_lists(min_size=1, max_size=6), data=st.data())
-    def check(before: list[ChatMessage], data: st.DataObject) -> None:
+    @chatstore.given(before=cst.distinct_lists(min_size=1, max_size=6), data=st.data())
+    def check(sut: StoreUnderTest, before: list[ChatMessage], data: st.DataObject) -> None:
         idx = data.draw(st.integers(0, len(before) - 1), label="idx")
         expected = list(before)
         removed = expected.pop(idx)
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             store.set_messages(KEY, before)
             store.expect(f"delete_message(key, {idx}) return value", removed, store.delete_message(KEY, idx))
             store.expect(f"messages left after delete_message(key, {idx})", expected, store.get_messages(KEY))
@@ -184,11 +175,10 @@ def test_DEL_001_delete_in_range(chatstore: StoreUnderTest) -> None:
 def test_DEL_002_delete_out_of_range_changes_nothing(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=st.lists(cst.simple_messages, max_size=4), beyond=st.integers(0, 5))
-    def check(before: list[ChatMessage], beyond: int) -> None:
+    @chatstore.given(before=st.lists(cst.simple_messages, max_size=4), beyond=st.integers(0, 5))
+    def check(sut: StoreUnderTest, before: list[ChatMessage], beyond: int) -> None:
         idx = len(before) + beyond
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             store.expect(f"delete_message(key, {idx}) on {len(before)} messages", None, store.delete_message(KEY, idx))
@@ -202,12 +192,11 @@ def test_DEL_002_delete_out_of_range_changes_nothing(chatstore: StoreUnderTest) 
 def _negative_delete(chatstore: StoreUnderTest, *, python_semantics: bool) -> None:
     __tracebackhide__ = True
 
-    @chatstore.settings()
-    @given(before=cst.distinct_lists(), idx=st.integers(-7, -1))
-    def check(before: list[ChatMessage], idx: int) -> None:
+    @chatstore.given(before=cst.distinct_lists(), idx=st.integers(-7, -1))
+    def check(sut: StoreUnderTest, before: list[ChatMessage], idx: int) -> None:
         expected = list(before)
         removed = expected.pop(idx) if -len(before) <= idx else None
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             if not python_semantics and ANSWER_RULES["delete"] in store.unreadable:
@@ -245,10 +234,9 @@ def test_DEL_004_negative_delete_is_list_pop(chatstore: StoreUnderTest) -> None:
 def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.distinct_lists(min_size=1, max_size=6))
-    def check(before: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=cst.distinct_lists(min_size=1, max_size=6))
+    def check(sut: StoreUnderTest, before: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.set_messages(KEY, before)
             store.expect("delete_last_message return value", before[-1], store.delete_last_message(KEY))
             store.expect("messages after delete_last_message", before[:-1], store.get_messages(KEY))
@@ -260,10 +248,9 @@ def test_DLL_001_delete_last(chatstore: StoreUnderTest) -> None:
 def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=st.lists(cst.simple_messages, max_size=3))
-    def check(before: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=st.lists(cst.simple_messages, max_size=3))
+    def check(sut: StoreUnderTest, before: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.expect("delete_last_message on an unknown key", None, store.delete_last_message(KEY))
             if before:
                 store.set_messages(KEY, before)
@@ -278,10 +265,9 @@ def test_DLL_002_delete_last_of_nothing(chatstore: StoreUnderTest) -> None:
 def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.message_lists)
-    def check(before: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=cst.message_lists)
+    def check(sut: StoreUnderTest, before: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             store.delete_messages(KEY)
@@ -294,10 +280,9 @@ def test_DLA_001_delete_all(chatstore: StoreUnderTest) -> None:
 def test_DLA_002_delete_all_returns_removed(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(before=cst.message_lists)
-    def check(before: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(before=cst.message_lists)
+    def check(sut: StoreUnderTest, before: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             if before:
                 store.set_messages(KEY, before)
             got = store.call("delete_all", KEY)

@@ -8,7 +8,6 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_chatstore.adapters.base import plain_kwargs
@@ -41,13 +40,12 @@ SAMPLE = ChatMessage("user", "hello", {"trace": {"id": 1}})
 def test_KEY_001_get_keys_lists_exactly_the_written_keys(chatstore: StoreUnderTest) -> None:
     exhaust(chatstore)
 
-    @chatstore.settings()
-    @given(names=cst.distinct_keys(3), data=st.data())
-    def check(names: list[str], data: st.DataObject) -> None:
+    @chatstore.given(names=cst.distinct_keys(3), data=st.data())
+    def check(sut: StoreUnderTest, names: list[str], data: st.DataObject) -> None:
         writes = st.tuples(st.just("add"), st.sampled_from(names), cst.simple_messages, st.none())
         ops = data.draw(st.lists(writes, min_size=1, max_size=8), label="ops")
         model = ChatModel()
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             for op in ops:
                 run_op(store, model, op)
             listed = store.get_keys()
@@ -63,11 +61,10 @@ def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest)
     exhaust(chatstore)
     ops = op_strategy(["a", "b"], with_index=True, capabilities=chatstore.capabilities)
 
-    @chatstore.settings()
-    @given(ops=st.lists(ops, max_size=12))
-    def check(ops: list[tuple[Any, ...]]) -> None:
+    @chatstore.given(ops=st.lists(ops, max_size=12))
+    def check(sut: StoreUnderTest, ops: list[tuple[Any, ...]]) -> None:
         model = ChatModel()
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             for op in numbered_ops(ops):
                 run_op(store, model, op)
             listed = sorted(store.get_keys())
@@ -78,8 +75,8 @@ def test_KEY_002_emptied_conversations_are_not_listed(chatstore: StoreUnderTest)
 
 @clause
 def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
-    def round_trip(key: str, messages: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    def round_trip(key: str, messages: list[ChatMessage], sut: StoreUnderTest = chatstore) -> None:
+        with sut.fresh() as store:
             store.set_messages(key, messages[:1])
             store.add_message(key, messages[1])
             store.expect(f"messages at key {key!r}", messages[:2], store.get_messages(key))
@@ -93,10 +90,9 @@ def test_KEY_003_any_string_is_a_key(chatstore: StoreUnderTest) -> None:
     for key in cst.TRICKY_KEYS:
         round_trip(key, two)
 
-    @chatstore.settings()
-    @given(key=cst.keys, messages=cst.distinct_lists(min_size=2, max_size=2))
-    def check(key: str, messages: list[ChatMessage]) -> None:
-        round_trip(key, messages)
+    @chatstore.given(key=cst.keys, messages=cst.distinct_lists(min_size=2, max_size=2))
+    def check(sut: StoreUnderTest, key: str, messages: list[ChatMessage]) -> None:
+        round_trip(key, messages, sut)
 
     check()
 
@@ -152,10 +148,9 @@ def test_KEY_004_different_strings_are_different_conversations(chatstore: StoreU
         "then every member running every history of up to two writes beside its look-alikes running others",
     )
 
-    @chatstore.settings()
-    @given(names=cst.distinct_keys(3))
-    def check(names: list[str]) -> None:
-        distinct(names)
+    @chatstore.given(names=cst.distinct_keys(3))
+    def check(sut: StoreUnderTest, names: list[str]) -> None:
+        distinct(names, sut)
 
     check()
 
@@ -238,10 +233,9 @@ def test_FID_001_messages_round_trip(chatstore: StoreUnderTest) -> None:
     if chatstore.own_messages is not None:  # e.g. LangChain's: tool calls, ids, metadata, multimodal content
         message = message | chatstore.own_messages
 
-    @chatstore.settings()
-    @given(messages=st.lists(message, min_size=1, max_size=5))
-    def check(messages: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(messages=st.lists(message, min_size=1, max_size=5))
+    def check(sut: StoreUnderTest, messages: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.set_messages(KEY, messages[:1])
             for m in messages[1:]:
                 store.add_message(KEY, m)
@@ -261,10 +255,9 @@ def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
             got = store.get_messages(f"{KEY} {i}")
             store.expect(f"content of {len(content)} characters read back", [message], got)
 
-    @chatstore.settings()
-    @given(content=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=200))
-    def check(content: str) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(content=st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=200))
+    def check(sut: StoreUnderTest, content: str) -> None:
+        with sut.fresh() as store:
             store.add_message(KEY, ChatMessage("user", content))
             store.expect("content read back", [ChatMessage("user", content)], store.get_messages(KEY))
 
@@ -275,11 +268,10 @@ def test_FID_002_content_is_kept_exactly(chatstore: StoreUnderTest) -> None:
 def test_FID_003_nested_additional_kwargs(chatstore: StoreUnderTest) -> None:
     nested = st.dictionaries(cst.texts, cst.json_values, min_size=1, max_size=4)
 
-    @chatstore.settings()
-    @given(kwargs=nested)
-    def check(kwargs: dict[str, Any]) -> None:
+    @chatstore.given(kwargs=nested)
+    def check(sut: StoreUnderTest, kwargs: dict[str, Any]) -> None:
         message = ChatMessage("assistant", "with kwargs", kwargs)
-        with chatstore.fresh() as store:
+        with sut.fresh() as store:
             store.add_message(KEY, message)
             store.expect("additional_kwargs read back", [message], store.get_messages(KEY))
 
@@ -344,10 +336,9 @@ def _tamper(message: Any, adapter: object) -> None:
 
 @clause
 def test_OWN_001_returned_lists_are_copies(chatstore: StoreUnderTest) -> None:
-    @chatstore.settings()
-    @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
-    def check(messages: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(messages=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(sut: StoreUnderTest, messages: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.unreplayable = MUTATES
             store.set_messages(KEY, messages)
             returned = store.call("get", KEY)
@@ -360,10 +351,9 @@ def test_OWN_001_returned_lists_are_copies(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_OWN_002_given_lists_are_copied(chatstore: StoreUnderTest) -> None:
-    @chatstore.settings()
-    @given(messages=st.lists(cst.messages, min_size=1, max_size=4))
-    def check(messages: list[ChatMessage]) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(messages=st.lists(cst.messages, min_size=1, max_size=4))
+    def check(sut: StoreUnderTest, messages: list[ChatMessage]) -> None:
+        with sut.fresh() as store:
             store.unreplayable = MUTATES
             given_list = [store.adapter.to_store(m) for m in messages]
             store.call("set", KEY, given_list)
@@ -376,10 +366,9 @@ def test_OWN_002_given_lists_are_copied(chatstore: StoreUnderTest) -> None:
 
 @clause
 def test_OWN_003_message_objects_are_copied(chatstore: StoreUnderTest) -> None:
-    @chatstore.settings()
-    @given(message=cst.messages, way=st.sampled_from(["add_message", "set_messages", "get_messages"]))
-    def check(message: ChatMessage, way: str) -> None:
-        with chatstore.fresh() as store:
+    @chatstore.given(message=cst.messages, way=st.sampled_from(["add_message", "set_messages", "get_messages"]))
+    def check(sut: StoreUnderTest, message: ChatMessage, way: str) -> None:
+        with sut.fresh() as store:
             store.unreplayable = MUTATES
             if way == "add_message":
                 given = store.adapter.to_store(message)

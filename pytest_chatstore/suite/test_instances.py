@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
 from hypothesis import strategies as st
 
 from pytest_chatstore.harness.store import StoreUnderTest
@@ -28,11 +27,10 @@ def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnde
     exhaust_shared(chatstore)
     ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
 
-    @chatstore.settings()
-    @given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=10))
-    def check(steps: list[tuple[tuple[Any, ...], bool]]) -> None:
+    @chatstore.given(steps=st.lists(st.tuples(ops, st.booleans()), min_size=1, max_size=10))
+    def check(sut: StoreUnderTest, steps: list[tuple[tuple[Any, ...], bool]]) -> None:
         model = ChatModel()
-        with chatstore.fresh() as first, chatstore.fresh(backend_of=first) as second:
+        with sut.fresh() as first, sut.fresh(backend_of=first) as second:
             stores = (first, second)
             for op, (_, through_second) in zip(numbered_ops([op for op, _ in steps]), steps, strict=True):
                 writer, other = stores[through_second], stores[not through_second]
@@ -55,11 +53,10 @@ def test_SHR_001_writes_are_seen_by_other_instances_at_once(chatstore: StoreUnde
 def test_SHR_003_a_store_built_later_sees_everything_written_before(chatstore: StoreUnderTest) -> None:
     ops = op_strategy(KEYS, with_index=True, capabilities=chatstore.capabilities - {"keys"})
 
-    @chatstore.settings()
-    @given(ops=st.lists(ops, min_size=1, max_size=10))
-    def check(ops: list[tuple[Any, ...]]) -> None:
+    @chatstore.given(ops=st.lists(ops, min_size=1, max_size=10))
+    def check(sut: StoreUnderTest, ops: list[tuple[Any, ...]]) -> None:
         model = ChatModel()
-        with chatstore.fresh() as first:
+        with sut.fresh() as first:
             for op in numbered_ops(ops):
                 run_op(first, model, op)
             # This clause's rule: a later store sees what this one saw (whether that agrees with the model is
@@ -67,7 +64,7 @@ def test_SHR_003_a_store_built_later_sees_everything_written_before(chatstore: S
             seen = {key: first.get_messages(key) for key in KEYS}
             listed = sorted(first.get_keys()) if "keys" in first.capabilities else None
             first.log.append("(the store is closed; another is built on the same backend)")
-        with chatstore.fresh(backend_of=first) as later:
+        with sut.fresh(backend_of=first) as later:
             for key in KEYS:
                 later.expect(
                     f"{key!r} read through a store built later (expected: what the first read)",
