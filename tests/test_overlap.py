@@ -245,3 +245,20 @@ def test_xdist_workers_share_one_budget_instead_of_each_planning_every_clause() 
     )
     assert alone.allowance("ORD-001").scale < shared.allowance("ORD-001").scale  # half the clauses each: more each
     assert shared.allowance("ORD-001").seconds <= 30 * (1 - budget.RESERVE)  # never more than this worker has
+
+
+def test_under_xdist_the_long_clauses_go_first_and_the_others_keep_their_order(pytester: pytest.Pytester) -> None:
+    from pytest_chatstore.run.collection import long_first
+    from pytest_chatstore.run.stash import clause_of
+
+    items = pytester.getitems(
+        "\n".join(
+            f'@pytest.mark.chatstore_clause("{clause}")\ndef test_{n}(): pass\n'
+            for n, clause in enumerate(["FRE-001", "ORD-001", "TTL-008", "SET-001", "MDL-001"])
+        ).join(["import pytest\n", ""])
+    )
+    assert [clause_of(item) for item in long_first(items, "default", 2)] == [
+        "MDL-001", "FRE-001", "ORD-001", "TTL-008", "SET-001",
+    ]  # fmt: skip
+    # with more workers each one's share is smaller: TTL-008 is long beside it too
+    assert [clause_of(item) for item in long_first(items, "default", 8)][:2] == ["MDL-001", "TTL-008"]

@@ -8,6 +8,7 @@ directory, where the fixture is visible).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -110,11 +111,25 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
     dropped = [item for item in suite if item not in kept]
     if dropped:
         config.hook.pytest_deselected(items=dropped)
+    if hasattr(config, "workerinput"):  # an xdist worker: every worker orders the same way, as xdist requires
+        kept = long_first(kept, settings.profile, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
     run_state(config).suite_items = kept
     if settings.only:
         items[:] = kept
     else:
         items.extend(kept)
+
+
+def long_first(items: list[pytest.Item], profile: str, workers: int) -> list[pytest.Item]:
+    """``items`` with the clauses that are long beside ``workers`` workers' shares first, longest first, the
+    others in their order: xdist hands out the first items first, so a long clause starts at once on one worker
+    while the others share the rest, instead of starting last and keeping the run waiting on it. Long: at least
+    half of one worker's share of the calls of the whole selection."""
+    from pytest_chatstore.engine import budget
+
+    calls = {item: budget.work(clause_of(item) or "").calls(profile) for item in items}
+    share = sum(calls.values()) / max(1, workers)
+    return sorted(items, key=lambda item: -calls[item] if calls[item] * 2 >= share else 0.0)
 
 
 def refuse_tampering(session: pytest.Session) -> None:
