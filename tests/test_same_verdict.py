@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_chatstore.engine import scope
+from pytest_chatstore.engine import budget, scope
 from pytest_chatstore.spec.clauses import CLAUSES
 from pytest_chatstore.spec.contract import ChatMessage
 from pytest_chatstore.spec.model import ChatModel
@@ -238,3 +238,21 @@ def test_the_budget_plans_each_exhaustive_phase_at_its_real_size() -> None:
         assert work.exhaustive == (got if any(got) else (0, 0)), f"{clause_id}: set Work(exhaustive={got})"
         packed = len(scope.packed(clause_id, ALL))
         assert work.packed == packed, f"{clause_id}: set Work(packed={packed})"
+
+
+def test_a_budget_cuts_the_random_phases_before_the_depth_of_the_scope() -> None:
+    clauses = ["ORD-001", "INS-002", "DEL-001", "FID-001"]
+    full = budget.full_seconds(clauses, 0.020, "default")
+    deep_floors = budget.floor_seconds(clauses, 0.020, "default", deep=True)
+    assert budget.floor_seconds(clauses, 0.020, "default") < deep_floors < full
+
+    def first_allowance(seconds: float) -> budget.Allowance:
+        ledger = budget.Ledger(budget=seconds / (1 - budget.RESERVE), profile="default", measured=0.020,
+                               clauses=list(clauses))  # fmt: skip
+        return ledger.allowance("ORD-001")
+
+    roomy = first_allowance((deep_floors + full) / 2)
+    assert roomy.scale < 1.0  # the random examples are cut...
+    assert roomy.deep  # ...and the scope kept in full
+    tight = first_allowance(deep_floors * 0.9)
+    assert not tight.deep  # only past the random floors does the scope shrink

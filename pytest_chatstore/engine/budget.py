@@ -60,9 +60,13 @@ class Allowance:
     """The clause's share of the time left, in seconds: its planned calls' part of all the clauses' still to run.
     A phase that can stop early (the bounded-exhaustive phase) stops there, and says so."""
 
+    deep: bool = True
+    """Whether the clause's bounded-exhaustive phase runs in full (to the scope's depth): a budget cuts the random
+    phases first, to their floors if need be, and the exhaustive phases drop to depth 1 only past that."""
+
     @property
     def reduced(self) -> bool:
-        return self.scale < 1.0
+        return self.scale < 1.0 or not self.deep
 
     def share(self, work: Work, profile: str) -> float:
         """The share of its full work the clause does (1.0: all of it)."""
@@ -83,18 +87,22 @@ class BudgetTooSmall(Exception):
     """The floors of the clauses to run cost more than the budget: refused before running them."""
 
 
-def _wall(clause_id: str, profile: str, fraction: float | None, speedup: float) -> float:
-    """The wall time of ``clause_id``'s calls, in calls, in full (``fraction`` None) or reduced to ``fraction``: its
-    bounded-exhaustive phase, and a property's or a state machine's random search, are split and run at once on a
-    store that waits more than it computes, ``speedup`` times faster (see :func:`speedup`); other work is not."""
+def _wall(clause_id: str, profile: str, fraction: float | None, speedup: float, deep: bool = True) -> float:
+    """The wall time of ``clause_id``'s calls, in calls, in full (``fraction`` None) or with its random phase
+    reduced to ``fraction`` (its bounded-exhaustive phase in full if ``deep``, else at depth 1): the exhaustive
+    phase, and a property's or a state machine's random search, are split and run at once on a store that waits
+    more than it computes, ``speedup`` times faster (see :func:`speedup`); other work is not."""
     w = work(clause_id)
-    random, exhaustive = w.phases(profile, fraction)
+    random, exhaustive = w.phases(profile, fraction, deep=deep)
     return (random / speedup if w.unit in ("property", "machine") else random) + exhaustive / speedup
 
 
-def floor_seconds(clauses: Iterable[str], cost: float, profile: str, speedup: float = 1.0) -> float:
-    """What the floors of ``clauses`` cost at ``cost`` seconds per call (``speedup``: see :func:`speedup`)."""
-    return sum(_wall(c, profile, work(c).floor_fraction(profile), speedup) for c in clauses) * cost
+def floor_seconds(
+    clauses: Iterable[str], cost: float, profile: str, speedup: float = 1.0, *, deep: bool = False
+) -> float:
+    """What the floors of ``clauses`` cost at ``cost`` seconds per call (``speedup``: see :func:`speedup`): their
+    random phases' floors, their bounded-exhaustive phases at depth 1 (in full if ``deep``)."""
+    return sum(_wall(c, profile, work(c).floor_fraction(profile), speedup, deep) for c in clauses) * cost
 
 
 def full_seconds(clauses: Iterable[str], cost: float, profile: str, speedup: float = 1.0) -> float:
@@ -124,11 +132,25 @@ OVERLAP_FROM = 0.001
 """Seconds per call below which runs are not overlapped: a thread switch costs more than the wait it saves."""
 
 
+def keeps_depth(clauses: Iterable[str], budget: float, cost: float, profile: str, speedup: float = 1.0) -> bool:
+    """Whether ``clauses`` can keep their bounded-exhaustive phases in full within ``budget``: their random phases
+    are cut first, to their floors if need be, and the exhaustive phases drop to depth 1 only past that."""
+    return floor_seconds(clauses, cost, profile, speedup, deep=True) <= budget
+
+
 def plan(
-    clauses: Iterable[str], budget: float, cost: float, profile: str, *, strict: bool = False, speedup: float = 1.0
+    clauses: Iterable[str],
+    budget: float,
+    cost: float,
+    profile: str,
+    *,
+    strict: bool = False,
+    speedup: float = 1.0,
+    deep: bool = False,
 ) -> float:
-    """The common scale (≤ 1) that makes ``clauses``' work fit ``budget`` seconds at ``cost`` per call
-    (``speedup``: how much faster the split checks' calls go, overlapped, see :func:`speedup`).
+    """The common scale (≤ 1) of the random phases that makes ``clauses``' work fit ``budget`` seconds at ``cost``
+    per call (``speedup``: how much faster the split checks' calls go, overlapped, see :func:`speedup`), their
+    bounded-exhaustive phases in full if ``deep`` (see :func:`keeps_depth`), else at depth 1 once reduced.
 
     Each clause does ``max(floor, scale * full)``. When even the floors do not fit, the scale is 0
     (every clause at its floor), or :class:`BudgetTooSmall` is raised if ``strict``.
@@ -136,7 +158,7 @@ def plan(
     todo = list(clauses)
     if full_seconds(todo, cost, profile, speedup) <= budget:
         return 1.0
-    if floor_seconds(todo, cost, profile, speedup) > budget:
+    if floor_seconds(todo, cost, profile, speedup, deep=deep) > budget:
         if not strict:
             return 0.0
         raise BudgetTooSmall(
@@ -147,7 +169,7 @@ def plan(
     low, high = 0.0, 1.0
     for _ in range(40):  # bisect the scale; the cost is monotonic in it
         mid = (low + high) / 2
-        spent = sum(_wall(c, profile, max(work(c).floor_fraction(profile), mid), speedup) for c in todo) * cost
+        spent = sum(_wall(c, profile, max(work(c).floor_fraction(profile), mid), speedup, deep) for c in todo) * cost
         low, high = (mid, high) if spent <= budget else (low, mid)
     return low
 
@@ -195,17 +217,20 @@ class Ledger:
         todo = self.clauses[self.clauses.index(clause_id) :] if clause_id in self.clauses else [clause_id]
         left = max(0.0, self.budget * (1 - RESERVE) - self.spent)
         shared = left * self.workers  # the other workers run about their share of ``todo`` meanwhile
-        scale = plan(todo, shared, self.cost, self.profile, speedup=self.speedup)
+        deep = keeps_depth(todo, shared, self.cost, self.profile, self.speedup)
+        scale = plan(todo, shared, self.cost, self.profile, speedup=self.speedup, deep=deep)
         planned = [
             _wall(
                 c,
                 self.profile,
                 None if scale >= 1.0 else max(work(c).floor_fraction(self.profile), scale),
                 self.speedup,
+                deep,
             )
             for c in todo
         ]
-        return Allowance(scale, min(left, shared * planned[0] / sum(planned)) if sum(planned) else left)
+        seconds = min(left, shared * planned[0] / sum(planned)) if sum(planned) else left
+        return Allowance(scale, seconds, deep or scale >= 1.0)
 
     @property
     def slack(self) -> float:

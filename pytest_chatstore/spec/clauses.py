@@ -69,11 +69,12 @@ class Work:
         """The calls of a reduced clause: ``fraction`` of the random phase, the exhaustive phase at depth 1."""
         return sum(self.phases(profile, fraction))
 
-    def phases(self, profile: str, fraction: float | None = None) -> tuple[float, float]:
+    def phases(self, profile: str, fraction: float | None = None, *, deep: bool | None = None) -> tuple[float, float]:
         """(the random phase's calls, the bounded-exhaustive phase's): in full, or for a clause reduced to
-        ``fraction`` of its random phase (its exhaustive phase at depth 1)."""
+        ``fraction`` of its random phase, its exhaustive phase in full if ``deep`` (by default only in full)
+        else at depth 1."""
         random = self.per_unit * self.full_units(profile) * (1.0 if fraction is None else fraction)
-        if fraction is None:
+        if fraction is None if deep is None else deep:
             return random, self.exhaustive[0] * CALLS_PER_SEQUENCE + self.packed * CALLS_PER_PACKED
         return random, self.exhaustive[1] * CALLS_PER_SEQUENCE
 

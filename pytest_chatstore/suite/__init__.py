@@ -198,7 +198,8 @@ def exhaust(chatstore: Any) -> None:
     __tracebackhide__ = True
     needs = scope.Needs.of(chatstore.capabilities)
     listing = chatstore.clause in (LISTED, UNLISTED) and "keys" in chatstore.capabilities
-    reduced = chatstore.share < 1.0  # a slow store: the budget cut this clause, so the scope shrinks, visibly
+    # A slow store: the budget cuts the random phases first; only past their floors does the scope shrink, visibly.
+    reduced = not chatstore.allowance.deep
     depth = 1 if reduced else scope.DEPTH
     sequences = scope.sequences(chatstore.clause, needs, depth)
     deep = [] if reduced else scope.packed(chatstore.clause, needs)
