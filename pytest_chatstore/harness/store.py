@@ -277,6 +277,9 @@ class StoreUnderTest:
                     return inner(*args, **kwargs)
 
                 handle.inner_test = functools.wraps(inner)(counted)
+                # Where Hypothesis keeps this part's failing examples, named here: else it digests the body's source
+                # for every part, a few ms each (documented only as internal; without it Hypothesis digests again).
+                test._hypothesis_internal_database_key = f"chatstore {self.clause} {body.__qualname__} {index}".encode()
                 if parts > 1 and chosen.derandomize:  # each part its own fixed seed; one keeps Hypothesis's own
                     test = seed(zlib.crc32(self.clause.encode()) + index)(test)
                 self._reproduced(test)(sut)
