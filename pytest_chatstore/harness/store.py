@@ -280,9 +280,7 @@ class StoreUnderTest:
                 # Where Hypothesis keeps this part's failing examples, named here: else it digests the body's source
                 # for every part, a few ms each (documented only as internal; without it Hypothesis digests again).
                 test._hypothesis_internal_database_key = f"chatstore {self.clause} {body.__qualname__} {index}".encode()
-                if parts > 1 and chosen.derandomize:  # each part its own fixed seed; one keeps Hypothesis's own
-                    test = seed(zlib.crc32(self.clause.encode()) + index)(test)
-                self._reproduced(test)(sut)
+                self._reproduced(self._seeded(test, index, parts, chosen))(sut)
 
             def run() -> None:
                 __tracebackhide__ = True
@@ -313,9 +311,7 @@ class StoreUnderTest:
             Counted.sut = sut
             Counted.__name__ = Counted.__qualname__ = machine.__name__
             runs: Any = _MachineFactory(Counted, f"{self.clause} {machine.__name__}")
-            if shards > 1 and chosen.derandomize:  # each shard its own fixed seed; one run keeps Hypothesis's own
-                runs = seed(zlib.crc32(self.clause.encode()) + index)(runs)
-            run_state_machine_as_test(self._reproduced(runs), settings=chosen)
+            run_state_machine_as_test(self._reproduced(self._seeded(runs, index, shards, chosen)), settings=chosen)
 
         self.overlap([functools.partial(run, index=index) for index in range(shards)])
 
@@ -431,6 +427,15 @@ class StoreUnderTest:
         self.overlaps += shard.overlaps
         self.built = shard.built or self.built
         self.runner.absorb(shard.runner)
+
+    def _seeded(self, test: T, index: int, parts: int, chosen: hypothesis.settings) -> T:
+        """``test``, part ``index`` of a search split into ``parts``, with the part's own fixed seed where the profile
+        is derandomized; a search in one part keeps Hypothesis's own."""
+        if parts > 1 and chosen.derandomize:
+            test_any: Any = test  # a @given test or a state machine factory: both take the decorator
+            seeded: T = seed(zlib.crc32(self.clause.encode()) + index)(test_any)
+            return seeded
+        return test
 
     def _reproduced(self, test: T) -> T:
         if self.reproduce is None:
