@@ -334,3 +334,14 @@ def test_a_whole_blob_rewrite_race_is_a_root_cause_per_racing_method(pytester: p
     target = report["targets"][0]
     assert [c["clause"] for c in target["root_causes"]] == ["CON-001", "CON-002"]
     assert {c["id"]: c["blocked_by"] for c in target["clauses"] if c["status"] == "blocked"} == {"CON-004": "CON-001"}
+
+
+def test_a_message_whose_role_was_lost_is_altered_even_where_it_then_equals_another() -> None:
+    from pytest_chatstore.engine.driver import altered
+    from pytest_chatstore.spec.contract import ChatMessage
+
+    user, assistant = ChatMessage("user", ""), ChatMessage("assistant", "")
+    assert altered([user, assistant], [user, user])  # tests.broken_stores:ForgetsRole, met by OWN-001's search
+    assert altered(assistant, user)
+    assert not altered([user, assistant], [assistant, user])  # moved, not changed: the order's business
+    assert not altered([user, assistant], [user])  # lost: the write's business
