@@ -199,11 +199,16 @@ class Ledger:
     """Store method -> (calls, seconds waited for them), every call the kit made counted (emptiness checks too)."""
     overlap: int = 1
     """How many parts of a split check go at once on this target (:func:`concurrency`)."""
-    speedup: float = 1.0
-    """How many times faster a split check's calls go, overlapped, than one at a time (:func:`speedup`)."""
+    cpu: float = 0.0
+    """CPU seconds this process spent per call in the first measurement (what overlapping cannot save)."""
     workers: int = 1
     """Processes sharing the clauses (xdist's workers): each runs about its share of those still to run, in its own
     wall time, so the budget is shared, not spent once per worker on every clause."""
+
+    @property
+    def speedup(self) -> float:
+        """How many times faster a split check's calls go, overlapped, than one at a time (:func:`speedup`)."""
+        return speedup(self.measured, self.cpu, self.overlap)
 
     @property
     def cost(self) -> float:
@@ -230,7 +235,7 @@ class Ledger:
             for c in todo
         ]
         seconds = min(left, shared * planned[0] / sum(planned)) if sum(planned) else left
-        return Allowance(scale, seconds, deep or scale >= 1.0)
+        return Allowance(scale, seconds, deep)
 
     @property
     def slack(self) -> float:

@@ -6,8 +6,6 @@ the config) and returns a whole object, so that the plugin holds no logic of its
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from pytest_chatstore.engine import budget, capabilities
@@ -22,6 +20,7 @@ from pytest_chatstore.run.stash import (
     kit_fixture_key,
     processes_key,
     run_state,
+    xdist_workers,
 )
 from pytest_chatstore.spec.clauses import CLAUSES, MODEL
 
@@ -152,15 +151,12 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
         cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
     most = sut.shards() if settings.overlap is None else min(settings.overlap, sut.shards())
     overlap = budget.concurrency(cost, cpu, most)
-    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
-    faster = budget.speedup(cost, cpu, overlap)
-    ledgers[name] = Ledger(
-        settings.budget, settings.profile, cost, clauses, overlap=overlap, speedup=faster, workers=workers
-    )
+    workers = xdist_workers()
+    ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap, cpu=cpu, workers=workers)
     # The budget starts, then plans: a first measurement is a guess (a lazy connection, a cold cache), so floors
     # that seem not to fit never stop the run; each clause is planned from what the run observes, and the summary
     # says at the end where the floors did not fit.
-    needed = budget.floor_seconds(clauses, cost, settings.profile, faster) / workers
+    needed = budget.floor_seconds(clauses, cost, settings.profile, ledgers[name].speedup) / workers
     if needed > settings.budget * (1 - budget.RESERVE):
         ledgers[name].note = (
             f"the floors of evidence of {len(clauses)} clause(s) looked like about {needed:.0f} s at "

@@ -8,7 +8,6 @@ directory, where the fixture is visible).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from pytest_chatstore.run.stash import (
     clause_of,
     run_state,
     suite_source_key,
+    xdist_workers,
 )
 from pytest_chatstore.spec.clauses import CLAUSES, SLOW
 
@@ -112,7 +112,7 @@ def add_suite(session: pytest.Session, config: pytest.Config, items: list[pytest
     if dropped:
         config.hook.pytest_deselected(items=dropped)
     if hasattr(config, "workerinput"):  # an xdist worker: every worker orders the same way, as xdist requires
-        kept = long_first(kept, settings.profile, int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1))
+        kept = long_first(kept, settings.profile, xdist_workers())
     run_state(config).suite_items = kept
     if settings.only:
         items[:] = kept

@@ -3,6 +3,7 @@ keys kept on nodes."""
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import types
@@ -84,6 +85,11 @@ processes_key: pytest.StashKey[set[int]] = pytest.StashKey()
 """On a suite item: the child processes there when its clause started."""
 kit_fixture_key: pytest.StashKey[bool] = pytest.StashKey()
 """On a suite item: the kit's own ``chatstore`` fixture ran."""
+
+
+def xdist_workers() -> int:
+    """How many xdist workers share this run (1 without xdist)."""
+    return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1") or 1)
 
 
 def clause_of(item: pytest.Item) -> str | None:
