@@ -158,6 +158,53 @@ class Column255(InMemoryChatStore):
             super().add_message(key, message, idx=idx)
 
 
+class StripsKeys(InMemoryChatStore):
+    """Keys stripped of surrounding whitespace in every method (Google ADK's session services strip session ids):
+    ``' a'`` and ``'a'`` are one conversation, and a whitespace-only key, stripped to nothing, is refused with
+    ``ValueError``. Two root causes: KEY-003 (a key comes back changed, and ``'\\t'`` cannot be held) and KEY-004
+    (look-alike keys share storage). Before, ORD-002 and KEY-001 (whose searches drew ``'\\t'``), MDL-001 and TTL-008
+    (whose listings showed ``'a'`` for ``' a'``, or whose reads showed ``' a'``'s messages at ``'a'``) failed too,
+    depending on the seed."""
+
+    KEEPS_BLANK = False
+    """Whether a whitespace-only key is kept as given rather than stripped to nothing."""
+
+    def _k(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return key
+        return key.strip() or (key if self.KEEPS_BLANK else "")
+
+    def set_messages(self, key: Any, messages: Any) -> None:
+        super().set_messages(self._k(key), messages)
+
+    def get_messages(self, key: Any) -> list[ChatMessage]:
+        return super().get_messages(self._k(key))
+
+    def add_message(self, key: Any, message: Any, idx: Any = None) -> None:
+        super().add_message(self._k(key), message, idx=idx)
+
+    def add_messages(self, key: Any, messages: Any) -> None:
+        super().add_messages(self._k(key), messages)
+
+    def get_last_messages(self, key: Any, limit: int) -> list[ChatMessage]:
+        return super().get_last_messages(self._k(key), limit)
+
+    def delete_messages(self, key: Any) -> list[ChatMessage] | None:
+        return super().delete_messages(self._k(key))
+
+    def delete_message(self, key: Any, idx: int) -> ChatMessage | None:
+        return super().delete_message(self._k(key), idx)
+
+    def delete_last_message(self, key: Any) -> ChatMessage | None:
+        return super().delete_last_message(self._k(key))
+
+
+class FoldsKeys(StripsKeys):
+    """:class:`StripsKeys`, but a whitespace-only key is kept as given: only look-alikes fold together."""
+
+    KEEPS_BLANK = True
+
+
 class RewritesWholeBlob:
     """Every write reads the whole stored JSON blob, changes it and writes it all back, with no lock (a file store
     that rewrites its file per write). One design flaw in two methods: appends race (CON-001) and deletes race

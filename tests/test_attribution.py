@@ -345,3 +345,45 @@ def test_a_message_whose_role_was_lost_is_altered_even_where_it_then_equals_anot
     assert altered(assistant, user)
     assert not altered([user, assistant], [assistant, user])  # moved, not changed: the order's business
     assert not altered([user, assistant], [user])  # lost: the write's business
+
+
+@pytest.mark.parametrize(
+    ("target", "seed"), [(t, s) for t in ("StripsKeys", "FoldsKeys") for s in ("ci", "1", "2", "3", "4")]
+)
+def test_keys_stripped_are_two_root_causes_whatever_the_seed(pytester: pytest.Pytester, target: str, seed: str) -> None:
+    """Google ADK's session services strip session ids. Before, which clauses failed with them depended on the seed:
+    ORD-002 or KEY-001 when a search drew ``'\\t'`` (stripped to nothing and refused), MDL-001 or TTL-008 when a
+    listing showed ``'a'`` for ``' a'`` or a read showed ``' a'``'s messages at ``'a'``."""
+    extra = [] if seed == "ci" else ["--chatstore-hypothesis=default", f"--hypothesis-seed={seed}"]
+    _, report = run_suite(pytester, f"tests.root_cause_stores:{target}", "--chatstore-clauses=-input", *extra)
+    target_report = report["targets"][0]
+    assert [c["clause"] for c in target_report["root_causes"]] == ["KEY-003", "KEY-004"]
+    assert {c["blocked_by"] for c in target_report["clauses"] if c["status"] == "blocked"} <= {"KEY-003", "KEY-004"}
+
+
+def test_a_read_showing_another_keys_messages_is_a_key_collision() -> None:
+    from pytest_chatstore.engine.driver import crossed
+    from pytest_chatstore.engine.failures import Step
+    from pytest_chatstore.spec.contract import ChatMessage
+
+    x, y = ChatMessage("user", "x"), ChatMessage("user", "y")
+    wrote = [Step("add", ("a", x, None)), Step("add", (" a", y, None))]
+    assert crossed([*wrote, Step("get", ("a",))], [x], [x, y])  # ' a''s message at 'a'
+    assert not crossed([*wrote, Step("get", ("a",))], [x], [x, x])  # a duplicate of its own: not another key's
+    emptied = [*wrote, Step("delete_all", (" a",), result=[y])]
+    assert crossed([*emptied, Step("get", ("a",))], [x], [])  # emptied by a delete of ' a'
+    assert not crossed([*wrote, Step("get", ("a",))], [x], [])  # lost, with nothing on another key removing it
+
+
+def test_a_listing_of_changed_keys_is_a_key_not_kept() -> None:
+    from pytest_chatstore.engine.driver import _unkept
+
+    listing = "KEY-001"
+    assert _unkept(None, listing, [" a", "b"], ["b"])  # left out
+    assert _unkept(None, listing, ["0\r"], ["0"])  # stripped
+    assert _unkept(None, listing, ["x" * 300], ["x" * 255])  # cut short
+    assert _unkept(None, listing, [" "], ["6041888a-ee4b-44df-8c97-9cd3a20c6a87"])  # ADK: a blank id, a new UUID
+    assert not _unkept(None, listing, ["a"], ["chat:a"])  # a prefix left on: listing's own rule
+    assert not _unkept(None, listing, ["a"], ["b"])  # a plain key listed as another
+    assert not _unkept(None, listing, [" "], ["u1", "u2"])  # more keys listed than went missing
+    assert not _unkept(None, "ORD-001", [" a"], ["a"])  # not a listing

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Generic, NoReturn, TypeVar
 
@@ -40,7 +42,7 @@ from pytest_chatstore.engine.failures import (
     short,
 )
 from pytest_chatstore.engine.runner import Abandoned, OperationTimeout, Runner, announce, answered, disarm, fatal_timers
-from pytest_chatstore.spec.clauses import FIDELITY, KEYS_KEPT, PARITY, exercised
+from pytest_chatstore.spec.clauses import FIDELITY, KEYS_KEPT, LOOKALIKES, PARITY, exercised
 from pytest_chatstore.spec.contract import ChatMessage
 from pytest_chatstore.spec.operations import (
     ADD,
@@ -155,24 +157,93 @@ def kept_nothing(
     return at is not None and _kept_since(steps, at, len(steps) - 1, ttl, clock_start)
 
 
+def crossed(
+    steps: Sequence[Step],
+    expected: Any = NO_RESULT,
+    actual: Any = NO_RESULT,
+    *,
+    ttl: float | None = None,
+    clock_start: float | None = None,
+) -> bool:
+    """Whether the last call of ``steps`` (on one key) answered with another conversation's messages: ``actual``
+    holds a message beyond those expected that calls logged wrote only to other keys, or lacks messages that
+    nothing on this key may rightly have removed (see :func:`lost_to`) while a call on another key that removes
+    (a replace, a delete) came after their write. Two keys sharing storage: KEY-004's rule (different strings are
+    different conversations), once that clause fails on its own."""
+    if not _message_lists(expected, actual) or not steps or not steps[-1].args:
+        return False
+    key = steps[-1].args[0]
+    extra, missing = list(actual), list(expected)
+    for message in expected:
+        if message in extra:
+            extra.remove(message)
+    for message in actual:
+        if message in missing:
+            missing.remove(message)
+    writers = [(i, s) for i, s in enumerate(steps[:-1]) if _written(s)]
+    for message in extra:
+        keys = {s.args[0] for _, s in writers if message in _written(s)}
+        if keys and key not in keys:
+            return True
+    if not missing or extra:
+        return False
+    for message in missing:
+        at = next((i for i, s in reversed(writers) if s.args[0] == key and message in _written(s)), None)
+        if at is None or not _kept_since(steps, at, len(steps) - 1, ttl, clock_start):
+            return False
+        if not any(
+            s.op in _MAY_REMOVE and s.args and s.args[0] != key and not _removed_nothing(s) for s in steps[at + 1 : -1]
+        ):
+            return False
+    return True
+
+
 LISTING_RULES = exercised("keys", "")
 """The rules a comparison of ``get_keys`` with the model is checked under."""
 
 
 def _unkept(writer: str | None, rule: str | None, expected: Any = NO_RESULT, actual: Any = NO_RESULT) -> bool:
     """Whether a comparison shows keys that keep nothing: a conversation written to (``writer``: the write's
-    rule) that reads back empty, or a listing of keys (compared under ``rule``) that only leaves some out.
+    rule) that reads back empty, or a listing of keys (compared under ``rule``) that leaves some out and lists
+    nothing else but changed forms of them (``' a'`` listed as ``'a'``, a long key cut short), or that leaves out
+    only keys that are not plain and lists no more keys in their place.
     KEY-003's rule (any string is a key: a column too short for it, characters it cannot hold) when that clause
     fails on its own."""
     if writer is not None:
         return bool(actual == [])
-    return (
+    if not (
         rule in LISTING_RULES
         and isinstance(expected, list)
         and isinstance(actual, list)
         and all(isinstance(k, str) for k in [*expected, *actual])
-        and set(actual) < set(expected)
-    )
+    ):
+        return False
+    missing, extra = set(expected) - set(actual), set(actual) - set(expected)
+    if not missing:
+        return False
+    # Each key listed in place of one written is a changed form of it; or only keys that are not plain went missing,
+    # and no more keys were listed in their place (Google ADK lists a whitespace-only session id as a new UUID).
+    changed = all(any(_changed_key(m, k) for m in missing) for k in extra)
+    return changed or (len(extra) <= len(missing) and not any(plain_key(m) for m in missing))
+
+
+def _changed_key(written: str, listed: str) -> bool:
+    """Whether ``listed`` is ``written`` as a store that does not keep keys as given lists it: stripped, folded to
+    one case or Unicode form, or cut short (a column too narrow)."""
+    return _folded(written) == _folded(listed) or (bool(listed) and written.startswith(listed))
+
+
+def _folded(key: str) -> str:
+    return unicodedata.normalize("NFKC", key).strip().casefold()
+
+
+_PLAIN = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def plain_key(key: str) -> bool:
+    """Whether ``key`` is a plain one (ASCII letters, digits, ``_ . -``, at most 64 characters) that any backend
+    holds: a store that raises on another key cannot hold it (KEY-003's rule: any non-empty string is a key)."""
+    return _PLAIN.fullmatch(key) is not None
 
 
 _MAY_REMOVE = frozenset({"set", "delete", "delete_last", "delete_all"})
@@ -335,7 +406,11 @@ class StoreDriver:
         # was last emptied (a read of nothing, or a delete that finds nothing).
         if KEYS_KEPT in self.known_broken and self.clause != KEYS_KEPT and not unkept:
             unkept = kept_nothing(self.steps, **details, **timing)
-        if writer in self.known_broken:
+        # Another conversation's messages, or messages a call on another key removed: two keys share storage.
+        shared = self.clause != LOOKALIKES and crossed(self.steps, **details, **timing)
+        if shared and LOOKALIKES in self.known_broken:
+            rule = LOOKALIKES
+        elif writer in self.known_broken:
             rule = writer
         elif unkept and KEYS_KEPT in self.known_broken:
             rule = KEYS_KEPT
@@ -353,7 +428,12 @@ class StoreDriver:
         except ClauseFailure as failure:
             # Settled at the end of the run (a write that stored nothing may be broken for every key, or only for
             # this one: a key too long for a column), so the text names only the rule the answer itself broke.
-            failure.met = writer or (rule if rule != self.clause else None) or (KEYS_KEPT if unkept else None)
+            failure.met = (
+                (LOOKALIKES if shared else None)
+                or writer
+                or (rule if rule != self.clause else None)
+                or (KEYS_KEPT if unkept else None)
+            )
             raise
 
     # -- raw calls -------------------------------------------------------------
@@ -533,7 +613,14 @@ class StoreDriver:
         # that clause fails on its own; later checks meeting it are blocked by that rule (KnownBroken.add).
         raised_in = (OPERATIONS[op].sync, type(exc).__name__)  # an async twin counts as its sync method
         suspects.append(self.raising.get(raised_in))
-        self._charge(what, suspects, raised_in, met=rule if OPERATIONS[op].answer == "none" else None)
+        met = rule if OPERATIONS[op].answer == "none" else None
+        # A call on a key that is not plain (whitespace, control characters, glob characters, Unicode, a long one)
+        # that raises is a key the store cannot hold: KEY-003's rule, before the operation's.
+        key = self.steps[-1].args[0] if self.steps and self.steps[-1].args else None
+        if self.owner != KEYS_KEPT and isinstance(key, str) and not plain_key(key):
+            suspects.append(KEYS_KEPT)
+            met = KEYS_KEPT
+        self._charge(what, suspects, raised_in, met=met)
 
     @property
     def clock(self) -> Any:
