@@ -62,7 +62,8 @@ def as_chat_message(obj: object) -> ChatMessage:
         # is not what was stored, and comparing it is no check at all.
         if value is not None and not isinstance(value, (str, int, float, bool, list, dict)):
             raise NotAMessage(f"the message's {name} is a {type(value).__name__}, not text: {_shown(value)}")
-    return ChatMessage(role=role, content=content, additional_kwargs=copy.deepcopy(kwargs))
+    kwargs = {} if type(kwargs) is dict and not kwargs else copy.deepcopy(kwargs)  # most messages have none
+    return ChatMessage(role=role, content=content, additional_kwargs=kwargs)
 
 
 def _shown(value: object) -> str:

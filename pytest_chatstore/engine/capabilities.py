@@ -12,6 +12,7 @@ their meanings are :data:`pytest_chatstore.spec.clauses.CAPABILITIES`.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -50,6 +51,16 @@ def detect(store: object, accepts: frozenset[str]) -> frozenset[str]:
 
 
 def _takes_idx(method: object) -> bool:
+    """Whether ``method`` takes ``idx``; asked of every store built, so a class's method is inspected once."""
+    function = getattr(method, "__func__", method)
+    try:
+        return _idx_in(function)
+    except TypeError:  # not hashable: inspected each time
+        return _idx_in.__wrapped__(function)
+
+
+@functools.lru_cache(maxsize=256)
+def _idx_in(method: object) -> bool:
     try:
         return callable(method) and "idx" in inspect.signature(method).parameters
     except (TypeError, ValueError):

@@ -574,7 +574,11 @@ def repair_streams() -> list[str]:
 
 # -- what a store may leave armed -----------------------------------------------------------------
 
-_FATAL_TIMERS = (("ITIMER_REAL", "SIGALRM"), ("ITIMER_VIRTUAL", "SIGVTALRM"), ("ITIMER_PROF", "SIGPROF"))
+_FATAL_TIMERS = tuple(
+    (timer, signal_name, getattr(signal, timer), getattr(signal, signal_name))
+    for timer, signal_name in (("ITIMER_REAL", "SIGALRM"), ("ITIMER_VIRTUAL", "SIGVTALRM"), ("ITIMER_PROF", "SIGPROF"))
+    if hasattr(signal, timer) and hasattr(signal, signal_name)  # not on every platform
+)
 
 
 class ArmedTimer:
@@ -593,10 +597,7 @@ class ArmedTimer:
 def fatal_timers() -> list[ArmedTimer]:
     """Interval timers armed in this process whose signal would end it (no handler installed)."""
     armed = []
-    for timer, signal_name in _FATAL_TIMERS:
-        which, number = getattr(signal, timer, None), getattr(signal, signal_name, None)
-        if which is None or number is None:  # not on this platform
-            continue
+    for timer, signal_name, which, number in _FATAL_TIMERS:  # after every store call: resolved once
         seconds = signal.getitimer(which)[0]
         if seconds > 0 and signal.getsignal(number) == signal.SIG_DFL:
             armed.append(ArmedTimer(timer, signal_name, seconds))
