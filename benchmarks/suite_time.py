@@ -5,15 +5,25 @@
     python benchmarks/suite_time.py --store both    # one after the other
     python benchmarks/suite_time.py --ttl           # the TTL clauses: clock mode vs real-time mode
     python benchmarks/suite_time.py --runs 3 --profile ci
+    python benchmarks/suite_time.py --no-bytecode   # as on a machine with PYTHONDONTWRITEBYTECODE=1
 
 Each run is a fresh ``pytest`` process against a reference store, so the figure
 includes interpreter start-up and collection, as a user sees it. The Redis store
 runs against a real server (``--chatstore-require-real-redis``).
+
+Bytecode: a user's second run finds the compiled modules, and pytest's rewritten ones
+(pytest rewrites the asserts of every module of a distribution that has a pytest plugin:
+all of Hypothesis, all of pytest-chatstore), in ``__pycache__``. So by default each
+store gets one run first that is not counted, with ``PYTHONDONTWRITEBYTECODE`` unset,
+and the figures are of warm runs. ``--no-bytecode`` keeps the environment as it is
+(where ``PYTHONDONTWRITEBYTECODE=1``, as on this project's machines, every run parses
+and rewrites them again: about 1.5 s more).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -25,10 +35,17 @@ STORES = {"memory": [REFERENCE], "redis": [REDIS_REFERENCE], "both": [REFERENCE,
 REAL_TIME_REFERENCE = "tests.broken_stores:realtime_InMemoryChatStore"  # same store, no clock parameter
 
 
+ENVIRONMENT = dict(os.environ)
+"""The runs' environment: this one, less ``PYTHONDONTWRITEBYTECODE`` unless ``--no-bytecode``."""
+
+
 def wall_time(args: list[str]) -> float:
     start = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], capture_output=True, text=True
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        capture_output=True,
+        text=True,
+        env=ENVIRONMENT,
     )
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
@@ -37,6 +54,8 @@ def wall_time(args: list[str]) -> float:
 
 
 def report(label: str, args: list[str], runs: int) -> None:
+    if "PYTHONDONTWRITEBYTECODE" not in ENVIRONMENT:
+        wall_time(args)  # writes the bytecode caches: not counted
     times = [wall_time(args) for _ in range(runs)]
     print(f"{label:<40} median {statistics.median(times):6.2f} s   runs: {', '.join(f'{t:.2f}' for t in times)}")
 
@@ -47,7 +66,14 @@ def main() -> None:
     parser.add_argument("--profile", default="default")
     parser.add_argument("--ttl", action="store_true", help="time the TTL clauses in clock and real-time mode")
     parser.add_argument("--store", choices=list(STORES), default="memory", help="which reference store(s) to time")
+    parser.add_argument("--no-bytecode", action="store_true", help="keep PYTHONDONTWRITEBYTECODE as it is set")
     options = parser.parse_args()
+    if not options.no_bytecode:
+        ENVIRONMENT.pop("PYTHONDONTWRITEBYTECODE", None)
+    cached = "PYTHONDONTWRITEBYTECODE" not in ENVIRONMENT
+    print(
+        f"bytecode caches: {'warm (one run first, not counted)' if cached else 'not written (PYTHONDONTWRITEBYTECODE)'}"
+    )
     common = ["--chatstore-only", f"--chatstore-hypothesis={options.profile}"]
     if options.ttl:
         report("TTL clauses, clock mode", [f"--chatstore={REFERENCE}", *common, "-k", "TTL"], options.runs)

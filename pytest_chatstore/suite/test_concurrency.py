@@ -38,6 +38,11 @@ OVERLAPS_WANTED = 100
 """Calls overlapping a call of another thread that a concurrency check wants to have seen before it
 concludes: a burst that saw fewer (a loaded machine ran its threads one after another) runs again."""
 MAX_BURSTS = 5
+ROUND_OVERLAPS_WANTED = 1000
+"""Calls overlapping another instance's call that SHR-002's linearizable rounds want to have seen: langchain-redis's
+stamped-before-written race showed in 2 of 6 runs of its planned 5 rounds, in 8 of 8 with rounds until 1,000."""
+ROUNDS_MORE = 20
+"""The most times its planned rounds SHR-002 runs to see :data:`ROUND_OVERLAPS_WANTED`."""
 """The most bursts (or, for CON-004, the most times its rounds) a check runs to see enough overlaps."""
 
 
@@ -401,13 +406,20 @@ def test_SHR_002_writers_through_different_instances_lose_nothing(chatstore: Sto
             expected = [f"w{t}-{j}" for j in order]
             store.expect(f"writer {t}'s messages, in the order read back", expected, own, rule=lost)
         initial: State = ("init-0", "init-1", "init-2")
-        for round_ in range(max(2, per_writer // 5)):
+        rounds, seen = max(2, per_writer // 5), 0
+        # More rounds until enough calls overlapped in them: a race between instances that needs a reader between
+        # two writers shows in a few rounds of a hundred. The seeds stay fixed; rounds are added.
+        for round_ in range(rounds * ROUNDS_MORE):
+            if round_ >= rounds and seen >= ROUND_OVERLAPS_WANTED:
+                break
             rng = random.Random(round_)
             workloads = [_workload(rng, t, 5, chatstore.capabilities) for t in range(3)]
             # A set that fails here is SET-001's business (it replaces whatever the last round left).
             store.perform("set", KEY, [ChatMessage("user", c) for c in initial], rule="SET-001")
             history = _record_history(store, workloads, instances[:3])
-            chatstore.overlaps += overlapping([(e.thread, e.start, e.end) for e in history])
+            found = overlapping([(e.thread, e.start, e.end) for e in history])
+            seen += found
+            chatstore.overlaps += found
             verdict = check_linearizable(history, initial, _step)
             if not verdict.ok:
                 store.log[:] = [
