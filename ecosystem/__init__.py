@@ -471,6 +471,12 @@ _EMPTIED_LISTED = (
     "listing conversations shows empty ones. Not a MUST: keeping an empty row is a defensible design."
 )
 
+_LCPG_SERIAL = (
+    "Real bug. Messages are ordered by `id SERIAL` (`ORDER BY id`, `langchain_postgres/chat_message_histories.py`). "
+    "A sequence hands out ids when the INSERT runs, not when it commits, so of two appends at once, the one with "
+    "the smaller id may commit last: "
+)
+
 _DELETE_LAST_TWICE = (
     "Real bug. Threads calling `delete_last_message` on one conversation at once get the same message "
     "back more than once (reading and deleting the last row are not one atomic step)."
@@ -930,12 +936,20 @@ NOTES: dict[tuple[str, str], str] = {
         "conversation half rewritten or emptied (32 of 74 faulted writes). Nothing is duplicated: its "
         "`from_url` client does not retry."
     ),
-    ("PostgresChatMessageHistory", "PRC-001"): (
-        "Real bug. Messages are ordered by `id SERIAL` (`ORDER BY id`, "
-        "`langchain_postgres/chat_message_histories.py`). A sequence hands out ids when the INSERT runs, not "
-        "when it commits, so of two appends at once, the one with the smaller id may commit last: a reader sees "
-        "`[..., p1-6, p2-4]`, a later one finds `p3-2` placed before them. No sequential order explains what "
-        "the processes read."
+    ("PostgresChatMessageHistory", "PRC-001"): _LCPG_SERIAL
+    + "a reader sees `[..., p1-6, p2-4]`, a later one finds `p3-2` placed before them. No sequential order explains "
+    "what the processes read.",
+    ("PostgresChatMessageHistory", "SHR-002"): _LCPG_SERIAL
+    + "through two instances, a reader saw `[..., t2-0, t2-1]`, a later one `[..., t2-0, t1-1, t2-1, ...]`. The same "
+    "race as PRC-001's, with threads; met in some runs, not all (it needs the two commits in the wrong order).",
+    ("PostgresChatStore", "PRC-001"): (
+        "Real bug, a race. `delete_last_message` reads the conversation's array, then sets "
+        "`value = value[1:array_length(value, 1) - 1]` in a second statement, with no lock "
+        "(`llama_index/storage/chat_store/postgres/base.py`). When two workers remove the last message of a "
+        "one-message conversation at once, the second UPDATE runs on the empty array, whose `array_length` is "
+        "NULL: the slice is NULL, the column becomes NULL, and every later `get_messages` of that key raises "
+        "`TypeError: 'NoneType' object is not iterable` until the conversation is replaced. Met in some runs, not "
+        "all (CON-002, the same read-then-delete with threads, fails every run)."
     ),
     ("PostgresChatMessageHistory", "FLT-005"): (
         "Real bug. The history takes one psycopg connection and never opens another, so after one dropped "
