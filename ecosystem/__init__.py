@@ -868,6 +868,9 @@ NOTES: dict[tuple[str, str], str] = {
             "CON-002": _GOOGLE_RACE,
             "PRC-001": _GOOGLE_RACE + " (Met across worker processes.)",
             "MDL-001": _GOOGLE_SQL,
+            "KEY-004": _GOOGLE_SQL
+            + " Met by the look-alike keys' search: a key such as `':0'` is read by SQLAlchemy's `text()` as a bind "
+            "parameter (`A value is required for bind parameter '0'`).",
             "BAD-001": (
                 "SHOULD. A key that is not a `str` reaches the database driver and fails there (`DBAPIError`) "
                 "instead of a `TypeError` naming the problem."
