@@ -262,3 +262,15 @@ def test_under_xdist_the_long_clauses_go_first_and_the_others_keep_their_order(p
     ]  # fmt: skip
     # with more workers each one's share is smaller: TTL-008 is long beside it too
     assert [clause_of(item) for item in long_first(items, "default", 8)][:2] == ["MDL-001", "TTL-008"]
+
+
+@pytest.mark.parametrize("isolate", [False, True])
+def test_an_isolated_run_calls_the_store_one_call_at_a_time(pytester: pytest.Pytester, isolate: bool) -> None:
+    """An isolated child that dies is charged to the call it was in: with parts at once that call is not known (a
+    loaded machine once made a fast store look like one that waits, and a crash was named in another part's call)."""
+    args = ["--chatstore=tests.hostile_stores:Latency2ms", "--chatstore-only", "--chatstore-clauses=INS-001"]
+    args += ["--chatstore-hypothesis=ci", "--chatstore-report=r.json", *(["--chatstore-isolate"] if isolate else [])]
+    pytester.syspathinsert(ROOT)
+    pytester.runpytest_subprocess(*args).assert_outcomes(passed=1, deselected=len(CLAUSES) - 1)
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert (report["targets"][0]["budget"]["concurrency"] == 1) is isolate

@@ -150,6 +150,10 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
         cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
     most = sut.shards() if settings.overlap is None else min(settings.overlap, sut.shards())
+    if run_state(config).isolate:
+        # An isolated child's death is charged to the call it was in: one call at a time, so that the call is known
+        # (on a loaded machine a fast store's calls looked like waiting, and a crash was named in another part's call).
+        most = 1
     overlap = budget.concurrency(cost, cpu, most)
     workers = xdist_workers()
     ledgers[name] = Ledger(settings.budget, settings.profile, cost, clauses, overlap=overlap, cpu=cpu, workers=workers)
