@@ -38,12 +38,12 @@ OVERLAPS_WANTED = 100
 """Calls overlapping a call of another thread that a concurrency check wants to have seen before it
 concludes: a burst that saw fewer (a loaded machine ran its threads one after another) runs again."""
 MAX_BURSTS = 5
+"""The most bursts (or, for CON-004, the most times its rounds) a check runs to see enough overlaps."""
 ROUND_OVERLAPS_WANTED = 1000
 """Calls overlapping another instance's call that SHR-002's linearizable rounds want to have seen: langchain-redis's
 stamped-before-written race showed in 2 of 6 runs of its planned 5 rounds, in 8 of 8 with rounds until 1,000."""
 ROUNDS_MORE = 20
 """The most times its planned rounds SHR-002 runs to see :data:`ROUND_OVERLAPS_WANTED`."""
-"""The most bursts (or, for CON-004, the most times its rounds) a check runs to see enough overlaps."""
 
 
 class Spans:
