@@ -32,6 +32,7 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("segfault, isolated", "SegfaultsInDelete", ["--chatstore-isolate"]),
     ("leaks a non-daemon thread, isolated", "LeaksThread", ["--chatstore-isolate"]),
     ("leaks a non-daemon thread, not isolated", "LeaksThread", []),
+    ("starts a helper process with every store", "StartsHelperEachStore", []),
 ]
 
 THREE_RUNS: list[tuple[str, str, list[str]]] = [

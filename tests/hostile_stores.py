@@ -18,6 +18,7 @@ import asyncio
 import ctypes
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -278,6 +279,17 @@ class ForksHelper(InMemoryChatStore):
                 time.sleep(600)
                 os._exit(0)
             self.HELPERS[os.getpid()] = pid
+
+
+class StartsHelperEachStore(InMemoryChatStore):
+    """Correct, but every instance starts a helper (``sh``, which starts a ``sleep`` of its own) and never stops
+    it: a driver that spawns a sidecar per client. Without the kit ending them, a run would leave thousands.
+    The sleep's length is ``CHATSTORE_HELPER_SECONDS`` (default 600), so that a test can find its helpers."""
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(ttl=ttl, clock=clock)
+        seconds = os.environ.get("CHATSTORE_HELPER_SECONDS", "600")
+        self.helper = subprocess.Popen(["sh", "-c", f"sleep {seconds} & wait"], stdin=subprocess.DEVNULL)
 
 
 class _SlowContent:

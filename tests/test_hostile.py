@@ -6,8 +6,10 @@ on demand, not asserted: see ``benchmarks/hostile_runs.py``.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -431,6 +433,47 @@ def test_a_helper_process_the_store_forked_in_the_pytest_process_is_ended_with_t
     result = pytester.runpytest_subprocess(_store("ForksHelper"), *ONLY, "--chatstore-clauses=ORD-001", timeout=120)
     result.assert_outcomes(passed=1, deselected=len(CLAUSES) - 1)
     result.stderr.fnmatch_lines(["pytest-chatstore: ended 1 process(es) the store under test started *"])
+
+
+def _running(marker: str) -> list[str]:
+    """Command lines of the processes on this machine that hold ``marker`` (from ``/proc``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                line = Path(f"/proc/{entry}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if marker in line:
+                found.append(line)
+    return found
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="finding child processes needs Linux's /proc")
+def test_helpers_a_store_starts_in_a_clause_are_ended_when_it_ends_and_said(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every store starts `sh`, which starts a `sleep`; before, they all ran until the run's end (and the sleeps,
+    # orphaned when their `sh` was killed, for ten minutes after it).
+    seconds = f"600.{os.getpid()}{len(_running('sleep 600.'))}"
+    monkeypatch.setenv("CHATSTORE_HELPER_SECONDS", seconds)
+    result = pytester.runpytest_subprocess(
+        _store("StartsHelperEachStore"),
+        *ONLY,
+        "--chatstore-clauses=ORD-001,DEL-001",
+        "--chatstore-report=report.json",
+        timeout=120,
+    )
+    result.assert_outcomes(passed=2, deselected=len(CLAUSES) - 2)
+    ended = _report(pytester)["ended"]
+    assert isinstance(ended, list)
+    assert sorted(line.split(":")[0] for line in ended) == ["after DEL-001", "after ORD-001"]
+    pattern = f"*the store started during the clause and left running: * x sh -c sleep {seconds} & wait (pid *, ...)"
+    assert all(fnmatch.fnmatch(line, pattern) for line in ended), ended
+    result.stdout.fnmatch_lines(["ended: after ORD-001: ended * process(es) the store started during the clause*"])
+    # The first store's helper (its first contact's: perhaps the factory's server) lives until the run's end.
+    result.stderr.fnmatch_lines(["pytest-chatstore: ended 1 process(es) the store under test started *run's end*"])
+    assert _running(f"sleep {seconds}") == []  # nor their own children
 
 
 def test_an_answer_that_stalls_when_read_is_a_hang_within_the_calls_limit(pytester: pytest.Pytester) -> None:

@@ -73,6 +73,7 @@ def summary_lines(run: Results) -> list[str]:
     if run.isolation is not None:
         lines.append(f"isolation: each clause ran in a forked child process ({run.isolation})")
     lines += [f"GUARD: the store changed data outside the kit's database, {change}" for change in run.trespasses]
+    lines += [f"ended: {what}" for what in run.ended]
     if run.deselected_by_others:
         lines.append(
             f"PARTIAL RUN: {len(run.deselected_by_others)} clause(s) deselected by -k, -m or --deselect; "
@@ -218,6 +219,7 @@ def to_json(run: Results) -> dict[str, Any]:
         "stopped": run.stopped,
         "isolation": run.isolation,
         "guard": run.trespasses,
+        "ended": run.ended,
         "redis": sorted(run.redis),
         "environment": {
             "python": platform.python_version(),

@@ -100,6 +100,8 @@ class Results:
         """Why the run stopped before every suite test ran (interrupted, -x), or None."""
         self.trespasses: list[str] = []
         """What the guard saw change outside the kit's database on the Redis server (see ``servers.guard``)."""
+        self.ended: list[str] = []
+        """Processes the store started during a clause and left running, ended by the kit when the clause ended."""
         self.isolation: str | None = None
         """Why each clause ran in a forked child (asked for, or the last run of a target died), or None."""
 

@@ -16,6 +16,7 @@ from pytest_chatstore.harness.store import StoreUnderTest
 from pytest_chatstore.report.render import write_no_verdict
 from pytest_chatstore.run import collection, isolation
 from pytest_chatstore.run.stash import (
+    checks_processes_key,
     clause_of,
     kit_fixture_key,
     processes_key,
@@ -36,6 +37,7 @@ def store_under_test(request: pytest.FixtureRequest) -> StoreUnderTest:
         factory = request.getfixturevalue(collection.FACTORY_FIXTURE)
         target = target_from_factory(factory, name=collection.FACTORY_FIXTURE, spec=target.spec, source="fixture")
     config = request.config
+    request.node.stash[checks_processes_key] = isolation.child_processes()  # the store's from here on
     settings = run_state(config).settings
     clause_id = clause_of(request.node) or MODEL
     try:
@@ -75,12 +77,31 @@ def store_under_test(request: pytest.FixtureRequest) -> StoreUnderTest:
 
 
 def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
-    """Once a clause's store is closed: the processes it started (ended at the run's end), and on a Redis server
-    which server it was and whether data outside the kit's database changed (carried on the report, so that
-    xdist's controller can say it)."""
+    """Once a clause's store is closed: the processes it started and left running, ended now (but those of the
+    target's first store build, the factory's, which end with the run), and on a Redis server which server it was
+    and whether data outside the kit's database changed (carried on the report, so that xdist's controller can
+    say them)."""
     sut.close()
     config = request.config
-    run_state(config).processes |= isolation.started_since(request.node.stash.get(processes_key, set()))
+    state = run_state(config)
+    stray = isolation.started_since(request.node.stash.get(checks_processes_key, set())) - state.spared
+    if stray:
+        commands = {pid: isolation.command_of(pid) for pid in sorted(stray)}
+        ended = isolation.end_processes(stray)
+        if ended:
+            named = "; ".join(
+                f"{len(pids)} x {command} (pid {', '.join(map(str, pids[:3]))}{', ...' if len(pids) > 3 else ''})"
+                for command in dict.fromkeys(commands[pid] for pid in ended)
+                for pids in [[pid for pid in ended if commands[pid] == command]]
+            )
+            request.node.user_properties.append(
+                (
+                    "chatstore_ended",
+                    f"after {sut.clause}: ended {len(ended)} process(es) the store started during the clause and "
+                    f"left running: {named}",
+                )
+            )
+    state.processes |= isolation.started_since(request.node.stash.get(processes_key, set())) - stray
     provider = run_state(config).redis
     if provider.server is not None:
         fake = "" if provider.server.real else " [FAKE]"
@@ -114,7 +135,11 @@ def first_contact(config: pytest.Config, target: Target, *, controller: bool = F
     # Isolated, or in xdist's controller, no store code runs in this process (a store may leak a thread that
     # keeps a process from exiting, or kill it): the store is built in a child of its own.
     in_child = (run_state(config).isolate or controller) and isolation.available()
-    problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout) if in_child else build_one()
+    if in_child:
+        problem = isolation.answer_in_child(build_one, quiet_for=3 * settings.timeout)
+    else:
+        with isolation.sparing(run_state(config).spared):  # a server the factory starts once is the factory's
+            problem = build_one()
     if controller:
         run_state(config).redis.look(f"when xdist's controller built a {target.name} store before the workers started")
     if problem is not None:  # a wiring mistake, not 56 store bugs: one message, exit 4, no reproduction written
@@ -136,7 +161,9 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     name = sut.target.name
     if name in ledgers:
         return ledgers[name]
-    problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
+    spared = run_state(config).spared if sut.target.source == "fixture" else set()
+    with isolation.sparing(spared):  # a fixture's factory's first store: a server it starts is its own
+        problem = sut.first_contact()  # for a fixture's factory; a target's was checked before its first clause
     if problem is not None:
         _refuse(config, problem)
     settings = run_state(config).settings

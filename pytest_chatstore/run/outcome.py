@@ -206,6 +206,8 @@ class RecorderPlugin:
             self.recorder.redis.add(str(props["chatstore_redis"]))
         if "chatstore_guard" in props and props["chatstore_guard"] not in self.recorder.trespasses:
             self.recorder.trespasses.append(str(props["chatstore_guard"]))
+        if "chatstore_ended" in props:
+            self.recorder.ended.append(str(props["chatstore_ended"]))
         data = getattr(report, "chatstore", None)
         if isinstance(data, dict):
             result = ClauseResult.from_dict(data)

@@ -54,7 +54,11 @@ class RunState:
     isolate: str | None = None
     """Why each clause runs in a forked child (``--chatstore-isolate``, or a crash last time), or None."""
     processes: set[int] = field(default_factory=set)
-    """Child processes of the pytest process started while a clause ran (the store's helpers)."""
+    """Child processes of the pytest process started around a clause, before its checks (a fixture's server, the
+    target's first store): ended at the run's end if still running."""
+    spared: set[int] = field(default_factory=set)
+    """Child processes a target's first store build started (the factory's: a server it starts once, lazily):
+    never ended after a clause, only at the run's end."""
     leaked: list[threading.Thread] = field(default_factory=list)
     """Non-daemon threads stores left running in this process (without isolation)."""
     stuck: dict[str, list[tuple[str, str, Call[Any]]]] = field(default_factory=dict)
@@ -83,6 +87,9 @@ threads_key: pytest.StashKey[set[threading.Thread]] = pytest.StashKey()
 """On a suite item: the threads alive when its setup began (a store's leaked threads are the new ones)."""
 processes_key: pytest.StashKey[set[int]] = pytest.StashKey()
 """On a suite item: the child processes there when its clause started."""
+checks_processes_key: pytest.StashKey[set[int]] = pytest.StashKey()
+"""On a suite item: the child processes there when its checks started (fixtures set up, the store's factory
+had); those started from then on and still running when the clause ends are the store's, ended then."""
 kit_fixture_key: pytest.StashKey[bool] = pytest.StashKey()
 """On a suite item: the kit's own ``chatstore`` fixture ran."""
 

@@ -39,6 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_chatstore.servers import KIT_PROCESSES
+
 KINDS = ("url", "docker", "binary", "fakeredis")
 REAL = ("url", "docker", "binary")
 DEFAULT_DB = 15
@@ -380,7 +382,9 @@ def _spawn(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
         kwargs["preexec_fn"] = _die_with_parent
 
     def popen() -> subprocess.Popen[Any]:
-        return subprocess.Popen(args, **kwargs)
+        process = subprocess.Popen(args, **kwargs)
+        KIT_PROCESSES.add(process.pid)
+        return process
 
     if threading.current_thread() is threading.main_thread():
         return popen()
