@@ -286,10 +286,13 @@ class StartsHelperEachStore(InMemoryChatStore):
     it: a driver that spawns a sidecar per client. Without the kit ending them, a run would leave thousands.
     The sleep's length is ``CHATSTORE_HELPER_SECONDS`` (default 600), so that a test can find its helpers."""
 
+    HELPERS: ClassVar[list[subprocess.Popen[bytes]]] = []
+    """Every helper started (kept, as a driver's registry of sidecars: never collected, so never warned about)."""
+
     def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
         super().__init__(ttl=ttl, clock=clock)
         seconds = os.environ.get("CHATSTORE_HELPER_SECONDS", "600")
-        self.helper = subprocess.Popen(["sh", "-c", f"sleep {seconds} & wait"], stdin=subprocess.DEVNULL)
+        self.HELPERS.append(subprocess.Popen(["sh", "-c", f"sleep {seconds} & wait"], stdin=subprocess.DEVNULL))
 
 
 class _SlowContent:

@@ -73,7 +73,12 @@ def summary_lines(run: Results) -> list[str]:
     if run.isolation is not None:
         lines.append(f"isolation: each clause ran in a forked child process ({run.isolation})")
     lines += [f"GUARD: the store changed data outside the kit's database, {change}" for change in run.trespasses]
-    lines += [f"ended: {what}" for what in run.ended]
+    lines += [f"ended: {what}" for what in run.ended[:3]]
+    if len(run.ended) > 3:
+        lines.append(
+            f"ended: processes left running after {len(run.ended) - 3} more clause(s) too "
+            "(each in the JSON report's `ended`)"
+        )
     if run.deselected_by_others:
         lines.append(
             f"PARTIAL RUN: {len(run.deselected_by_others)} clause(s) deselected by -k, -m or --deselect; "

@@ -358,25 +358,32 @@ def child_processes() -> set[int]:
 
 def _children_of(parent: int) -> set[int]:
     """Children of ``parent``, from every process's ``stat`` (``/proc``; elsewhere an empty set)."""
-    found = set[int]()
+    return set(_parents().get(parent, []))
+
+
+def _parents() -> dict[int, list[int]]:
+    """Every process's children, by parent (one look at every process's ``stat`` in ``/proc``; elsewhere empty)."""
+    children: dict[int, list[int]] = {}
     try:
         pids = [name for name in os.listdir("/proc") if name.isdigit()]
     except OSError:
-        return found
+        return children
     for pid in pids:  # each may end while it is read: pathlib's glob would raise for one gone between two steps
         with contextlib.suppress(OSError, ValueError, IndexError):
             # "pid (comm) state ppid ...": comm may hold spaces and parentheses, so split after the last ")"
-            if int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]) == parent:
-                found.add(int(pid))
-    return found
+            parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(pid))
+    return children
 
 
-def descendants(pid: int) -> list[int]:
-    """``pid``'s children, their children and so on (from ``/proc``), parents before children."""
+def descendants(pid: int, parents: dict[int, list[int]] | None = None) -> list[int]:
+    """``pid``'s children, their children and so on (from ``/proc``, or ``parents`` as :func:`_parents` gives
+    it), parents before children."""
+    parents = _parents() if parents is None else parents
     found: list[int] = []
     queue = [pid]
     while queue:
-        children = sorted(_children_of(queue.pop(0)) - {pid, *found})
+        children = sorted(set(parents.get(queue.pop(0), [])) - {pid, *found})
         found += children
         queue += children
     return found
@@ -409,15 +416,26 @@ def sparing(spared: set[int]) -> Iterator[None]:
 
 def end_processes(pids: set[int]) -> list[int]:
     """Kill ``pids`` (children of this process the store left running) and whatever they started, and reap
-    them; those of ``pids`` that were alive."""
+    them; those of ``pids`` that were alive.
+
+    Each is stopped first, then its descendants, until no new one appears: a process that is stopped cannot
+    start another, so none is orphaned (re-parented, and out of reach) by a fork between the look and the kill.
+    """
+    stopped: set[int] = set()
+    frontier = set(pids)
+    while frontier:
+        for pid in frontier:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        stopped |= frontier
+        parents = _parents()
+        frontier = {below for pid in frontier for below in descendants(pid, parents)} - stopped
+    for pid in stopped:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
     ended = []
     for pid in sorted(pids):
-        with contextlib.suppress(ProcessLookupError, ChildProcessError):
-            below = descendants(pid)  # before the kill: an orphan is re-parented and could no longer be found
-            os.kill(pid, signal.SIGKILL)
-            for other in below:
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(other, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
             ended.append(pid)
     return ended
