@@ -748,3 +748,34 @@ def test_a_dead_kits_server_directory_is_swept_and_nothing_else(
         (path / "dump.rdb").write_bytes(b"")
     servers._sweep_workdirs()
     assert {name for name, path in made.items() if path.exists()} == {"alive", "not ours", "older kit"}
+
+
+def _prc_001(pytester: pytest.Pytester) -> dict[str, Any]:
+    """PRC-001 alone on the reference store: its clause result in the JSON report."""
+    result = pytester.runpytest(
+        TARGET,
+        "--chatstore-only",
+        "--chatstore-hypothesis=ci",
+        "--chatstore-clauses=PRC-001",
+        "--chatstore-report=r.json",
+    )
+    result.assert_outcomes(passed=1, deselected=len(CLAUSES) - 1)
+    clause: dict[str, Any] = json.loads((pytester.path / "r.json").read_text())["targets"][0]["clauses"][0]
+    return clause
+
+
+def test_worker_processes_run_in_rounds_until_enough_calls_overlapped_and_say_how_many(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_chatstore.suite import test_production
+
+    monkeypatch.setattr(test_production, "PRC_OVERLAPS_WANTED", 0)  # any round is enough: one round
+    one = _prc_001(pytester)["evidence"]
+    assert one["overlaps"] > 0  # the evidence of a race between processes: calls that overlapped another's
+    monkeypatch.setattr(test_production, "PRC_OVERLAPS_WANTED", 10**9)  # never enough: every round
+    every = _prc_001(pytester)["evidence"]
+    more = test_production.PRC_ROUNDS - 1
+    # Each round more: the same calls again, at least 4 workers x 8 (4 operations and 4 inserts at the floor).
+    assert (every["calls"] - one["calls"]) % more == 0, (one, every)
+    assert every["calls"] - one["calls"] >= more * test_production.WORKERS * 8, (one, every)
+    assert every["overlaps"] > one["overlaps"]
