@@ -295,6 +295,32 @@ class StartsHelperEachStore(InMemoryChatStore):
         self.HELPERS.append(subprocess.Popen(["sh", "-c", f"sleep {seconds} & wait"], stdin=subprocess.DEVNULL))
 
 
+class RefusesAfter100Stores(InMemoryChatStore):
+    """Correct, but its constructor raises once 100 instances were built in the process (a connection pool that
+    is never given back: the server's connection limit is reached mid-run)."""
+
+    BUILT: ClassVar[list[int]] = [0]
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.BUILT[0] += 1
+        if self.BUILT[0] > 100:
+            raise ConnectionError("too many connections")
+        super().__init__(ttl=ttl, clock=clock)
+
+
+class HangsAfter100Stores(InMemoryChatStore):
+    """Correct, but its constructor hangs once 100 instances were built in the process (a connect that waits for
+    a free connection for ever)."""
+
+    BUILT: ClassVar[list[int]] = [0]
+
+    def __init__(self, ttl: float | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.BUILT[0] += 1
+        if self.BUILT[0] > 100:
+            threading.Event().wait(600)
+        super().__init__(ttl=ttl, clock=clock)
+
+
 class _SlowContent:
     """A message whose ``content`` takes ``stall`` seconds to read (a lazy attribute loaded over a dead
     connection)."""

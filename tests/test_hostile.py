@@ -476,6 +476,32 @@ def test_helpers_a_store_starts_in_a_clause_are_ended_when_it_ends_and_said(
     assert _running(f"sleep {seconds}") == []  # nor their own children
 
 
+@pytest.mark.parametrize(
+    ("store", "what"),
+    [("RefusesAfter100Stores", "raised ConnectionError: too many connections"), ("HangsAfter100Stores", "hung*")],
+)
+def test_a_factory_that_fails_mid_run_leaves_clauses_unverified_and_charges_no_rule(
+    pytester: pytest.Pytester, store: str, what: str
+) -> None:
+    # Before, the clause at hand failed with its own rule and hint (a root cause), and under a hang the later
+    # clauses were blocked by it.
+    result = pytester.runpytest_subprocess(
+        _store(store),
+        *ONLY,
+        "--chatstore-timeout=1",
+        "--chatstore-clauses=ORD-001,ORD-002,SET-001",
+        "--chatstore-report=report.json",
+        timeout=120,
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED  # no verdict is no pass
+    statuses = {clause: c["status"] for clause, c in _clauses(_report(pytester)).items()}
+    assert "failed" not in statuses.values(), statuses
+    assert "blocked" not in statuses.values(), statuses
+    assert "error" in statuses.values(), statuses
+    result.stdout.fnmatch_lines([f"*the factory tests.hostile_stores:{store} {what}, building a store for *"])
+    result.stdout.no_fnmatch_line("*root cause*")
+
+
 def test_an_answer_that_stalls_when_read_is_a_hang_within_the_calls_limit(pytester: pytest.Pytester) -> None:
     # Each message's content takes 150 s to read: before, the run waited for every one of them.
     result = pytester.runpytest_subprocess(

@@ -89,6 +89,18 @@ class Hung(BaseException):
         self.failure = failure
 
 
+class FactoryFailed(BaseException):
+    """The target's factory raised or hung building a store for a check, after the target's first contact had
+    built one: the clause could not be checked (an ``error``), which says nothing of its rule, so it is not
+    charged with the clause's rule or hint. A ``BaseException``, as :class:`Hung` is, so that Hypothesis does not
+    replay the example (building stores again)."""
+
+    def __init__(self, message: str, short: str) -> None:
+        super().__init__(message)
+        self.short = short
+        """What the factory did, alone (``the factory M:F raised E``): the first contact's usage error says it."""
+
+
 class InfrastructureError(AssertionError):
     """The store's backend could not be reached (a connection or timeout error): no verdict on the clause."""
 
@@ -282,6 +294,9 @@ def classify(exc: BaseException) -> tuple[str, str]:
     infrastructure = [e for e in leaves if isinstance(e, InfrastructureError)]
     if infrastructure:
         return "infrastructure", str(infrastructure[0])
+    factory = [e for e in leaves if isinstance(e, FactoryFailed)]
+    if factory:
+        return "error", str(factory[0])
     failures = [e for e in leaves if isinstance(e, ClauseFailure)]
     flaky = (
         ""

@@ -26,7 +26,7 @@ from hypothesis import reproduce_failure, seed
 from pytest_chatstore.adapters import select_adapter
 from pytest_chatstore.engine import budget, capabilities, scope
 from pytest_chatstore.engine.driver import StoreDriver
-from pytest_chatstore.engine.failures import ClauseFailure, Hung, described, fail, hung
+from pytest_chatstore.engine.failures import ClauseFailure, FactoryFailed, Hung, described, fail, hung
 from pytest_chatstore.engine.runner import POLL, BudgetSpent, OperationTimeout, Overlapping, Runner, abandoned_here
 from pytest_chatstore.engine.strategies import TRICKY_KEYS
 from pytest_chatstore.engine.targets import Target, build_store
@@ -489,7 +489,7 @@ class StoreUnderTest:
         stuck = False
 
         def factory_hung(exc: OperationTimeout) -> NoReturn:
-            raise hung(self.clause, f"the factory {self.target.spec} hung: {exc}") from None
+            raise self._factory_failed(f"hung: {exc}") from None
 
         def closing_hung(exc: OperationTimeout) -> NoReturn:
             raise hung(self.clause, f"closing the store hung: {exc}") from None
@@ -499,8 +499,8 @@ class StoreUnderTest:
             store = self.runner.invoke(building.__enter__, (), {}, on_hang=factory_hung)
         except OperationTimeout as exc:
             factory_hung(exc)
-        except Exception as exc:  # noqa: BLE001 - a factory that raises fails the clause at hand
-            fail(self.clause, f"the factory {self.target.spec} raised {described(exc)}")
+        except Exception as exc:  # a factory that raises: no verdict on the clause at hand
+            raise self._factory_failed(f"raised {described(exc)}") from exc
         self.built = store
         try:
             built_with = {k: v for k, v in kwargs.items() if k not in ("redis_url", "namespace", "proxied")}
@@ -540,6 +540,15 @@ class StoreUnderTest:
                 except OperationTimeout as exc:
                     closing_hung(exc)
 
+    def _factory_failed(self, what: str) -> FactoryFailed:
+        short = f"the factory {self.target.spec} {what}"
+        return FactoryFailed(
+            f"{short}, building a store for {self.clause}'s check: the clause could not be checked (this says "
+            f"nothing of {self.clause}'s rule; the factory built the target's first store before the first clause: "
+            "look at what changed since, such as a connection limit reached or a server that went away)",
+            short,
+        )
+
     def close(self) -> None:
         self.runner.close()
 
@@ -566,6 +575,8 @@ class StoreUnderTest:
             why = exc.what or str(exc)
         except Hung as exc:
             why = exc.failure.what or str(exc)
+        except FactoryFailed as exc:
+            why = exc.short
         except pytest.fail.Exception as exc:  # the Redis provider's: no server could be had
             why = (exc.msg or "").removeprefix("pytest-chatstore: ")
         except pytest.skip.Exception:

@@ -10,7 +10,7 @@ import pytest
 
 from pytest_chatstore.engine import budget, capabilities
 from pytest_chatstore.engine.budget import Ledger
-from pytest_chatstore.engine.failures import Hung
+from pytest_chatstore.engine.failures import FactoryFailed, Hung
 from pytest_chatstore.engine.targets import Target, target_from_factory
 from pytest_chatstore.harness.store import StoreUnderTest
 from pytest_chatstore.report.render import write_no_verdict
@@ -174,7 +174,7 @@ def ledger(config: pytest.Config, sut: StoreUnderTest) -> Ledger:
     ]
     try:
         cost, cpu = sut.measure_cost()
-    except (Exception, Hung, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
+    except (Exception, Hung, FactoryFailed, pytest.fail.Exception, pytest.skip.Exception):  # noqa: BLE001
         cost = cpu = budget.KIT_OVERHEAD  # a store that cannot even do this fails in the clause's own check
     most = sut.shards() if settings.overlap is None else min(settings.overlap, sut.shards())
     if run_state(config).isolate:

@@ -13,7 +13,7 @@ import pytest
 from pytest_chatstore.engine import runner
 from pytest_chatstore.engine.attribution import blocked
 from pytest_chatstore.engine.driver import first_of_kind
-from pytest_chatstore.engine.failures import fail
+from pytest_chatstore.engine.failures import FactoryFailed, fail
 from pytest_chatstore.harness.store import StoreUnderTest, real_time_batches
 from pytest_chatstore.run import building, isolation
 from pytest_chatstore.run.stash import (
@@ -135,6 +135,9 @@ def _refuse_while_stuck(config: pytest.Config, sut: StoreUnderTest, clause_id: s
         sut.assume_detected(detected)
         sut.require_clause(clause_id)
     first, name = still[0]
+    if name == "__enter__":  # the factory's: no verdict on this clause's rule, nor on the first one's
+        why = f"the factory {sut.target.spec} hung building a store in {first}'s check and has still not returned"
+        raise FactoryFailed(f"{why}: no store can be built, so {clause_id} could not be checked", why)
     raise blocked(
         clause_id,
         first,
