@@ -34,6 +34,8 @@ ROWS: list[tuple[str, str, list[str]]] = [
     ("leaks a non-daemon thread, isolated", "LeaksThread", ["--chatstore-isolate"]),
     ("leaks a non-daemon thread, not isolated", "LeaksThread", []),
     ("starts a helper process with every store", "StartsHelperEachStore", []),
+    ("constructor raises after 100 stores", "RefusesAfter100Stores", []),
+    ("constructor hangs after 100 stores (1 s limit)", "HangsAfter100Stores", ["--chatstore-timeout=1"]),
 ]
 
 THREE_RUNS: list[tuple[str, str, list[str]]] = [
