@@ -101,9 +101,7 @@ def lost_to(
     rest = iter(expected)
     if not all(any(a == e for e in rest) for a in actual):
         return frozenset()  # not a subsequence: misplaced or altered, not only lost
-    missing = list(expected)
-    for message in actual:
-        missing.remove(message)
+    missing = _less(expected, actual)
     rules: set[str] = set()
     for message in missing:
         at = next((i for i in range(len(steps) - 1, -1, -1) if message in _written(steps[i])), None)
@@ -114,6 +112,15 @@ def lost_to(
         writer = steps[at]
         rules |= exercises((writer.op, *writer.args, *writer.kwargs.values()), None)  # a write's rule needs no state
     return frozenset(rules)
+
+
+def _less(items: Sequence[Any], taken: Sequence[Any]) -> list[Any]:
+    """``items`` less ``taken``, as multisets (each of ``taken`` removes one equal item, if any), in order."""
+    rest = list(items)
+    for item in taken:
+        if item in rest:
+            rest.remove(item)
+    return rest
 
 
 def _kept_since(steps: Sequence[Step], at: int, end: int, ttl: float | None, clock_start: float | None) -> bool:
@@ -173,13 +180,7 @@ def crossed(
     if not _message_lists(expected, actual) or not steps or not steps[-1].args:
         return False
     key = steps[-1].args[0]
-    extra, missing = list(actual), list(expected)
-    for message in expected:
-        if message in extra:
-            extra.remove(message)
-    for message in actual:
-        if message in missing:
-            missing.remove(message)
+    extra, missing = _less(actual, expected), _less(expected, actual)
     writers = [(i, s) for i, s in enumerate(steps[:-1]) if _written(s)]
     for message in extra:
         keys = {s.args[0] for _, s in writers if message in _written(s)}
