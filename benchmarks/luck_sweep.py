@@ -16,6 +16,7 @@ broken store of ``tests/broken_stores.py`` against its clause with the ``default
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -31,18 +32,26 @@ from tests.broken_stores import BROKEN  # noqa: E402
 
 
 def failed_once(store: str, clause_id: str, *, whole: bool = False) -> bool:
-    """Whether one randomized run failed ``clause_id`` (the clause alone, or within a run of the whole suite)."""
+    """Whether one randomized run met ``clause_id``'s bug: the clause failed, or (in a run of the whole suite)
+    was blocked by another clause that met the same bug first (the broken store's one root cause, as PRC-001's
+    lost updates between processes are SHR-002's when both clauses meet them)."""
     selection = [] if whole else ["-k", clause_id.replace("-", "_")]
     with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
         done = subprocess.run(
             [
                 sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", tmp,
                 f"--chatstore=tests.broken_stores:{store}", "--chatstore-only", "--chatstore-timeout=5",
-                "--chatstore-hypothesis=default", f"--chatstore-spec={SPEC_VERSION}", *selection,
+                "--chatstore-hypothesis=default", f"--chatstore-spec={SPEC_VERSION}", f"--chatstore-report={report}",
+                *selection,
             ],
             cwd=tmp, capture_output=True, text=True, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         )  # fmt: skip
-        return done.returncode == 1 and f"[{clause_id} " in done.stdout
+        if done.returncode != 1 or not report.exists():
+            return False
+        clauses = {c["id"]: c for c in json.loads(report.read_text())["targets"][0]["clauses"]}
+        met = ("failed", "blocked") if whole else ("failed",)
+        return clause_id in clauses and clauses[clause_id]["status"] in met
 
 
 def main(argv: list[str]) -> int:
