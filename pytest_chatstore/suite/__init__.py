@@ -23,7 +23,7 @@ from pytest_chatstore.engine import strategies as cst
 from pytest_chatstore.engine.attribution import ANSWER_RULES, exercises, rule_of, state_rule
 from pytest_chatstore.engine.driver import StoreDriver
 from pytest_chatstore.engine.failures import ClauseFailure, kit_advice
-from pytest_chatstore.engine.linearizability import Event
+from pytest_chatstore.engine.linearizability import Event, check_linearizable
 from pytest_chatstore.harness.store import StoreUnderTest
 from pytest_chatstore.spec.clauses import CLAUSES, LISTED, MODEL, NEGATIVE, ORDER, UNLISTED
 from pytest_chatstore.spec.model import ChatModel
@@ -383,6 +383,30 @@ class Unread:
 
     def __repr__(self) -> str:
         return "<not read>"
+
+
+def explained(
+    store: StoreDriver,
+    history: list[Event],
+    initial: tuple[str, ...],
+    step: Callable[[tuple[str, ...], Any], tuple[tuple[str, ...], Any]],
+    *,
+    heading: str,
+    calls: str,
+    rule: str | None,
+    who: str = "thread",
+) -> None:
+    """Fail the check (``store.violation`` under ``rule``) when no sequential order of ``history`` from ``initial``
+    (``step``: the model) explains it; the log is ``heading`` and the history's timeline, and the message counts
+    the ``calls`` ("concurrent calls", "calls from 4 processes on 'a'")."""
+    __tracebackhide__ = True
+    verdict = check_linearizable(history, initial, step)
+    if not verdict.ok:
+        store.log[:] = [heading, *timeline(history, who)]
+        store.violation(
+            f"no sequential order explains these {len(history)} {calls} (at most {len(verdict.order)} could be placed)",
+            rule=rule,
+        )
 
 
 def timeline(history: list[Event], who: str = "thread") -> list[str]:

@@ -16,14 +16,14 @@ from typing import Any
 
 from pytest_chatstore.engine import strategies as cst
 from pytest_chatstore.engine.attribution import ANSWER_RULES
-from pytest_chatstore.engine.linearizability import Event, check_linearizable, overlapping
+from pytest_chatstore.engine.linearizability import Event, overlapping
 from pytest_chatstore.engine.runner import announce
 from pytest_chatstore.engine.workers import UNREAD, Op, run_worker
 from pytest_chatstore.harness.store import CapabilityMissing, StoreUnderTest
 from pytest_chatstore.spec.contract import ChatMessage
 from pytest_chatstore.spec.model import step
 from pytest_chatstore.spec.operations import allowed
-from pytest_chatstore.suite import Unread, clause, timeline
+from pytest_chatstore.suite import Unread, clause, explained
 
 KEYS = ["conversation", "other"]
 WORKERS = 4
@@ -166,17 +166,9 @@ def _round(
         after = time.monotonic_ns()
         final = tuple(c.content for c in store.get_messages(key))
         history.append(Event(WORKERS, after, time.monotonic_ns(), ("get", key), final))
-        verdict = check_linearizable(history, initial, _step)
-        if not verdict.ok:
-            store.log[:] = [
-                f"(round {round_ + 1}, starting from {list(initial)!r} at {key!r})",
-                *timeline(history, "process"),
-            ]
-            store.violation(
-                f"no sequential order explains these {len(history)} calls from {WORKERS} processes on {key!r} "
-                f"(at most {len(verdict.order)} could be placed)",
-                rule=lost,
-            )
+        heading = f"(round {round_ + 1}, starting from {list(initial)!r} at {key!r})"
+        what = f"calls from {WORKERS} processes on {key!r}"
+        explained(store, history, initial, _step, heading=heading, calls=what, rule=lost, who="process")
 
 
 # -- scale --------------------------------------------------------------------------------------
