@@ -544,7 +544,7 @@ class StoreUnderTest:
         short = f"the factory {self.target.spec} {what}"
         return FactoryFailed(
             f"{short}, building a store for {self.clause}'s check: the clause could not be checked (this says "
-            f"nothing of {self.clause}'s rule; the factory built the target's first store before the first clause: "
+            f"nothing of {self.clause}'s rule; the factory built the target's first store at its first contact: "
             "look at what changed since, such as a connection limit reached or a server that went away)",
             short,
         )
