@@ -395,7 +395,7 @@ def started_since(before: set[int]) -> set[int]:
     import multiprocessing.forkserver
     import multiprocessing.resource_tracker
 
-    from pytest_chatstore.servers import KIT_PROCESSES
+    from pytest_chatstore.servers.processes import KIT_PROCESSES
 
     shared = {
         getattr(multiprocessing.resource_tracker._resource_tracker, "_pid", None),

@@ -8,9 +8,6 @@ from typing import Any
 
 import pytest
 
-KIT_PROCESSES: set[int] = set()
-"""Processes the kit started (a ``redis-server`` it runs, restarted or not): never a store's helper."""
-
 REDIS_KINDS = ("auto", "url", "docker", "binary", "fakeredis")
 """Where a Redis server may come from: ``auto`` tries a given URL, else Docker, a local binary, fakeredis."""
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from pytest_chatstore.servers import KIT_PROCESSES
+from pytest_chatstore.servers.processes import KIT_PROCESSES
 
 KINDS = ("url", "docker", "binary", "fakeredis")
 REAL = ("url", "docker", "binary")
