@@ -767,8 +767,9 @@ def _prc_001(pytester: pytest.Pytester) -> dict[str, Any]:
 def test_worker_processes_run_in_rounds_until_enough_calls_overlapped_and_say_how_many(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_chatstore.suite import test_production
-
+    # The module the inner run will use: sys.modules' (pytester keeps what was there before a run), not the package's
+    # attribute, which an earlier in-process run may have left pointing at a module it imported and then dropped.
+    test_production = importlib.import_module("pytest_chatstore.suite.test_production")
     monkeypatch.setattr(test_production, "PRC_OVERLAPS_WANTED", 0)  # any round is enough: one round
     one = _prc_001(pytester)["evidence"]
     assert one["overlaps"] > 0  # the evidence of a race between processes: calls that overlapped another's
