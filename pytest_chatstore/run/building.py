@@ -84,7 +84,8 @@ def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
     sut.close()
     config = request.config
     state = run_state(config)
-    stray = isolation.started_since(request.node.stash.get(checks_processes_key, set())) - state.spared
+    running = isolation.started_since(set())  # one look: the children but the kit's and multiprocessing's
+    stray = running - request.node.stash.get(checks_processes_key, set()) - state.spared
     if stray:
         commands = {pid: isolation.command_of(pid) for pid in sorted(stray)}
         ended = isolation.end_processes(stray)
@@ -101,7 +102,7 @@ def after_clause(request: pytest.FixtureRequest, sut: StoreUnderTest) -> None:
                     f"left running: {named}",
                 )
             )
-    state.processes |= isolation.started_since(request.node.stash.get(processes_key, set())) - stray
+    state.processes |= running - request.node.stash.get(processes_key, set()) - stray
     provider = run_state(config).redis
     if provider.server is not None:
         fake = "" if provider.server.real else " [FAKE]"

@@ -376,10 +376,9 @@ def _parents() -> dict[int, list[int]]:
     return children
 
 
-def descendants(pid: int, parents: dict[int, list[int]] | None = None) -> list[int]:
-    """``pid``'s children, their children and so on (from ``/proc``, or ``parents`` as :func:`_parents` gives
-    it), parents before children."""
-    parents = _parents() if parents is None else parents
+def descendants(pid: int, parents: dict[int, list[int]]) -> list[int]:
+    """``pid``'s children, their children and so on (from ``parents``, as :func:`_parents` gives it), parents
+    before children."""
     found: list[int] = []
     queue = [pid]
     while queue:
