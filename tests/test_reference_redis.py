@@ -770,10 +770,10 @@ def test_worker_processes_run_in_rounds_until_enough_calls_overlapped_and_say_ho
     # The module the inner run will use: sys.modules' (pytester keeps what was there before a run), not the package's
     # attribute, which an earlier in-process run may have left pointing at a module it imported and then dropped.
     test_production = importlib.import_module("pytest_chatstore.suite.test_production")
-    monkeypatch.setattr(test_production, "PRC_OVERLAPS_WANTED", 0)  # any round is enough: one round
+    monkeypatch.setattr(test_production, "PRC_OVERLAP_SHARE", 0)  # any round is enough: one round
     one = _prc_001(pytester)["evidence"]
     assert one["overlaps"] > 0  # the evidence of a race between processes: calls that overlapped another's
-    monkeypatch.setattr(test_production, "PRC_OVERLAPS_WANTED", 10**9)  # never enough: every round
+    monkeypatch.setattr(test_production, "PRC_OVERLAP_SHARE", 10**9)  # never enough: every round
     every = _prc_001(pytester)["evidence"]
     more = test_production.PRC_ROUNDS - 1
     # Each round more: the same calls again, at least 4 workers x 8 (4 operations and 4 inserts at the floor).
