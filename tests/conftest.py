@@ -90,3 +90,16 @@ def _isolate_from_user_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("CHATSTORE") and name not in KEPT:
             monkeypatch.delenv(name)
+
+
+UNRELATED_PLUGINS = ("langsmith_plugin",)
+"""pytest plugins that our test dependencies install (LangSmith's, with langchain-core) and that our pytester runs
+do not load: each would cost every run in a subprocess its import (LangSmith's: about 0.8 s a run)."""
+
+
+@pytest.fixture
+def pytester(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """pytest's ``pytester``, its runs (in this process or a subprocess) without :data:`UNRELATED_PLUGINS`: set
+    after pytester has discarded the outer run's ``PYTEST_ADDOPTS``."""
+    monkeypatch.setenv("PYTEST_ADDOPTS", " ".join(f"-p no:{plugin}" for plugin in UNRELATED_PLUGINS))
+    return pytester
