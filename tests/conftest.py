@@ -6,6 +6,7 @@ import importlib.util
 import json
 import multiprocessing.connection  # noqa: F401 - imported before pytester's in-process runs, see below
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,13 +27,29 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 # ``multiprocessing.connection`` module object. Imported here, before any in-process pytester
 # run, it stays in the sys.modules snapshot pytester restores after each run.
 
-REDIS_USED = pytest.StashKey[str]()
-"""Which Redis the project's Redis tests ran against, for the summary."""
+REDIS_USED = pytest.StashKey[set[str]]()
+"""Which Redis the project's Redis tests ran against, for the summary (under xdist: each worker's, sent to the
+controller with the worker's output)."""
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    output = getattr(session.config, "workeroutput", None)  # an xdist worker's, sent to the controller
+    if output is not None:
+        used: set[str] = session.config.stash.get(REDIS_USED, set())
+        output["redis_used"] = sorted(used)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist's controller: a worker's Redis, kept for the summary."""
+    used = getattr(node, "workeroutput", {}).get("redis_used", [])
+    node.config.stash.setdefault(REDIS_USED, set()).update(used)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
-    if REDIS_USED in config.stash:
-        terminalreporter.write_line(f"Redis for the project's Redis tests: {config.stash[REDIS_USED]}")
+    if config.stash.get(REDIS_USED, None):  # each server once, whatever its port
+        used = sorted({re.sub(r":\d+ ", " ", server) for server in config.stash[REDIS_USED]})
+        terminalreporter.write_line(f"Redis for the project's Redis tests: {'; '.join(used)}")
 
 
 REAL_REDIS_REQUIRED = bool(os.environ.get("CI"))
@@ -45,7 +62,7 @@ def redis_server(pytestconfig: pytest.Config) -> Iterator[RedisServer]:
     from pytest_chatstore.servers.redis import provision
 
     found = provision("auto", require_real=REAL_REDIS_REQUIRED)
-    pytestconfig.stash[REDIS_USED] = found.description + ("" if found.real else " [FAKE]")
+    pytestconfig.stash.setdefault(REDIS_USED, set()).add(found.description + ("" if found.real else " [FAKE]"))
     yield found
     found.close()
 
