@@ -48,7 +48,7 @@ def pytest_testnodedown(node: Any, error: object) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
     if config.stash.get(REDIS_USED, None):  # each server once, whatever its port
-        used = sorted({re.sub(r":\d+ ", " ", server) for server in config.stash[REDIS_USED]})
+        used = sorted({re.sub(r":\d+(?=[ )])", "", server) for server in config.stash[REDIS_USED]})
         terminalreporter.write_line(f"Redis for the project's Redis tests: {'; '.join(used)}")
 
 

@@ -167,7 +167,7 @@ def test_a_factory_taking_proxied_gets_the_faults_clauses(
     from pytest_chatstore.servers.redis import provision
 
     server = provision("auto", require_real=REAL_REQUIRED)
-    pytestconfig.stash[REDIS_USED] = server.description
+    pytestconfig.stash.setdefault(REDIS_USED, set()).add(server.description)
     try:
         where = server.url.removeprefix("redis://")
         monkeypatch.setenv("CHATSTORE_TEST_REDIS", where)

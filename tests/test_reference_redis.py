@@ -12,6 +12,7 @@ import importlib.util
 import json
 import multiprocessing
 import os
+import re
 import socketserver
 import subprocess
 import sys
@@ -646,7 +647,16 @@ def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(
         [f"Redis: a {image} container (testcontainers, Docker API 1.*, reached on 127.0.0.1:*)"]
     )
-    left = [c for c in client.containers.list(all=True) if c.id not in before]
+    # The run's container is the one on the port it named: under xdist another worker's server may be a container
+    # started or stopped meanwhile.
+    port = re.search(r"reached on 127\.0\.0\.1:(\d+)\)", result.stdout.str())
+    assert port is not None
+    left = [
+        c
+        for c in client.containers.list(all=True)
+        if c.id not in before
+        and any(b.get("HostPort") == port[1] for bound in c.ports.values() if bound for b in bound)
+    ]
     assert left == [], "the kit left its container behind"
 
 
