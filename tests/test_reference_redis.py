@@ -12,7 +12,6 @@ import importlib.util
 import json
 import multiprocessing
 import os
-import re
 import socketserver
 import subprocess
 import sys
@@ -630,7 +629,7 @@ def _no_docker(why: str) -> NoReturn:
 def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytester) -> None:
     """Needs an engine with the image (``CHATSTORE_REDIS_IMAGE``, default redis:7-alpine) available."""
     client = _docker_engine()
-    from pytest_chatstore.servers.redis import DOCKER_IMAGE
+    from pytest_chatstore.servers.redis import DOCKER_IMAGE, DOCKER_LABEL
 
     image = os.environ.get("CHATSTORE_REDIS_IMAGE") or DOCKER_IMAGE
     try:
@@ -647,16 +646,10 @@ def test_the_docker_source_runs_the_suite_in_a_container(pytester: pytest.Pytest
     result.stdout.fnmatch_lines(
         [f"Redis: a {image} container (testcontainers, Docker API 1.*, reached on 127.0.0.1:*)"]
     )
-    # The run's container is the one on the port it named: under xdist another worker's server may be a container
-    # started or stopped meanwhile.
-    port = re.search(r"reached on 127\.0\.0\.1:(\d+)\)", result.stdout.str())
-    assert port is not None
-    left = [
-        c
-        for c in client.containers.list(all=True)
-        if c.id not in before
-        and any(b.get("HostPort") == port[1] for bound in c.ports.values() if bound for b in bound)
-    ]
+    # The run's containers are labelled with this process's ID (the run is in-process): under xdist another worker's
+    # server may be a container started or stopped meanwhile.
+    mine = {"label": f"{DOCKER_LABEL}={os.getpid()}"}
+    left = [c for c in client.containers.list(all=True, filters=mine) if c.id not in before]
     assert left == [], "the kit left its container behind"
 
 

@@ -206,6 +206,10 @@ def _redact(url: str) -> str:
 DOCKER_IMAGE = "redis:7-alpine"
 """The image the ``docker`` source starts; the environment variable ``CHATSTORE_REDIS_IMAGE`` overrides it."""
 
+DOCKER_LABEL = "pytest-chatstore.pid"
+"""The label on each container the kit starts: the ID of the process that started it (``docker ps --filter
+label=pytest-chatstore.pid`` lists them)."""
+
 
 def _docker(url: str | None, worker: int) -> RedisServer:
     try:
@@ -253,7 +257,7 @@ def _docker(url: str | None, worker: int) -> RedisServer:
                     self.address = (super().get_container_host_ip(), super().get_exposed_port(self.port))
             return self.address
 
-    container = Container(image)
+    container = Container(image, labels={DOCKER_LABEL: str(os.getpid())})
     if local:  # an engine on this machine: publish on loopback only, never on every interface
         container.ports[str(container.port)] = ("127.0.0.1", None)  # type: ignore[assignment]
     try:
